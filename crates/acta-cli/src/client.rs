@@ -1,0 +1,106 @@
+//! The HTTP client side of the CLI: where the server is, which key to use, and API errors as plain text.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use serde_json::Value;
+
+/// Where the server is and how to authenticate: flags, then `ACTA_URL`/`ACTA_API_KEY`, then the config file.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct Connection {
+    /// Server URL.
+    #[arg(long, env = "ACTA_URL", global = true)]
+    url: Option<String>,
+    /// API key.
+    #[arg(long = "api-key", env = "ACTA_API_KEY", global = true, hide_env_values = true)]
+    api_key: Option<String>,
+    /// Config file with `url = ...` and `api_key = ...` lines (default ~/.config/acta/config).
+    #[arg(long, env = "ACTA_CONFIG", global = true)]
+    config: Option<PathBuf>,
+}
+
+/// A client of one server with one key.
+pub(crate) struct Client {
+    http: reqwest::Client,
+    url: String,
+    key: String,
+}
+
+impl Connection {
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        let file = self.read_config()?;
+        let url = self
+            .url
+            .clone()
+            .or_else(|| file.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()))
+            .unwrap_or_else(|| "http://127.0.0.1:8700".to_string());
+        let key = self
+            .api_key
+            .clone()
+            .or_else(|| file.iter().find(|(k, _)| k == "api_key").map(|(_, v)| v.clone()))
+            .ok_or_else(|| anyhow!("no API key: pass --api-key, set ACTA_API_KEY, or put api_key in the config file"))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("Acta CLI/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Client { http, url: url.trim_end_matches('/').to_string(), key })
+    }
+
+    fn read_config(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let explicit = self.config.is_some();
+        let path = match &self.config {
+            Some(path) => path.clone(),
+            None => match std::env::var_os("HOME") {
+                Some(home) => PathBuf::from(home).join(".config/acta/config"),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Vec::new()),
+            Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.trim().to_string(), value.trim().trim_matches('"').to_string()))
+            .collect())
+    }
+}
+
+impl Client {
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.key)
+    }
+
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.key)
+    }
+
+    /// Sends a request and returns the JSON answer, or the API's error message.
+    pub(crate) async fn json(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = self.send(request).await?;
+        response.json().await.context("reading the answer")
+    }
+
+    /// Sends a request; a non-success answer becomes an error with the API's message.
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let response = request.send().await.with_context(|| format!("cannot reach {}", self.url))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Err(anyhow!("{}", api_error_text(status, &body)))
+    }
+}
+
+/// `400 query_syntax: expected ... (column 23)`.
+pub(crate) fn api_error_text(status: reqwest::StatusCode, body: &Value) -> String {
+    let error = &body["error"];
+    let message = error["message"].as_str().unwrap_or("no message");
+    let code = error["code"].as_str().unwrap_or("error");
+    let column = error["column"].as_u64().map(|column| format!(" (column {column})")).unwrap_or_default();
+    format!("{} {code}: {message}{column}", status.as_u16())
+}

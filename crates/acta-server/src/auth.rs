@@ -1,0 +1,163 @@
+//! API keys and authentication.
+//!
+//! A key reads `acta_<id>_<secret>_<check>`: a recognisable prefix (secret scanners can find leaked keys), a
+//! 16-hex-digit id to look the key up, 128 bits of secret as 32 hex digits, and 8 hex digits of checksum so
+//! typos are refused without a database lookup. Only SHA-256 of the whole key is stored. The bootstrap key
+//! given by an operator (`ACTA_BOOTSTRAP_KEY`) may be any text; it is stored under the id `admin`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The id under which the platform admin key is stored.
+pub const ADMIN_KEY_ID: &str = "admin";
+
+/// A freshly generated key: its id and the secret text shown once.
+pub struct NewKey {
+    /// The key id.
+    pub id: String,
+    /// The full key text.
+    pub secret: String,
+}
+
+/// Generates a key.
+pub fn generate_key() -> NewKey {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let id = hex(&bytes[..8]);
+    let secret = hex(&bytes[8..]);
+    let body = format!("acta_{id}_{secret}");
+    let check = checksum(&body);
+    NewKey { id, secret: format!("{body}_{check}") }
+}
+
+/// The id of a well-formed key text, `None` for other text (possibly an operator's bootstrap key).
+pub fn key_id(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("acta_")?;
+    let mut parts = rest.split('_');
+    let (id, secret, check) = (parts.next()?, parts.next()?, parts.next()?);
+    let well_formed = parts.next().is_none()
+        && id.len() == 16
+        && secret.len() == 32
+        && check.len() == 8
+        && [id, secret, check].iter().all(|part| part.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed || checksum(&format!("acta_{id}_{secret}")) != check {
+        return None;
+    }
+    Some(id)
+}
+
+/// SHA-256 of a key text, hex.
+pub fn hash_key(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn checksum(body: &str) -> String {
+    hex(&Sha256::digest(body.as_bytes())[..4])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares without revealing where two hashes differ.
+fn same_hash(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a request may do: the authenticated key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key.
+    pub key: acta_store::ApiKey,
+}
+
+impl Principal {
+    /// Whether this is the platform admin.
+    pub fn is_admin(&self) -> bool {
+        self.key.role == "admin"
+    }
+
+    /// Whether the key's role includes `role` (admin > manager > writer > reader; ingest only ingests).
+    pub fn has(&self, role: &str) -> bool {
+        let rank = |name: &str| match name {
+            "reader" => 1,
+            "writer" => 2,
+            "manager" => 3,
+            "admin" => 4,
+            _ => 0,
+        };
+        if role == "ingest" {
+            return self.key.role == "ingest" || rank(&self.key.role) >= rank("writer");
+        }
+        rank(&self.key.role) >= rank(role)
+    }
+
+    /// Refuses the request unless the key holds `role`.
+    pub fn require(&self, role: &str) -> Result<(), ApiError> {
+        if self.has(role) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!("this action needs the {role} role; the key has {}", self.key.role)))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+        let text = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <api key>"))?;
+        let id = key_id(text).unwrap_or(ADMIN_KEY_ID);
+        let invalid = || ApiError::unauthorized("the API key is not valid");
+        let key = state.store.meta().key_for_auth(id).await?.ok_or_else(invalid)?;
+        if !same_hash(&key.secret_hash, &hash_key(text)) {
+            return Err(invalid());
+        }
+        let now = acta_cadf::format_time(crate::now_ns());
+        if key.expires_at.as_deref().is_some_and(|expires| expires <= now.as_str()) {
+            return Err(ApiError::unauthorized("the API key has expired"));
+        }
+        Ok(Principal { key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_has_prefix_id_secret_and_valid_checksum() {
+        let key = generate_key();
+        assert!(key.secret.starts_with("acta_"));
+        assert_eq!(key_id(&key.secret), Some(key.id.as_str()));
+    }
+
+    #[test]
+    fn key_with_a_typo_is_not_well_formed() {
+        let key = generate_key();
+        let mut typo = key.secret.clone().into_bytes();
+        let position = 25;
+        typo[position] = if typo[position] == b'a' { b'b' } else { b'a' };
+        assert_eq!(key_id(&String::from_utf8_lossy(&typo)), None);
+    }
+
+    #[test]
+    fn secret_holds_128_bits() {
+        let key = generate_key();
+        let secret = key.secret.split('_').nth(2).unwrap_or_default();
+        assert_eq!(secret.len() * 4, 128);
+    }
+}

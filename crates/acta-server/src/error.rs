@@ -1,0 +1,125 @@
+//! The one mapping from domain errors to HTTP statuses and the JSON error body
+//! `{"error":{"code","message","details"}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// An error answer of the API.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Structured details (per-event errors, the query column...).
+    pub details: Vec<Value>,
+    /// Extra members of the error object (`column` for query errors).
+    pub extra: Option<(&'static str, Value)>,
+    /// Seconds after which to retry (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into(), details: Vec::new(), extra: None, retry_after: None }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404: also the answer for another account's objects.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+
+    /// 401.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 500, logging the cause.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "internal error");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+
+    /// A query that does not parse.
+    pub fn query(error: &acta_query::QueryError) -> ApiError {
+        let mut api = ApiError::bad_request("query_syntax", error.message.clone());
+        api.extra = Some(("column", json!(error.column)));
+        api.details = vec![json!({"column": error.column})];
+        api
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"code": self.code, "message": self.message, "details": self.details});
+        if let (Some((key, value)), Some(object)) = (self.extra, error.as_object_mut()) {
+            object.insert(key.to_string(), value);
+        }
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<acta_store::StoreError> for ApiError {
+    fn from(error: acta_store::StoreError) -> ApiError {
+        match error {
+            acta_store::StoreError::Index(acta_store::IndexError::Deadline { examined }) => deadline(examined),
+            acta_store::StoreError::Log(acta_store::LogError::Poisoned) => {
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_failed",
+                    "the event log had a write failure and accepts no more events until restarted",
+                );
+                api.retry_after = Some(30);
+                api
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<acta_store::IndexError> for ApiError {
+    fn from(error: acta_store::IndexError) -> ApiError {
+        ApiError::from(acta_store::StoreError::Index(error))
+    }
+}
+
+impl From<acta_store::MetaError> for ApiError {
+    fn from(error: acta_store::MetaError) -> ApiError {
+        match error {
+            acta_store::MetaError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+fn deadline(examined: u64) -> ApiError {
+    let mut api = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "query_deadline",
+        format!("the query did not finish within its deadline after examining {examined} candidate events; narrow the time range or the query"),
+    );
+    api.details = vec![json!({"examined": examined})];
+    api.retry_after = Some(1);
+    api
+}

@@ -1,0 +1,180 @@
+//! Acta's HTTP server: routes, authentication, ingest, search, live tail and export, over `acta-store`.
+//!
+//! Handlers are small functions of extractors with one [`AppState`]; they never touch files (the store does)
+//! and every read is scoped to the account of the authenticated key.
+
+pub mod auth;
+pub mod error;
+mod events;
+pub mod state;
+pub mod timespec;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use acta_store::{Account, ApiKey, Instance, Store, StoreOptions};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::sync::broadcast;
+
+pub use state::{AppState, Limits, LiveEvent};
+
+/// The account the platform admin acts in when it names none, created on first start.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// Unix nanoseconds now.
+pub fn now_ns() -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(now).unwrap_or(i64::MAX)
+}
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The platform admin key to create on first start (`ACTA_BOOTSTRAP_KEY`); random when absent.
+    pub bootstrap_key: Option<String>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The admin key when this start created a random one (printed once).
+    pub created_admin_key: Option<String>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    store: Arc<Store>,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight, commits the index.
+    pub async fn stop(self) -> Result<(), std::io::Error> {
+        let _ = self.shutdown.send(());
+        let result = self.task.await.map_err(std::io::Error::other)?;
+        self.store.close().await;
+        result
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(self) -> Result<(), std::io::Error> {
+        let result = self.task.await.map_err(std::io::Error::other)?;
+        self.store.close().await;
+        result
+    }
+}
+
+/// Opens the data directory, bootstraps it if new, and starts serving.
+pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
+    let store = Arc::new(Store::open(&config.data_dir, StoreOptions::default()).await?);
+    let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
+    let (live, _) = broadcast::channel(4096);
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone() };
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = on_shutdown.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "acta listening");
+    Ok(Running { addr, created_admin_key, shutdown, task, store })
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/v1/events", post(events::ingest).get(events::search))
+        .route("/v1/events/count", get(events::count))
+        .route("/v1/events/tail", get(events::tail))
+        .route("/v1/events/export", get(events::export))
+        .route("/v1/events/{id}", get(events::one))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// On an empty data directory: the platform admin key, the default account and its global instance.
+async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> anyhow_like::Result<Option<String>> {
+    let meta = store.meta();
+    let now = acta_cadf::format_time(now_ns());
+    if meta.account(DEFAULT_ACCOUNT).await?.is_none() {
+        meta.create_account(&Account { id: DEFAULT_ACCOUNT.into(), name: DEFAULT_ACCOUNT.into(), created_at: now.clone() })
+            .await?;
+        meta.create_instance(&Instance {
+            id: "default".into(),
+            account: DEFAULT_ACCOUNT.into(),
+            name: "default".into(),
+            region: "global".into(),
+            retention_days: 30,
+            global: true,
+            strict: false,
+            created_at: now.clone(),
+        })
+        .await?;
+    }
+    if meta.has_keys().await? {
+        return Ok(None);
+    }
+    let (secret, created) = match given {
+        Some(secret) if !secret.trim().is_empty() => (secret.trim().to_string(), None),
+        _ => {
+            let key = auth::generate_key();
+            (key.secret.clone(), Some(key.secret))
+        }
+    };
+    meta.create_key(&ApiKey {
+        id: auth::ADMIN_KEY_ID.into(),
+        account: None,
+        instance: None,
+        name: "platform admin".into(),
+        description: "created at bootstrap".into(),
+        role: "admin".into(),
+        created_at: now,
+        created_by: None,
+        expires_at: None,
+        locked: false,
+        last_used_at: None,
+        secret_hash: auth::hash_key(&secret),
+    })
+    .await?;
+    if let Some(secret) = &created {
+        write_private(&data_dir.join("admin-key"), secret)?;
+    }
+    Ok(created)
+}
+
+/// Writes a secret readable by its owner only.
+fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(secret.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+/// A boxed error for start-up, where every failure is reported to the operator as text.
+pub mod anyhow_like {
+    /// Start-up result.
+    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+}

@@ -1,0 +1,56 @@
+//! The state shared by all handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acta_store::Store;
+use tokio::sync::broadcast;
+
+/// An event as it was accepted, for live tail (and, later, alerts).
+#[derive(Debug, Clone)]
+pub struct LiveEvent {
+    /// Account.
+    pub account: String,
+    /// Instance.
+    pub instance: String,
+    /// Region of the instance.
+    pub region: String,
+    /// Event id.
+    pub id: String,
+    /// Sequence number in the instance's log.
+    pub seq: u64,
+    /// Arrival time, unix ns.
+    pub received_ns: i64,
+    /// The event bytes as received (UTF-8 JSON).
+    pub raw: Arc<str>,
+    /// The parsed event.
+    pub value: Arc<serde_json::Value>,
+}
+
+/// Operator settings the handlers need.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Per-query deadline.
+    pub query_deadline: Duration,
+    /// Above this many durable but unsearchable events, ingest answers 429.
+    pub max_index_lag: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body_bytes: 10 * 1024 * 1024, query_deadline: Duration::from_secs(30), max_index_lag: 500_000 }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<Store>,
+    /// Accepted events, as they are answered.
+    pub live: broadcast::Sender<Arc<LiveEvent>>,
+    /// Limits.
+    pub limits: Limits,
+}

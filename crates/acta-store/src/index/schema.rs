@@ -1,0 +1,229 @@
+//! The index schema and how an event becomes a document.
+//!
+//! Values of every field path are flattened into path-qualified terms, so that one tantivy field answers
+//! conditions on any path of any event, with exactly the reference evaluator's notion of a field value
+//! (see `acta_query::field_values`): scalar leaves, arrays transparent, stringified JSON descended into.
+
+use acta_query::tokenize;
+use serde_json::Value;
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{TantivyDocument, doc};
+
+/// Separates a path from the value in a path-qualified term. Never part of a reachable path (see `flatten`).
+pub(crate) const SEP: char = '\u{1}';
+/// Starts the pseudo-paths of derived fields, which no JSON key can produce.
+pub(crate) const DERIVED: char = '\u{2}';
+/// Values longer than this are indexed truncated, with [`TRUNCATED`] appended; queries on them are verified.
+pub(crate) const MAX_TERM_VALUE: usize = 1000;
+pub(crate) const TRUNCATED: char = '\u{3}';
+/// Position gap between values of a field, so a phrase never spans two values.
+const VALUE_GAP: usize = 4;
+
+/// The fields of a partition's index.
+#[derive(Clone)]
+pub(crate) struct Fields {
+    pub(crate) schema: Schema,
+    /// Sequence number in the instance's log: the pointer to the event.
+    pub(crate) seq: Field,
+    /// eventTime, unix nanoseconds.
+    pub(crate) time: Field,
+    /// Arrival time, unix nanoseconds.
+    pub(crate) received: Field,
+    /// The event id (given or assigned), for duplicate detection and lookup.
+    pub(crate) id: Field,
+    /// Tokens of the raw line, with positions.
+    pub(crate) text: Field,
+    /// `path SEP token` for every token of every value, with positions and gaps between values.
+    pub(crate) tokens: Field,
+    /// `path SEP lowercase(value)` for case-insensitive equality.
+    pub(crate) equals_ci: Field,
+    /// `path SEP value` for case-sensitive equality and prefixes.
+    pub(crate) equals_cs: Field,
+    /// `path` of every present, non-null value (objects included).
+    pub(crate) exists: Field,
+}
+
+impl Fields {
+    pub(crate) fn new() -> Fields {
+        let mut builder = Schema::builder();
+        let seq = builder.add_u64_field("seq", INDEXED | FAST | STORED);
+        let time = builder.add_i64_field("time", INDEXED | FAST);
+        let received = builder.add_i64_field("received", FAST);
+        let id = builder.add_text_field("id", STRING);
+        let positioned = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let text = builder.add_text_field("text", positioned.clone());
+        let tokens = builder.add_text_field("tokens", positioned);
+        let equals_ci = builder.add_text_field("equals_ci", STRING);
+        let equals_cs = builder.add_text_field("equals_cs", STRING);
+        let exists = builder.add_text_field("exists", STRING);
+        Fields {
+            schema: builder.build(),
+            seq,
+            time,
+            received,
+            id,
+            text,
+            tokens,
+            equals_ci,
+            equals_cs,
+            exists,
+        }
+    }
+}
+
+/// What the index needs of one stored event.
+pub(crate) struct EventDoc<'a> {
+    pub(crate) seq: u64,
+    pub(crate) event_time: i64,
+    pub(crate) received_ns: i64,
+    pub(crate) received_text: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) raw: &'a str,
+    pub(crate) value: &'a Value,
+}
+
+/// Builds the tantivy document of an event.
+pub(crate) fn document(fields: &Fields, event: &EventDoc<'_>) -> TantivyDocument {
+    let mut document = doc!(
+        fields.seq => event.seq,
+        fields.time => event.event_time,
+        fields.received => event.received_ns,
+        fields.id => event.id,
+    );
+    document.add_pre_tokenized_text(fields.text, positioned(tokenize(event.raw).into_iter().map(|t| (t, 0))));
+
+    let mut leaves = Vec::new();
+    flatten(event.value, &mut String::new(), true, &mut leaves);
+    if let Some(Value::String(action)) = event.value.get("action") {
+        let platform = action.split('.').next().unwrap_or_default();
+        leaves.push(Leaf::Scalar(format!("{DERIVED}platform"), platform.to_string()));
+    }
+    leaves.push(Leaf::Scalar(format!("{DERIVED}received"), event.received_text.to_string()));
+
+    let mut tokens = Vec::new();
+    let mut gap = 0;
+    for leaf in &leaves {
+        match leaf {
+            Leaf::Present(path) => document.add_text(fields.exists, path),
+            Leaf::Scalar(path, value) => {
+                document.add_text(fields.exists, path);
+                document.add_text(fields.equals_ci, term_text(path, &value.to_lowercase()));
+                document.add_text(fields.equals_cs, term_text(path, value));
+                for token in tokenize(value) {
+                    tokens.push((format!("{path}{SEP}{token}"), gap));
+                    gap = 0;
+                }
+                gap = VALUE_GAP;
+            }
+        }
+    }
+    document.add_pre_tokenized_text(fields.tokens, positioned(tokens.into_iter()));
+    document
+}
+
+/// `path SEP value`, truncated as described at [`MAX_TERM_VALUE`].
+pub(crate) fn term_text(path: &str, value: &str) -> String {
+    if value.len() <= MAX_TERM_VALUE {
+        return format!("{path}{SEP}{value}");
+    }
+    let mut end = MAX_TERM_VALUE;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{path}{SEP}{}{TRUNCATED}", &value[..end])
+}
+
+/// Tokens with explicit positions: each token follows the previous one, plus its extra gap.
+fn positioned(tokens: impl Iterator<Item = (String, usize)>) -> PreTokenizedString {
+    let mut position = 0;
+    let mut out = Vec::new();
+    for (text, gap) in tokens {
+        position += gap;
+        out.push(Token {
+            offset_from: 0,
+            offset_to: 0,
+            position,
+            text,
+            position_length: 1,
+        });
+        position += 1;
+    }
+    PreTokenizedString {
+        text: String::new(),
+        tokens: out,
+    }
+}
+
+enum Leaf {
+    /// An object: it satisfies only `field:*`.
+    Present(String),
+    /// A scalar leaf and its text (numbers as their JSON text).
+    Scalar(String, String),
+}
+
+/// Collects the leaves of `value` at `path`. `scalars_here` is false inside a parsed stringified JSON at the
+/// path of the string itself, where the evaluator only descends (the string is the value there).
+fn flatten(value: &Value, path: &mut String, scalars_here: bool, out: &mut Vec<Leaf>) {
+    match value {
+        Value::Null => {}
+        Value::Bool(flag) => {
+            if scalars_here {
+                out.push(Leaf::Scalar(path.clone(), flag.to_string()));
+            }
+        }
+        Value::Number(number) => {
+            if scalars_here {
+                out.push(Leaf::Scalar(path.clone(), number.to_string()));
+            }
+        }
+        Value::String(text) => {
+            if scalars_here {
+                out.push(Leaf::Scalar(path.clone(), text.clone()));
+            }
+            if let Some(parsed) = stringified_json(text) {
+                flatten(&parsed, path, false, out);
+            }
+        }
+        // Arrays are transparent: a field exists through its elements, so `[]` and `[null]` do not exist.
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, path, scalars_here, out);
+            }
+        }
+        Value::Object(members) => {
+            if scalars_here && !path.is_empty() {
+                out.push(Leaf::Present(path.clone()));
+            }
+            for (key, member) in members {
+                // The evaluator splits a field at dots, so such keys are unreachable; SEP and DERIVED must
+                // never appear in a path.
+                if key.is_empty() || key.contains(['.', SEP, DERIVED, TRUNCATED]) {
+                    continue;
+                }
+                let before = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                flatten(member, path, true, out);
+                path.truncate(before);
+            }
+        }
+    }
+}
+
+/// The JSON inside a string, when the string holds an object or an array (IBM's stringified requestData).
+pub(crate) fn stringified_json(text: &str) -> Option<Value> {
+    let start = text.trim_start().chars().next()?;
+    if start != '{' && start != '[' {
+        return None;
+    }
+    serde_json::from_str(text).ok()
+}

@@ -1,0 +1,273 @@
+//! The metadata repository: accounts, instances and API keys, in SQLite through sqlx.
+//!
+//! Every call that reads or changes an account's objects takes the account id and puts it in the `WHERE`
+//! clause, so no caller can reach another account's rows by knowing an id.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, sqlite::SqliteRow};
+
+/// Errors of the metadata repository.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    /// The database failed.
+    #[error("metadata database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("metadata migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique name is taken.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Account {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// An event store of an account in one region.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Instance {
+    /// Id.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// Name, unique in the account.
+    pub name: String,
+    /// Region (`us-south`, `eu-de`, `global`...).
+    pub region: String,
+    /// Retention plan in days.
+    pub retention_days: i64,
+    /// Whether it receives the account's global events.
+    pub global: bool,
+    /// Whether events are validated strictly against DSP0262.
+    pub strict: bool,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// An API key, without its secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Id (also part of the secret text).
+    pub id: String,
+    /// Account, `None` for the platform admin.
+    pub account: Option<String>,
+    /// The instance it is narrowed to.
+    pub instance: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// `admin`, `manager`, `writer`, `reader` or `ingest`.
+    pub role: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Key that created it.
+    pub created_by: Option<String>,
+    /// Expiry time.
+    pub expires_at: Option<String>,
+    /// Locked keys cannot be changed or deleted.
+    pub locked: bool,
+    /// Last successful authentication.
+    pub last_used_at: Option<String>,
+    /// SHA-256 of the secret, hex. Never serialized.
+    #[serde(skip)]
+    pub secret_hash: String,
+}
+
+/// The metadata repository.
+#[derive(Clone)]
+pub struct Meta {
+    pool: SqlitePool,
+}
+
+impl Meta {
+    /// Opens (creating and migrating) the SQLite database at `path`.
+    pub async fn open(path: &Path) -> Result<Meta, MetaError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Meta { pool })
+    }
+
+    /// Creates an account.
+    pub async fn create_account(&self, account: &Account) -> Result<(), MetaError> {
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&account.id)
+            .bind(&account.name)
+            .bind(&account.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| unique_violation(error, &format!("an account named {:?} exists", account.name)))?;
+        Ok(())
+    }
+
+    /// All accounts.
+    pub async fn accounts(&self) -> Result<Vec<Account>, MetaError> {
+        let rows = sqlx::query("SELECT id, name, created_at FROM accounts ORDER BY name").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(account_from_row).collect())
+    }
+
+    /// One account.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, MetaError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(account_from_row))
+    }
+
+    /// Creates an instance.
+    pub async fn create_instance(&self, instance: &Instance) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO instances (id, account_id, name, region, retention_days, is_global, strict_cadf, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&instance.id)
+        .bind(&instance.account)
+        .bind(&instance.name)
+        .bind(&instance.region)
+        .bind(instance.retention_days)
+        .bind(instance.global)
+        .bind(instance.strict)
+        .bind(&instance.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| unique_violation(error, &format!("an instance named {:?} exists in the account", instance.name)))?;
+        Ok(())
+    }
+
+    /// The instances of an account.
+    pub async fn instances(&self, account: &str) -> Result<Vec<Instance>, MetaError> {
+        let rows = sqlx::query(&format!("{INSTANCE_COLUMNS} WHERE account_id = ? ORDER BY name"))
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(instance_from_row).collect())
+    }
+
+    /// Every instance of every account (start-up and background tasks).
+    pub async fn all_instances(&self) -> Result<Vec<Instance>, MetaError> {
+        let rows = sqlx::query(&format!("{INSTANCE_COLUMNS} ORDER BY account_id, name")).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(instance_from_row).collect())
+    }
+
+    /// One instance of an account.
+    pub async fn instance(&self, account: &str, id: &str) -> Result<Option<Instance>, MetaError> {
+        let row = sqlx::query(&format!("{INSTANCE_COLUMNS} WHERE account_id = ? AND id = ?"))
+            .bind(account)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(instance_from_row))
+    }
+
+    /// Creates an API key.
+    pub async fn create_key(&self, key: &ApiKey) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, account_id, instance_id, name, description, role, secret_hash, created_at,
+                                   created_by, expires_at, locked, last_used_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.id)
+        .bind(&key.account)
+        .bind(&key.instance)
+        .bind(&key.name)
+        .bind(&key.description)
+        .bind(&key.role)
+        .bind(&key.secret_hash)
+        .bind(&key.created_at)
+        .bind(&key.created_by)
+        .bind(&key.expires_at)
+        .bind(key.locked)
+        .bind(&key.last_used_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A key by id, for authentication (any account).
+    pub async fn key_for_auth(&self, id: &str) -> Result<Option<ApiKey>, MetaError> {
+        let row = sqlx::query(&format!("{KEY_COLUMNS} WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(key_from_row))
+    }
+
+    /// Whether any key exists (bootstrap).
+    pub async fn has_keys(&self) -> Result<bool, MetaError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM api_keys").fetch_one(&self.pool).await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Records a successful authentication.
+    pub async fn touch_key(&self, id: &str, at: &str) -> Result<(), MetaError> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(at).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+const INSTANCE_COLUMNS: &str =
+    "SELECT id, account_id, name, region, retention_days, is_global, strict_cadf, created_at FROM instances";
+const KEY_COLUMNS: &str = "SELECT id, account_id, instance_id, name, description, role, secret_hash, created_at, \
+                           created_by, expires_at, locked, last_used_at FROM api_keys";
+
+fn account_from_row(row: &SqliteRow) -> Account {
+    Account { id: row.get("id"), name: row.get("name"), created_at: row.get("created_at") }
+}
+
+fn instance_from_row(row: &SqliteRow) -> Instance {
+    Instance {
+        id: row.get("id"),
+        account: row.get("account_id"),
+        name: row.get("name"),
+        region: row.get("region"),
+        retention_days: row.get("retention_days"),
+        global: row.get("is_global"),
+        strict: row.get("strict_cadf"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn key_from_row(row: &SqliteRow) -> ApiKey {
+    ApiKey {
+        id: row.get("id"),
+        account: row.get("account_id"),
+        instance: row.get("instance_id"),
+        name: row.get("name"),
+        description: row.get("description"),
+        role: row.get("role"),
+        secret_hash: row.get("secret_hash"),
+        created_at: row.get("created_at"),
+        created_by: row.get("created_by"),
+        expires_at: row.get("expires_at"),
+        locked: row.get("locked"),
+        last_used_at: row.get("last_used_at"),
+    }
+}
+
+fn unique_violation(error: sqlx::Error, message: &str) -> MetaError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => MetaError::Conflict(message.to_string()),
+        _ => MetaError::Database(error),
+    }
+}
