@@ -1,0 +1,433 @@
+//! The writer thread: group commit.
+//!
+//! One thread owns every write to active segments. `Log::append` sends its batch here and
+//! waits. The thread takes everything queued (a group), assigns seqs and arrival times, writes
+//! each touched file once, syncs each touched file once, and only then publishes the new
+//! frames to readers and answers every batch of the group. While it syncs, new batches queue
+//! up and form the next group, so concurrent appends share syncs without any timer.
+//!
+//! A group is all-or-nothing: if any write or sync fails, no batch of the group is
+//! acknowledged and the log is poisoned.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
+
+use super::active::ActiveSegment;
+use super::error::LogError;
+use super::record::{Envelope, write_frame};
+use super::state::{Counters, InstanceEntry, Segment, Shared};
+use super::{Appended, Day, NewRecord, write_lock};
+
+/// Most batches taken into one group, so one group's memory stays bounded.
+const MAX_GROUP_BATCHES: usize = 4096;
+
+pub(crate) type Reply<T> = SyncSender<Result<T, LogError>>;
+
+pub(crate) enum Command {
+    Append {
+        instance: String,
+        records: Vec<NewRecord>,
+        reply: Reply<Vec<Appended>>,
+    },
+    /// Stop appending to segments older than `before`, and never assign an arrival time
+    /// before its start again: `seal_before` may then seal them.
+    Close { before: Day, reply: Reply<()> },
+}
+
+/// A closed segment to seal in the background.
+pub(crate) struct SealJob {
+    pub(crate) entry: Arc<InstanceEntry>,
+    pub(crate) segment: Arc<ActiveSegment>,
+}
+
+/// What the writer knows of an instance beyond what readers see.
+pub(crate) struct WriterInstance {
+    pub(crate) entry: Arc<InstanceEntry>,
+    /// Whether `entry` is in the shared map yet (a new instance appears once durable).
+    pub(crate) published: bool,
+    pub(crate) next_seq: u64,
+    pub(crate) last_received_ns: Option<i64>,
+    /// No arrival time before this: the start of the day after the instance's newest closed,
+    /// sealed or removed day. Records never go into a day that is closed.
+    pub(crate) floor_ns: i64,
+    pub(crate) current: Option<Current>,
+}
+
+/// The segment an instance appends to.
+pub(crate) struct Current {
+    pub(crate) segment: Arc<ActiveSegment>,
+    pub(crate) file: Arc<File>,
+}
+
+impl Current {
+    /// Reopens a recovered active segment for appending.
+    pub(crate) fn reopen(segment: Arc<ActiveSegment>) -> Result<Current, LogError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&segment.path)
+            .map_err(|e| LogError::io(&segment.path, e))?;
+        Ok(Current {
+            segment,
+            file: Arc::new(file),
+        })
+    }
+}
+
+pub(crate) struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) instances: HashMap<String, WriterInstance>,
+    /// No arrival time is assigned before this (set by `Close`), so a segment closed for
+    /// sealing is never appended to, even if the clock goes back.
+    pub(crate) floor_ns: i64,
+    pub(crate) seal_jobs: Sender<SealJob>,
+}
+
+/// The bytes one group adds to one segment file.
+struct Pending {
+    instance: String,
+    segment: Arc<ActiveSegment>,
+    file: Arc<File>,
+    /// Created in this group: needs a full fsync, a directory sync, and to be shown to readers.
+    is_new: bool,
+    /// The file's length before this group: every published group ends exactly at a frame
+    /// boundary (a failed one poisons the log), so this is the segment's durable end.
+    base_len: u64,
+    bytes: Vec<u8>,
+    offsets: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Group {
+    pending: Vec<Pending>,
+    /// `pending` positions by segment identity (the `Arc`'s address).
+    pending_by_segment: HashMap<usize, usize>,
+    dirs_to_sync: BTreeSet<PathBuf>,
+    append_replies: Vec<(Reply<Vec<Appended>>, Vec<Appended>)>,
+    close_replies: Vec<Reply<()>>,
+    rolled_over: Vec<SealJob>,
+}
+
+/// A write, sync or file creation failed: the group fails and the log is poisoned.
+struct IoFailure(LogError);
+
+impl Writer {
+    pub(crate) fn run(mut self, commands: Receiver<Command>) {
+        while let Ok(first) = commands.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP_BATCHES {
+                let Ok(next) = commands.try_recv() else { break };
+                group.push(next);
+            }
+            self.commit(group);
+        }
+    }
+
+    fn commit(&mut self, commands: Vec<Command>) {
+        if self.shared.is_poisoned() {
+            fail_all(commands, Group::default());
+            return;
+        }
+        let mut group = Group::default();
+        let mut commands = commands.into_iter();
+        let mut result = Ok(());
+        for command in commands.by_ref() {
+            result = self.stage(&mut group, command);
+            if result.is_err() {
+                break;
+            }
+        }
+        let result = result.and_then(|()| self.write_and_sync(&group));
+        if let Err(IoFailure(error)) = result {
+            // Poison first: whoever gets the answer must find the log poisoned.
+            self.shared.poison("appending to the log", &error);
+            fail_all(commands.collect(), group);
+            return;
+        }
+        self.publish(group);
+    }
+
+    /// Stages one command into the group; its answer waits in the group until the group is
+    /// durable (or failed).
+    fn stage(&mut self, group: &mut Group, command: Command) -> Result<(), IoFailure> {
+        match command {
+            Command::Append {
+                instance,
+                records,
+                reply,
+            } => {
+                let (appended, result) = match self.stage_append(group, &instance, records) {
+                    Ok(appended) => (appended, Ok(())),
+                    Err(failure) => (Vec::new(), Err(failure)),
+                };
+                group.append_replies.push((reply, appended));
+                result
+            }
+            Command::Close { before, reply } => {
+                self.stage_close(before);
+                group.close_replies.push(reply);
+                Ok(())
+            }
+        }
+    }
+
+    /// Assigns seqs and arrival times and frames the records into the group's buffers.
+    fn stage_append(
+        &mut self,
+        group: &mut Group,
+        instance: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<Appended>, IoFailure> {
+        let shared = Arc::clone(&self.shared);
+        let floor_ns = self.floor_ns;
+        let writer_instance = self.instance_mut(group, instance)?;
+        let mut appended = Vec::with_capacity(records.len());
+        for record in records {
+            // Arrival times never go back for an instance, whatever the clock does, and never
+            // fall before the floor: the day of a record is then never an earlier day than the
+            // segment currently open, and never a day already closed for sealing.
+            let now = (shared.opts.clock)();
+            let previous = writer_instance.last_received_ns.unwrap_or(i64::MIN);
+            let received_ns = now
+                .max(previous)
+                .max(floor_ns)
+                .max(writer_instance.floor_ns);
+            let day = Day::from_ns(received_ns);
+            let pending_index = segment_for(&shared, group, writer_instance, day)?;
+            let seq = writer_instance.next_seq;
+            let envelope = Envelope {
+                seq,
+                received_ns,
+                stream: &shared.opts.stream,
+                account: &record.account,
+                instance,
+                event_id: &record.event_id,
+            };
+            let pending = &mut group.pending[pending_index];
+            let offset = pending.base_len + pending.bytes.len() as u64;
+            // `Log::append` checked the lengths, so framing cannot fail here; if it did, the
+            // group fails rather than half of a batch being written.
+            write_frame(&mut pending.bytes, &envelope, &record.event).map_err(IoFailure)?;
+            pending.offsets.push(offset);
+            writer_instance.next_seq += 1;
+            writer_instance.last_received_ns = Some(received_ns);
+            appended.push(Appended {
+                seq,
+                received_ns,
+                day,
+            });
+        }
+        Ok(appended)
+    }
+
+    fn stage_close(&mut self, before: Day) {
+        for writer_instance in self.instances.values_mut() {
+            let is_older = |current: &mut Current| current.segment.day < before;
+            if let Some(current) = writer_instance.current.take_if(is_older) {
+                current.segment.close();
+            }
+        }
+        self.floor_ns = self.floor_ns.max(before.start_ns());
+    }
+
+    /// The writer's state of an instance, creating the instance (and its directory) on its
+    /// first append.
+    fn instance_mut(
+        &mut self,
+        group: &mut Group,
+        instance: &str,
+    ) -> Result<&mut WriterInstance, IoFailure> {
+        if !self.instances.contains_key(instance) {
+            let dir = self.shared.root.join(instance);
+            if !dir.is_dir() {
+                self.shared
+                    .io
+                    .create_dir(&dir)
+                    .map_err(|e| IoFailure(LogError::io(&dir, e)))?;
+                group.dirs_to_sync.insert(self.shared.root.clone());
+            }
+            let writer_instance = WriterInstance {
+                entry: Arc::new(InstanceEntry::new(instance, dir)),
+                published: false,
+                next_seq: 1,
+                last_received_ns: None,
+                floor_ns: i64::MIN,
+                current: None,
+            };
+            self.instances.insert(instance.to_owned(), writer_instance);
+        }
+        let writer_instance = self.instances.get_mut(instance);
+        writer_instance.ok_or_else(|| IoFailure(LogError::InvalidInstance(instance.to_owned())))
+    }
+
+    fn write_and_sync(&self, group: &Group) -> Result<(), IoFailure> {
+        let io = &self.shared.io;
+        let counters = &self.shared.counters;
+        for pending in &group.pending {
+            let path = &pending.segment.path;
+            io.write_all(&pending.file, path, &pending.bytes)
+                .map_err(|e| IoFailure(LogError::io(path, e)))?;
+        }
+        for pending in &group.pending {
+            let path = &pending.segment.path;
+            let synced = if pending.is_new {
+                io.sync_all(&pending.file, path)
+            } else {
+                io.sync_data(&pending.file, path)
+            };
+            synced.map_err(|e| IoFailure(LogError::io(path, e)))?;
+            Counters::add(&counters.file_syncs, 1);
+        }
+        // Deepest first: an instance directory's new files before the root's new directories.
+        for dir in group.dirs_to_sync.iter().rev() {
+            io.sync_dir(dir)
+                .map_err(|e| IoFailure(LogError::io(dir, e)))?;
+            Counters::add(&counters.dir_syncs, 1);
+        }
+        Ok(())
+    }
+
+    /// Shows the synced frames to readers, then answers the group.
+    fn publish(&mut self, group: Group) {
+        let counters = &self.shared.counters;
+        let Group {
+            pending,
+            append_replies,
+            close_replies,
+            rolled_over,
+            ..
+        } = group;
+        for pending in &pending {
+            let end = pending.base_len + pending.bytes.len() as u64;
+            let segment = &pending.segment;
+            segment.publish(&pending.offsets, end);
+            Counters::add(&counters.records, pending.offsets.len() as u64);
+            let Some(writer_instance) = self.instances.get_mut(&pending.instance) else {
+                continue;
+            };
+            let entry = &writer_instance.entry;
+            if pending.is_new {
+                let active = Segment::Active(Arc::clone(segment));
+                write_lock(&entry.segments).insert(segment.day, active);
+            }
+            let last_seq = writer_instance.next_seq - 1;
+            entry
+                .last_seq
+                .store(last_seq, std::sync::atomic::Ordering::Release);
+            if !writer_instance.published {
+                write_lock(&self.shared.instances)
+                    .insert(pending.instance.clone(), Arc::clone(entry));
+                writer_instance.published = true;
+            }
+        }
+        Counters::add(&counters.commits, 1);
+        Counters::add(&counters.appends, append_replies.len() as u64);
+        for (reply, appended) in append_replies {
+            let _ = reply.send(Ok(appended)); // the caller may have gone; nothing to do then
+        }
+        for reply in close_replies {
+            let _ = reply.send(Ok(()));
+        }
+        for job in rolled_over {
+            let _ = self.seal_jobs.send(job); // sealed at the next open if the sealer is gone
+        }
+    }
+}
+
+/// The index in `group.pending` of the segment that takes a record of `day`, rolling the
+/// instance over to a new segment file when the day changed.
+fn segment_for(
+    shared: &Shared,
+    group: &mut Group,
+    writer_instance: &mut WriterInstance,
+    day: Day,
+) -> Result<usize, IoFailure> {
+    if let Some(current) = &writer_instance.current {
+        if current.segment.day == day {
+            return Ok(pending_for(
+                group,
+                &writer_instance.entry.name,
+                current,
+                false,
+            ));
+        }
+        debug_assert!(current.segment.day < day, "arrival days never go back");
+    }
+    if let Some(previous) = writer_instance.current.take() {
+        // The day is over for this instance: nothing will be appended to that file again.
+        previous.segment.close();
+        writer_instance.floor_ns = writer_instance
+            .floor_ns
+            .max(previous.segment.day.next().start_ns());
+        let entry = Arc::clone(&writer_instance.entry);
+        group.rolled_over.push(SealJob {
+            entry,
+            segment: previous.segment,
+        });
+    }
+    let entry = &writer_instance.entry;
+    if entry.segment(day).is_some() {
+        // The floors make this impossible; should it happen anyway, stopping is better than a
+        // second segment for a day that is closed (or a .log next to its .seg).
+        let reason = format!("refusing to reopen the closed day {day}");
+        return Err(IoFailure(LogError::corrupt(&entry.dir, 0, reason)));
+    }
+    let path = entry.dir.join(format!("{day}.log"));
+    let io_failure = |e| IoFailure(LogError::io(&path, e));
+    let file = shared.io.create_new(&path).map_err(io_failure)?;
+    let read_handle = file.try_clone().map_err(io_failure)?;
+    let segment = Arc::new(ActiveSegment::new(
+        day,
+        path.clone(),
+        read_handle,
+        writer_instance.next_seq,
+    ));
+    let current = Current {
+        segment,
+        file: Arc::new(file),
+    };
+    group.dirs_to_sync.insert(entry.dir.clone());
+    let index = pending_for(group, &entry.name, &current, true);
+    writer_instance.current = Some(current);
+    Ok(index)
+}
+
+fn pending_for(group: &mut Group, instance: &str, current: &Current, is_new: bool) -> usize {
+    let key = Arc::as_ptr(&current.segment) as usize;
+    if let Some(index) = group.pending_by_segment.get(&key) {
+        return *index;
+    }
+    group.pending_by_segment.insert(key, group.pending.len());
+    group.pending.push(Pending {
+        instance: instance.to_owned(),
+        segment: Arc::clone(&current.segment),
+        file: Arc::clone(&current.file),
+        is_new,
+        base_len: current.segment.durable().end,
+        bytes: Vec::new(),
+        offsets: Vec::new(),
+    });
+    group.pending.len() - 1
+}
+
+/// Answers every batch of a failed group (and the commands not yet staged) with `Poisoned`.
+fn fail_all(unstaged: Vec<Command>, group: Group) {
+    for command in unstaged {
+        match command {
+            Command::Append { reply, .. } => {
+                let _ = reply.send(Err(LogError::Poisoned));
+            }
+            Command::Close { reply, .. } => {
+                let _ = reply.send(Err(LogError::Poisoned));
+            }
+        }
+    }
+    for (reply, _) in group.append_replies {
+        let _ = reply.send(Err(LogError::Poisoned));
+    }
+    for reply in group.close_replies {
+        let _ = reply.send(Err(LogError::Poisoned));
+    }
+}
