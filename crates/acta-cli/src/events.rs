@@ -323,6 +323,6 @@ async fn export(client: &Client, filter: &Filter, format: &str, output: Option<P
 }
 
 /// The next chunk of a streamed answer; an interrupted stream is an error, not a silent end.
-async fn next_chunk(response: &mut reqwest::Response) -> anyhow::Result<Option<reqwest::Bytes>> {
+async fn next_chunk(response: &mut reqwest::Response) -> anyhow::Result<Option<bytes::Bytes>> {
     response.chunk().await.context("the server interrupted the stream")
 }

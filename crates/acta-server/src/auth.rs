@@ -3,7 +3,8 @@
 //! A key reads `acta_<id>_<secret>_<check>`: a recognisable prefix (secret scanners can find leaked keys), a
 //! 16-hex-digit id to look the key up, 128 bits of secret as 32 hex digits, and 8 hex digits of checksum so
 //! typos are refused without a database lookup. Only SHA-256 of the whole key is stored. The bootstrap key
-//! given by an operator (`ACTA_BOOTSTRAP_KEY`) may be any text; it is stored under the id `admin`.
+//! given by an operator (`ACTA_BOOTSTRAP_KEY`) may be any text; unless it is a well-formed key it is stored
+//! under the id `admin`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

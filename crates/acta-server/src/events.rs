@@ -390,9 +390,14 @@ pub(crate) async fn tail(
     let allowed: Vec<String> = instances.iter().map(|instance| instance.id.clone()).collect();
     let compiled = Compiled::new(&query);
     let mut receiver = state.live.subscribe();
+    let mut stopping = state.stopping.clone();
     let stream = async_stream_events(move |sender| async move {
         loop {
-            let event = match receiver.recv().await {
+            let next = tokio::select! {
+                next = receiver.recv() => next,
+                _ = stopping.wait_for(|stopping| *stopping) => return,
+            };
+            let event = match next {
                 Ok(event) => event,
                 Err(RecvError::Lagged(missed)) => {
                     let notice = SseEvent::default().event("lagged").data(format!("{missed} events were skipped"));

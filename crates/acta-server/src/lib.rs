@@ -76,7 +76,8 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     let store = Arc::new(Store::open(&config.data_dir, StoreOptions::default()).await?);
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
     let (live, _) = broadcast::channel(4096);
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone() };
+    let (stop_streams, stopping) = tokio::sync::watch::channel(false);
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), stopping };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -85,6 +86,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = on_shutdown.await;
+                let _ = stop_streams.send(true);
             })
             .await
     });
@@ -136,8 +138,9 @@ async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> anyho
             (key.secret.clone(), Some(key.secret))
         }
     };
+    let id = auth::key_id(&secret).unwrap_or(auth::ADMIN_KEY_ID).to_string();
     meta.create_key(&ApiKey {
-        id: auth::ADMIN_KEY_ID.into(),
+        id,
         account: None,
         instance: None,
         name: "platform admin".into(),

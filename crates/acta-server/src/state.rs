@@ -53,4 +53,6 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<LiveEvent>>,
     /// Limits.
     pub limits: Limits,
+    /// Becomes true when the server stops, so long-lived answers (tail) end and shutdown completes.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }

@@ -1,2 +1,203 @@
-//! placeholder
+//! Acta's storage: the durable event log (the source of truth), the search index derived from it, and the
+//! metadata repository.
+//!
+//! Roles and boundaries:
+//! - [`log`]: per-instance append-only segments; an append returns only when the records are durable.
+//! - [`index`]: tantivy partitions per (instance, arrival day) that follow the log and answer queries with
+//!   the search language's exact semantics; rebuildable from the log at any time.
+//! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
+//! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
+//!   to an account. It knows nothing of HTTP.
+
+pub mod index;
 pub mod log;
+pub mod meta;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use acta_cadf::Event;
+
+pub use index::{EventIndex, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search, SortKey};
+pub use log::{Day, Log, LogError, LogOptions, Record};
+pub use meta::{Account, ApiKey, Instance, Meta, MetaError};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The metadata repository failed.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A blocking task failed.
+    #[error("internal task failed: {0}")]
+    Task(String),
+}
+
+/// How to open a store.
+#[derive(Clone, Default)]
+pub struct StoreOptions {
+    /// Options of the log.
+    pub log: LogOptions,
+    /// Options of the index.
+    pub index: IndexOptions,
+}
+
+/// What became of one accepted event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Appended durably.
+    New {
+        /// The event id (given or assigned).
+        id: String,
+        /// Sequence number in the instance's log.
+        seq: u64,
+        /// Arrival time, unix ns.
+        received_ns: i64,
+    },
+    /// An event with this id is already stored in the account; nothing was written.
+    Duplicate {
+        /// The repeated id.
+        id: String,
+    },
+}
+
+/// The event log, its index and the metadata of one data directory.
+pub struct Store {
+    log: Arc<Log>,
+    index: Arc<EventIndex>,
+    meta: Meta,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens the data directory, recovering the log and bringing the index up to date.
+    pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+        let meta = Meta::open(&dir.join("meta.sqlite")).await?;
+        let log_dir = dir.join("log");
+        let index_dir = dir.join("index");
+        let (log, index) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let log = Arc::new(Log::open(&log_dir, options.log)?);
+            let index = Arc::new(EventIndex::open(&index_dir, log.clone(), options.index)?);
+            Ok((log, index))
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))??;
+        Ok(Store { log, index, meta, dir: dir.to_path_buf() })
+    }
+
+    /// The metadata repository.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The index (searches, counts, lag).
+    pub fn index(&self) -> &Arc<EventIndex> {
+        &self.index
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stores valid events of an account in one of its instances. Returns when the new ones are durable.
+    /// `account_instances` are all instances of the account: an id seen in any of them is a duplicate.
+    pub async fn ingest(
+        &self,
+        account: &str,
+        instance: &str,
+        account_instances: &[String],
+        events: Vec<Event>,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let log = self.log.clone();
+        let index = self.index.clone();
+        let account = account.to_string();
+        let instance = instance.to_string();
+        let account_instances = account_instances.to_vec();
+        tokio::task::spawn_blocking(move || ingest_blocking(&log, &index, &account, &instance, &account_instances, events))
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    /// Stops the indexer after a final commit.
+    pub async fn close(&self) {
+        let index = self.index.clone();
+        let _ = tokio::task::spawn_blocking(move || index.close()).await;
+        self.meta.close().await;
+    }
+}
+
+fn ingest_blocking(
+    log: &Log,
+    index: &EventIndex,
+    account: &str,
+    instance: &str,
+    account_instances: &[String],
+    events: Vec<Event>,
+) -> Result<Vec<Stored>, StoreError> {
+    let ids: Vec<String> = events
+        .iter()
+        .map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))
+        .collect();
+    let duplicates = index.reserve_ids(account, account_instances, &ids)?;
+    let mut records = Vec::new();
+    let mut reserved = Vec::new();
+    for ((event, id), duplicate) in events.into_iter().zip(&ids).zip(&duplicates) {
+        if *duplicate {
+            continue;
+        }
+        reserved.push(id.clone());
+        records.push(log::NewRecord { account: account.to_string(), event_id: id.clone(), event: event.raw });
+    }
+    let appended = if records.is_empty() {
+        Vec::new()
+    } else {
+        match log.append(instance, records) {
+            Ok(appended) => appended,
+            Err(error) => {
+                index.release_ids(account, &reserved);
+                return Err(error.into());
+            }
+        }
+    };
+    let stored_ids: Vec<(String, u64)> = reserved.iter().cloned().zip(appended.iter().map(|a| a.seq)).collect();
+    index.confirm_ids(account, instance, &stored_ids);
+    if !appended.is_empty() {
+        index.notify(instance);
+    }
+    let mut appended = appended.into_iter();
+    let outcomes = ids
+        .into_iter()
+        .zip(duplicates)
+        .map(|(id, duplicate)| {
+            if duplicate {
+                return Stored::Duplicate { id };
+            }
+            match appended.next() {
+                Some(done) => Stored::New { id, seq: done.seq, received_ns: done.received_ns },
+                None => Stored::Duplicate { id },
+            }
+        })
+        .collect();
+    Ok(outcomes)
+}

@@ -340,15 +340,19 @@ impl EventIndex {
         let mut any_inexact = false;
         for (scope_index, partition) in &partitions {
             let scope = &search.scopes[*scope_index];
-            let facts = PartitionFacts { account: &scope.account, instance: &scope.instance, region: &scope.region };
+            let searcher = partition.reader.searcher();
+            let facts = PartitionFacts {
+                searcher: &searcher,
+                account: &scope.account,
+                instance: &scope.instance,
+                region: &scope.region,
+            };
             let translated = translate(&self.inner.fields, &facts, search.query);
             let query = self.inner.with_time(translated.query, search.from, search.to);
             let below = search.after.map(|after| local_bound(after, &scope.instance));
             let limit = translated.exact.then_some(search.limit);
             any_inexact |= !translated.exact;
-            let keys = partition
-                .reader
-                .searcher()
+            let keys = searcher
                 .search(&query, &SortedCollector { limit, below })
                 .map_err(|source| tantivy_error(&partition.name, source))?;
             candidates.extend(keys.into_iter().map(|(time, received, seq)| {
@@ -389,10 +393,15 @@ impl EventIndex {
         let mut examined = 0u64;
         for (scope_index, partition) in self.inner.partitions_for(scopes, from, to, None) {
             let scope = &scopes[scope_index];
-            let facts = PartitionFacts { account: &scope.account, instance: &scope.instance, region: &scope.region };
+            let searcher = partition.reader.searcher();
+            let facts = PartitionFacts {
+                searcher: &searcher,
+                account: &scope.account,
+                instance: &scope.instance,
+                region: &scope.region,
+            };
             let translated = translate(&self.inner.fields, &facts, query);
             let tantivy_query = self.inner.with_time(translated.query, from, to);
-            let searcher = partition.reader.searcher();
             if translated.exact {
                 let count = searcher
                     .search(&tantivy_query, &Count)
@@ -417,18 +426,10 @@ impl EventIndex {
         Ok(total)
     }
 
-    /// Deletes a partition's index files and rebuilds it from the log.
+    /// Deletes a partition's index files and rebuilds it from the log (`acta reindex`, server stopped).
     pub fn rebuild(&self, instance: &str, day: Day) -> Result<(), IndexError> {
-        let path = self.inner.partition_path(instance, day);
-        {
-            let mut partitions = write(&self.inner.partitions);
-            partitions.remove(&(instance.to_string(), day));
-            if path.exists() {
-                std::fs::remove_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
-            }
-        }
         let mut indexer = Indexer::new(self.inner.clone());
-        indexer.catch_up_segment(instance, day)?;
+        indexer.rebuild_partition(instance, day)?;
         indexer.commit_all()
     }
 
@@ -551,7 +552,7 @@ impl Inner {
             .into_iter()
             .find(|segment| segment.first_seq <= seq && seq <= segment.last_seq)
             .map(|segment| segment.day)
-            .ok_or_else(|| LogError::NotFound { instance: instance.to_string(), seq })?;
+            .ok_or_else(|| LogError::NotFound { instance: instance.to_string(), day: Day::MIN, seq: Some(seq) })?;
         Ok(self.log.read(instance, day, seq)?)
     }
 }
@@ -601,6 +602,7 @@ impl Indexer {
     }
 
     fn catch_up_all(&mut self) -> Result<(), IndexError> {
+        self.drop_partitions_without_segment()?;
         for instance in self.inner.log.instances() {
             for segment in self.inner.log.segments(&instance) {
                 self.catch_up_segment(&instance, segment.day)?;
@@ -608,8 +610,31 @@ impl Indexer {
             let last = self.inner.log.last_seq(&instance);
             self.next_seq.insert(instance.clone(), last + 1);
         }
-        self.commit_all()?;
-        // Partitions whose log segment is gone (removed by retention) are stale; they are left to retention.
+        self.commit_all()
+    }
+
+    /// The index may only hold what the log holds: a partition whose log segment is gone is deleted.
+    fn drop_partitions_without_segment(&self) -> Result<(), IndexError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| IndexError::Io { path, source }
+        };
+        for instance_dir in std::fs::read_dir(&self.inner.dir).map_err(io(&self.inner.dir))? {
+            let instance_dir = instance_dir.map_err(io(&self.inner.dir))?.path();
+            let Some(instance) = instance_dir.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
+                continue;
+            };
+            let days: HashSet<Day> = self.inner.log.segments(&instance).iter().map(|segment| segment.day).collect();
+            for day_dir in std::fs::read_dir(&instance_dir).map_err(io(&instance_dir))? {
+                let day_dir = day_dir.map_err(io(&instance_dir))?.path();
+                let day = day_dir.file_name().and_then(|name| name.to_str()).and_then(|name| name.parse::<Day>().ok());
+                if day.is_some_and(|day| days.contains(&day)) {
+                    continue;
+                }
+                tracing::warn!(partition = %day_dir.display(), "index partition without log segment removed");
+                std::fs::remove_dir_all(&day_dir).map_err(io(&day_dir))?;
+            }
+        }
         Ok(())
     }
 
@@ -623,7 +648,13 @@ impl Indexer {
         let Some(segment) = self.inner.log.segments(instance).into_iter().find(|segment| segment.day == day) else {
             return Ok(());
         };
-        if indexed >= segment.last_seq {
+        if indexed > segment.last_seq {
+            // Recovery cut the log below what the index had committed (a torn tail that had been indexed, or
+            // a restored log): the partition holds events the log does not, so it is rebuilt from the log.
+            tracing::warn!(instance, %day, indexed, last = segment.last_seq, "index ahead of the log; rebuilding");
+            return self.rebuild_partition(instance, day);
+        }
+        if indexed == segment.last_seq {
             return Ok(());
         }
         let from = (indexed + 1).max(segment.first_seq);
@@ -632,6 +663,25 @@ impl Indexer {
             self.add(instance, day, &record)?;
         }
         Ok(())
+    }
+
+    fn rebuild_partition(&mut self, instance: &str, day: Day) -> Result<(), IndexError> {
+        let key = (instance.to_string(), day);
+        self.writers.remove(&key);
+        self.dirty.remove(&key);
+        let path = self.inner.partition_path(instance, day);
+        write(&self.inner.partitions).remove(&key);
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
+        }
+        // The instance's progress is what its remaining partitions hold; the rebuild raises it again.
+        let remaining = read(&self.inner.partitions)
+            .range((instance.to_string(), Day::MIN)..=(instance.to_string(), Day::MAX))
+            .map(|(_, partition)| lock(&partition.info).indexed_seq)
+            .max()
+            .unwrap_or(0);
+        lock(&self.inner.committed).insert(instance.to_string(), remaining);
+        self.catch_up_segment(instance, day)
     }
 
     fn run(mut self) {

@@ -14,13 +14,15 @@ use tantivy::query::{
     RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field as IndexField, IndexRecordOption};
-use tantivy::Term;
+use tantivy::{Searcher, Term};
 
 use super::schema::{DERIVED, Fields, MAX_TERM_VALUE, SEP, term_text};
 
 /// What a partition knows about itself, so conditions on `_account`, `_instance` and `_region` are decided
 /// before the index is consulted.
 pub(crate) struct PartitionFacts<'a> {
+    /// The partition's current searcher: prefixes are expanded against its term dictionaries.
+    pub(crate) searcher: &'a Searcher,
     pub(crate) account: &'a str,
     pub(crate) instance: &'a str,
     pub(crate) region: &'a str,
@@ -64,7 +66,7 @@ pub(crate) fn translate(fields: &Fields, facts: &PartitionFacts<'_>, query: &Que
                 (Occur::MustNot, inner.query),
             ])))
         }
-        Query::Text(sequence) => sequence_query(fields.text, "", sequence),
+        Query::Text(sequence) => sequence_query(facts.searcher, fields.text, "", sequence),
         Query::Field(field, cond) => field_query(fields, facts, field, cond),
     }
 }
@@ -93,7 +95,7 @@ fn field_query(fields: &Fields, facts: &PartitionFacts<'_>, field: &Field, cond:
         Field::Region => return constant(facts.region, field, cond),
     };
     match cond {
-        FieldCond::Tokens(sequence) => sequence_query(fields.tokens, &path, sequence),
+        FieldCond::Tokens(sequence) => sequence_query(facts.searcher, fields.tokens, &path, sequence),
         FieldCond::Equals { value, case_sensitive } => {
             let (index_field, value) = if *case_sensitive {
                 (fields.equals_cs, value.clone())
@@ -138,7 +140,7 @@ fn constant(value: &str, field: &Field, cond: &FieldCond) -> Translated {
 }
 
 /// Consecutive tokens in a positioned field; `path` qualifies the terms (empty for the raw line).
-fn sequence_query(index_field: IndexField, path: &str, sequence: &Sequence) -> Translated {
+fn sequence_query(searcher: &Searcher, index_field: IndexField, path: &str, sequence: &Sequence) -> Translated {
     let qualify = |text: &str| {
         if path.is_empty() {
             text.to_string()
@@ -165,7 +167,7 @@ fn sequence_query(index_field: IndexField, path: &str, sequence: &Sequence) -> T
             .iter()
             .map(|pattern| {
                 let single = Sequence(vec![pattern.clone()]);
-                (Occur::Must, sequence_query(index_field, path, &single).query)
+                (Occur::Must, sequence_query(searcher, index_field, path, &single).query)
             })
             .collect();
         return Translated::superset(Box::new(BooleanQuery::new(clauses)));
@@ -179,16 +181,61 @@ fn sequence_query(index_field: IndexField, path: &str, sequence: &Sequence) -> T
             }
         })
         .collect();
-    if prefix_last {
+    if let (true, Some(last)) = (prefix_last, terms.last()) {
+        // tantivy expands the prefix to at most `max_expansions` terms per segment (and allocates that many
+        // slots), so it is set to the true number of expansions; past a bound the evaluator decides.
+        let expansions = prefix_expansions(searcher, index_field, last.value().as_str().unwrap_or_default());
+        let Some(expansions) = expansions else {
+            let exact_part: Vec<(Occur, Box<dyn TantivyQuery>)> = terms[..terms.len() - 1]
+                .iter()
+                .map(|term| (Occur::Must, term_query(term.clone())))
+                .collect();
+            if exact_part.is_empty() {
+                return Translated::superset(Box::new(AllQuery));
+            }
+            return Translated::superset(Box::new(BooleanQuery::new(exact_part)));
+        };
+        if expansions == 0 {
+            return Translated::none();
+        }
         let mut query = PhrasePrefixQuery::new(terms);
-        // The default expansion limit would silently drop matches of a short prefix.
-        query.set_max_expansions(u32::MAX);
+        query.set_max_expansions(expansions);
         return Translated::exact(Box::new(query));
     }
     if let [term] = terms.as_slice() {
         return Translated::exact(term_query(term.clone()));
     }
     Translated::exact(Box::new(PhraseQuery::new(terms)))
+}
+
+/// Above this many terms sharing a prefix in one segment, the prefix is not expanded by the index.
+const MAX_PREFIX_EXPANSIONS: u32 = 100_000;
+
+/// The largest number of terms starting with `prefix` in any segment, `None` above the bound.
+fn prefix_expansions(searcher: &Searcher, index_field: IndexField, prefix: &str) -> Option<u32> {
+    let upper = successor(prefix);
+    let mut most = 0u32;
+    for segment in searcher.segment_readers() {
+        let Ok(inverted) = segment.inverted_index(index_field) else {
+            continue;
+        };
+        let mut range = inverted.terms().range().ge(prefix.as_bytes());
+        if let Some(upper) = &upper {
+            range = range.lt(upper.as_bytes());
+        }
+        let Ok(mut stream) = range.into_stream() else {
+            return None;
+        };
+        let mut count = 0u32;
+        while stream.advance() {
+            count += 1;
+            if count > MAX_PREFIX_EXPANSIONS {
+                return None;
+            }
+        }
+        most = most.max(count);
+    }
+    Some(most)
 }
 
 fn term_query(term: Term) -> Box<dyn TantivyQuery> {

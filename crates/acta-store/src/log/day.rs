@@ -13,6 +13,11 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub struct Day(pub Date);
 
 impl Day {
+    /// The earliest day, for ranges over all days.
+    pub const MIN: Day = Day(Date::MIN);
+    /// The latest day, for ranges over all days.
+    pub const MAX: Day = Day(Date::MAX);
+
     /// The UTC day containing `ns` nanoseconds since the Unix epoch.
     pub fn from_ns(ns: i64) -> Day {
         // Every i64 nanosecond timestamp (years 1677..2262) lies well inside `time`'s range, so
