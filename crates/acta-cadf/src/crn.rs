@@ -15,10 +15,7 @@ pub fn parse_crn(text: &str) -> Option<Crn> {
     }
     let service = segments.get(4).filter(|service| !service.is_empty())?;
     let location = segments.get(5).copied().unwrap_or_default();
-    let account = segments
-        .get(6)
-        .and_then(|scope| scope.strip_prefix("a/"))
-        .filter(|account| !account.is_empty());
+    let account = segments.get(6).and_then(|scope| scope.strip_prefix("a/")).filter(|account| !account.is_empty());
     Some(Crn {
         raw: text.to_owned(),
         service: (*service).to_owned(),

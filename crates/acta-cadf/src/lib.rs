@@ -94,12 +94,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_event_bytes: 64 * 1024,
-            max_depth: 32,
-            max_fields: 1000,
-            max_future_ns: 5 * 60 * 1_000_000_000,
-        }
+        Self { max_event_bytes: 64 * 1024, max_depth: 32, max_fields: 1000, max_future_ns: 5 * 60 * 1_000_000_000 }
     }
 }
 
@@ -115,10 +110,7 @@ pub struct Options {
 impl Options {
     /// Strict mode with the default limits.
     pub fn strict() -> Self {
-        Self {
-            mode: Mode::Strict,
-            limits: Limits::default(),
-        }
+        Self { mode: Mode::Strict, limits: Limits::default() }
     }
 }
 
@@ -147,12 +139,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order the CADF specification lists them.
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Success,
-        Outcome::Failure,
-        Outcome::Pending,
-        Outcome::Unknown,
-    ];
+    pub const ALL: [Outcome; 4] = [Outcome::Success, Outcome::Failure, Outcome::Pending, Outcome::Unknown];
 
     /// The CADF word: `success`, `failure`, `pending` or `unknown`.
     pub fn as_str(self) -> &'static str {
@@ -166,9 +153,7 @@ impl Outcome {
 
     /// The outcome whose CADF word is exactly `word` (lowercase).
     pub fn from_word(word: &str) -> Option<Outcome> {
-        Self::ALL
-            .into_iter()
-            .find(|outcome| outcome.as_str() == word)
+        Self::ALL.into_iter().find(|outcome| outcome.as_str() == word)
     }
 }
 
@@ -219,9 +204,7 @@ impl Event {
     /// The part of `action` before its first `.` (the whole action when it has no dot): `kms` for
     /// `kms.secrets.create`.
     pub fn platform(&self) -> &str {
-        self.action
-            .split_once('.')
-            .map_or(self.action.as_str(), |(platform, _)| platform)
+        self.action.split_once('.').map_or(self.action.as_str(), |(platform, _)| platform)
     }
 }
 
@@ -237,10 +220,7 @@ pub struct Problem {
 impl Problem {
     /// A problem at `pointer`.
     pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            message: message.into(),
-        }
+        Self { pointer: pointer.into(), message: message.into() }
     }
 }
 
@@ -288,20 +268,13 @@ pub type BatchResult = Vec<Result<Event, Vec<Problem>>>;
 /// `Json` takes one object or an array; non-object elements, and elements that are not valid JSON, are
 /// rejections of their own. `Ndjson` takes one event per non-blank line; a line that is not JSON is that
 /// event's rejection. A body that cannot be split at all is a [`BatchError`].
-pub fn parse_batch(
-    body: &[u8],
-    format: BodyFormat,
-    opts: &Options,
-    now_ns: i64,
-) -> Result<BatchResult, BatchError> {
+pub fn parse_batch(body: &[u8], format: BodyFormat, opts: &Options, now_ns: i64) -> Result<BatchResult, BatchError> {
     let body = scan::trim(body);
     let Some(&first) = body.first() else {
         return Err(BatchError::Empty);
     };
     let results: BatchResult = match format {
-        BodyFormat::Ndjson => scan::lines(body)
-            .map(|line| parse_event(line, opts, now_ns))
-            .collect(),
+        BodyFormat::Ndjson => scan::lines(body).map(|line| parse_event(line, opts, now_ns)).collect(),
         BodyFormat::Json if first == b'[' => scan::split_array(body)
             .map_err(|reason| BatchError::NotJson { reason })?
             .into_iter()
@@ -310,12 +283,8 @@ pub fn parse_batch(
         BodyFormat::Json if first == b'{' => vec![parse_single(body, opts, now_ns)?],
         BodyFormat::Json => {
             return Err(match serde_json::from_slice::<Value>(body) {
-                Ok(value) => BatchError::NotObjectOrArray {
-                    found: json_kind(&value),
-                },
-                Err(error) => BatchError::NotJson {
-                    reason: error.to_string(),
-                },
+                Ok(value) => BatchError::NotObjectOrArray { found: json_kind(&value) },
+                Err(error) => BatchError::NotJson { reason: error.to_string() },
             });
         }
     };
@@ -332,11 +301,7 @@ pub fn parse_event(raw: &[u8], opts: &Options, now_ns: i64) -> Result<Event, Vec
 }
 
 /// A body that is a single object: the body is the event, so broken JSON is the body's fault.
-fn parse_single(
-    body: &[u8],
-    opts: &Options,
-    now_ns: i64,
-) -> Result<Result<Event, Vec<Problem>>, BatchError> {
+fn parse_single(body: &[u8], opts: &Options, now_ns: i64) -> Result<Result<Event, Vec<Problem>>, BatchError> {
     match decode(body, &opts.limits) {
         Ok(object) => Ok(validate::validate(body, object, opts, now_ns)),
         Err(DecodeError::NotJson(reason)) => Err(BatchError::NotJson { reason }),
@@ -365,24 +330,16 @@ fn decode(raw: &[u8], limits: &Limits) -> Result<Map<String, Value>, DecodeError
     if raw.len() > limits.max_event_bytes {
         return Err(DecodeError::Rejected(Problem::new(
             "",
-            format!(
-                "event is {} bytes, more than the limit of {} bytes",
-                raw.len(),
-                limits.max_event_bytes
-            ),
+            format!("event is {} bytes, more than the limit of {} bytes", raw.len(), limits.max_event_bytes),
         )));
     }
     if let Some(pointer) = scan::find_too_deep(raw, limits.max_depth) {
         return Err(DecodeError::Rejected(Problem::new(
             pointer,
-            format!(
-                "nesting is deeper than the limit of {} levels",
-                limits.max_depth
-            ),
+            format!("nesting is deeper than the limit of {} levels", limits.max_depth),
         )));
     }
-    let value: Value =
-        serde_json::from_slice(raw).map_err(|error| DecodeError::NotJson(error.to_string()))?;
+    let value: Value = serde_json::from_slice(raw).map_err(|error| DecodeError::NotJson(error.to_string()))?;
     let Value::Object(object) = value else {
         return Err(DecodeError::Rejected(Problem::new(
             "",
@@ -404,10 +361,7 @@ fn decode(raw: &[u8], limits: &Limits) -> Result<Map<String, Value>, DecodeError
 }
 
 fn count_fields(object: &Map<String, Value>) -> usize {
-    object
-        .values()
-        .map(|value| 1 + count_nested(value))
-        .sum::<usize>()
+    object.values().map(|value| 1 + count_nested(value)).sum::<usize>()
 }
 
 fn count_nested(value: &Value) -> usize {

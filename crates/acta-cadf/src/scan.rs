@@ -7,18 +7,13 @@
 /// `bytes` without JSON whitespace (space, tab, CR, LF) on either side.
 pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| !is_ws(*b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_ws(*b))
-        .map_or(start, |last| last + 1);
+    let end = bytes.iter().rposition(|b| !is_ws(*b)).map_or(start, |last| last + 1);
     bytes.get(start..end).unwrap_or_default()
 }
 
 /// The non-blank lines of an NDJSON body, trimmed; `\r\n` endings are accepted.
 pub(crate) fn lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
-    body.split(|b| *b == b'\n')
-        .map(trim)
-        .filter(|line| !line.is_empty())
+    body.split(|b| *b == b'\n').map(trim).filter(|line| !line.is_empty())
 }
 
 /// The elements of the JSON array `body` (trimmed, starting with `[`), as exact slices.
@@ -42,11 +37,7 @@ pub(crate) fn split_array(body: &[u8]) -> Result<Vec<&[u8]>, String> {
                     break;
                 }
                 Some(_) => {
-                    return Err(located(
-                        body,
-                        at,
-                        "expected ',' or ']' after an array element",
-                    ));
+                    return Err(located(body, at, "expected ',' or ']' after an array element"));
                 }
                 None => return Err(located(body, at, "the array is not closed")),
             }
@@ -71,11 +62,7 @@ pub(crate) fn find_too_deep(raw: &[u8], max_depth: usize) -> Option<String> {
         match byte {
             b'"' => {
                 let end = string_end(raw, at)?;
-                if let Some(Frame::Object {
-                    key,
-                    expects_key: expects_key @ true,
-                }) = stack.last_mut()
-                {
+                if let Some(Frame::Object { key, expects_key: expects_key @ true }) = stack.last_mut() {
                     *key = unescape(raw.get(at..=end).unwrap_or_default());
                     *expects_key = false;
                 }
@@ -86,10 +73,7 @@ pub(crate) fn find_too_deep(raw: &[u8], max_depth: usize) -> Option<String> {
                     return Some(pointer(&stack));
                 }
                 stack.push(if byte == b'{' {
-                    Frame::Object {
-                        key: String::new(),
-                        expects_key: true,
-                    }
+                    Frame::Object { key: String::new(), expects_key: true }
                 } else {
                     Frame::Array { index: 0 }
                 });
@@ -134,8 +118,7 @@ pub(crate) fn escape_token(token: &str) -> String {
 
 /// The text of a quoted JSON string; lossy when its escapes are broken (the parser will reject it anyway).
 fn unescape(quoted: &[u8]) -> String {
-    serde_json::from_slice(quoted)
-        .unwrap_or_else(|_| String::from_utf8_lossy(quoted).trim_matches('"').to_owned())
+    serde_json::from_slice(quoted).unwrap_or_else(|_| String::from_utf8_lossy(quoted).trim_matches('"').to_owned())
 }
 
 /// Index of the `"` that closes the string opening at `start`.
@@ -156,17 +139,16 @@ fn value_end(bytes: &[u8], start: usize) -> Result<usize, String> {
     match bytes.get(start) {
         None => Err(located(bytes, start, "the array is not closed")),
         Some(b',' | b']') => Err(located(bytes, start, "expected a value")),
-        Some(b'"') => string_end(bytes, start)
-            .map(|end| end + 1)
-            .ok_or_else(|| located(bytes, start, "a string is not closed")),
+        Some(b'"') => {
+            string_end(bytes, start).map(|end| end + 1).ok_or_else(|| located(bytes, start, "a string is not closed"))
+        }
         Some(b'{' | b'[') => {
             let mut depth = 0_usize;
             let mut at = start;
             while let Some(&byte) = bytes.get(at) {
                 match byte {
                     b'"' => {
-                        at = string_end(bytes, at)
-                            .ok_or_else(|| located(bytes, at, "a string is not closed"))?;
+                        at = string_end(bytes, at).ok_or_else(|| located(bytes, at, "a string is not closed"))?;
                     }
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
@@ -193,11 +175,7 @@ fn value_end(bytes: &[u8], start: usize) -> Result<usize, String> {
 }
 
 fn skip_ws(bytes: &[u8], from: usize) -> usize {
-    bytes
-        .iter()
-        .skip(from)
-        .position(|b| !is_ws(*b))
-        .map_or(bytes.len().max(from), |offset| from + offset)
+    bytes.iter().skip(from).position(|b| !is_ws(*b)).map_or(bytes.len().max(from), |offset| from + offset)
 }
 
 fn is_ws(byte: u8) -> bool {
@@ -217,25 +195,15 @@ mod tests {
     use super::*;
 
     fn split(body: &str) -> Result<Vec<&str>, String> {
-        split_array(body.as_bytes()).map(|elements| {
-            elements
-                .into_iter()
-                .map(|e| std::str::from_utf8(e).expect("utf-8"))
-                .collect()
-        })
+        split_array(body.as_bytes())
+            .map(|elements| elements.into_iter().map(|e| std::str::from_utf8(e).expect("utf-8")).collect())
     }
 
     #[test]
     fn split_array_keeps_exact_element_text() {
         assert_eq!(
             split(r#"[ {"a": "],[}"} ,1,"x\"y",[2, [3]] ,null]"#),
-            Ok(vec![
-                r#"{"a": "],[}"}"#,
-                "1",
-                r#""x\"y""#,
-                "[2, [3]]",
-                "null"
-            ])
+            Ok(vec![r#"{"a": "],[}"}"#, "1", r#""x\"y""#, "[2, [3]]", "null"])
         );
     }
 
@@ -246,26 +214,11 @@ mod tests {
 
     #[test]
     fn split_array_refuses_broken_array_grammar() {
-        assert_eq!(
-            split("[{}\n{}]"),
-            Err("expected ',' or ']' after an array element at line 2 column 1".to_owned())
-        );
-        assert_eq!(
-            split("[{},]"),
-            Err("expected a value at line 1 column 5".to_owned())
-        );
-        assert_eq!(
-            split("[{}"),
-            Err("the array is not closed at line 1 column 4".to_owned())
-        );
-        assert_eq!(
-            split("[{\"a\":1}] x"),
-            Err("unexpected text after the array at line 1 column 11".to_owned())
-        );
-        assert_eq!(
-            split("[{\"a"),
-            Err("a string is not closed at line 1 column 3".to_owned())
-        );
+        assert_eq!(split("[{}\n{}]"), Err("expected ',' or ']' after an array element at line 2 column 1".to_owned()));
+        assert_eq!(split("[{},]"), Err("expected a value at line 1 column 5".to_owned()));
+        assert_eq!(split("[{}"), Err("the array is not closed at line 1 column 4".to_owned()));
+        assert_eq!(split("[{\"a\":1}] x"), Err("unexpected text after the array at line 1 column 11".to_owned()));
+        assert_eq!(split("[{\"a"), Err("a string is not closed at line 1 column 3".to_owned()));
     }
 
     #[test]

@@ -34,9 +34,7 @@ pub(crate) const ACTION_ROOTS: [&str; 25] = [
 ];
 
 /// The roots of pycadf's resource taxonomy.
-pub(crate) const RESOURCE_ROOTS: [&str; 6] = [
-    "storage", "compute", "network", "service", "data", "unknown",
-];
+pub(crate) const RESOURCE_ROOTS: [&str; 6] = ["storage", "compute", "network", "service", "data", "unknown"];
 
 /// The CADF event types.
 pub(crate) const EVENT_TYPES: [&str; 3] = ["activity", "monitor", "control"];

@@ -14,8 +14,7 @@ use crate::quote;
 /// The error is a complete message naming the text, such as
 /// `"yesterday" is not an RFC 3339 time (expected a 4-digit year at position 1)`.
 pub fn parse_time(text: &str) -> Result<i64, String> {
-    parse_rfc3339(text.as_bytes())
-        .map_err(|why| format!("{} is not an RFC 3339 time ({why})", quote(text)))
+    parse_rfc3339(text.as_bytes()).map_err(|why| format!("{} is not an RFC 3339 time ({why})", quote(text)))
 }
 
 /// Formats UTC unix nanoseconds as RFC 3339 with nine fraction digits: `2026-11-20T10:00:00.123456789Z`.
@@ -57,10 +56,7 @@ fn parse_rfc3339(bytes: &[u8]) -> Result<i64, String> {
     };
     let offset_seconds = cursor.offset()?;
     if cursor.at < bytes.len() {
-        return Err(format!(
-            "unexpected text after the offset at position {}",
-            cursor.at + 1
-        ));
+        return Err(format!("unexpected text after the offset at position {}", cursor.at + 1));
     }
 
     // Four digits are at most 9999 and two at most 99, so these conversions are lossless.
@@ -70,22 +66,13 @@ fn parse_rfc3339(bytes: &[u8]) -> Result<i64, String> {
         .and_then(|month| Date::from_calendar_date(year, month, day))
         .map_err(|_| format!("{year:04}-{month:02}-{day:02} is not a date"))?;
     if hour > 23 || minute > 59 || second > 59 {
-        let leap_note = if second == 60 {
-            "; leap seconds are not accepted"
-        } else {
-            ""
-        };
-        return Err(format!(
-            "{hour:02}:{minute:02}:{second:02} is not a time of day{leap_note}"
-        ));
+        let leap_note = if second == 60 { "; leap seconds are not accepted" } else { "" };
+        return Err(format!("{hour:02}:{minute:02}:{second:02} is not a time of day{leap_note}"));
     }
     let time = Time::from_hms_nano(hour, minute, second, nanosecond).map_err(|e| e.to_string())?;
     let offset = UtcOffset::from_whole_seconds(offset_seconds).map_err(|e| e.to_string())?;
-    let nanos = PrimitiveDateTime::new(date, time)
-        .assume_offset(offset)
-        .unix_timestamp_nanos();
-    i64::try_from(nanos)
-        .map_err(|_| "outside the range Acta stores, 1677-09-21 to 2262-04-11 UTC".to_owned())
+    let nanos = PrimitiveDateTime::new(date, time).assume_offset(offset).unix_timestamp_nanos();
+    i64::try_from(nanos).map_err(|_| "outside the range Acta stores, 1677-09-21 to 2262-04-11 UTC".to_owned())
 }
 
 struct Cursor<'a> {
@@ -133,10 +120,7 @@ impl Cursor<'_> {
         let mut value = 0_u32;
         while let Some(byte @ b'0'..=b'9') = self.peek() {
             if self.at - start == 9 {
-                return Err(format!(
-                    "more than 9 fraction digits at position {}",
-                    self.at + 1
-                ));
+                return Err(format!("more than 9 fraction digits at position {}", self.at + 1));
             }
             value = value * 10 + u32::from(byte - b'0');
             self.at += 1;

@@ -11,18 +11,10 @@ use crate::{quote, taxonomy};
 
 type Object = Map<String, Value>;
 
-pub(crate) fn validate(
-    raw: &[u8],
-    object: Object,
-    opts: &Options,
-    now_ns: i64,
-) -> Result<Event, Vec<Problem>> {
+pub(crate) fn validate(raw: &[u8], object: Object, opts: &Options, now_ns: i64) -> Result<Event, Vec<Problem>> {
     let strict = opts.mode == Mode::Strict;
     let mut problems = Vec::new();
-    let at = Checker {
-        object: &object,
-        pointer: String::new(),
-    };
+    let at = Checker { object: &object, pointer: String::new() };
 
     if strict {
         at.required_string("typeURI", "is required in strict mode", &mut problems);
@@ -45,10 +37,7 @@ pub(crate) fn validate(
         }
         _ => None,
     };
-    let crn = object
-        .get("logSourceCRN")
-        .and_then(Value::as_str)
-        .and_then(parse_crn);
+    let crn = object.get("logSourceCRN").and_then(Value::as_str).and_then(parse_crn);
 
     let (Some(action), Some(outcome), Some(event_time)) = (action, outcome, event_time) else {
         debug_assert!(!problems.is_empty(), "a missing part always has a problem");
@@ -57,30 +46,17 @@ pub(crate) fn validate(
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Event {
-        raw: raw.to_vec(),
-        value: Value::Object(object),
-        id,
-        action,
-        outcome,
-        event_time,
-        severity,
-        crn,
-    })
+    Ok(Event { raw: raw.to_vec(), value: Value::Object(object), id, action, outcome, event_time, severity, crn })
 }
 
 fn event_type(at: &Checker<'_>, problems: &mut Vec<Problem>) {
-    let Some(event_type) = at.required_string("eventType", "is required in strict mode", problems)
-    else {
+    let Some(event_type) = at.required_string("eventType", "is required in strict mode", problems) else {
         return;
     };
     if !taxonomy::EVENT_TYPES.contains(&event_type) {
         problems.push(at.problem(
             "eventType",
-            format!(
-                "{} is not a CADF event type (expected activity, monitor or control)",
-                quote(event_type)
-            ),
+            format!("{} is not a CADF event type (expected activity, monitor or control)", quote(event_type)),
         ));
     }
 }
@@ -124,34 +100,18 @@ fn action(at: &Checker<'_>, strict: bool, problems: &mut Vec<Problem>) -> Option
 
 fn outcome(at: &Checker<'_>, strict: bool, problems: &mut Vec<Problem>) -> Option<Outcome> {
     let word = at.required_string("outcome", "is required", problems)?;
-    let outcome = if strict {
-        Outcome::from_word(word)
-    } else {
-        Outcome::from_word(&word.to_ascii_lowercase())
-    };
+    let outcome = if strict { Outcome::from_word(word) } else { Outcome::from_word(&word.to_ascii_lowercase()) };
     if outcome.is_none() {
-        let case_note = if strict {
-            "; strict mode takes them in lowercase only"
-        } else {
-            ""
-        };
+        let case_note = if strict { "; strict mode takes them in lowercase only" } else { "" };
         problems.push(at.problem(
             "outcome",
-            format!(
-                "{} is not a CADF outcome (expected success, failure, pending or unknown{case_note})",
-                quote(word)
-            ),
+            format!("{} is not a CADF outcome (expected success, failure, pending or unknown{case_note})", quote(word)),
         ));
     }
     outcome
 }
 
-fn event_time(
-    at: &Checker<'_>,
-    limits: &Limits,
-    now_ns: i64,
-    problems: &mut Vec<Problem>,
-) -> Option<i64> {
+fn event_time(at: &Checker<'_>, limits: &Limits, now_ns: i64, problems: &mut Vec<Problem>) -> Option<i64> {
     let text = at.required_string("eventTime", "is required", problems)?;
     let event_time = match parse_time(text) {
         Ok(event_time) => event_time,
@@ -164,11 +124,7 @@ fn event_time(
     if ahead > i128::from(limits.max_future_ns) {
         problems.push(at.problem(
             "eventTime",
-            format!(
-                "{} is more than {} in the future",
-                quote(text),
-                human_duration(limits.max_future_ns)
-            ),
+            format!("{} is more than {} in the future", quote(text), human_duration(limits.max_future_ns)),
         ));
         return None;
     }
@@ -176,13 +132,7 @@ fn event_time(
 }
 
 /// An initiator, target or observer: a resource object, or the id of one.
-fn party(
-    at: &Checker<'_>,
-    resource_key: &str,
-    id_key: &str,
-    strict: bool,
-    problems: &mut Vec<Problem>,
-) {
+fn party(at: &Checker<'_>, resource_key: &str, id_key: &str, strict: bool, problems: &mut Vec<Problem>) {
     let resource = at.object.get(resource_key);
     let id = at.object.get(id_key);
     if resource.is_none() && id.is_none() {
@@ -238,10 +188,7 @@ struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn child<'b>(&self, key: &str, object: &'b Object) -> Checker<'b> {
-        Checker {
-            object,
-            pointer: self.pointer_to(key),
-        }
+        Checker { object, pointer: self.pointer_to(key) }
     }
 
     fn pointer_to(&self, key: &str) -> String {
@@ -257,12 +204,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The non-empty string at `key`, or a problem saying why there is none.
-    fn required_string(
-        &self,
-        key: &str,
-        when_missing: &str,
-        problems: &mut Vec<Problem>,
-    ) -> Option<&'a str> {
+    fn required_string(&self, key: &str, when_missing: &str, problems: &mut Vec<Problem>) -> Option<&'a str> {
         match self.object.get(key) {
             None => problems.push(self.problem(key, when_missing)),
             Some(Value::String(text)) if text.trim().is_empty() => {

@@ -6,10 +6,7 @@ use std::path::Path;
 use acta_cadf::{Options, parse_event, parse_time};
 
 const PUBLISHED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
-const OWN_SHAPES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/conformance-shapes.jsonl"
-);
+const OWN_SHAPES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conformance-shapes.jsonl");
 
 /// One event line of a `.jsonl` file, with where it came from for failure messages.
 struct Line {
@@ -22,15 +19,11 @@ fn now() -> i64 {
 }
 
 fn read_lines(path: &Path) -> Vec<Line> {
-    let text = fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let text = fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| Line {
-            origin: format!("{}:{}", path.display(), index + 1),
-            text: line.to_owned(),
-        })
+        .map(|(index, line)| Line { origin: format!("{}:{}", path.display(), index + 1), text: line.to_owned() })
         .collect()
 }
 
@@ -51,18 +44,12 @@ fn published(prefix: &str) -> Option<Vec<Line>> {
         .map(|entry| entry.expect("a readable folder entry").path())
         .filter(|path| {
             path.extension().is_some_and(|ext| ext == "jsonl")
-                && path
-                    .file_name()
-                    .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with(prefix))
+                && path.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.starts_with(prefix))
         })
         .collect();
     paths.sort();
     let lines: Vec<Line> = paths.iter().flat_map(|path| read_lines(path)).collect();
-    assert!(
-        !lines.is_empty(),
-        "no events in {PUBLISHED_DIR}/{prefix}*.jsonl"
-    );
+    assert!(!lines.is_empty(), "no events in {PUBLISHED_DIR}/{prefix}*.jsonl");
     Some(lines)
 }
 
@@ -70,21 +57,13 @@ fn assert_all_accepted(lines: &[Line], opts: &Options) {
     let failures: Vec<String> = lines
         .iter()
         .filter_map(|line| {
-            parse_event(line.text.as_bytes(), opts, now())
-                .err()
-                .map(|problems| {
-                    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                    format!("{}: {}", line.origin, problems.join("; "))
-                })
+            parse_event(line.text.as_bytes(), opts, now()).err().map(|problems| {
+                let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                format!("{}: {}", line.origin, problems.join("; "))
+            })
         })
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} events rejected:\n{}",
-        failures.len(),
-        lines.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} events rejected:\n{}", failures.len(), lines.len(), failures.join("\n"));
 }
 
 #[test]

@@ -15,31 +15,24 @@ fn event_time() -> impl Strategy<Value = (String, i64)> {
     let offset = prop_oneof![
         Just((String::from("Z"), 0_i64)),
         Just((String::from("z"), 0_i64)),
-        (any::<bool>(), 0_i64..=23, 0_i64..=59, any::<bool>()).prop_map(
-            |(east, hours, minutes, colon)| {
-                let sign = if east { '+' } else { '-' };
-                let separator = if colon { ":" } else { "" };
-                let seconds = (hours * 3600 + minutes * 60) * if east { 1 } else { -1 };
-                (format!("{sign}{hours:02}{separator}{minutes:02}"), seconds)
-            }
-        ),
+        (any::<bool>(), 0_i64..=23, 0_i64..=59, any::<bool>()).prop_map(|(east, hours, minutes, colon)| {
+            let sign = if east { '+' } else { '-' };
+            let separator = if colon { ":" } else { "" };
+            let seconds = (hours * 3600 + minutes * 60) * if east { 1 } else { -1 };
+            (format!("{sign}{hours:02}{separator}{minutes:02}"), seconds)
+        }),
     ];
     (date, clock, offset, prop_oneof![Just('T'), Just('t')]).prop_map(
         |((year, month, day), (hour, minute, second, fraction), (offset, offset_seconds), t)| {
             let dot = if fraction.is_empty() { "" } else { "." };
-            let text = format!(
-                "{year:04}-{month:02}-{day:02}{t}{hour:02}:{minute:02}:{second:02}{dot}{fraction}{offset}"
-            );
-            let local = time::Date::from_calendar_date(
-                year,
-                time::Month::try_from(month).expect("a month"),
-                day,
-            )
-            .expect("a date")
-            .with_hms(hour, minute, second)
-            .expect("a time")
-            .assume_utc()
-            .unix_timestamp();
+            let text =
+                format!("{year:04}-{month:02}-{day:02}{t}{hour:02}:{minute:02}:{second:02}{dot}{fraction}{offset}");
+            let local = time::Date::from_calendar_date(year, time::Month::try_from(month).expect("a month"), day)
+                .expect("a date")
+                .with_hms(hour, minute, second)
+                .expect("a time")
+                .assume_utc()
+                .unix_timestamp();
             let nanos: i64 = format!("{fraction:0<9}").parse().expect("digits");
             (text, (local - offset_seconds) * 1_000_000_000 + nanos)
         },
@@ -51,9 +44,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
@@ -68,72 +59,45 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// An initiator or target: a resource object or the id of one.
 fn party(name: &'static str) -> impl Strategy<Value = (String, Value)> {
     prop_oneof![
-        (
-            "\\PC{1,12}",
-            proptest::option::of("[a-z]{1,8}(/[a-z]{1,8}){0,2}")
-        )
-            .prop_map(move |(id, type_uri)| {
-                let mut resource = json!({ "id": id });
-                if let Some(type_uri) = type_uri {
-                    resource["typeURI"] = Value::from(type_uri);
-                }
-                (name.to_owned(), resource)
-            }),
+        ("\\PC{1,12}", proptest::option::of("[a-z]{1,8}(/[a-z]{1,8}){0,2}")).prop_map(move |(id, type_uri)| {
+            let mut resource = json!({ "id": id });
+            if let Some(type_uri) = type_uri {
+                resource["typeURI"] = Value::from(type_uri);
+            }
+            (name.to_owned(), resource)
+        }),
         "[a-zA-Z0-9-]{1,12}".prop_map(move |id| (format!("{name}Id"), Value::from(id))),
     ]
 }
 
 /// A valid event in lenient mode, with the UTC nanoseconds of its `eventTime`.
 fn valid_event() -> impl Strategy<Value = (Value, i64)> {
-    let outcome = prop_oneof![
-        Just("success"),
-        Just("Failure"),
-        Just("PENDING"),
-        Just("unknown")
-    ];
+    let outcome = prop_oneof![Just("success"), Just("Failure"), Just("PENDING"), Just("unknown")];
     let extras = prop::collection::vec(("[a-zA-Z_]{1,10}", json_value()), 0..6);
     let optional = (
         proptest::option::of("[a-z0-9-]{1,36}"),
-        proptest::option::of(prop_oneof![
-            Just("normal"),
-            Just("warning"),
-            Just("critical")
-        ]),
+        proptest::option::of(prop_oneof![Just("normal"), Just("warning"), Just("critical")]),
         proptest::option::of(prop_oneof![
             "crn:v1:bluemix:public:[a-z-]{1,12}:[a-z-]{0,8}:a/[0-9a-f]{1,12}:::".boxed(),
             "\\PC{0,20}".boxed(),
         ]),
     );
-    (
-        extras,
-        "[a-z-]{1,12}(\\.[a-z-]{1,12}){0,2}",
-        outcome,
-        event_time(),
-        party("initiator"),
-        party("target"),
-        optional,
-    )
-        .prop_map(
-            |(extras, action, outcome, (time, ns), initiator, target, (id, severity, crn))| {
-                // Extension attributes first, so that the core members always win a name clash.
-                let mut event: Map<String, Value> = extras.into_iter().collect();
-                event.insert("action".into(), action.into());
-                event.insert("outcome".into(), outcome.into());
-                event.insert("eventTime".into(), time.into());
-                event.insert(initiator.0, initiator.1);
-                event.insert(target.0, target.1);
-                for (key, value) in [
-                    ("id", id),
-                    ("severity", severity.map(String::from)),
-                    ("logSourceCRN", crn),
-                ] {
-                    if let Some(value) = value {
-                        event.insert(key.into(), value.into());
-                    }
+    (extras, "[a-z-]{1,12}(\\.[a-z-]{1,12}){0,2}", outcome, event_time(), party("initiator"), party("target"), optional)
+        .prop_map(|(extras, action, outcome, (time, ns), initiator, target, (id, severity, crn))| {
+            // Extension attributes first, so that the core members always win a name clash.
+            let mut event: Map<String, Value> = extras.into_iter().collect();
+            event.insert("action".into(), action.into());
+            event.insert("outcome".into(), outcome.into());
+            event.insert("eventTime".into(), time.into());
+            event.insert(initiator.0, initiator.1);
+            event.insert(target.0, target.1);
+            for (key, value) in [("id", id), ("severity", severity.map(String::from)), ("logSourceCRN", crn)] {
+                if let Some(value) = value {
+                    event.insert(key.into(), value.into());
                 }
-                (Value::Object(event), ns)
-            },
-        )
+            }
+            (Value::Object(event), ns)
+        })
 }
 
 /// The event's text, compact or pretty.

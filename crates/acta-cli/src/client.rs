@@ -38,7 +38,9 @@ impl Connection {
             .api_key
             .clone()
             .or_else(|| file.iter().find(|(k, _)| k == "api_key").map(|(_, v)| v.clone()))
-            .ok_or_else(|| anyhow!("no API key: pass --api-key, set ACTA_API_KEY, or put api_key in the config file"))?;
+            .ok_or_else(|| {
+                anyhow!("no API key: pass --api-key, set ACTA_API_KEY, or put api_key in the config file")
+            })?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("Acta CLI/", env!("CARGO_PKG_VERSION")))
             .build()

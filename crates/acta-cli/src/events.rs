@@ -13,7 +13,8 @@ use crate::client::{Client, Connection, api_error_text};
 
 #[derive(Subcommand)]
 pub(crate) enum EventsCommand {
-    /// Send CADF events from a file (NDJSON, or a JSON object or array) or `-` for standard input.
+    /// Send CADF events from a file (NDJSON, or a JSON object or array) or `-` for standard input. Rejections
+    /// name the event by its position among the events of the input (blank lines do not count).
     Send {
         /// The file, or `-`.
         file: PathBuf,
@@ -140,11 +141,7 @@ fn read_events(file: &PathBuf) -> anyhow::Result<Vec<String>> {
     if trimmed.starts_with('{') && serde_json::from_str::<Value>(trimmed).is_ok() {
         return Ok(vec![trimmed.trim_end().to_string()]);
     }
-    Ok(std::io::Cursor::new(text)
-        .lines()
-        .map_while(Result::ok)
-        .filter(|line| !line.trim().is_empty())
-        .collect())
+    Ok(std::io::Cursor::new(text).lines().map_while(Result::ok).filter(|line| !line.trim().is_empty()).collect())
 }
 
 async fn send(client: &Client, file: &PathBuf, batch: usize, json: bool) -> anyhow::Result<ExitCode> {
@@ -179,7 +176,8 @@ async fn send(client: &Client, file: &PathBuf, batch: usize, json: bool) -> anyh
                         for error in result["errors"].as_array().into_iter().flatten() {
                             let pointer = error["pointer"].as_str().unwrap_or("");
                             let message = error["message"].as_str().unwrap_or("");
-                            progress.suspend(|| eprintln!("event {line} rejected: {pointer}: {message}"));
+                            let place = if pointer.is_empty() { String::new() } else { format!("{pointer}: ") };
+                            progress.suspend(|| eprintln!("event {line} rejected: {place}{message}"));
                         }
                     }
                 }
@@ -248,9 +246,8 @@ fn row(event: &Value) -> [String; 6] {
     let initiator = Some(text_at(event, "initiator.name"))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| text_at(event, "initiator.id"));
-    let target = Some(text_at(event, "target.name"))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| text_at(event, "target.id"));
+    let target =
+        Some(text_at(event, "target.name")).filter(|s| !s.is_empty()).unwrap_or_else(|| text_at(event, "target.id"));
     // Control characters in attacker-controlled fields must not drive the terminal.
     let clean = |text: String| text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
     [

@@ -143,7 +143,12 @@ async fn reindex(args: ReindexArgs) -> anyhow::Result<std::process::ExitCode> {
     let store = acta_store::Store::open(&args.data, acta_store::StoreOptions::default())
         .await
         .with_context(|| format!("opening {}", args.data.display()))?;
-    let day = args.day.as_deref().map(str::parse::<acta_store::Day>).transpose().map_err(|e| anyhow::anyhow!("--day: {e}"))?;
+    let day = args
+        .day
+        .as_deref()
+        .map(str::parse::<acta_store::Day>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--day: {e}"))?;
     let log = store.log().clone();
     let index = store.index().clone();
     let instance_filter = args.instance.clone();

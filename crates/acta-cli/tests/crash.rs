@@ -56,10 +56,7 @@ fn client_loop(url: String, round: u64, client: usize, stop: Arc<AtomicBool>) ->
             break;
         }
         let events = batch_events(round, client, batch);
-        let ids: Vec<String> = events
-            .iter()
-            .map(|e| e["id"].as_str().unwrap().to_string())
-            .collect();
+        let ids: Vec<String> = events.iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
         let sent = http
             .post(format!("{url}/v1/events"))
             .bearer_auth(common::ADMIN_KEY)
@@ -74,17 +71,10 @@ fn client_loop(url: String, round: u64, client: usize, stop: Arc<AtomicBool>) ->
             Ok((200, answer)) => {
                 let statuses: Vec<&str> = answer["results"]
                     .as_array()
-                    .map(|results| {
-                        results
-                            .iter()
-                            .filter_map(|r| r["status"].as_str())
-                            .collect()
-                    })
+                    .map(|results| results.iter().filter_map(|r| r["status"].as_str()).collect())
                     .unwrap_or_default();
                 assert!(
-                    answer["accepted"] == BATCH
-                        && statuses.len() == BATCH
-                        && statuses.iter().all(|s| *s == "stored"),
+                    answer["accepted"] == BATCH && statuses.len() == BATCH && statuses.iter().all(|s| *s == "stored"),
                     "a batch of new unique ids was not stored whole: {answer}"
                 );
                 Fate::Stored
@@ -94,12 +84,7 @@ fn client_loop(url: String, round: u64, client: usize, stop: Arc<AtomicBool>) ->
             Err(_) => Fate::Unknown,
         };
         let unknown = matches!(fate, Fate::Unknown);
-        batches.push(Batch {
-            round,
-            ids,
-            events,
-            fate,
-        });
+        batches.push(Batch { round, ids, events, fate });
         if unknown {
             break;
         }
@@ -118,10 +103,8 @@ fn check(server: &Server, batches: &[Batch], round: Option<u64>, label: &str) {
             .flat_map(|b| b.ids.iter().map(String::as_str))
             .collect()
     };
-    let (must_all, may_all) = (
-        ids_of(|f| matches!(f, Fate::Stored), None),
-        ids_of(|f| matches!(f, Fate::Unknown), None),
-    );
+    let (must_all, may_all) =
+        (ids_of(|f| matches!(f, Fate::Stored), None), ids_of(|f| matches!(f, Fate::Unknown), None));
     // Indexing is asynchronous: wait until the count stops moving (and reaches what must be there).
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = u64::MAX;
@@ -139,32 +122,19 @@ fn check(server: &Server, batches: &[Batch], round: Option<u64>, label: &str) {
         std::thread::sleep(Duration::from_millis(200));
     };
     let at_most = must_all.union(&may_all).count() as u64;
-    assert!(
-        total <= at_most,
-        "{label}: {total} events stored, but only {at_most} were ever sent without refusal"
-    );
+    assert!(total <= at_most, "{label}: {total} events stored, but only {at_most} were ever sent without refusal");
 
-    let (must, may) = (
-        ids_of(|f| matches!(f, Fate::Stored), round),
-        ids_of(|f| matches!(f, Fate::Unknown), round),
-    );
+    let (must, may) = (ids_of(|f| matches!(f, Fate::Stored), round), ids_of(|f| matches!(f, Fate::Unknown), round));
     let query = round.map(|r| format!("id:\"r{r}\"")).unwrap_or_default();
     let events = server.search_all(&query);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for event in &events {
         let id = common::acta_id(event);
-        assert_eq!(
-            event["id"].as_str(),
-            Some(id.as_str()),
-            "{label}: _acta.id differs from the event's id"
-        );
+        assert_eq!(event["id"].as_str(), Some(id.as_str()), "{label}: _acta.id differs from the event's id");
         *seen.entry(id).or_default() += 1;
     }
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{label}: events stored more than once: {twice:?}"
-    );
+    assert!(twice.is_empty(), "{label}: events stored more than once: {twice:?}");
     let missing: Vec<_> = must.iter().filter(|id| !seen.contains_key(**id)).collect();
     assert!(
         missing.is_empty(),
@@ -172,25 +142,12 @@ fn check(server: &Server, batches: &[Batch], round: Option<u64>, label: &str) {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    let unexpected: Vec<_> = seen
-        .keys()
-        .filter(|id| !must.contains(id.as_str()) && !may.contains(id.as_str()))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "{label}: events that were refused or never sent: {unexpected:?}"
-    );
-    assert_eq!(
-        server.count(&query),
-        events.len() as u64,
-        "{label}: count and search of {query:?} disagree"
-    );
+    let unexpected: Vec<_> =
+        seen.keys().filter(|id| !must.contains(id.as_str()) && !may.contains(id.as_str())).collect();
+    assert!(unexpected.is_empty(), "{label}: events that were refused or never sent: {unexpected:?}");
+    assert_eq!(server.count(&query), events.len() as u64, "{label}: count and search of {query:?} disagree");
     if round.is_none() {
-        assert_eq!(
-            total,
-            events.len() as u64,
-            "{label}: count and search disagree"
-        );
+        assert_eq!(total, events.len() as u64, "{label}: count and search disagree");
     }
 }
 
@@ -219,11 +176,7 @@ fn answered_events_survive_kill_9_exactly_once() {
             })
             .collect();
         std::thread::sleep(delay);
-        assert!(
-            server.is_running(),
-            "round {round}: the server died by itself:\n{}",
-            server.stderr()
-        );
+        assert!(server.is_running(), "round {round}: the server died by itself:\n{}", server.stderr());
         server.kill();
         stop.store(true, Ordering::SeqCst);
         let mut in_flight = false;
@@ -243,17 +196,11 @@ fn answered_events_survive_kill_9_exactly_once() {
     let server = common::start(&data, &logs);
     check(&server, &batches, None, "after the last round");
     let stderr = server.stderr();
-    assert!(
-        !stderr.contains("ERROR") && !stderr.contains("panicked"),
-        "the last start logged errors:\n{stderr}"
-    );
+    assert!(!stderr.contains("ERROR") && !stderr.contains("panicked"), "the last start logged errors:\n{stderr}");
 
     // A client that got an answer and sends the batch again gets every event back as a duplicate: the oldest
     // answered batch and the newest (answered just before a kill).
-    let answered: Vec<&Batch> = batches
-        .iter()
-        .filter(|b| matches!(b.fate, Fate::Stored))
-        .collect();
+    let answered: Vec<&Batch> = batches.iter().filter(|b| matches!(b.fate, Fate::Stored)).collect();
     assert!(!answered.is_empty(), "no batch was ever answered");
     for batch in [answered[0], answered[answered.len() - 1]] {
         let (status, answer) = server.ingest(&batch.events);
@@ -266,11 +213,7 @@ fn answered_events_survive_kill_9_exactly_once() {
         );
         for (index, result) in answer["results"].as_array().unwrap().iter().enumerate() {
             assert_eq!(result["status"], "duplicate", "{result}");
-            assert_eq!(
-                result["id"].as_str(),
-                Some(batch.ids[index].as_str()),
-                "{result}"
-            );
+            assert_eq!(result["id"].as_str(), Some(batch.ids[index].as_str()), "{result}");
         }
     }
     // A client that got no answer retries: afterwards each of those events is stored exactly once.
@@ -282,29 +225,13 @@ fn answered_events_survive_kill_9_exactly_once() {
         let duplicates = answer["duplicates"].as_u64().unwrap_or(0);
         let settled = answer["accepted"].as_u64().unwrap_or(0) + duplicates;
         unanswered_but_stored += duplicates;
-        assert_eq!(
-            settled, BATCH as u64,
-            "a retried batch was not settled: {answer}"
-        );
-        retried.push(Batch {
-            round: batch.round,
-            ids: batch.ids.clone(),
-            events: Vec::new(),
-            fate: Fate::Stored,
-        });
+        assert_eq!(settled, BATCH as u64, "a retried batch was not settled: {answer}");
+        retried.push(Batch { round: batch.round, ids: batch.ids.clone(), events: Vec::new(), fate: Fate::Stored });
     }
     batches.extend(retried);
-    check(
-        &server,
-        &batches,
-        None,
-        "after retrying the unanswered batches",
-    );
+    check(&server, &batches, None, "after retrying the unanswered batches");
 
-    let stored = batches
-        .iter()
-        .filter(|b| matches!(b.fate, Fate::Stored))
-        .count();
+    let stored = batches.iter().filter(|b| matches!(b.fate, Fate::Stored)).count();
     let torn_tails_cut = std::fs::read_dir(&logs)
         .unwrap()
         .filter_map(|entry| std::fs::read_to_string(entry.unwrap().path()).ok())
@@ -315,8 +242,5 @@ fn answered_events_survive_kill_9_exactly_once() {
          {unanswered_but_stored} unanswered events were stored, {torn_tails_cut} starts cut a torn tail, {:?}",
         started.elapsed()
     );
-    assert!(
-        kills_with_batches_in_flight > 0,
-        "no kill ever hit a batch in flight: the test does not test anything"
-    );
+    assert!(kills_with_batches_in_flight > 0, "no kill ever hit a batch in flight: the test does not test anything");
 }

@@ -23,9 +23,7 @@ pub struct CheckpointError {
 
 impl CheckpointError {
     fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
+        Self { reason: reason.into() }
     }
 }
 
@@ -49,27 +47,12 @@ impl Checkpoint {
     /// Each part must be non-empty and free of `/` (so the origin splits back unambiguously),
     /// whitespace and `+` (which C2SP recommends keeping out of origins and key names), and
     /// control characters.
-    pub fn origin_for(
-        node: &str,
-        account: &str,
-        instance: &str,
-        segment: &str,
-    ) -> Result<String, CheckpointError> {
-        for (what, part) in [
-            ("node", node),
-            ("account", account),
-            ("instance", instance),
-            ("segment", segment),
-        ] {
+    pub fn origin_for(node: &str, account: &str, instance: &str, segment: &str) -> Result<String, CheckpointError> {
+        for (what, part) in [("node", node), ("account", account), ("instance", instance), ("segment", segment)] {
             if part.is_empty() {
-                return Err(CheckpointError::new(format!(
-                    "the {what} part of the origin is empty"
-                )));
+                return Err(CheckpointError::new(format!("the {what} part of the origin is empty")));
             }
-            if let Some(bad) = part
-                .chars()
-                .find(|c| *c == '/' || *c == '+' || c.is_whitespace() || c.is_control())
-            {
+            if let Some(bad) = part.chars().find(|c| *c == '/' || *c == '+' || c.is_whitespace() || c.is_control()) {
                 return Err(CheckpointError::new(format!(
                     "the {what} part of the origin {part:?} contains {bad:?}; \
                      '/', '+', whitespace and control characters are not allowed"
@@ -82,12 +65,7 @@ impl Checkpoint {
     /// The note text: `<origin>\n<size>\n<base64 root>\n`. This is exactly what gets signed.
     pub fn body(&self) -> Result<String, CheckpointError> {
         check_origin(&self.origin)?;
-        Ok(format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            BASE64.encode(self.root)
-        ))
+        Ok(format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root)))
     }
 
     /// Parses a note text written by [`Checkpoint::body`]. Strict: every value has exactly one
@@ -97,11 +75,8 @@ impl Checkpoint {
             return Err(CheckpointError::new("the text does not end with a newline"));
         };
         let mut lines = lines.split('\n');
-        let mut next_line = |what: &str| {
-            lines
-                .next()
-                .ok_or_else(|| CheckpointError::new(format!("the {what} line is missing")))
-        };
+        let mut next_line =
+            |what: &str| lines.next().ok_or_else(|| CheckpointError::new(format!("the {what} line is missing")));
         let origin = next_line("origin")?;
         let size = next_line("tree size")?;
         let root = next_line("root hash")?;
@@ -114,11 +89,7 @@ impl Checkpoint {
         check_origin(origin)?;
         let size = parse_size(size)?;
         let root = parse_root(root)?;
-        Ok(Self {
-            origin: origin.to_owned(),
-            size,
-            root,
-        })
+        Ok(Self { origin: origin.to_owned(), size, root })
     }
 }
 
@@ -128,33 +99,27 @@ fn check_origin(origin: &str) -> Result<(), CheckpointError> {
         return Err(CheckpointError::new("the origin is empty"));
     }
     if origin.chars().any(|c| c < ' ') {
-        return Err(CheckpointError::new(format!(
-            "the origin {origin:?} contains a control character"
-        )));
+        return Err(CheckpointError::new(format!("the origin {origin:?} contains a control character")));
     }
     Ok(())
 }
 
 /// Decimal, no sign, no leading zeros (C2SP tlog-checkpoint, line 2).
 fn parse_size(text: &str) -> Result<u64, CheckpointError> {
-    let canonical = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
+    let canonical =
+        !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
     if !canonical {
         return Err(CheckpointError::new(format!(
             "the tree size {text:?} is not a decimal number without leading zeros"
         )));
     }
-    text.parse()
-        .map_err(|_| CheckpointError::new(format!("the tree size {text} is too large")))
+    text.parse().map_err(|_| CheckpointError::new(format!("the tree size {text} is too large")))
 }
 
 /// Standard, padded base64 of exactly 32 bytes (C2SP tlog-checkpoint, line 3).
 fn parse_root(text: &str) -> Result<Hash, CheckpointError> {
-    let bytes = BASE64
-        .decode(text)
-        .map_err(|e| CheckpointError::new(format!("the root hash {text:?} is not base64: {e}")))?;
-    Hash::try_from(bytes.as_slice()).map_err(|_| {
-        CheckpointError::new(format!("the root hash is {} bytes, not 32", bytes.len()))
-    })
+    let bytes =
+        BASE64.decode(text).map_err(|e| CheckpointError::new(format!("the root hash {text:?} is not base64: {e}")))?;
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| CheckpointError::new(format!("the root hash is {} bytes, not 32", bytes.len())))
 }

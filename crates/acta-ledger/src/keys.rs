@@ -88,10 +88,7 @@ pub(crate) fn check_key_name(name: &str) -> Result<(), KeyError> {
     } else {
         return Ok(());
     };
-    Err(KeyError::InvalidName {
-        name: name.to_owned(),
-        reason,
-    })
+    Err(KeyError::InvalidName { name: name.to_owned(), reason })
 }
 
 /// The C2SP signed-note key id of an Ed25519 key.
@@ -109,30 +106,21 @@ fn key_id(name: &str, public: &ed25519_dalek::VerifyingKey) -> u32 {
 /// The base64 part may itself contain `+`, so only the first two are separators.
 fn split_key_text(text: &str) -> Result<(&str, u32, [u8; 32]), KeyError> {
     let mut parts = text.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(KeyError::Malformed(
-            "expected <name>+<key id>+<base64 key>".to_owned(),
-        ));
+    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(KeyError::Malformed("expected <name>+<key id>+<base64 key>".to_owned()));
     };
     check_key_name(name)?;
     if id_hex.len() != 8 || !id_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeyError::Malformed(format!(
-            "key {name}: the key id {id_hex:?} is not 8 hex digits"
-        )));
+        return Err(KeyError::Malformed(format!("key {name}: the key id {id_hex:?} is not 8 hex digits")));
     }
     let stated = u32::from_str_radix(id_hex, 16)
         .map_err(|e| KeyError::Malformed(format!("key {name}: key id {id_hex:?}: {e}")))?;
-    let bytes = BASE64
-        .decode(key_b64)
-        .map_err(|e| KeyError::Malformed(format!("key {name}: the key is not base64: {e}")))?;
+    let bytes =
+        BASE64.decode(key_b64).map_err(|e| KeyError::Malformed(format!("key {name}: the key is not base64: {e}")))?;
     match bytes.split_first() {
         Some((&ED25519_TYPE, key)) => {
             let key = <[u8; 32]>::try_from(key).map_err(|_| {
-                KeyError::Malformed(format!(
-                    "key {name}: an Ed25519 key is 32 bytes, this one is {}",
-                    key.len()
-                ))
+                KeyError::Malformed(format!("key {name}: an Ed25519 key is 32 bytes, this one is {}", key.len()))
             })?;
             Ok((name, stated, key))
         }
@@ -162,11 +150,7 @@ impl SigningKey {
     }
 
     fn from_parts(name: &str, secret: ed25519_dalek::SigningKey) -> Self {
-        Self {
-            name: name.to_owned(),
-            key_id: key_id(name, &secret.verifying_key()),
-            secret,
-        }
+        Self { name: name.to_owned(), key_id: key_id(name, &secret.verifying_key()), secret }
     }
 
     /// The key name that appears on signature lines.
@@ -182,11 +166,7 @@ impl SigningKey {
     /// The public half, to publish and to keep in every [`crate::KeyRing`] that must verify
     /// this key's checkpoints, also after the key is rotated.
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            public: self.secret.verifying_key(),
-        }
+        VerifierKey { name: self.name.clone(), key_id: self.key_id, public: self.secret.verifying_key() }
     }
 
     /// `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>`. The text *is* the secret.
@@ -194,29 +174,18 @@ impl SigningKey {
         let mut encoded = Vec::with_capacity(33);
         encoded.push(ED25519_TYPE);
         encoded.extend_from_slice(self.secret.as_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            BASE64.encode(&encoded)
-        )
+        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.key_id, BASE64.encode(&encoded))
     }
 
     /// Parses [`SigningKey::to_text`], checking the key id against the key.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let Some(rest) = text.strip_prefix("PRIVATE+KEY+") else {
-            return Err(KeyError::Malformed(
-                "a signing key starts with PRIVATE+KEY+".to_owned(),
-            ));
+            return Err(KeyError::Malformed("a signing key starts with PRIVATE+KEY+".to_owned()));
         };
         let (name, stated, seed) = split_key_text(rest)?;
         let key = Self::from_parts(name, ed25519_dalek::SigningKey::from_bytes(&seed));
         if key.key_id != stated {
-            return Err(KeyError::KeyIdMismatch {
-                name: name.to_owned(),
-                stated,
-                computed: key.key_id,
-            });
+            return Err(KeyError::KeyIdMismatch { name: name.to_owned(), stated, computed: key.key_id });
         }
         Ok(key)
     }
@@ -235,22 +204,14 @@ impl SigningKey {
         let mut blob = Vec::with_capacity(4 + 64);
         blob.extend_from_slice(&self.key_id.to_be_bytes());
         blob.extend_from_slice(&signature.to_bytes());
-        Ok(format!(
-            "{text}\n{} {} {}\n",
-            note::EM_DASH,
-            self.name,
-            BASE64.encode(&blob)
-        ))
+        Ok(format!("{text}\n{} {} {}\n", note::EM_DASH, self.name, BASE64.encode(&blob)))
     }
 
     /// Writes [`SigningKey::to_text`] to a new file readable only by its owner (mode 0600 on
     /// unix), synced to disk with its directory. Never overwrites: losing the current key to a
     /// slip of the command line is worse than an error.
     pub fn save(&self, path: &Path) -> Result<(), KeyError> {
-        let io_error = |source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let io_error = |source| KeyError::Io { path: path.to_owned(), source };
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -260,8 +221,7 @@ impl SigningKey {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(io_error)?;
-        file.write_all(format!("{}\n", self.to_text()).as_bytes())
-            .map_err(io_error)?;
+        file.write_all(format!("{}\n", self.to_text()).as_bytes()).map_err(io_error)?;
         file.sync_all().map_err(io_error)?;
         #[cfg(unix)]
         {
@@ -270,19 +230,14 @@ impl SigningKey {
                 Some(parent) if !parent.as_os_str().is_empty() => parent,
                 _ => Path::new("."),
             };
-            fs::File::open(parent)
-                .and_then(|dir| dir.sync_all())
-                .map_err(io_error)?;
+            fs::File::open(parent).and_then(|dir| dir.sync_all()).map_err(io_error)?;
         }
         Ok(())
     }
 
     /// Reads a key file written by [`SigningKey::save`] (surrounding whitespace is ignored).
     pub fn load(path: &Path) -> Result<Self, KeyError> {
-        let text = fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;
         Self::from_text(text.trim())
     }
 }
@@ -320,12 +275,7 @@ impl VerifierKey {
         let mut encoded = Vec::with_capacity(33);
         encoded.push(ED25519_TYPE);
         encoded.extend_from_slice(self.public.as_bytes());
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            BASE64.encode(&encoded)
-        )
+        format!("{}+{:08x}+{}", self.name, self.key_id, BASE64.encode(&encoded))
     }
 
     /// Parses [`VerifierKey::to_text`], checking the key id against the key. Refuses points
@@ -333,27 +283,16 @@ impl VerifierKey {
     /// signatures.
     pub fn from_text(text: &str) -> Result<Self, KeyError> {
         let (name, stated, bytes) = split_key_text(text)?;
-        let public = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
-            KeyError::Malformed(format!("key {name}: not a valid Ed25519 public key"))
-        })?;
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| KeyError::Malformed(format!("key {name}: not a valid Ed25519 public key")))?;
         if public.is_weak() {
-            return Err(KeyError::Malformed(format!(
-                "key {name}: a weak (small-order) Ed25519 public key"
-            )));
+            return Err(KeyError::Malformed(format!("key {name}: a weak (small-order) Ed25519 public key")));
         }
         let computed = key_id(name, &public);
         if computed != stated {
-            return Err(KeyError::KeyIdMismatch {
-                name: name.to_owned(),
-                stated,
-                computed,
-            });
+            return Err(KeyError::KeyIdMismatch { name: name.to_owned(), stated, computed });
         }
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: computed,
-            public,
-        })
+        Ok(Self { name: name.to_owned(), key_id: computed, public })
     }
 
     /// Checks an Ed25519 signature over `message`. Strict verification (RFC 8032 with
@@ -376,10 +315,7 @@ mod tests {
         let first = SigningKey::generate("node-1.acta").expect("valid name");
         let second = SigningKey::generate("node-1.acta").expect("valid name");
         // A real collision of name and 32-bit id takes ~2^32 tries; forge the id instead.
-        let colliding = VerifierKey {
-            key_id: first.key_id(),
-            ..second.verifier()
-        };
+        let colliding = VerifierKey { key_id: first.key_id(), ..second.verifier() };
         let mut ring = KeyRing::new();
         ring.add(first.verifier()).expect("empty ring");
         assert!(matches!(

@@ -48,8 +48,5 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use keys::{KeyError, SigningKey, VerifierKey};
 pub use note::{KeyRing, NoteError};
-pub use tree::{
-    Frontier, ProofError, consistency_proof, inclusion_proof, root, verify_consistency,
-    verify_inclusion,
-};
+pub use tree::{Frontier, ProofError, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion};
 pub use verify::{Problem, SegmentReport, SegmentVerifier, verify_leaves};

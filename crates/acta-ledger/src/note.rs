@@ -76,20 +76,15 @@ impl fmt::Display for SignerList<'_> {
 /// control characters other than newline.
 pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
-        return Err(NoteError::Malformed(
-            "the text does not end with a newline".to_owned(),
-        ));
+        return Err(NoteError::Malformed("the text does not end with a newline".to_owned()));
     }
     if text.contains('\r') {
         return Err(NoteError::Malformed(
-            "it contains a carriage return; was the file converted to CRLF line endings?"
-                .to_owned(),
+            "it contains a carriage return; was the file converted to CRLF line endings?".to_owned(),
         ));
     }
     if let Some(bad) = text.chars().find(|c| *c < ' ' && *c != '\n') {
-        return Err(NoteError::Malformed(format!(
-            "it contains the control character {bad:?}"
-        )));
+        return Err(NoteError::Malformed(format!("it contains the control character {bad:?}")));
     }
     Ok(())
 }
@@ -106,24 +101,18 @@ fn parse(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     check_text(note)?;
     // The text may contain blank lines itself; the last blank line is the separator.
     let Some(separator) = note.rfind("\n\n") else {
-        return Err(NoteError::Malformed(
-            "no blank line separates the text from the signatures".to_owned(),
-        ));
+        return Err(NoteError::Malformed("no blank line separates the text from the signatures".to_owned()));
     };
     let text = &note[..=separator];
     let block = &note[separator + 2..];
     let Some(block) = block.strip_suffix('\n') else {
-        return Err(NoteError::Malformed(
-            "there are no signature lines after the blank line".to_owned(),
-        ));
+        return Err(NoteError::Malformed("there are no signature lines after the blank line".to_owned()));
     };
 
     let mut signatures = Vec::new();
     for (position, line) in block.split('\n').enumerate() {
         if position == MAX_SIGNATURES {
-            return Err(NoteError::Malformed(format!(
-                "more than {MAX_SIGNATURES} signature lines"
-            )));
+            return Err(NoteError::Malformed(format!("more than {MAX_SIGNATURES} signature lines")));
         }
         signatures.push(parse_signature_line(line, position + 1)?);
     }
@@ -134,38 +123,22 @@ fn parse(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
 /// for the error message.
 fn parse_signature_line(line: &str, number: usize) -> Result<SignatureLine<'_>, NoteError> {
     let malformed = |what: String| NoteError::Malformed(format!("signature line {number}: {what}"));
-    let Some(rest) = line
-        .strip_prefix(EM_DASH)
-        .and_then(|rest| rest.strip_prefix(' '))
-    else {
-        return Err(malformed(
-            "does not start with an em dash (U+2014) and a space".to_owned(),
-        ));
+    let Some(rest) = line.strip_prefix(EM_DASH).and_then(|rest| rest.strip_prefix(' ')) else {
+        return Err(malformed("does not start with an em dash (U+2014) and a space".to_owned()));
     };
     let Some((name, encoded)) = rest.split_once(' ') else {
-        return Err(malformed(
-            "expected a key name, a space and a signature".to_owned(),
-        ));
+        return Err(malformed("expected a key name, a space and a signature".to_owned()));
     };
     check_key_name(name).map_err(|e| malformed(e.to_string()))?;
-    let blob = BASE64
-        .decode(encoded)
-        .map_err(|e| malformed(format!("the signature is not base64: {e}")))?;
+    let blob = BASE64.decode(encoded).map_err(|e| malformed(format!("the signature is not base64: {e}")))?;
     // Four bytes of key id, then at least one byte of signature.
-    let Some((id, signature)) = blob
-        .split_first_chunk::<4>()
-        .filter(|(_, sig)| !sig.is_empty())
-    else {
+    let Some((id, signature)) = blob.split_first_chunk::<4>().filter(|(_, sig)| !sig.is_empty()) else {
         return Err(malformed(format!(
             "the signature is {} bytes, too short to hold a key id and a signature",
             blob.len()
         )));
     };
-    Ok(SignatureLine {
-        name,
-        key_id: u32::from_be_bytes(*id),
-        signature: signature.to_vec(),
-    })
+    Ok(SignatureLine { name, key_id: u32::from_be_bytes(*id), signature: signature.to_vec() })
 }
 
 /// The verifier keys whose signatures are trusted: the current key and every earlier one, so
@@ -190,10 +163,7 @@ impl KeyRing {
     pub fn add(&mut self, key: VerifierKey) -> Result<(), KeyError> {
         match self.find(key.name(), key.key_id()) {
             Some(existing) if *existing == key => Ok(()),
-            Some(_) => Err(KeyError::DuplicateKey {
-                name: key.name().to_owned(),
-                key_id: key.key_id(),
-            }),
+            Some(_) => Err(KeyError::DuplicateKey { name: key.name().to_owned(), key_id: key.key_id() }),
             None => {
                 self.keys.push(key);
                 Ok(())
@@ -221,16 +191,11 @@ impl KeyRing {
 
     /// One key text per line, in order; [`KeyRing::from_text`] reads it back.
     pub fn to_text(&self) -> String {
-        self.keys
-            .iter()
-            .map(|key| format!("{}\n", key.to_text()))
-            .collect()
+        self.keys.iter().map(|key| format!("{}\n", key.to_text())).collect()
     }
 
     fn find(&self, name: &str, key_id: u32) -> Option<&VerifierKey> {
-        self.keys
-            .iter()
-            .find(|key| key.name() == name && key.key_id() == key_id)
+        self.keys.iter().find(|key| key.name() == name && key.key_id() == key_id)
     }
 
     /// Verifies a signed note and returns its text (with the final newline), which is only to
@@ -244,19 +209,13 @@ impl KeyRing {
                 continue;
             };
             if !key.verify(text.as_bytes(), &line.signature) {
-                return Err(NoteError::BadSignature {
-                    name: line.name.to_owned(),
-                    key_id: line.key_id,
-                });
+                return Err(NoteError::BadSignature { name: line.name.to_owned(), key_id: line.key_id });
             }
             verified = true;
         }
         if !verified {
             return Err(NoteError::UnknownKey {
-                signers: signatures
-                    .iter()
-                    .map(|line| (line.name.to_owned(), line.key_id))
-                    .collect(),
+                signers: signatures.iter().map(|line| (line.name.to_owned(), line.key_id)).collect(),
             });
         }
         Ok(text)

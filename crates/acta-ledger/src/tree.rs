@@ -96,10 +96,7 @@ impl Frontier {
     pub fn from_parts(size: u64, subtrees: Vec<Hash>) -> Result<Self, ProofError> {
         let expected = size.count_ones() as usize;
         if subtrees.len() != expected {
-            return Err(ProofError::WrongLength {
-                expected,
-                got: subtrees.len(),
-            });
+            return Err(ProofError::WrongLength { expected, got: subtrees.len() });
         }
         Ok(Self { size, subtrees })
     }
@@ -228,22 +225,13 @@ fn path(m: usize, leaves: &[Hash], proof: &mut Vec<Hash>) {
 ///
 /// The proof binds the leaf and its position to the root; the size is bound through the root,
 /// which a signed checkpoint vouches for together with its size.
-pub fn verify_inclusion(
-    leaf: &Hash,
-    index: u64,
-    size: u64,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), ProofError> {
+pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
     let expected = inclusion_proof_len(index, size);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
     }
     // `node` walks the leaf's position up the tree and `last` the rightmost position; where
     // they meet, the leaf is the right edge of an incomplete level and has no right sibling
@@ -253,10 +241,7 @@ pub fn verify_inclusion(
     let mut hash = *leaf;
     for sibling in proof {
         if last == 0 {
-            return Err(ProofError::WrongLength {
-                expected,
-                got: proof.len(),
-            });
+            return Err(ProofError::WrongLength { expected, got: proof.len() });
         }
         if node & 1 == 1 || node == last {
             hash = node_hash(sibling, &hash);
@@ -271,10 +256,7 @@ pub fn verify_inclusion(
         last >>= 1;
     }
     if last != 0 {
-        return Err(ProofError::WrongLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
     }
     if hash != *root {
         return Err(ProofError::RootMismatch);
@@ -337,24 +319,13 @@ pub fn verify_consistency(
     }
     let expected = consistency_proof_len(old_size, new_size);
     if proof.len() != expected {
-        return Err(ProofError::WrongLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
     }
     if old_size == 0 {
-        return if *old_root == empty_root() {
-            Ok(())
-        } else {
-            Err(ProofError::OldRootMismatch)
-        };
+        return if *old_root == empty_root() { Ok(()) } else { Err(ProofError::OldRootMismatch) };
     }
     if old_size == new_size {
-        return if old_root == new_root {
-            Ok(())
-        } else {
-            Err(ProofError::NewRootMismatch)
-        };
+        return if old_root == new_root { Ok(()) } else { Err(ProofError::NewRootMismatch) };
     }
 
     // When the old tree is a perfect subtree of the new one, its root is the proof's implicit
@@ -372,19 +343,13 @@ pub fn verify_consistency(
         last >>= 1;
     }
     let Some(first) = nodes.next() else {
-        return Err(ProofError::WrongLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
     };
     let mut old_hash = *first;
     let mut new_hash = *first;
     for sibling in nodes {
         if last == 0 {
-            return Err(ProofError::WrongLength {
-                expected,
-                got: proof.len(),
-            });
+            return Err(ProofError::WrongLength { expected, got: proof.len() });
         }
         if node & 1 == 1 || node == last {
             old_hash = node_hash(sibling, &old_hash);
@@ -400,10 +365,7 @@ pub fn verify_consistency(
         last >>= 1;
     }
     if last != 0 {
-        return Err(ProofError::WrongLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(ProofError::WrongLength { expected, got: proof.len() });
     }
     if old_hash != *old_root {
         return Err(ProofError::OldRootMismatch);

@@ -100,17 +100,10 @@ impl fmt::Display for Problem {
         let number = self.checkpoint() + 1;
         match self {
             Problem::Unreadable { error, .. } => write!(f, "checkpoint {number}: {error}"),
-            Problem::WrongOrigin {
-                expected, found, ..
-            } => write!(
-                f,
-                "checkpoint {number} is for {found}, not {expected}: it belongs to another log"
-            ),
-            Problem::OutOfOrder {
-                size,
-                previous_size,
-                ..
-            } => write!(
+            Problem::WrongOrigin { expected, found, .. } => {
+                write!(f, "checkpoint {number} is for {found}, not {expected}: it belongs to another log")
+            }
+            Problem::OutOfOrder { size, previous_size, .. } => write!(
                 f,
                 "checkpoint {number} (size {size}) comes after a checkpoint of size \
                  {previous_size}: a log never shrinks"
@@ -120,22 +113,13 @@ impl fmt::Display for Problem {
                 "checkpoint {number} covers {size} events but only {events} are present: \
                  events were removed"
             ),
-            Problem::Mismatch {
-                size,
-                verified_before,
-                ..
-            } => write!(
+            Problem::Mismatch { size, verified_before, .. } => write!(
                 f,
                 "checkpoint {number} (size {size}) does not match the events: one of events \
                  {} to {size} (counting from 1) was changed, removed, added or reordered",
                 verified_before + 1
             ),
-            Problem::Inconsistent {
-                size,
-                valid,
-                valid_size,
-                ..
-            } => write!(
+            Problem::Inconsistent { size, valid, valid_size, .. } => write!(
                 f,
                 "checkpoint {number} (size {size}) is inconsistent with checkpoint {} \
                  (size {valid_size}), which matches the events: the log signed two different \
@@ -234,10 +218,7 @@ impl SegmentVerifier {
             let checkpoint = match ring.open(note.as_ref()) {
                 Ok(checkpoint) => checkpoint,
                 Err(error) => {
-                    problems.push(Problem::Unreadable {
-                        checkpoint: position,
-                        error,
-                    });
+                    problems.push(Problem::Unreadable { checkpoint: position, error });
                     continue;
                 }
             };
@@ -251,11 +232,7 @@ impl SegmentVerifier {
             }
             match previous_size {
                 Some(previous_size) if checkpoint.size < previous_size => {
-                    problems.push(Problem::OutOfOrder {
-                        checkpoint: position,
-                        size: checkpoint.size,
-                        previous_size,
-                    });
+                    problems.push(Problem::OutOfOrder { checkpoint: position, size: checkpoint.size, previous_size });
                 }
                 _ => {
                     previous_size = Some(checkpoint.size);
@@ -289,11 +266,8 @@ impl SegmentVerifier {
             if checkpoint.size != self.tree.size() {
                 break;
             }
-            let compared = Compared {
-                checkpoint: *position,
-                size: checkpoint.size,
-                matched: checkpoint.root == self.tree.root(),
-            };
+            let compared =
+                Compared { checkpoint: *position, size: checkpoint.size, matched: checkpoint.root == self.tree.root() };
             self.compared.push(compared);
             self.next += 1;
         }
@@ -303,11 +277,7 @@ impl SegmentVerifier {
     pub fn finish(mut self) -> SegmentReport {
         let events = self.tree.size();
         for (position, checkpoint) in &self.pending[self.next..] {
-            self.problems.push(Problem::BeyondEnd {
-                checkpoint: *position,
-                size: checkpoint.size,
-                events,
-            });
+            self.problems.push(Problem::BeyondEnd { checkpoint: *position, size: checkpoint.size, events });
         }
 
         let valid = || self.compared.iter().filter(|c| c.matched);
@@ -327,11 +297,7 @@ impl SegmentVerifier {
                 None => Problem::Mismatch {
                     checkpoint: failed.checkpoint,
                     size: failed.size,
-                    verified_before: valid()
-                        .map(|v| v.size)
-                        .filter(|size| *size < failed.size)
-                        .max()
-                        .unwrap_or(0),
+                    verified_before: valid().map(|v| v.size).filter(|size| *size < failed.size).max().unwrap_or(0),
                 },
             };
             self.problems.push(problem);
@@ -353,12 +319,7 @@ impl SegmentVerifier {
 }
 
 /// Verifies a segment whose leaf hashes are all in memory; see [`SegmentVerifier`].
-pub fn verify_leaves<S: AsRef<str>>(
-    ring: &KeyRing,
-    origin: &str,
-    leaves: &[Hash],
-    notes: &[S],
-) -> SegmentReport {
+pub fn verify_leaves<S: AsRef<str>>(ring: &KeyRing, origin: &str, leaves: &[Hash], notes: &[S]) -> SegmentReport {
     let mut verifier = SegmentVerifier::new(ring, origin, notes);
     for leaf in leaves {
         verifier.push(*leaf);

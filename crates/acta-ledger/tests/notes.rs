@@ -1,8 +1,6 @@
 //! Checkpoint texts, keys and signed notes, including the reference implementation's vectors.
 
-use acta_ledger::{
-    Checkpoint, KeyError, KeyRing, NoteError, SigningKey, VerifierKey, leaf_hash, root,
-};
+use acta_ledger::{Checkpoint, KeyError, KeyRing, NoteError, SigningKey, VerifierKey, leaf_hash, root};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
@@ -10,8 +8,7 @@ use sha2::{Digest, Sha256};
 // The example key and note of Go's golang.org/x/mod/sumdb/note, the reference implementation of
 // C2SP signed-note, used as data only. Ed25519 is deterministic, so signing the same text with
 // the same key must reproduce the note byte for byte.
-const GO_SIGNING_KEY: &str =
-    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+const GO_SIGNING_KEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const GO_VERIFIER_KEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 const GO_TEXT: &str = "If you think cryptography is the answer to your problem,\n\
                        then you don't know what your problem is.\n";
@@ -22,11 +19,7 @@ const GO_NOTE: &str = "If you think cryptography is the answer to your problem,\
 
 fn checkpoint(size: u64) -> Checkpoint {
     let leaves: Vec<_> = (0..size).map(|i| leaf_hash(&i.to_be_bytes())).collect();
-    Checkpoint {
-        origin: "node-1/acct-42/prod/2025-01-31-s0".to_owned(),
-        size,
-        root: root(&leaves),
-    }
+    Checkpoint { origin: "node-1/acct-42/prod/2025-01-31-s0".to_owned(), size, root: root(&leaves) }
 }
 
 fn ring_of(keys: &[&SigningKey]) -> KeyRing {
@@ -83,10 +76,7 @@ fn key_texts_round_trip() {
     assert_eq!(parsed.verifier(), signer.verifier());
 
     let verifier = signer.verifier();
-    assert_eq!(
-        VerifierKey::from_text(&verifier.to_text()).expect("round trip"),
-        verifier
-    );
+    assert_eq!(VerifierKey::from_text(&verifier.to_text()).expect("round trip"), verifier);
 }
 
 #[test]
@@ -94,18 +84,11 @@ fn key_text_with_a_wrong_key_id_is_refused() {
     let altered = GO_VERIFIER_KEY.replace("c74f20a3", "c74f20a4");
     assert!(matches!(
         VerifierKey::from_text(&altered),
-        Err(KeyError::KeyIdMismatch {
-            stated: 0xc74f20a4,
-            computed: 0xc74f20a3,
-            ..
-        })
+        Err(KeyError::KeyIdMismatch { stated: 0xc74f20a4, computed: 0xc74f20a3, .. })
     ));
     // Same key under another name: the id no longer fits.
     let renamed = GO_SIGNING_KEY.replace("PeterNeumann", "PaulNeumann");
-    assert!(matches!(
-        SigningKey::from_text(&renamed),
-        Err(KeyError::KeyIdMismatch { .. })
-    ));
+    assert!(matches!(SigningKey::from_text(&renamed), Err(KeyError::KeyIdMismatch { .. })));
 }
 
 #[test]
@@ -116,10 +99,7 @@ fn malformed_key_texts_are_refused_with_a_reason() {
     let other_type = format!("PeterNeumann+c74f20a3+{}", BASE64.encode(&other_type));
     for (text, expected) in [
         ("", "malformed key: expected <name>+<key id>+<base64 key>"),
-        (
-            "PeterNeumann",
-            "malformed key: expected <name>+<key id>+<base64 key>",
-        ),
+        ("PeterNeumann", "malformed key: expected <name>+<key id>+<base64 key>"),
         (
             "Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
             "invalid key name \"Peter Neumann\": it contains whitespace",
@@ -128,10 +108,7 @@ fn malformed_key_texts_are_refused_with_a_reason() {
             "PeterNeumann+c74f20+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
             "malformed key: key PeterNeumann: the key id \"c74f20\" is not 8 hex digits",
         ),
-        (
-            &short_key,
-            "malformed key: key PeterNeumann: an Ed25519 key is 32 bytes, this one is 30",
-        ),
+        (&short_key, "malformed key: key PeterNeumann: an Ed25519 key is 32 bytes, this one is 30"),
         (
             &other_type,
             "malformed key: key PeterNeumann: signature type 0x02 is not supported, \
@@ -141,19 +118,13 @@ fn malformed_key_texts_are_refused_with_a_reason() {
         let error = VerifierKey::from_text(text).expect_err(text);
         assert_eq!(error.to_string(), expected);
     }
-    assert!(matches!(
-        SigningKey::from_text(GO_VERIFIER_KEY),
-        Err(KeyError::Malformed(_))
-    ));
+    assert!(matches!(SigningKey::from_text(GO_VERIFIER_KEY), Err(KeyError::Malformed(_))));
 }
 
 #[test]
 fn key_names_follow_the_signed_note_rules() {
     for bad in ["", "with space", "plus+sign", "tab\tname", "new\nline"] {
-        assert!(
-            matches!(SigningKey::generate(bad), Err(KeyError::InvalidName { .. })),
-            "{bad:?}"
-        );
+        assert!(matches!(SigningKey::generate(bad), Err(KeyError::InvalidName { .. })), "{bad:?}");
     }
     assert!(SigningKey::generate("acta.example/node-1").is_ok());
 }
@@ -162,29 +133,17 @@ fn key_names_follow_the_signed_note_rules() {
 fn signing_key_debug_does_not_show_the_secret() {
     let signer = SigningKey::from_text(GO_SIGNING_KEY).expect("reference key");
     let debug = format!("{signer:?}");
-    assert!(
-        debug.contains("PeterNeumann") && debug.contains("c74f20a3"),
-        "{debug}"
-    );
+    assert!(debug.contains("PeterNeumann") && debug.contains("c74f20a3"), "{debug}");
     assert!(!debug.contains("AYEKFALVFGyN"), "{debug}");
     assert!(!debug.contains("secret"), "{debug}");
 }
 
 #[test]
 fn checkpoint_body_is_the_c2sp_tlog_checkpoint_text() {
-    let checkpoint = Checkpoint {
-        origin: "node-1/acct-42/prod/2025-01-31-s0".to_owned(),
-        size: 1204,
-        root: [0xab; 32],
-    };
+    let checkpoint =
+        Checkpoint { origin: "node-1/acct-42/prod/2025-01-31-s0".to_owned(), size: 1204, root: [0xab; 32] };
     let body = checkpoint.body().expect("valid origin");
-    assert_eq!(
-        body,
-        format!(
-            "node-1/acct-42/prod/2025-01-31-s0\n1204\n{}\n",
-            BASE64.encode([0xab; 32])
-        )
-    );
+    assert_eq!(body, format!("node-1/acct-42/prod/2025-01-31-s0\n1204\n{}\n", BASE64.encode([0xab; 32])));
     assert_eq!(Checkpoint::parse(&body), Ok(checkpoint));
 }
 
@@ -198,23 +157,11 @@ fn checkpoint_text_has_exactly_one_accepted_spelling() {
         (format!("o/a/i/s\n+12\n{root}\n"), "sign"),
         (format!("o/a/i/s\n-1\n{root}\n"), "negative"),
         (format!("o/a/i/s\n 12\n{root}\n"), "space"),
-        (
-            format!("o/a/i/s\n18446744073709551616\n{root}\n"),
-            "overflow",
-        ),
-        (
-            format!("o/a/i/s\n12\n{}\n", root.trim_end_matches('=')),
-            "unpadded",
-        ),
-        (
-            format!("o/a/i/s\n12\n{}\n", BASE64.encode([7u8; 31])),
-            "short root",
-        ),
+        (format!("o/a/i/s\n18446744073709551616\n{root}\n"), "overflow"),
+        (format!("o/a/i/s\n12\n{}\n", root.trim_end_matches('=')), "unpadded"),
+        (format!("o/a/i/s\n12\n{}\n", BASE64.encode([7u8; 31])), "short root"),
         (format!("o/a/i/s\n12\n{root}"), "no final newline"),
-        (
-            format!("o/a/i/s\n12\n{root}\nextension\n"),
-            "extension line",
-        ),
+        (format!("o/a/i/s\n12\n{root}\nextension\n"), "extension line"),
         (format!("\n12\n{root}\n"), "empty origin"),
         ("o/a/i/s\n12\n".to_owned(), "missing root"),
     ] {
@@ -236,10 +183,7 @@ fn origin_is_node_account_instance_segment() {
         ["n", "a", "i", "s\n"],
     ] {
         let [node, account, instance, segment] = parts;
-        assert!(
-            Checkpoint::origin_for(node, account, instance, segment).is_err(),
-            "{parts:?}"
-        );
+        assert!(Checkpoint::origin_for(node, account, instance, segment).is_err(), "{parts:?}");
     }
 }
 
@@ -250,9 +194,7 @@ fn signed_checkpoint_round_trips() {
     let note = signer.sign(&checkpoint).expect("valid checkpoint");
 
     let body = checkpoint.body().expect("valid origin");
-    let signature_line = note
-        .strip_prefix(&format!("{body}\n"))
-        .expect("body, then a blank line");
+    let signature_line = note.strip_prefix(&format!("{body}\n")).expect("body, then a blank line");
     let encoded = signature_line
         .strip_prefix("\u{2014} node-1.acta ")
         .and_then(|rest| rest.strip_suffix('\n'))
@@ -281,19 +223,11 @@ fn tampered_checkpoint_fails_as_bad_signature() {
         assert_ne!(tampered, note);
         assert_eq!(
             ring.open(&tampered),
-            Err(NoteError::BadSignature {
-                name: "node-1.acta".to_owned(),
-                key_id: signer.key_id()
-            })
+            Err(NoteError::BadSignature { name: "node-1.acta".to_owned(), key_id: signer.key_id() })
         );
     }
-    let message = ring
-        .open(&tampered_signature(&note))
-        .expect_err("bad signature");
-    assert!(
-        message.to_string().contains("does not match the note"),
-        "{message}"
-    );
+    let message = ring.open(&tampered_signature(&note)).expect_err("bad signature");
+    assert!(message.to_string().contains("does not match the note"), "{message}");
 }
 
 /// The same note with one bit of the signature (not the key id) flipped.
@@ -321,10 +255,7 @@ fn checkpoint_signed_by_rotated_key_still_verifies() {
     assert_eq!(ring.keys().len(), 2);
     assert_eq!(ring.open(&before_rotation), Ok(checkpoint(10)));
     assert_eq!(ring.open(&after_rotation), Ok(checkpoint(20)));
-    assert_eq!(
-        KeyRing::from_text(&ring.to_text()).expect("round trip"),
-        ring
-    );
+    assert_eq!(KeyRing::from_text(&ring.to_text()).expect("round trip"), ring);
 }
 
 #[test]
@@ -333,12 +264,7 @@ fn checkpoint_by_a_key_missing_from_the_ring_is_unknown_key() {
     let stranger = key("node-1.acta");
     let note = stranger.sign(&checkpoint(5)).expect("valid");
     let error = ring_of(&[&signer]).open(&note).expect_err("unknown key");
-    assert_eq!(
-        error,
-        NoteError::UnknownKey {
-            signers: vec![("node-1.acta".to_owned(), stranger.key_id())]
-        }
-    );
+    assert_eq!(error, NoteError::UnknownKey { signers: vec![("node-1.acta".to_owned(), stranger.key_id())] });
     assert_eq!(
         error.to_string(),
         format!(
@@ -346,10 +272,7 @@ fn checkpoint_by_a_key_missing_from_the_ring_is_unknown_key() {
             stranger.key_id()
         )
     );
-    assert!(matches!(
-        KeyRing::new().open(&note),
-        Err(NoteError::UnknownKey { .. })
-    ));
+    assert!(matches!(KeyRing::new().open(&note), Err(NoteError::UnknownKey { .. })));
 }
 
 #[test]
@@ -390,15 +313,9 @@ fn malformed_notes_are_refused_with_a_reason() {
         (note.trim_end().to_owned(), "does not end with a newline"),
         (note.replacen("\n\n", "\n", 1), "no blank line"),
         (note.replace('\u{2014}', "-"), "em dash"),
-        (
-            note.replacen("\u{2014} node-1.acta ", "\u{2014} node-1.acta  ", 1),
-            "base64",
-        ),
+        (note.replacen("\u{2014} node-1.acta ", "\u{2014} node-1.acta  ", 1), "base64"),
         (format!("{body}\n\n"), "no signature lines"),
-        (
-            note.replacen("node-1", "node\u{7}1", 1),
-            "control character",
-        ),
+        (note.replacen("node-1", "node\u{7}1", 1), "control character"),
         (format!("{body}\n\u{2014} node-1.acta AAAA\n"), "too short"),
     ];
     for (bad, reason) in cases {
@@ -422,8 +339,7 @@ fn a_signed_note_that_is_not_a_checkpoint_is_refused_after_its_signature_checks(
 fn adding_the_same_key_to_a_ring_twice_is_harmless() {
     let signer = key("node-1.acta");
     let mut ring = ring_of(&[&signer]);
-    ring.add(signer.verifier())
-        .expect("the same key again is harmless");
+    ring.add(signer.verifier()).expect("the same key again is harmless");
     assert_eq!(ring.keys().len(), 1);
 }
 
@@ -439,10 +355,7 @@ fn key_file_is_private_and_loads_back() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&path)
-            .expect("exists")
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let loaded = SigningKey::load(&path).expect("loads");
@@ -452,10 +365,7 @@ fn key_file_is_private_and_loads_back() {
     let error = key("node-1.acta").save(&path).expect_err("file exists");
     assert!(matches!(&error, KeyError::Io { source, .. }
         if source.kind() == std::io::ErrorKind::AlreadyExists));
-    assert_eq!(
-        SigningKey::load(&path).expect("unchanged").to_text(),
-        signer.to_text()
-    );
+    assert_eq!(SigningKey::load(&path).expect("unchanged").to_text(), signer.to_text());
 
     std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(matches!(SigningKey::load(&path), Err(KeyError::Io { .. })));

@@ -1,8 +1,8 @@
 //! RFC 6962 hashing, trees and proofs, against published vectors and an independent reference.
 
 use acta_ledger::{
-    Frontier, Hash, ProofError, consistency_proof, empty_root, inclusion_proof, leaf_hash,
-    node_hash, root, verify_consistency, verify_inclusion,
+    Frontier, Hash, ProofError, consistency_proof, empty_root, inclusion_proof, leaf_hash, node_hash, root,
+    verify_consistency, verify_inclusion,
 };
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
@@ -69,9 +69,7 @@ fn naive_mth(leaves: &[Hash]) -> Hash {
 
 /// Distinct leaves, so that no tampering can be undone by a coincidence of equal hashes.
 fn numbered_leaves(count: usize) -> Vec<Hash> {
-    (0..count as u64)
-        .map(|i| leaf_hash(&i.to_be_bytes()))
-        .collect()
+    (0..count as u64).map(|i| leaf_hash(&i.to_be_bytes())).collect()
 }
 
 fn flip_bit(hash: &Hash, bit: usize) -> Hash {
@@ -111,12 +109,7 @@ fn frontier_matches_the_reference_tree_at_every_size() {
     for (size, leaf) in ct_leaves().into_iter().enumerate() {
         frontier.push(leaf);
         assert_eq!(frontier.size(), size as u64 + 1);
-        assert_eq!(
-            frontier.root(),
-            hex(CT_ROOTS[size + 1]),
-            "size {}",
-            size + 1
-        );
+        assert_eq!(frontier.root(), hex(CT_ROOTS[size + 1]), "size {}", size + 1);
     }
 }
 
@@ -126,11 +119,7 @@ fn frontier_equals_naive_root_for_every_size_up_to_300() {
     let mut frontier = Frontier::new();
     for size in 0..=300 {
         assert_eq!(frontier.root(), naive_mth(&leaves[..size]), "size {size}");
-        assert_eq!(
-            root(&leaves[..size]),
-            naive_mth(&leaves[..size]),
-            "size {size}"
-        );
+        assert_eq!(root(&leaves[..size]), naive_mth(&leaves[..size]), "size {size}");
         // O(log n) memory: one hash per set bit of the size.
         assert_eq!(frontier.subtrees().len(), size.count_ones() as usize);
         if size < 300 {
@@ -145,18 +134,11 @@ fn frontier_resumes_from_its_parts() {
     let mut frontier = Frontier::new();
     leaves[..29].iter().for_each(|leaf| frontier.push(*leaf));
 
-    let mut resumed =
-        Frontier::from_parts(frontier.size(), frontier.subtrees().to_vec()).expect("valid parts");
+    let mut resumed = Frontier::from_parts(frontier.size(), frontier.subtrees().to_vec()).expect("valid parts");
     leaves[29..].iter().for_each(|leaf| resumed.push(*leaf));
     assert_eq!(resumed.root(), root(&leaves));
 
-    assert_eq!(
-        Frontier::from_parts(29, vec![[0; 32]; 2]),
-        Err(ProofError::WrongLength {
-            expected: 4,
-            got: 2
-        })
-    );
+    assert_eq!(Frontier::from_parts(29, vec![[0; 32]; 2]), Err(ProofError::WrongLength { expected: 4, got: 2 }));
 }
 
 proptest! {
@@ -204,11 +186,7 @@ fn inclusion_proofs_match_the_reference_vectors() {
                 "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
             ],
         ),
-        (
-            2,
-            3,
-            &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
-        ),
+        (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
         (
             1,
             5,
@@ -224,8 +202,7 @@ fn inclusion_proofs_match_the_reference_vectors() {
         let proof = inclusion_proof(&leaves[..size], index).expect("index in range");
         assert_eq!(proof, expected, "index {index} size {size}");
         let root = hex(CT_ROOTS[size]);
-        verify_inclusion(&leaves[index as usize], index, size as u64, &proof, &root)
-            .expect("reference proof verifies");
+        verify_inclusion(&leaves[index as usize], index, size as u64, &proof, &root).expect("reference proof verifies");
     }
 }
 
@@ -276,8 +253,7 @@ fn consistency_proofs_match_the_reference_vectors() {
         let proof = consistency_proof(&leaves[..new_size], old_size).expect("sizes in order");
         assert_eq!(proof, expected, "{old_size} -> {new_size}");
         let (old_root, new_root) = (hex(CT_ROOTS[old_size as usize]), hex(CT_ROOTS[new_size]));
-        verify_consistency(old_size, new_size as u64, &old_root, &new_root, &proof)
-            .expect("reference proof verifies");
+        verify_consistency(old_size, new_size as u64, &old_root, &new_root, &proof).expect("reference proof verifies");
     }
 }
 
@@ -307,13 +283,7 @@ fn every_inclusion_proof_up_to_64_leaves_verifies_and_any_alteration_fails() {
             }
             // The leaf and the root.
             assert!(rejects(&flip_bit(leaf, 3), index, size, &proof, tree_root));
-            assert!(rejects(
-                leaf,
-                index,
-                size,
-                &proof,
-                &flip_bit(tree_root, 200)
-            ));
+            assert!(rejects(leaf, index, size, &proof, &flip_bit(tree_root, 200)));
             // Another index in the same tree.
             for other in (0..size).filter(|other| *other != index) {
                 assert!(rejects(leaf, other, size, &proof, tree_root));
@@ -364,41 +334,17 @@ fn every_consistency_proof_up_to_64_leaves_verifies_and_any_alteration_fails() {
                     assert!(rejects(old_size, new_size, old_root, new_root, &altered));
                 }
             }
-            assert!(rejects(
-                old_size,
-                new_size,
-                &flip_bit(old_root, 9),
-                new_root,
-                &proof
-            ));
+            assert!(rejects(old_size, new_size, &flip_bit(old_root, 9), new_root, &proof));
             // Every tree extends the empty tree, whatever its root: nothing to alter there.
             if old_size > 0 {
-                assert!(rejects(
-                    old_size,
-                    new_size,
-                    old_root,
-                    &flip_bit(new_root, 9),
-                    &proof
-                ));
+                assert!(rejects(old_size, new_size, old_root, &flip_bit(new_root, 9), &proof));
                 // Another old size, with that tree's own root (0 is trivially consistent).
                 for other in (1..=new_size).filter(|other| *other != old_size) {
-                    assert!(rejects(
-                        other,
-                        new_size,
-                        &roots[other as usize],
-                        new_root,
-                        &proof
-                    ));
+                    assert!(rejects(other, new_size, &roots[other as usize], new_root, &proof));
                 }
                 // Another new size, with that tree's own root.
                 for other in (old_size..=64).filter(|other| *other != new_size) {
-                    assert!(rejects(
-                        old_size,
-                        other,
-                        old_root,
-                        &roots[other as usize],
-                        &proof
-                    ));
+                    assert!(rejects(old_size, other, old_root, &roots[other as usize], &proof));
                 }
                 // Sizes given in the wrong order.
                 if old_size < new_size {
@@ -423,26 +369,11 @@ fn every_consistency_proof_up_to_64_leaves_verifies_and_any_alteration_fails() {
 #[test]
 fn proof_requests_outside_the_tree_are_errors() {
     let leaves = numbered_leaves(5);
-    assert_eq!(
-        inclusion_proof(&leaves, 5),
-        Err(ProofError::IndexOutOfRange { index: 5, size: 5 })
-    );
-    assert_eq!(
-        inclusion_proof(&[], 0),
-        Err(ProofError::IndexOutOfRange { index: 0, size: 0 })
-    );
-    assert_eq!(
-        consistency_proof(&leaves, 6),
-        Err(ProofError::OldSizeTooLarge {
-            old_size: 6,
-            new_size: 5
-        })
-    );
+    assert_eq!(inclusion_proof(&leaves, 5), Err(ProofError::IndexOutOfRange { index: 5, size: 5 }));
+    assert_eq!(inclusion_proof(&[], 0), Err(ProofError::IndexOutOfRange { index: 0, size: 0 }));
+    assert_eq!(consistency_proof(&leaves, 6), Err(ProofError::OldSizeTooLarge { old_size: 6, new_size: 5 }));
     let root5 = root(&leaves);
-    assert_eq!(
-        verify_inclusion(&leaves[0], 7, 5, &[], &root5),
-        Err(ProofError::IndexOutOfRange { index: 7, size: 5 })
-    );
+    assert_eq!(verify_inclusion(&leaves[0], 7, 5, &[], &root5), Err(ProofError::IndexOutOfRange { index: 7, size: 5 }));
     assert_eq!(
         verify_consistency(0, 5, &root5, &root5, &[]),
         Err(ProofError::OldRootMismatch),
@@ -456,15 +387,10 @@ fn proof_errors_say_what_is_wrong() {
     let root8 = root(&leaves);
     let proof = inclusion_proof(&leaves, 2).expect("in range");
     assert_eq!(
-        verify_inclusion(&leaves[2], 2, 8, &proof[..2], &root8)
-            .expect_err("truncated")
-            .to_string(),
+        verify_inclusion(&leaves[2], 2, 8, &proof[..2], &root8).expect_err("truncated").to_string(),
         "expected 3 hashes for these tree sizes, got 2"
     );
-    assert_eq!(
-        verify_inclusion(&leaves[3], 2, 8, &proof, &root8).expect_err("wrong leaf"),
-        ProofError::RootMismatch
-    );
+    assert_eq!(verify_inclusion(&leaves[3], 2, 8, &proof, &root8).expect_err("wrong leaf"), ProofError::RootMismatch);
     let consistency = consistency_proof(&leaves, 3).expect("in order");
     assert_eq!(
         verify_consistency(3, 8, &root(&leaves[..3]), &root(&leaves[..7]), &consistency),

@@ -1,16 +1,13 @@
 //! The segment verifier: every way a segment can differ from what was signed.
 
 use acta_ledger::{
-    Checkpoint, Hash, KeyRing, NoteError, Problem, SegmentVerifier, SigningKey, leaf_hash, root,
-    verify_leaves,
+    Checkpoint, Hash, KeyRing, NoteError, Problem, SegmentVerifier, SigningKey, leaf_hash, root, verify_leaves,
 };
 
 const ORIGIN: &str = "node-1/acct-42/prod/2025-01-31-s0";
 
 fn events(count: u64) -> Vec<Hash> {
-    (0..count)
-        .map(|i| leaf_hash(format!("event {i}").as_bytes()))
-        .collect()
+    (0..count).map(|i| leaf_hash(format!("event {i}").as_bytes())).collect()
 }
 
 struct Log {
@@ -24,11 +21,7 @@ impl Log {
         let key = SigningKey::generate("node-1.acta").expect("valid name");
         let mut ring = KeyRing::new();
         ring.add(key.verifier()).expect("empty ring");
-        Self {
-            key,
-            ring,
-            leaves: events(count),
-        }
+        Self { key, ring, leaves: events(count) }
     }
 
     /// An honest checkpoint of the first `size` leaves.
@@ -37,11 +30,7 @@ impl Log {
     }
 
     fn sign(&self, origin: &str, size: u64, root: Hash) -> String {
-        let checkpoint = Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            root,
-        };
+        let checkpoint = Checkpoint { origin: origin.to_owned(), size, root };
         self.key.sign(&checkpoint).expect("valid checkpoint")
     }
 }
@@ -57,10 +46,7 @@ fn intact_segment_reports_every_checkpoint_and_event_valid() {
     assert_eq!(report.events_unsigned, 0);
     assert_eq!(report.root, root(&log.leaves));
     assert_eq!(report.origin, ORIGIN);
-    assert_eq!(
-        report.to_string(),
-        "3/3 checkpoints valid, 30/30 events verified"
-    );
+    assert_eq!(report.to_string(), "3/3 checkpoints valid, 30/30 events verified");
 }
 
 #[test]
@@ -71,10 +57,7 @@ fn events_after_the_last_checkpoint_are_counted_as_unsigned() {
     assert!(report.is_ok());
     assert_eq!(report.events_unsigned, 7);
     assert_eq!(report.events_verified, 20);
-    assert_eq!(
-        report.to_string(),
-        "2/2 checkpoints valid, 20/27 events verified, 7 unsigned"
-    );
+    assert_eq!(report.to_string(), "2/2 checkpoints valid, 20/27 events verified, 7 unsigned");
 
     let unsigned = verify_leaves::<&str>(&log.ring, ORIGIN, &log.leaves, &[]);
     assert!(unsigned.is_ok());
@@ -90,14 +73,7 @@ fn a_changed_event_is_located_between_the_last_valid_and_the_first_failing_check
 
     assert!(!report.is_ok());
     assert_eq!((report.checkpoints_valid, report.events_verified), (1, 10));
-    assert_eq!(
-        report.first_problem(),
-        Some(&Problem::Mismatch {
-            checkpoint: 1,
-            size: 20,
-            verified_before: 10
-        })
-    );
+    assert_eq!(report.first_problem(), Some(&Problem::Mismatch { checkpoint: 1, size: 20, verified_before: 10 }));
     assert_eq!(report.problems.len(), 2, "the later checkpoint fails too");
     assert_eq!(
         report.to_string(),
@@ -116,14 +92,7 @@ fn reordered_events_fail_the_checkpoints_that_cover_them() {
     log.leaves.swap(3, 4);
     let report = verify_leaves(&log.ring, ORIGIN, &log.leaves, &notes);
     assert_eq!((report.checkpoints_valid, report.events_verified), (0, 0));
-    assert_eq!(
-        report.first_problem(),
-        Some(&Problem::Mismatch {
-            checkpoint: 0,
-            size: 10,
-            verified_before: 0
-        })
-    );
+    assert_eq!(report.first_problem(), Some(&Problem::Mismatch { checkpoint: 0, size: 10, verified_before: 0 }));
 }
 
 #[test]
@@ -135,27 +104,13 @@ fn an_added_event_fails_later_checkpoints_and_a_removed_one_leaves_a_checkpoint_
     added.insert(25, leaf_hash(b"forged"));
     let report = verify_leaves(&log.ring, ORIGIN, &added, &notes);
     assert_eq!(report.checkpoints_valid, 2);
-    assert_eq!(
-        report.problems,
-        vec![Problem::Mismatch {
-            checkpoint: 2,
-            size: 30,
-            verified_before: 20
-        }]
-    );
+    assert_eq!(report.problems, vec![Problem::Mismatch { checkpoint: 2, size: 30, verified_before: 20 }]);
     assert_eq!(report.events_unsigned, 1);
 
     let mut removed = log.leaves.clone();
     removed.remove(25);
     let report = verify_leaves(&log.ring, ORIGIN, &removed, &notes);
-    assert_eq!(
-        report.problems,
-        vec![Problem::BeyondEnd {
-            checkpoint: 2,
-            size: 30,
-            events: 29
-        }]
-    );
+    assert_eq!(report.problems, vec![Problem::BeyondEnd { checkpoint: 2, size: 30, events: 29 }]);
     assert_eq!(
         report.problems[0].to_string(),
         "checkpoint 3 covers 30 events but only 29 are present: events were removed"
@@ -168,19 +123,8 @@ fn a_checkpoint_contradicted_by_a_later_valid_one_is_reported_as_inconsistent() 
     let forked = log.sign(ORIGIN, 15, leaf_hash(b"another history"));
     let notes = [log.checkpoint(10), forked, log.checkpoint(30)];
     let report = verify_leaves(&log.ring, ORIGIN, &log.leaves, &notes);
-    assert_eq!(
-        report.events_verified, 30,
-        "the last checkpoint vouches for all"
-    );
-    assert_eq!(
-        report.problems,
-        vec![Problem::Inconsistent {
-            checkpoint: 1,
-            size: 15,
-            valid: 2,
-            valid_size: 30
-        }]
-    );
+    assert_eq!(report.events_verified, 30, "the last checkpoint vouches for all");
+    assert_eq!(report.problems, vec![Problem::Inconsistent { checkpoint: 1, size: 15, valid: 2, valid_size: 30 }]);
     assert_eq!(
         report.problems[0].to_string(),
         "checkpoint 2 (size 15) is inconsistent with checkpoint 3 (size 30), which matches \
@@ -192,19 +136,10 @@ fn a_checkpoint_contradicted_by_a_later_valid_one_is_reported_as_inconsistent() 
 fn unreadable_foreign_and_out_of_order_checkpoints_are_reported_and_skipped() {
     let log = Log::new(30);
     let tampered = log.checkpoint(20).replacen("\n20\n", "\n21\n", 1);
-    let other_segment = log.sign(
-        "node-1/acct-42/prod/2025-01-30-s0",
-        20,
-        root(&log.leaves[..20]),
-    );
+    let other_segment = log.sign("node-1/acct-42/prod/2025-01-30-s0", 20, root(&log.leaves[..20]));
     let stranger = SigningKey::generate("node-9.acta").expect("valid name");
-    let unknown = stranger
-        .sign(&Checkpoint {
-            origin: ORIGIN.to_owned(),
-            size: 30,
-            root: root(&log.leaves),
-        })
-        .expect("valid");
+    let unknown =
+        stranger.sign(&Checkpoint { origin: ORIGIN.to_owned(), size: 30, root: root(&log.leaves) }).expect("valid");
     let notes = [
         log.checkpoint(10),
         tampered,
@@ -221,13 +156,7 @@ fn unreadable_foreign_and_out_of_order_checkpoints_are_reported_and_skipped() {
 
     let problems = &report.problems;
     assert_eq!(problems.len(), 5);
-    assert!(matches!(
-        &problems[0],
-        Problem::Unreadable {
-            checkpoint: 1,
-            error: NoteError::BadSignature { .. }
-        }
-    ));
+    assert!(matches!(&problems[0], Problem::Unreadable { checkpoint: 1, error: NoteError::BadSignature { .. } }));
     assert_eq!(
         problems[1],
         Problem::WrongOrigin {
@@ -236,38 +165,16 @@ fn unreadable_foreign_and_out_of_order_checkpoints_are_reported_and_skipped() {
             found: "node-1/acct-42/prod/2025-01-30-s0".to_owned()
         }
     );
-    assert_eq!(
-        problems[2],
-        Problem::OutOfOrder {
-            checkpoint: 4,
-            size: 12,
-            previous_size: 25
-        }
-    );
-    assert!(matches!(
-        &problems[3],
-        Problem::Unreadable {
-            checkpoint: 5,
-            error: NoteError::UnknownKey { .. }
-        }
-    ));
-    assert!(matches!(
-        &problems[4],
-        Problem::Unreadable {
-            checkpoint: 6,
-            error: NoteError::Malformed(_)
-        }
-    ));
+    assert_eq!(problems[2], Problem::OutOfOrder { checkpoint: 4, size: 12, previous_size: 25 });
+    assert!(matches!(&problems[3], Problem::Unreadable { checkpoint: 5, error: NoteError::UnknownKey { .. } }));
+    assert!(matches!(&problems[4], Problem::Unreadable { checkpoint: 6, error: NoteError::Malformed(_) }));
 }
 
 #[test]
 fn checkpoints_signed_before_and_after_a_key_rotation_all_verify() {
     let mut log = Log::new(30);
     let before = log.checkpoint(10);
-    let old_key = std::mem::replace(
-        &mut log.key,
-        SigningKey::generate("node-1.acta").expect("valid name"),
-    );
+    let old_key = std::mem::replace(&mut log.key, SigningKey::generate("node-1.acta").expect("valid name"));
     let after = log.checkpoint(30);
 
     let mut ring = KeyRing::new();
@@ -283,10 +190,7 @@ fn an_empty_segment_verifies_against_a_checkpoint_of_size_zero() {
     let log = Log::new(0);
     let report = verify_leaves(&log.ring, ORIGIN, &[], &[log.checkpoint(0)]);
     assert!(report.is_ok(), "{report}");
-    assert_eq!(
-        report.to_string(),
-        "1/1 checkpoints valid, 0/0 events verified"
-    );
+    assert_eq!(report.to_string(), "1/1 checkpoints valid, 0/0 events verified");
 }
 
 #[test]
@@ -299,8 +203,5 @@ fn streaming_verifier_gives_the_same_report_as_verify_leaves() {
     for leaf in &log.leaves {
         streaming.push(*leaf);
     }
-    assert_eq!(
-        streaming.finish(),
-        verify_leaves(&log.ring, ORIGIN, &log.leaves, &notes)
-    );
+    assert_eq!(streaming.finish(), verify_leaves(&log.ring, ORIGIN, &log.leaves, &notes));
 }

@@ -58,10 +58,7 @@ fn bench(c: &mut Criterion) {
         received: "2026-11-20T16:37:40.512Z",
     };
     let query = parse(QUERY).unwrap_or_else(|e| panic!("{e} at column {}", e.column));
-    assert!(
-        matches(&query, &view),
-        "the benchmark query matches the event"
-    );
+    assert!(matches(&query, &view), "the benchmark query matches the event");
     let compiled = Compiled::new(&query);
     assert!(compiled.matches(&PreparedEvent::new(view)));
     eprintln!("event: {} bytes of JSON; query: {QUERY}", raw.len());
@@ -82,11 +79,7 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     c.bench_function("parse_and_compile_10_terms", |b| {
-        b.iter(|| {
-            parse(black_box(QUERY))
-                .map(|query| Compiled::new(&query))
-                .is_ok()
-        });
+        b.iter(|| parse(black_box(QUERY)).map(|query| Compiled::new(&query)).is_ok());
     });
 }
 

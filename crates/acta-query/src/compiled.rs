@@ -85,10 +85,7 @@ fn glob_matches(parts: &[String], token: &str) -> bool {
         return token == first;
     }
     let middle = rest.split_last().map_or(&[][..], |(_, middle)| middle);
-    if token.len() < first.len() + last.len()
-        || !token.starts_with(first.as_str())
-        || !token.ends_with(last.as_str())
-    {
+    if token.len() < first.len() + last.len() || !token.starts_with(first.as_str()) || !token.ends_with(last.as_str()) {
         return false;
     }
     let Some(mut rest_of_token) = token.get(first.len()..token.len() - last.len()) else {
@@ -115,12 +112,10 @@ impl Phrase {
         if self.0.is_empty() {
             return true;
         }
-        tokens.spans.windows(self.0.len()).any(|window| {
-            window
-                .iter()
-                .zip(&self.0)
-                .all(|(&span, pattern)| pattern.matches(tokens.token(span)))
-        })
+        tokens
+            .spans
+            .windows(self.0.len())
+            .any(|window| window.iter().zip(&self.0).all(|(&span, pattern)| pattern.matches(tokens.token(span))))
     }
 }
 
@@ -161,14 +156,8 @@ impl Node {
                 let test = match cond {
                     FieldCond::Exists => Test::Exists,
                     FieldCond::Tokens(sequence) => Test::Tokens(Phrase::new(sequence)),
-                    FieldCond::Equals {
-                        value,
-                        case_sensitive: true,
-                    } => Test::EqualsCs(value.clone()),
-                    FieldCond::Equals {
-                        value,
-                        case_sensitive: false,
-                    } => Test::EqualsCi(value.to_lowercase()),
+                    FieldCond::Equals { value, case_sensitive: true } => Test::EqualsCs(value.clone()),
+                    FieldCond::Equals { value, case_sensitive: false } => Test::EqualsCi(value.to_lowercase()),
                     FieldCond::Prefix(prefix) => Test::Prefix(prefix.clone()),
                     FieldCond::Compare(op, bound) => Test::Compare(*op, *bound),
                 };
@@ -232,9 +221,7 @@ pub struct Compiled {
 impl Compiled {
     /// Compiles a query. Cheap; meant to be done once per search, tail or alert, not per event.
     pub fn new(query: &Query) -> Self {
-        Compiled {
-            root: Node::compile(query),
-        }
+        Compiled { root: Node::compile(query) }
     }
 
     /// Whether the event matches. Never panics.
@@ -255,12 +242,7 @@ struct FieldEntry<'a> {
 impl<'a> FieldEntry<'a> {
     fn new(view: &EventView<'a>, field: &Field) -> Self {
         let (values, exists) = resolve_field(view, field);
-        FieldEntry {
-            field: field.clone(),
-            exists,
-            values,
-            tokens: OnceCell::new(),
-        }
+        FieldEntry { field: field.clone(), exists, values, tokens: OnceCell::new() }
     }
 
     fn passes(&self, test: &Test) -> bool {
@@ -268,18 +250,10 @@ impl<'a> FieldEntry<'a> {
             Test::Exists => self.exists,
             Test::Tokens(phrase) => self
                 .tokens
-                .get_or_init(|| {
-                    self.values
-                        .iter()
-                        .map(|value| TokenList::new(&value.text()))
-                        .collect()
-                })
+                .get_or_init(|| self.values.iter().map(|value| TokenList::new(&value.text())).collect())
                 .iter()
                 .any(|tokens| phrase.matches(tokens)),
-            Test::EqualsCs(wanted) => self
-                .values
-                .iter()
-                .any(|value| value.text() == wanted.as_str()),
+            Test::EqualsCs(wanted) => self.values.iter().any(|value| value.text() == wanted.as_str()),
             Test::EqualsCi(lowered) => self.values.iter().any(|value| {
                 let text = value.text();
                 if text.is_ascii() && lowered.is_ascii() {
@@ -288,15 +262,10 @@ impl<'a> FieldEntry<'a> {
                     text.to_lowercase() == *lowered
                 }
             }),
-            Test::Prefix(prefix) => self
-                .values
-                .iter()
-                .any(|value| value.text().starts_with(prefix.as_str())),
-            Test::Compare(op, bound) => self.values.iter().any(|value| {
-                value
-                    .number()
-                    .is_some_and(|number| op.holds(number, *bound))
-            }),
+            Test::Prefix(prefix) => self.values.iter().any(|value| value.text().starts_with(prefix.as_str())),
+            Test::Compare(op, bound) => {
+                self.values.iter().any(|value| value.number().is_some_and(|number| op.holds(number, *bound)))
+            }
         }
     }
 }
@@ -315,11 +284,7 @@ pub struct PreparedEvent<'a> {
 impl<'a> PreparedEvent<'a> {
     /// Wraps an event; nothing is computed until a query asks.
     pub fn new(view: EventView<'a>) -> Self {
-        PreparedEvent {
-            view,
-            raw: OnceCell::new(),
-            fields: RefCell::new(Vec::new()),
-        }
+        PreparedEvent { view, raw: OnceCell::new(), fields: RefCell::new(Vec::new()) }
     }
 
     /// The event being evaluated.

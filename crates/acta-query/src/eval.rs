@@ -14,28 +14,20 @@ pub fn matches(query: &Query, event: &EventView<'_>) -> bool {
         Query::Not(child) => !matches(child, event),
         Query::Text(sequence) => sequence.matches_tokens(&tokenize(event.raw)),
         Query::Field(field, FieldCond::Exists) => field_exists(event, field),
-        Query::Field(field, cond) => field_values(event, field)
-            .iter()
-            .any(|value| value_matches(cond, value)),
+        Query::Field(field, cond) => field_values(event, field).iter().any(|value| value_matches(cond, value)),
     }
 }
 
 fn value_matches(cond: &FieldCond, value: &FieldValue<'_>) -> bool {
     match cond {
         FieldCond::Tokens(sequence) => sequence.matches_tokens(&tokenize(&value.text())),
-        FieldCond::Equals {
-            value: wanted,
-            case_sensitive: true,
-        } => value.text() == wanted.as_str(),
-        FieldCond::Equals {
-            value: wanted,
-            case_sensitive: false,
-        } => value.text().to_lowercase() == wanted.to_lowercase(),
+        FieldCond::Equals { value: wanted, case_sensitive: true } => value.text() == wanted.as_str(),
+        FieldCond::Equals { value: wanted, case_sensitive: false } => {
+            value.text().to_lowercase() == wanted.to_lowercase()
+        }
         FieldCond::Prefix(prefix) => value.text().starts_with(prefix.as_str()),
         FieldCond::Exists => true,
-        FieldCond::Compare(op, bound) => value
-            .number()
-            .is_some_and(|number| op.holds(number, *bound)),
+        FieldCond::Compare(op, bound) => value.number().is_some_and(|number| op.holds(number, *bound)),
     }
 }
 
@@ -71,12 +63,9 @@ impl Sequence {
         if patterns.is_empty() {
             return true;
         }
-        tokens.windows(patterns.len()).any(|window| {
-            window
-                .iter()
-                .zip(patterns)
-                .all(|(token, pattern)| pattern.matches(token.as_ref()))
-        })
+        tokens
+            .windows(patterns.len())
+            .any(|window| window.iter().zip(patterns).all(|(token, pattern)| pattern.matches(token.as_ref())))
     }
 }
 

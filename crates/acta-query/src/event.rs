@@ -105,19 +105,13 @@ pub fn field_exists(event: &EventView<'_>, field: &Field) -> bool {
 }
 
 /// Values and existence in one resolution, for the compiled evaluator's cache.
-pub(crate) fn resolve_field<'a>(
-    event: &EventView<'a>,
-    field: &Field,
-) -> (Vec<FieldValue<'a>>, bool) {
+pub(crate) fn resolve_field<'a>(event: &EventView<'a>, field: &Field) -> (Vec<FieldValue<'a>>, bool) {
     match field {
         Field::Path(segments) => {
             let mut nodes = Vec::new();
             resolve(event.event, segments, &mut nodes);
             let exists = nodes.iter().any(|node| !node.value().is_null());
-            (
-                nodes.into_iter().filter_map(Node::into_value).collect(),
-                exists,
-            )
+            (nodes.into_iter().filter_map(Node::into_value).collect(), exists)
         }
         _ => (field_values(event, field), field_exists(event, field)),
     }
@@ -161,10 +155,7 @@ impl<'a> Node<'a> {
 
 fn scalar(value: &Value) -> Option<FieldValue<'static>> {
     match value {
-        Value::Number(number) => Some(FieldValue::Num(
-            number.as_f64().unwrap_or(f64::NAN),
-            number.to_string(),
-        )),
+        Value::Number(number) => Some(FieldValue::Num(number.as_f64().unwrap_or(f64::NAN), number.to_string())),
         Value::Bool(flag) => Some(FieldValue::Bool(*flag)),
         Value::String(text) => Some(FieldValue::Str(Cow::Owned(text.clone()))),
         Value::Null | Value::Object(_) | Value::Array(_) => None,
@@ -205,7 +196,5 @@ fn embedded_json(text: &str) -> Option<Value> {
     if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
         return None;
     }
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .filter(|value| value.is_object() || value.is_array())
+    serde_json::from_str::<Value>(text).ok().filter(|value| value.is_object() || value.is_array())
 }

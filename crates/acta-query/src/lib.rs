@@ -43,10 +43,7 @@ pub const MAX_NESTING: usize = 64;
 /// `iam-identity.user-apikey.delete` gives `iam` `identity` `user` `apikey` `delete`; camelCase is not split.
 /// This is the one tokenizer of Acta: the index and PostgreSQL store exactly these tokens.
 pub fn tokenize(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|piece| !piece.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|piece| !piece.is_empty()).map(str::to_lowercase).collect()
 }
 
 /// Limits on query text, so that one request cannot make the server parse or evaluate without bound.
@@ -62,11 +59,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_bytes: 4096,
-            max_terms: 100,
-            max_list_values: 1000,
-        }
+        Limits { max_bytes: 4096, max_terms: 100, max_list_values: 1000 }
     }
 }
 

@@ -11,23 +11,11 @@ use crate::{Limits, MAX_NESTING, QueryError, tokenize};
 
 pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Query, QueryError> {
     if text.len() > limits.max_bytes {
-        let column = text
-            .char_indices()
-            .take_while(|(at, c)| at + c.len_utf8() <= limits.max_bytes)
-            .count()
-            + 1;
-        return Err(error(
-            column,
-            format!("query is longer than {} bytes", limits.max_bytes),
-        ));
+        let column = text.char_indices().take_while(|(at, c)| at + c.len_utf8() <= limits.max_bytes).count() + 1;
+        return Err(error(column, format!("query is longer than {} bytes", limits.max_bytes)));
     }
     let mut parser = Parser {
-        lexer: Lexer {
-            chars: text.chars().collect(),
-            pos: 0,
-            terms: 0,
-            limits: *limits,
-        },
+        lexer: Lexer { chars: text.chars().collect(), pos: 0, terms: 0, limits: *limits },
         peeked: None,
         nesting: 0,
         groups: 0,
@@ -36,10 +24,7 @@ pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Query, QueryError> {
 }
 
 fn error(column: usize, message: impl Into<String>) -> QueryError {
-    QueryError {
-        column,
-        message: message.into(),
-    }
+    QueryError { column, message: message.into() }
 }
 
 #[derive(Debug)]
@@ -121,18 +106,13 @@ impl Lexer {
     }
 
     fn looking_at(&self, text: &str) -> bool {
-        text.chars()
-            .enumerate()
-            .all(|(i, c)| self.char_at(self.pos + i) == Some(c))
+        text.chars().enumerate().all(|(i, c)| self.char_at(self.pos + i) == Some(c))
     }
 
     fn count_term(&mut self, column: usize) -> Result<(), QueryError> {
         self.terms += 1;
         if self.terms > self.limits.max_terms {
-            return Err(error(
-                column,
-                format!("more than {} terms", self.limits.max_terms),
-            ));
+            return Err(error(column, format!("more than {} terms", self.limits.max_terms)));
         }
         Ok(())
     }
@@ -142,13 +122,7 @@ impl Lexer {
             self.pos += 1;
         }
         let column = self.column();
-        let token = |kind, spelling| {
-            Ok(Token {
-                kind,
-                column,
-                spelling,
-            })
-        };
+        let token = |kind, spelling| Ok(Token { kind, column, spelling });
         let Some(c) = self.peek_char() else {
             return token(Kind::End, "");
         };
@@ -164,10 +138,7 @@ impl Lexer {
             '-' => {
                 self.pos += 1;
                 if self.at_boundary() && self.peek_char() != Some('(') {
-                    return Err(error(
-                        self.column(),
-                        "expected a term right after '-' (quote a literal '-')",
-                    ));
+                    return Err(error(self.column(), "expected a term right after '-' (quote a literal '-')"));
                 }
                 token(Kind::Not, "-")
             }
@@ -180,17 +151,9 @@ impl Lexer {
                 let text = self.quoted()?;
                 self.expect_boundary("the closing quote")?;
                 let tokens = tokenize(&text);
-                token(
-                    Kind::Term(Query::Text(Sequence(
-                        tokens.into_iter().map(TokenPattern::Exact).collect(),
-                    ))),
-                    "",
-                )
+                token(Kind::Term(Query::Text(Sequence(tokens.into_iter().map(TokenPattern::Exact).collect()))), "")
             }
-            ':' => Err(error(
-                column,
-                "expected a field name before ':' (quote a literal ':')",
-            )),
+            ':' => Err(error(column, "expected a field name before ':' (quote a literal ':')")),
             _ => self.word_or_field(column),
         }
     }
@@ -206,11 +169,7 @@ impl Lexer {
                 self.pos += 1;
                 self.count_term(column)?;
                 let query = self.field_term(&name, column)?;
-                return Ok(Token {
-                    kind: Kind::Term(query),
-                    column,
-                    spelling: "",
-                });
+                return Ok(Token { kind: Kind::Term(query), column, spelling: "" });
             }
             self.pos += 1;
         }
@@ -230,20 +189,15 @@ impl Lexer {
                 (Kind::Term(query), "")
             }
         };
-        Ok(Token {
-            kind,
-            column,
-            spelling,
-        })
+        Ok(Token { kind, column, spelling })
     }
 
     /// After a closing quote, bracket or parenthesis, the term must end, so that `"a"b` is not silently two terms.
     fn expect_boundary(&self, what: &str) -> Result<(), QueryError> {
         match self.peek_char() {
-            Some(c) if !c.is_whitespace() && c != '(' && c != ')' => Err(error(
-                self.column(),
-                format!("expected a space or ')' after {what}"),
-            )),
+            Some(c) if !c.is_whitespace() && c != '(' && c != ')' => {
+                Err(error(self.column(), format!("expected a space or ')' after {what}")))
+            }
             _ => Ok(()),
         }
     }
@@ -260,9 +214,7 @@ impl Lexer {
                 None => {
                     return Err(error(
                         self.column(),
-                        format!(
-                            "expected {quote} to close the quote opened at column {open_column}"
-                        ),
+                        format!("expected {quote} to close the quote opened at column {open_column}"),
                     ));
                 }
                 Some('\\') => match self.char_at(self.pos + 1) {
@@ -299,10 +251,7 @@ impl Lexer {
     fn field_term(&mut self, name: &str, column: usize) -> Result<Query, QueryError> {
         let (field, is_str) = field_from_name(name).ok_or_else(|| {
             if name.is_empty() {
-                error(
-                    column,
-                    "expected a field name before ':' (quote a literal ':')",
-                )
+                error(column, "expected a field name before ':' (quote a literal ':')")
             } else {
                 error(column, format!("empty segment in the field name '{name}'"))
             }
@@ -313,12 +262,7 @@ impl Lexer {
         if self.peek_char() == Some('(') {
             return self.compound(&field, is_str);
         }
-        for (spelling, op) in [
-            (">=", CmpOp::Ge),
-            ("<=", CmpOp::Le),
-            (">", CmpOp::Gt),
-            ("<", CmpOp::Lt),
-        ] {
+        for (spelling, op) in [(">=", CmpOp::Ge), ("<=", CmpOp::Le), (">", CmpOp::Gt), ("<", CmpOp::Lt)] {
             if self.looking_at(spelling) {
                 self.pos += spelling.len();
                 let bound = self.number(spelling)?;
@@ -336,10 +280,7 @@ impl Lexer {
         };
         self.pos += op.spelling().len() - 1;
         if self.at_boundary() {
-            return Err(error(
-                self.column(),
-                format!("expected a value after '{}'", op.spelling()),
-            ));
+            return Err(error(self.column(), format!("expected a value after '{}'", op.spelling())));
         }
         if self.peek_char() == Some('[') {
             return self.list(&field, is_str, op);
@@ -358,8 +299,7 @@ impl Lexer {
     fn number(&mut self, after: &str) -> Result<f64, QueryError> {
         let column = self.column();
         let text = self.unquoted();
-        parse_number(&text)
-            .ok_or_else(|| error(column, format!("expected a number after '{after}'")))
+        parse_number(&text).ok_or_else(|| error(column, format!("expected a number after '{after}'")))
     }
 
     /// `field:[a,b,"c d"]`: any of the values.
@@ -373,10 +313,7 @@ impl Lexer {
                 Some('"' | '\'') => RawValue::Quoted(self.quoted()?),
                 _ => {
                     let start = self.pos;
-                    while self
-                        .peek_char()
-                        .is_some_and(|c| c != ',' && c != ']' && !c.is_whitespace())
-                    {
+                    while self.peek_char().is_some_and(|c| c != ',' && c != ']' && !c.is_whitespace()) {
                         self.pos += 1;
                     }
                     if self.pos == start {
@@ -389,9 +326,7 @@ impl Lexer {
                         if self.peek_char().is_none() {
                             return Err(error(
                                 column,
-                                format!(
-                                    "expected ']' to close the list opened at column {open_column}"
-                                ),
+                                format!("expected ']' to close the list opened at column {open_column}"),
                             ));
                         }
                         return Err(error(column, "expected a value in the list"));
@@ -400,10 +335,7 @@ impl Lexer {
                 }
             };
             if alternatives.len() == self.limits.max_list_values {
-                return Err(error(
-                    column,
-                    format!("more than {} values in a list", self.limits.max_list_values),
-                ));
+                return Err(error(column, format!("more than {} values in a list", self.limits.max_list_values)));
             }
             alternatives.push(value_query(field, is_str, op, raw));
             match self.peek_char() {
@@ -413,10 +345,7 @@ impl Lexer {
                     break;
                 }
                 Some(c) if c.is_whitespace() => {
-                    return Err(error(
-                        self.column(),
-                        "expected ',' or ']', not a space (lists take no spaces)",
-                    ));
+                    return Err(error(self.column(), "expected ',' or ']', not a space (lists take no spaces)"));
                 }
                 None => {
                     return Err(error(
@@ -425,10 +354,7 @@ impl Lexer {
                     ));
                 }
                 Some(_) => {
-                    return Err(error(
-                        self.column(),
-                        "expected ',' or ']' after a quoted value in the list",
-                    ));
+                    return Err(error(self.column(), "expected ',' or ']' after a quoted value in the list"));
                 }
             }
         }
@@ -450,9 +376,7 @@ impl Lexer {
                 None => {
                     return Err(error(
                         column,
-                        format!(
-                            "expected ')' to close the conditions opened at column {open_column}"
-                        ),
+                        format!("expected ')' to close the conditions opened at column {open_column}"),
                     ));
                 }
                 Some(')') => {
@@ -476,42 +400,24 @@ impl Lexer {
 
     fn compound_part(&mut self, field: &Field, is_str: bool) -> Result<Query, QueryError> {
         if matches!(self.peek_char(), Some('-' | '!')) {
-            let spelling = if self.peek_char() == Some('-') {
-                "-"
-            } else {
-                "!"
-            };
+            let spelling = if self.peek_char() == Some('-') { "-" } else { "!" };
             self.pos += 1;
             if self.at_boundary() || matches!(self.peek_char(), Some('-' | '!')) {
-                return Err(error(
-                    self.column(),
-                    format!("expected a condition right after '{spelling}'"),
-                ));
+                return Err(error(self.column(), format!("expected a condition right after '{spelling}'")));
             }
             return Ok(Query::Not(Box::new(self.compound_part(field, is_str)?)));
         }
         let column = self.column();
         match self.peek_char() {
             Some('(') => {
-                return Err(error(
-                    column,
-                    "expected a condition; groups cannot nest inside a field's '( )'",
-                ));
+                return Err(error(column, "expected a condition; groups cannot nest inside a field's '( )'"));
             }
             Some('[') => {
-                return Err(error(
-                    column,
-                    "expected a condition; lists cannot appear inside a field's '( )'",
-                ));
+                return Err(error(column, "expected a condition; lists cannot appear inside a field's '( )'"));
             }
             _ => {}
         }
-        for (spelling, op) in [
-            (">=", CmpOp::Ge),
-            ("<=", CmpOp::Le),
-            (">", CmpOp::Gt),
-            ("<", CmpOp::Lt),
-        ] {
+        for (spelling, op) in [(">=", CmpOp::Ge), ("<=", CmpOp::Le), (">", CmpOp::Gt), ("<", CmpOp::Lt)] {
             if self.looking_at(spelling) {
                 self.pos += spelling.len();
                 let bound = self.number(spelling)?;
@@ -525,19 +431,13 @@ impl Lexer {
         } else if self.looking_at("=") {
             self.pos += 1;
             let bound = self.number("=")?;
-            return Ok(Query::Field(
-                field.clone(),
-                FieldCond::Compare(CmpOp::Eq, bound),
-            ));
+            return Ok(Query::Field(field.clone(), FieldCond::Compare(CmpOp::Eq, bound)));
         } else {
             ValueOp::Plain
         };
         self.pos += op.spelling().len() - 1;
         if self.at_boundary() {
-            return Err(error(
-                self.column(),
-                format!("expected a value after '{}'", &op.spelling()[1..]),
-            ));
+            return Err(error(self.column(), format!("expected a value after '{}'", &op.spelling()[1..])));
         }
         if matches!(self.peek_char(), Some('"' | '\'')) {
             let text = self.quoted()?;
@@ -546,16 +446,9 @@ impl Lexer {
         }
         let text = self.unquoted();
         // A bare number inside `( )` is numeric equality, as `=404` is there.
-        let number = if op == ValueOp::Plain {
-            parse_number(&text)
-        } else {
-            None
-        };
+        let number = if op == ValueOp::Plain { parse_number(&text) } else { None };
         if let Some(number) = number {
-            return Ok(Query::Field(
-                field.clone(),
-                FieldCond::Compare(CmpOp::Eq, number),
-            ));
+            return Ok(Query::Field(field.clone(), FieldCond::Compare(CmpOp::Eq, number)));
         }
         Ok(value_query(field, is_str, op, RawValue::Unquoted(text)))
     }
@@ -595,46 +488,27 @@ impl Field {
 fn value_query(field: &Field, is_str: bool, op: ValueOp, raw: RawValue) -> Query {
     let cond = match (op, raw) {
         (ValueOp::EqualsCs, RawValue::Quoted(text) | RawValue::Unquoted(text)) => {
-            FieldCond::Equals {
-                value: text,
-                case_sensitive: true,
-            }
+            FieldCond::Equals { value: text, case_sensitive: true }
         }
-        (ValueOp::Prefix, RawValue::Quoted(text) | RawValue::Unquoted(text)) => {
-            FieldCond::Prefix(text)
-        }
+        (ValueOp::Prefix, RawValue::Quoted(text) | RawValue::Unquoted(text)) => FieldCond::Prefix(text),
         (ValueOp::EqualsCi, RawValue::Quoted(text) | RawValue::Unquoted(text)) => {
-            FieldCond::Equals {
-                value: text,
-                case_sensitive: false,
-            }
+            FieldCond::Equals { value: text, case_sensitive: false }
         }
         (ValueOp::Plain, RawValue::Unquoted(text)) if is_match_all(&text) => FieldCond::Exists,
         (ValueOp::Plain, RawValue::Quoted(text) | RawValue::Unquoted(text)) if is_str => {
-            FieldCond::Equals {
-                value: text,
-                case_sensitive: false,
-            }
+            FieldCond::Equals { value: text, case_sensitive: false }
         }
         (ValueOp::Plain, RawValue::Quoted(text)) => {
             let tokens = tokenize(&text);
             if tokens.is_empty() {
-                FieldCond::Equals {
-                    value: text,
-                    case_sensitive: false,
-                }
+                FieldCond::Equals { value: text, case_sensitive: false }
             } else {
-                FieldCond::Tokens(Sequence(
-                    tokens.into_iter().map(TokenPattern::Exact).collect(),
-                ))
+                FieldCond::Tokens(Sequence(tokens.into_iter().map(TokenPattern::Exact).collect()))
             }
         }
         (ValueOp::Plain, RawValue::Unquoted(text)) => match word_sequence(&text) {
             Some(sequence) if !sequence.0.is_empty() => FieldCond::Tokens(sequence),
-            _ => FieldCond::Equals {
-                value: text,
-                case_sensitive: false,
-            },
+            _ => FieldCond::Equals { value: text, case_sensitive: false },
         },
     };
     Query::Field(field.clone(), cond)
@@ -654,10 +528,8 @@ fn word_sequence(word: &str) -> Option<Sequence> {
     if is_match_all(word) {
         return None;
     }
-    let pieces: Vec<&str> = word
-        .split(|c: char| !(c.is_alphanumeric() || c == '*'))
-        .filter(|piece| !piece.is_empty())
-        .collect();
+    let pieces: Vec<&str> =
+        word.split(|c: char| !(c.is_alphanumeric() || c == '*')).filter(|piece| !piece.is_empty()).collect();
     let last = pieces.len().saturating_sub(1);
     let patterns = pieces
         .iter()
@@ -666,11 +538,7 @@ fn word_sequence(word: &str) -> Option<Sequence> {
             let lowered = collapse_stars(&piece.to_lowercase());
             let base = lowered.trim_end_matches('*');
             if !lowered.contains('*') {
-                if i == last {
-                    TokenPattern::Prefix(lowered)
-                } else {
-                    TokenPattern::Exact(lowered)
-                }
+                if i == last { TokenPattern::Prefix(lowered) } else { TokenPattern::Exact(lowered) }
             } else if i == last && !base.is_empty() && !base.contains('*') {
                 TokenPattern::Prefix(base.to_string())
             } else {
@@ -792,20 +660,14 @@ impl Parser {
         if Self::starts_term(token) {
             Ok(())
         } else {
-            Err(error(
-                token.column,
-                format!("expected a term after '{spelling}'"),
-            ))
+            Err(error(token.column, format!("expected a term after '{spelling}'")))
         }
     }
 
     fn enter(&mut self, column: usize) -> Result<(), QueryError> {
         self.nesting += 1;
         if self.nesting > MAX_NESTING {
-            return Err(error(
-                column,
-                format!("groups and negations nest more than {MAX_NESTING} deep"),
-            ));
+            return Err(error(column, format!("groups and negations nest more than {MAX_NESTING} deep")));
         }
         Ok(())
     }
@@ -833,19 +695,13 @@ impl Parser {
                 if matches!(inner.kind, Kind::RParen) {
                     return Err(error(
                         inner.column,
-                        format!(
-                            "expected a term inside the group opened at column {}",
-                            token.column
-                        ),
+                        format!("expected a term inside the group opened at column {}", token.column),
                     ));
                 }
                 if matches!(inner.kind, Kind::End) {
                     return Err(error(
                         inner.column,
-                        format!(
-                            "expected ')' to close the group opened at column {}",
-                            token.column
-                        ),
+                        format!("expected ')' to close the group opened at column {}", token.column),
                     ));
                 }
                 let query = self.or_expr()?;
@@ -853,23 +709,15 @@ impl Parser {
                 if !matches!(close.kind, Kind::RParen) {
                     return Err(error(
                         close.column,
-                        format!(
-                            "expected ')' to close the group opened at column {}",
-                            token.column
-                        ),
+                        format!("expected ')' to close the group opened at column {}", token.column),
                     ));
                 }
                 self.groups -= 1;
                 self.nesting -= 1;
                 Ok(query)
             }
-            Kind::And | Kind::Or => Err(error(
-                token.column,
-                format!("expected a term before '{}'", token.spelling),
-            )),
-            Kind::RParen if self.groups == 0 => {
-                Err(error(token.column, "unexpected ')' with no group open"))
-            }
+            Kind::And | Kind::Or => Err(error(token.column, format!("expected a term before '{}'", token.spelling))),
+            Kind::RParen if self.groups == 0 => Err(error(token.column, "unexpected ')' with no group open")),
             Kind::RParen => Err(error(token.column, "expected a term before ')'")),
             Kind::Not | Kind::End => Err(error(token.column, "expected a term")),
         }

@@ -71,8 +71,7 @@ fn write_query(query: &Query, context: Context, f: &mut Formatter<'_>) -> fmt::R
             let items = and_items(children);
             // By precedence an AND needs parentheses only inside a negation (or an AND, which the parser
             // flattens away).
-            let parenthesize =
-                matches!(context, Context::NotChild | Context::AndChild) && !is_one_term(&items);
+            let parenthesize = matches!(context, Context::NotChild | Context::AndChild) && !is_one_term(&items);
             write_items(&items, " ", Context::AndChild, parenthesize, f)
         }
         Query::Or(children) => {
@@ -134,11 +133,7 @@ fn and_items(children: &[Query]) -> Vec<Item<'_>> {
         };
         let run: Vec<String> = children[i..]
             .iter()
-            .map_while(|child| {
-                compound_part(child)
-                    .filter(|(other, _)| *other == field)
-                    .map(|(_, part)| part)
-            })
+            .map_while(|child| compound_part(child).filter(|(other, _)| *other == field).map(|(_, part)| part))
             .collect();
         if run.len() < 2 {
             items.extend(children.get(i).map(Item::Single));
@@ -166,9 +161,7 @@ fn or_items(children: &[Query]) -> Vec<Item<'_>> {
         let run: Vec<String> = children[i..]
             .iter()
             .map_while(|child| {
-                list_element(child)
-                    .filter(|(other, other_op, _)| *other == field && *other_op == op)
-                    .map(|e| e.2)
+                list_element(child).filter(|(other, other_op, _)| *other == field && *other_op == op).map(|e| e.2)
             })
             .take(max)
             .collect();
@@ -198,21 +191,11 @@ fn compound_part(query: &Query) -> Option<(&Field, String)> {
         // a negation.
         FieldCond::Compare(CmpOp::Eq, bound) => {
             let number = number_text(*bound);
-            if number.starts_with('-') {
-                format!("={number}")
-            } else {
-                number
-            }
+            if number.starts_with('-') { format!("={number}") } else { number }
         }
         FieldCond::Compare(op, bound) => format!("{}{}", op_text(*op), number_text(*bound)),
-        FieldCond::Equals {
-            value,
-            case_sensitive: false,
-        } => format!("=={}", value_text(value, false)),
-        FieldCond::Equals {
-            value,
-            case_sensitive: true,
-        } => format!("==={}", value_text(value, false)),
+        FieldCond::Equals { value, case_sensitive: false } => format!("=={}", value_text(value, false)),
+        FieldCond::Equals { value, case_sensitive: true } => format!("==={}", value_text(value, false)),
         FieldCond::Exists => "*".to_string(),
         FieldCond::Tokens(sequence) if !sequence.0.is_empty() => {
             let text = sequence_text(sequence);
@@ -236,14 +219,8 @@ fn list_element(query: &Query) -> Option<(&Field, &'static str, String)> {
     let (op, element) = match cond {
         FieldCond::Tokens(sequence) if !sequence.0.is_empty() => ("", sequence_text(sequence)),
         FieldCond::Exists => ("", "*".to_string()),
-        FieldCond::Equals {
-            value,
-            case_sensitive: false,
-        } => ("==", value_text(value, true)),
-        FieldCond::Equals {
-            value,
-            case_sensitive: true,
-        } => ("===", value_text(value, true)),
+        FieldCond::Equals { value, case_sensitive: false } => ("==", value_text(value, true)),
+        FieldCond::Equals { value, case_sensitive: true } => ("===", value_text(value, true)),
         FieldCond::Prefix(prefix) => ("=", value_text(prefix, true)),
         FieldCond::Tokens(_) | FieldCond::Compare(..) => return None,
     };
@@ -264,24 +241,14 @@ fn op_text(op: CmpOp) -> &'static str {
 fn number_text(number: f64) -> String {
     let plain = format!("{number}");
     let exponent = format!("{number:e}");
-    if exponent.len() < plain.len() {
-        exponent
-    } else {
-        plain
-    }
+    if exponent.len() < plain.len() { exponent } else { plain }
 }
 
 fn write_cond(cond: &FieldCond, f: &mut Formatter<'_>) -> fmt::Result {
     match cond {
         FieldCond::Tokens(sequence) => f.write_str(&sequence_text(sequence)),
-        FieldCond::Equals {
-            value,
-            case_sensitive: false,
-        } => write!(f, "=={}", value_text(value, false)),
-        FieldCond::Equals {
-            value,
-            case_sensitive: true,
-        } => write!(f, "==={}", value_text(value, false)),
+        FieldCond::Equals { value, case_sensitive: false } => write!(f, "=={}", value_text(value, false)),
+        FieldCond::Equals { value, case_sensitive: true } => write!(f, "==={}", value_text(value, false)),
         FieldCond::Prefix(prefix) => write!(f, "={}", value_text(prefix, false)),
         FieldCond::Exists => f.write_char('*'),
         // `field:=404` means a case-sensitive prefix, so numeric equality needs the `( )` form.
@@ -294,10 +261,7 @@ fn write_cond(cond: &FieldCond, f: &mut Formatter<'_>) -> fmt::Result {
 fn sequence_text(sequence: &Sequence) -> String {
     let patterns = &sequence.0;
     let mut text = String::new();
-    if patterns
-        .iter()
-        .all(|pattern| matches!(pattern, TokenPattern::Exact(_)))
-    {
+    if patterns.iter().all(|pattern| matches!(pattern, TokenPattern::Exact(_))) {
         text.push('"');
         for (i, pattern) in patterns.iter().enumerate() {
             if i > 0 {
@@ -346,9 +310,7 @@ fn push_token(text: &mut String, token: &str) {
 fn value_text(value: &str, in_list: bool) -> String {
     let needs_quotes = value.is_empty()
         || value.starts_with(['=', '[', '"', '\''])
-        || value.chars().any(|c| {
-            c.is_whitespace() || c == '(' || c == ')' || (in_list && (c == ',' || c == ']'))
-        });
+        || value.chars().any(|c| c.is_whitespace() || c == '(' || c == ')' || (in_list && (c == ',' || c == ']')));
     if !needs_quotes {
         return value.to_string();
     }

@@ -1,9 +1,7 @@
 //! Property tests: printing is lossless, parsing and evaluation never panic, and the compiled evaluator agrees
 //! with the reference evaluator on random queries and events.
 
-use acta_query::{
-    Compiled, EventView, PreparedEvent, Query, Sequence, TokenPattern, matches, parse, tokenize,
-};
+use acta_query::{Compiled, EventView, PreparedEvent, Query, Sequence, TokenPattern, matches, parse, tokenize};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
@@ -64,20 +62,8 @@ const FIELDS: &[&str] = &[
     "a.b",
 ];
 
-const COMPOUND_PARTS: &[&str] = &[
-    ">=400",
-    "<500",
-    "-404",
-    "=409",
-    "409",
-    "fail",
-    "\"x y\"",
-    "==failure",
-    "-success",
-    "*",
-    "!=1",
-    "===Fail",
-];
+const COMPOUND_PARTS: &[&str] =
+    &[">=400", "<500", "-404", "=409", "409", "fail", "\"x y\"", "==failure", "-success", "*", "!=1", "===Fail"];
 
 const NUMBERS: &[&str] = &["0", "200", "400", "409", "-1.5", "1e2", "0.5"];
 
@@ -90,10 +76,7 @@ fn quote(text: &str) -> String {
 }
 
 fn free_word() -> impl Strategy<Value = String> + Clone {
-    prop_oneof![
-        pick(WORDS),
-        "[a-zA-Z0-9üÜİ東*._/-]{1,8}".prop_filter("a word", |w| !w.starts_with('-'))
-    ]
+    prop_oneof![pick(WORDS), "[a-zA-Z0-9üÜİ東*._/-]{1,8}".prop_filter("a word", |w| !w.starts_with('-'))]
 }
 
 fn phrase() -> impl Strategy<Value = String> + Clone {
@@ -113,14 +96,9 @@ fn value() -> impl Strategy<Value = String> + Clone {
 
 fn field_term() -> impl Strategy<Value = String> + Clone {
     prop_oneof![
-        (pick(FIELDS), pick(&[":", ":==", ":===", ":="]), value())
-            .prop_map(|(f, op, v)| format!("{f}{op}{v}")),
-        (pick(FIELDS), pick(&[">=", ">", "<", "<="]), pick(NUMBERS))
-            .prop_map(|(f, op, n)| format!("{f}:{op}{n}")),
-        (
-            pick(FIELDS),
-            prop::collection::vec(pick(COMPOUND_PARTS), 1..4)
-        )
+        (pick(FIELDS), pick(&[":", ":==", ":===", ":="]), value()).prop_map(|(f, op, v)| format!("{f}{op}{v}")),
+        (pick(FIELDS), pick(&[">=", ">", "<", "<="]), pick(NUMBERS)).prop_map(|(f, op, n)| format!("{f}:{op}{n}")),
+        (pick(FIELDS), prop::collection::vec(pick(COMPOUND_PARTS), 1..4))
             .prop_map(|(f, parts)| format!("{f}:({})", parts.join(" "))),
         pick(FIELDS).prop_map(|f| format!("{f}:*")),
     ]
@@ -131,17 +109,12 @@ fn field_term() -> impl Strategy<Value = String> + Clone {
 fn same_field_terms() -> impl Strategy<Value = String> + Clone {
     let condition = prop_oneof![
         (pick(&["", "==", "===", "=", "-", "-=="]), value()).prop_map(|(op, v)| format!("{op}{v}")),
-        (pick(&[">=", ">", "<", "<=", "-", ""]), pick(NUMBERS))
-            .prop_map(|(op, n)| format!("{op}{n}")),
+        (pick(&[">=", ">", "<", "<=", "-", ""]), pick(NUMBERS)).prop_map(|(op, n)| format!("{op}{n}")),
         (pick(&["(=", "(", "(-"]), pick(NUMBERS)).prop_map(|(op, n)| format!("{op}{n})")),
         Just("*".to_string()),
     ];
-    (
-        pick(FIELDS),
-        prop::collection::vec(condition, 2..5),
-        pick(&[" ", " OR "]),
-    )
-        .prop_map(|(field, conditions, separator)| {
+    (pick(FIELDS), prop::collection::vec(condition, 2..5), pick(&[" ", " OR "])).prop_map(
+        |(field, conditions, separator)| {
             let terms: Vec<String> = conditions
                 .iter()
                 .map(|c| match c.strip_prefix('-') {
@@ -150,28 +123,19 @@ fn same_field_terms() -> impl Strategy<Value = String> + Clone {
                 })
                 .collect();
             terms.join(&separator)
-        })
+        },
+    )
 }
 
 /// Query text from the grammar, so that most of it parses.
 fn query_text() -> impl Strategy<Value = String> {
-    let leaf =
-        prop_oneof![3 => free_word(), 1 => phrase(), 3 => field_term(), 2 => same_field_terms()];
+    let leaf = prop_oneof![3 => free_word(), 1 => phrase(), 3 => field_term(), 2 => same_field_terms()];
     leaf.prop_recursive(4, 24, 3, |inner| {
         prop_oneof![
-            (
-                inner.clone(),
-                inner.clone(),
-                pick(&[" ", " AND ", " OR ", " || ", " && "])
-            )
+            (inner.clone(), inner.clone(), pick(&[" ", " AND ", " OR ", " || ", " && "]))
                 .prop_map(|(a, b, op)| format!("{a}{op}{b}")),
-            (inner, pick(&["(", "-(", "!", "NOT ", "-"])).prop_map(|(a, op)| {
-                if op.ends_with('(') {
-                    format!("{op}{a})")
-                } else {
-                    format!("{op}{a}")
-                }
-            }),
+            (inner, pick(&["(", "-(", "!", "NOT ", "-"]))
+                .prop_map(|(a, op)| { if op.ends_with('(') { format!("{op}{a})") } else { format!("{op}{a}") } }),
         ]
     })
 }
@@ -260,42 +224,16 @@ fn scalar() -> impl Strategy<Value = Value> {
 fn event() -> impl Strategy<Value = Value> {
     let maybe = |strategy: BoxedStrategy<Value>| prop::option::weighted(0.7, strategy);
     (
-        (
-            maybe(scalar().boxed()),
-            maybe(scalar().boxed()),
-            maybe(scalar().boxed()),
-            maybe(scalar().boxed()),
-        ),
-        (
-            maybe(scalar().boxed()),
-            maybe(
-                prop::collection::vec(scalar(), 0..3)
-                    .prop_map(Value::Array)
-                    .boxed(),
-            ),
-        ),
-        (
-            maybe(scalar().boxed()),
-            maybe(scalar().boxed()),
-            maybe(scalar().boxed()),
-            any::<bool>(),
-        ),
+        (maybe(scalar().boxed()), maybe(scalar().boxed()), maybe(scalar().boxed()), maybe(scalar().boxed())),
+        (maybe(scalar().boxed()), maybe(prop::collection::vec(scalar(), 0..3).prop_map(Value::Array).boxed())),
+        (maybe(scalar().boxed()), maybe(scalar().boxed()), maybe(scalar().boxed()), any::<bool>()),
         prop::collection::vec((pick(KEYS), json_value()), 0..4),
     )
         .prop_map(
-            |(
-                (action, outcome, severity, count),
-                (code, tags),
-                (region, name, type_uri, stringify),
-                extra,
-            )| {
+            |((action, outcome, severity, count), (code, tags), (region, name, type_uri, stringify), extra)| {
                 let mut event = Map::new();
-                for (key, value) in [
-                    ("action", action),
-                    ("outcome", outcome),
-                    ("severity", severity),
-                    ("count", count),
-                ] {
+                for (key, value) in [("action", action), ("outcome", outcome), ("severity", severity), ("count", count)]
+                {
                     if let Some(value) = value {
                         event.insert(key.to_string(), value);
                     }
@@ -308,20 +246,10 @@ fn event() -> impl Strategy<Value = Value> {
                 }
                 if let Some(region) = region {
                     let data = serde_json::json!({ "region": region });
-                    event.insert(
-                        "requestData".into(),
-                        if stringify {
-                            Value::String(data.to_string())
-                        } else {
-                            data
-                        },
-                    );
+                    event.insert("requestData".into(), if stringify { Value::String(data.to_string()) } else { data });
                 }
                 if let Some(name) = name {
-                    event.insert(
-                        "attachments".into(),
-                        serde_json::json!([{ "name": name }, {}]),
-                    );
+                    event.insert("attachments".into(), serde_json::json!([{ "name": name }, {}]));
                 }
                 if let Some(type_uri) = type_uri {
                     event.insert("target".into(), serde_json::json!({ "typeURI": type_uri }));
@@ -360,13 +288,7 @@ fn assert_agree(query: &Query, raw: &str, event: &Value) -> Result<(), TestCaseE
     let prepared = PreparedEvent::new(view);
     let compiled = Compiled::new(query);
     let expected = matches(query, &view);
-    prop_assert_eq!(
-        compiled.matches(&prepared),
-        expected,
-        "{:?} on {}",
-        query,
-        raw
-    );
+    prop_assert_eq!(compiled.matches(&prepared), expected, "{:?} on {}", query, raw);
     // Evaluating again hits the caches of the prepared event.
     prop_assert_eq!(compiled.matches(&prepared), expected);
     Ok(())
@@ -457,8 +379,5 @@ fn the_generated_queries_and_events_give_both_answers() {
         }
     }
     eprintln!("{parsed} parsed, {matched} matched");
-    assert!(
-        matched > parsed / 10 && matched < parsed * 9 / 10,
-        "{matched} of {parsed} matched"
-    );
+    assert!(matched > parsed / 10 && matched < parsed * 9 / 10, "{matched} of {parsed} matched");
 }

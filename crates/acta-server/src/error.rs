@@ -17,8 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Structured details (per-event errors, the query column...).
     pub details: Vec<Value>,
-    /// Extra members of the error object (`column` for query errors).
-    pub extra: Option<(&'static str, Value)>,
+    /// The column of a query error, also given as a member of the error object (QUERY.md).
+    pub column: Option<usize>,
     /// Seconds after which to retry (429, 503).
     pub retry_after: Option<u64>,
 }
@@ -26,7 +26,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: Vec::new(), extra: None, retry_after: None }
+        ApiError { status, code, message: message.into(), details: Vec::new(), column: None, retry_after: None }
     }
 
     /// 400 with a code.
@@ -58,7 +58,7 @@ impl ApiError {
     /// A query that does not parse.
     pub fn query(error: &acta_query::QueryError) -> ApiError {
         let mut api = ApiError::bad_request("query_syntax", error.message.clone());
-        api.extra = Some(("column", json!(error.column)));
+        api.column = Some(error.column);
         api.details = vec![json!({"column": error.column})];
         api
     }
@@ -67,14 +67,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({"code": self.code, "message": self.message, "details": self.details});
-        if let (Some((key, value)), Some(object)) = (self.extra, error.as_object_mut()) {
-            object.insert(key.to_string(), value);
+        if let (Some(column), Some(object)) = (self.column, error.as_object_mut()) {
+            object.insert("column".to_string(), json!(column));
         }
         let mut response = (self.status, Json(json!({ "error": error }))).into_response();
-        if let Some(seconds) = self.retry_after {
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -117,7 +117,9 @@ fn deadline(examined: u64) -> ApiError {
     let mut api = ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "query_deadline",
-        format!("the query did not finish within its deadline after examining {examined} candidate events; narrow the time range or the query"),
+        format!(
+            "the query did not finish within its deadline after examining {examined} candidate events; narrow the time range or the query"
+        ),
     );
     api.details = vec![json!({"examined": examined})];
     api.retry_after = Some(1);

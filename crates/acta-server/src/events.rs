@@ -200,10 +200,8 @@ pub(crate) async fn store_batch(
 }
 
 fn rejection(index: usize, problems: &[acta_cadf::Problem]) -> Value {
-    let errors: Vec<Value> = problems
-        .iter()
-        .map(|problem| json!({"pointer": problem.pointer, "message": problem.message}))
-        .collect();
+    let errors: Vec<Value> =
+        problems.iter().map(|problem| json!({"pointer": problem.pointer, "message": problem.message})).collect();
     json!({"index": index, "status": "rejected", "errors": errors})
 }
 
@@ -551,9 +549,5 @@ fn csv_row(event: &Value) -> String {
 /// RFC 4180 quoting; a leading formula character is prefixed with `'` so spreadsheets show, not run, it.
 fn csv_cell(text: &str) -> String {
     let guarded = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
+    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
 }

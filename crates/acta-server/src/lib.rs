@@ -114,8 +114,12 @@ async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> anyho
     let meta = store.meta();
     let now = acta_cadf::format_time(now_ns());
     if meta.account(DEFAULT_ACCOUNT).await?.is_none() {
-        meta.create_account(&Account { id: DEFAULT_ACCOUNT.into(), name: DEFAULT_ACCOUNT.into(), created_at: now.clone() })
-            .await?;
+        meta.create_account(&Account {
+            id: DEFAULT_ACCOUNT.into(),
+            name: DEFAULT_ACCOUNT.into(),
+            created_at: now.clone(),
+        })
+        .await?;
         meta.create_instance(&Instance {
             id: "default".into(),
             account: DEFAULT_ACCOUNT.into(),

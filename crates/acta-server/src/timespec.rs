@@ -13,10 +13,10 @@ pub struct TimeRange {
 pub fn resolve(from: Option<&str>, to: Option<&str>, now_ns: i64) -> Result<TimeRange, String> {
     let from = from.filter(|text| !text.is_empty()).map(|text| instant(text, now_ns, "from")).transpose()?;
     let to = to.filter(|text| !text.is_empty()).map(|text| instant(text, now_ns, "to")).transpose()?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if from > to {
-            return Err("from is later than to".to_string());
-        }
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err("from is later than to".to_string());
     }
     Ok(TimeRange { from, to })
 }

@@ -55,7 +55,8 @@ async fn healthz_needs_no_key() {
 async fn a_query_that_does_not_parse_is_400_with_its_column_on_every_reading_endpoint() {
     let server = TestServer::start().await;
     for path in ["/v1/events", "/v1/events/count", "/v1/events/tail", "/v1/events/export"] {
-        let (status, error) = error_of(server.get(path).query(&[("q", "(action user-apikey")]).send().await.unwrap()).await;
+        let (status, error) =
+            error_of(server.get(path).query(&[("q", "(action user-apikey")]).send().await.unwrap()).await;
         assert_eq!(status, 400, "{path}");
         assert_eq!(error["code"], "query_syntax", "{path}");
         assert_eq!(error["column"], 20, "{path}: {error}");
@@ -67,7 +68,8 @@ async fn a_query_that_does_not_parse_is_400_with_its_column_on_every_reading_end
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_time_names_the_parameter() {
     let server = TestServer::start().await;
-    let (status, error) = error_of(server.get("/v1/events").query(&[("from", "yesterday")]).send().await.unwrap()).await;
+    let (status, error) =
+        error_of(server.get("/v1/events").query(&[("from", "yesterday")]).send().await.unwrap()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("invalid_time")));
     assert!(error["message"].as_str().unwrap().starts_with("from:"), "{error}");
     server.stop().await;
@@ -76,7 +78,8 @@ async fn a_bad_time_names_the_parameter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_cursor_is_400() {
     let server = TestServer::start().await;
-    let (status, error) = error_of(server.get("/v1/events").query(&[("cursor", "bm90IGEgY3Vyc29y")]).send().await.unwrap()).await;
+    let (status, error) =
+        error_of(server.get("/v1/events").query(&[("cursor", "bm90IGEgY3Vyc29y")]).send().await.unwrap()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("invalid_cursor")));
     server.stop().await;
 }
@@ -96,7 +99,8 @@ async fn limit_outside_1_to_1000_is_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_export_format_is_400() {
     let server = TestServer::start().await;
-    let (status, error) = error_of(server.get("/v1/events/export").query(&[("format", "xml")]).send().await.unwrap()).await;
+    let (status, error) =
+        error_of(server.get("/v1/events/export").query(&[("format", "xml")]).send().await.unwrap()).await;
     assert_eq!((status, error["code"].as_str()), (400, Some("invalid_format")));
     server.stop().await;
 }

@@ -136,7 +136,7 @@ async fn time_range_includes_from_and_excludes_to() {
 async fn event_with_a_known_id_is_stored_once() {
     let server = TestServer::start().await;
     let first = event("svc.thing.create", json!({"id": "same-id"}));
-    let (_, answer) = server.send(&[first.clone()]).await;
+    let (_, answer) = server.send(std::slice::from_ref(&first)).await;
     assert_eq!(answer["results"][0]["status"], "stored");
     let (status, answer) = server.send(&[first.clone(), first]).await;
     assert_eq!(status, 200);
@@ -155,7 +155,8 @@ async fn repeated_id_within_one_batch_is_stored_once() {
     let server = TestServer::start().await;
     let twice = event("svc.thing.create", json!({"id": "dup-in-batch"}));
     let (_, answer) = server.send(&[twice.clone(), twice]).await;
-    let statuses: Vec<&str> = answer["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        answer["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, vec!["stored", "duplicate"]);
     server.stop().await;
 }
@@ -190,7 +191,10 @@ async fn pagination_never_repeats_or_skips_while_events_keep_arriving() {
     let originals: Vec<Value> = (0..300)
         .map(|i| {
             // Many share one eventTime, so ties are ordered by arrival.
-            event("svc.page.read", json!({"id": format!("orig-{i}"), "eventTime": format!("2026-11-20T10:{:02}:00Z", i % 7)}))
+            event(
+                "svc.page.read",
+                json!({"id": format!("orig-{i}"), "eventTime": format!("2026-11-20T10:{:02}:00Z", i % 7)}),
+            )
         })
         .collect();
     server.send(&originals).await;
@@ -230,12 +234,7 @@ async fn pagination_never_repeats_or_skips_while_events_keep_arriving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_receives_matching_events_sent_after_it_opened() {
     let server = TestServer::start().await;
-    let mut stream = server
-        .get("/v1/events/tail")
-        .query(&[("q", "action:kms.secrets")])
-        .send()
-        .await
-        .unwrap();
+    let mut stream = server.get("/v1/events/tail").query(&[("q", "action:kms.secrets")]).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     server
         .send(&[

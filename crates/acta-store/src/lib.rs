@@ -134,9 +134,11 @@ impl Store {
         let account = account.to_string();
         let instance = instance.to_string();
         let account_instances = account_instances.to_vec();
-        tokio::task::spawn_blocking(move || ingest_blocking(&log, &index, &account, &instance, &account_instances, events))
-            .await
-            .map_err(|error| StoreError::Task(error.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            ingest_blocking(&log, &index, &account, &instance, &account_instances, events)
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
     }
 
     /// Stops the indexer after a final commit.
@@ -155,10 +157,8 @@ fn ingest_blocking(
     account_instances: &[String],
     events: Vec<Event>,
 ) -> Result<Vec<Stored>, StoreError> {
-    let ids: Vec<String> = events
-        .iter()
-        .map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))
-        .collect();
+    let ids: Vec<String> =
+        events.iter().map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string())).collect();
     let duplicates = index.reserve_ids(account, account_instances, &ids)?;
     let mut records = Vec::new();
     let mut reserved = Vec::new();

@@ -149,7 +149,9 @@ impl Meta {
         .bind(&instance.created_at)
         .execute(&self.pool)
         .await
-        .map_err(|error| unique_violation(error, &format!("an instance named {:?} exists in the account", instance.name)))?;
+        .map_err(|error| {
+            unique_violation(error, &format!("an instance named {:?} exists in the account", instance.name))
+        })?;
         Ok(())
     }
 

@@ -4,9 +4,7 @@
 
 mod log_util;
 
-use acta_store::log::{
-    Day, Envelope, Log, LogError, LogOptions, NewRecord, encode_payload, read_segment_file,
-};
+use acta_store::log::{Day, Envelope, Log, LogError, LogOptions, NewRecord, encode_payload, read_segment_file};
 use log_util::*;
 
 const INSTANCE: &str = "us-south";
@@ -21,9 +19,7 @@ fn appended_record_reads_back_with_exact_payload_and_event_bytes() {
     let appended = log.append(INSTANCE, vec![new.clone()]).unwrap();
 
     assert_eq!(appended.len(), 1);
-    let read = log
-        .read(INSTANCE, appended[0].day, appended[0].seq)
-        .unwrap();
+    let read = log.read(INSTANCE, appended[0].day, appended[0].seq).unwrap();
     assert_eq!(read.seq, 1);
     assert_eq!(read.received_ns, clock.now());
     assert_eq!(read.event, new.event);
@@ -50,9 +46,7 @@ fn seqs_are_contiguous_across_appends_and_days() {
 
     let mut seqs = Vec::new();
     for batch in 0..6 {
-        let appended = log
-            .append(INSTANCE, records(batch * 10..batch * 10 + 10))
-            .unwrap();
+        let appended = log.append(INSTANCE, records(batch * 10..batch * 10 + 10)).unwrap();
         seqs.extend(appended.iter().map(|a| a.seq));
         clock.advance(8 * NANOS_PER_HOUR); // crosses midnight every third batch
     }
@@ -74,10 +68,7 @@ fn instances_have_independent_seqs() {
     log.append("a", records(0..3)).unwrap();
     let appended = log.append("b", records(0..2)).unwrap();
 
-    assert_eq!(
-        appended.iter().map(|a| a.seq).collect::<Vec<_>>(),
-        vec![1, 2]
-    );
+    assert_eq!(appended.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(log.instances(), vec!["a".to_owned(), "b".to_owned()]);
     assert_eq!(log.last_seq("a"), 3);
     assert_eq!(log.last_seq("unknown"), 0);
@@ -96,10 +87,7 @@ fn received_time_never_decreases_when_the_clock_goes_back() {
     let third = log.append(INSTANCE, vec![record(3)]).unwrap()[0];
 
     assert!(second.received_ns >= first.received_ns);
-    assert_eq!(
-        second.day, first.day,
-        "the record does not go back to yesterday's segment"
-    );
+    assert_eq!(second.day, first.day, "the record does not go back to yesterday's segment");
     assert!(third.received_ns > second.received_ns);
     assert_eq!(third.day, first.day.next());
 }
@@ -108,17 +96,11 @@ fn received_time_never_decreases_when_the_clock_goes_back() {
 fn day_change_seals_the_previous_day_with_identical_payloads() {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");
-    let opts = LogOptions {
-        block_bytes: 512,
-        ..clock.options()
-    }; // many blocks
+    let opts = LogOptions { block_bytes: 512, ..clock.options() }; // many blocks
     let log = Log::open(dir.path(), opts).unwrap();
     let day1 = clock.today();
     let appended = log.append(INSTANCE, records(0..100)).unwrap();
-    let before: Vec<_> = appended
-        .iter()
-        .map(|a| log.read(INSTANCE, day1, a.seq).unwrap())
-        .collect();
+    let before: Vec<_> = appended.iter().map(|a| log.read(INSTANCE, day1, a.seq).unwrap()).collect();
 
     clock.advance(NANOS_PER_DAY);
     log.append(INSTANCE, vec![record(100)]).unwrap();
@@ -127,28 +109,17 @@ fn day_change_seals_the_previous_day_with_identical_payloads() {
     let dir1 = dir.path().join(INSTANCE);
     assert!(dir1.join(format!("{day1}.seg")).exists());
     assert!(!dir1.join(format!("{day1}.log")).exists());
-    assert_eq!(
-        log.segment_path(INSTANCE, day1),
-        dir1.join(format!("{day1}.seg"))
-    );
+    assert_eq!(log.segment_path(INSTANCE, day1), dir1.join(format!("{day1}.seg")));
     for record in &before {
         assert_eq!(&log.read(INSTANCE, day1, record.seq).unwrap(), record);
     }
-    let scanned: Vec<_> = log
-        .scan(INSTANCE, day1, 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let scanned: Vec<_> = log.scan(INSTANCE, day1, 1).unwrap().map(Result::unwrap).collect();
     assert_eq!(scanned, before);
 }
 
 fn wait_until_sealed(log: &Log, day: Day) {
     for _ in 0..500 {
-        if log
-            .segments(INSTANCE)
-            .iter()
-            .any(|s| s.day == day && s.sealed)
-        {
+        if log.segments(INSTANCE).iter().any(|s| s.day == day && s.sealed) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -172,14 +143,7 @@ fn seal_before_seals_older_days_but_never_today() {
     let segments = log.segments(INSTANCE);
     assert_eq!(segments.len(), 1);
     assert!(segments[0].sealed);
-    assert_eq!(
-        (
-            segments[0].first_seq,
-            segments[0].last_seq,
-            segments[0].records
-        ),
-        (1, 5, 5)
-    );
+    assert_eq!((segments[0].first_seq, segments[0].last_seq, segments[0].records), (1, 5, 5));
 }
 
 #[test]
@@ -207,19 +171,12 @@ fn reopen_keeps_every_record_and_continues_seq() {
     let before: Vec<_> = {
         let log = Log::open(dir.path(), clock.options()).unwrap();
         log.append(INSTANCE, records(0..10)).unwrap();
-        log.scan(INSTANCE, day, 1)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        log.scan(INSTANCE, day, 1).unwrap().map(Result::unwrap).collect()
     };
 
     let log = Log::open(dir.path(), clock.options()).unwrap();
 
-    let after: Vec<_> = log
-        .scan(INSTANCE, day, 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let after: Vec<_> = log.scan(INSTANCE, day, 1).unwrap().map(Result::unwrap).collect();
     assert_eq!(after, before);
     assert_eq!(log.last_seq(INSTANCE), 10);
     assert_eq!(log.append(INSTANCE, vec![record(10)]).unwrap()[0].seq, 11);
@@ -252,22 +209,11 @@ fn drop_after(log: Log, work: impl FnOnce(&Log)) {
 fn scan_returns_records_in_seq_order_from_the_given_seq() {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");
-    let log = Log::open(
-        dir.path(),
-        LogOptions {
-            block_bytes: 300,
-            ..clock.options()
-        },
-    )
-    .unwrap();
+    let log = Log::open(dir.path(), LogOptions { block_bytes: 300, ..clock.options() }).unwrap();
     let day = clock.today();
     log.append(INSTANCE, records(0..40)).unwrap();
-    let seqs = |log: &Log, from| -> Vec<u64> {
-        log.scan(INSTANCE, day, from)
-            .unwrap()
-            .map(|r| r.unwrap().seq)
-            .collect()
-    };
+    let seqs =
+        |log: &Log, from| -> Vec<u64> { log.scan(INSTANCE, day, from).unwrap().map(|r| r.unwrap().seq).collect() };
 
     assert_eq!(seqs(&log, 0), (1..=40).collect::<Vec<_>>());
     assert_eq!(seqs(&log, 17), (17..=40).collect::<Vec<_>>());
@@ -303,19 +249,10 @@ fn reading_what_does_not_exist_is_not_found() {
     let missing_day = log.read(INSTANCE, day.next(), 1);
     let missing_instance = log.read("eu-de", day, 1);
 
-    assert!(matches!(
-        missing_seq,
-        Err(LogError::NotFound { seq: Some(3), .. })
-    ));
-    assert!(matches!(
-        missing_day,
-        Err(LogError::NotFound { seq: None, .. })
-    ));
+    assert!(matches!(missing_seq, Err(LogError::NotFound { seq: Some(3), .. })));
+    assert!(matches!(missing_day, Err(LogError::NotFound { seq: None, .. })));
     assert!(matches!(missing_instance, Err(LogError::NotFound { .. })));
-    assert!(matches!(
-        log.read(INSTANCE, day, 0),
-        Err(LogError::NotFound { .. })
-    ));
+    assert!(matches!(log.read(INSTANCE, day, 0), Err(LogError::NotFound { .. })));
 }
 
 #[test]
@@ -325,10 +262,7 @@ fn instance_ids_outside_the_allowed_characters_are_rejected() {
 
     for bad in ["", "US-south", "a/b", "..", "a.b", "é", &"x".repeat(129)] {
         let result = log.append(bad, vec![record(0)]);
-        assert!(
-            matches!(result, Err(LogError::InvalidInstance(_))),
-            "{bad:?}"
-        );
+        assert!(matches!(result, Err(LogError::InvalidInstance(_))), "{bad:?}");
     }
     assert!(log.append("us-south_2", vec![record(0)]).is_ok());
     assert!(log.instances() == vec!["us-south_2".to_owned()]);
@@ -338,28 +272,15 @@ fn instance_ids_outside_the_allowed_characters_are_rejected() {
 fn records_too_big_to_frame_are_rejected_without_poisoning() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), LogOptions::default()).unwrap();
-    let long_account = NewRecord {
-        account: "a".repeat(70_000),
-        ..record(0)
-    };
-    let huge_event = NewRecord {
-        event: vec![b'x'; 17 << 20],
-        ..record(0)
-    };
+    let long_account = NewRecord { account: "a".repeat(70_000), ..record(0) };
+    let huge_event = NewRecord { event: vec![b'x'; 17 << 20], ..record(0) };
 
-    let results = [
-        log.append(INSTANCE, vec![record(1), long_account]),
-        log.append(INSTANCE, vec![huge_event]),
-    ];
+    let results = [log.append(INSTANCE, vec![record(1), long_account]), log.append(INSTANCE, vec![huge_event])];
 
     for result in results {
         assert!(matches!(result, Err(LogError::InvalidRecord(_))));
     }
-    assert_eq!(
-        log.last_seq(INSTANCE),
-        0,
-        "nothing of a rejected batch is written"
-    );
+    assert_eq!(log.last_seq(INSTANCE), 0, "nothing of a rejected batch is written");
     assert_eq!(log.append(INSTANCE, vec![record(2)]).unwrap()[0].seq, 1);
 }
 
@@ -398,21 +319,12 @@ fn only_the_oldest_sealed_segment_can_be_removed() {
     let day3 = day2.next();
     log.seal_before(day3).unwrap();
 
-    assert!(matches!(
-        log.remove_segment(INSTANCE, day3),
-        Err(LogError::NotSealed { .. })
-    ));
-    assert!(matches!(
-        log.remove_segment(INSTANCE, day2),
-        Err(LogError::NotOldest { .. })
-    ));
+    assert!(matches!(log.remove_segment(INSTANCE, day3), Err(LogError::NotSealed { .. })));
+    assert!(matches!(log.remove_segment(INSTANCE, day2), Err(LogError::NotOldest { .. })));
     log.remove_segment(INSTANCE, day1).unwrap();
 
     assert!(!log.segment_path(INSTANCE, day1).exists());
-    assert!(matches!(
-        log.read(INSTANCE, day1, 1),
-        Err(LogError::NotFound { .. })
-    ));
+    assert!(matches!(log.read(INSTANCE, day1, 1), Err(LogError::NotFound { .. })));
     assert_eq!(log.read(INSTANCE, day2, 6).unwrap().event, record(5).event);
     let days: Vec<Day> = log.segments(INSTANCE).iter().map(|s| s.day).collect();
     assert_eq!(days, vec![day2, day3]);
@@ -438,31 +350,17 @@ fn seq_continues_after_retention_removed_every_segment() {
     assert_eq!(log.last_seq(INSTANCE), 4);
     let appended = log.append(INSTANCE, vec![record(4)]).unwrap()[0];
     assert_eq!(appended.seq, 5);
-    assert!(
-        appended.day > day1,
-        "arrival times continue after the removed day"
-    );
+    assert!(appended.day > day1, "arrival times continue after the removed day");
 }
 
 #[test]
 fn read_segment_file_reads_active_and_sealed_files_alike() {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");
-    let log = Log::open(
-        dir.path(),
-        LogOptions {
-            block_bytes: 256,
-            ..clock.options()
-        },
-    )
-    .unwrap();
+    let log = Log::open(dir.path(), LogOptions { block_bytes: 256, ..clock.options() }).unwrap();
     let day = clock.today();
     log.append(INSTANCE, records(0..30)).unwrap();
-    let expected: Vec<_> = log
-        .scan(INSTANCE, day, 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let expected: Vec<_> = log.scan(INSTANCE, day, 1).unwrap().map(Result::unwrap).collect();
 
     let from_log = read_segment_file(&log.segment_path(INSTANCE, day)).unwrap();
     clock.advance(NANOS_PER_DAY);
@@ -485,25 +383,9 @@ fn segments_list_days_in_order_with_their_extent() {
 
     let segments = log.segments(INSTANCE);
 
-    let summary: Vec<_> = segments
-        .iter()
-        .map(|s| {
-            (
-                s.day.to_string(),
-                s.first_seq,
-                s.last_seq,
-                s.records,
-                s.sealed,
-            )
-        })
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("2024-03-10".to_owned(), 1, 3, 3, true),
-            ("2024-03-11".to_owned(), 4, 5, 2, false)
-        ]
-    );
+    let summary: Vec<_> =
+        segments.iter().map(|s| (s.day.to_string(), s.first_seq, s.last_seq, s.records, s.sealed)).collect();
+    assert_eq!(summary, vec![("2024-03-10".to_owned(), 1, 3, 3, true), ("2024-03-11".to_owned(), 4, 5, 2, false)]);
     assert!(segments.iter().all(|s| s.bytes > 0));
     assert!(log.segments("unknown").is_empty());
 }

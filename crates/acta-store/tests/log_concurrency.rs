@@ -33,10 +33,7 @@ fn concurrent_appends_are_durable_unique_contiguous_and_share_syncs() {
         }
         Ok(())
     };
-    let opts = LogOptions {
-        io_hook: Some(Arc::new(slow_sync)),
-        ..clock.options()
-    };
+    let opts = LogOptions { io_hook: Some(Arc::new(slow_sync)), ..clock.options() };
     let log = Arc::new(Log::open(dir.path(), opts).unwrap());
     const THREADS: usize = 8;
     const APPENDS: usize = 40;
@@ -64,11 +61,7 @@ fn concurrent_appends_are_durable_unique_contiguous_and_share_syncs() {
     let appended: Vec<_> = per_thread.into_iter().flatten().collect();
     let total = (THREADS * APPENDS * 2) as u64;
     let seqs: HashSet<u64> = appended.iter().map(|(a, _)| a.seq).collect();
-    assert_eq!(
-        seqs,
-        (1..=total).collect::<HashSet<u64>>(),
-        "unique and contiguous"
-    );
+    assert_eq!(seqs, (1..=total).collect::<HashSet<u64>>(), "unique and contiguous");
     let stats = log.stats();
     assert_eq!(stats.appends, (THREADS * APPENDS) as u64);
     assert!(
@@ -77,10 +70,7 @@ fn concurrent_appends_are_durable_unique_contiguous_and_share_syncs() {
         stats.file_syncs,
         stats.appends
     );
-    println!(
-        "{} appends, {} commits, {} file syncs",
-        stats.appends, stats.commits, stats.file_syncs
-    );
+    println!("{} appends, {} commits, {} file syncs", stats.appends, stats.commits, stats.file_syncs);
 
     drop(log);
     let log = Log::open(dir.path(), clock.options()).unwrap();
@@ -101,13 +91,7 @@ fn a_batch_gets_consecutive_seqs_even_under_contention() {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 (0..20)
-                    .map(|n| {
-                        log.append(
-                            INSTANCE,
-                            (0..5).map(|i| tagged(thread, n * 5 + i)).collect(),
-                        )
-                        .unwrap()
-                    })
+                    .map(|n| log.append(INSTANCE, (0..5).map(|i| tagged(thread, n * 5 + i)).collect()).unwrap())
                     .collect::<Vec<_>>()
             })
         })
@@ -126,16 +110,7 @@ fn a_batch_gets_consecutive_seqs_even_under_contention() {
 fn reads_and_scans_keep_working_while_days_roll_over_and_get_sealed() {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");
-    let log = Arc::new(
-        Log::open(
-            dir.path(),
-            LogOptions {
-                block_bytes: 1024,
-                ..clock.options()
-            },
-        )
-        .unwrap(),
-    );
+    let log = Arc::new(Log::open(dir.path(), LogOptions { block_bytes: 1024, ..clock.options() }).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
         let (log, done) = (Arc::clone(&log), Arc::clone(&done));

@@ -34,24 +34,15 @@ impl Faults {
             }
             _ => Ok(()),
         };
-        LogOptions {
-            io_hook: Some(Arc::new(hook)),
-            ..clock.options()
-        }
+        LogOptions { io_hook: Some(Arc::new(hook)), ..clock.options() }
     }
 }
 
 fn assert_poisoned_for_good(log: &Log, faults: &Faults) {
     assert!(log.is_poisoned());
     faults.disarm();
-    assert!(matches!(
-        log.append(INSTANCE, vec![record(100)]),
-        Err(LogError::Poisoned)
-    ));
-    assert!(matches!(
-        log.append("other", vec![record(101)]),
-        Err(LogError::Poisoned)
-    ));
+    assert!(matches!(log.append(INSTANCE, vec![record(100)]), Err(LogError::Poisoned)));
+    assert!(matches!(log.append("other", vec![record(101)]), Err(LogError::Poisoned)));
 }
 
 #[test]
@@ -67,19 +58,9 @@ fn failed_sync_poisons_that_append_and_every_later_one() {
 
     assert!(matches!(failed, Err(LogError::Poisoned)));
     assert_poisoned_for_good(&log, &faults);
-    assert_eq!(
-        log.last_seq(INSTANCE),
-        3,
-        "nothing unacknowledged becomes visible"
-    );
-    assert_eq!(
-        log.read(INSTANCE, clock.today(), 3).unwrap().event,
-        record(2).event
-    );
-    assert!(matches!(
-        log.read(INSTANCE, clock.today(), 4),
-        Err(LogError::NotFound { .. })
-    ));
+    assert_eq!(log.last_seq(INSTANCE), 3, "nothing unacknowledged becomes visible");
+    assert_eq!(log.read(INSTANCE, clock.today(), 3).unwrap().event, record(2).event);
+    assert!(matches!(log.read(INSTANCE, clock.today(), 4), Err(LogError::NotFound { .. })));
 }
 
 #[test]
@@ -92,10 +73,7 @@ fn failed_write_poisons_the_log() {
 
     faults.arm(IoOp::Write, ".log");
 
-    assert!(matches!(
-        log.append(INSTANCE, records(1..2)),
-        Err(LogError::Poisoned)
-    ));
+    assert!(matches!(log.append(INSTANCE, records(1..2)), Err(LogError::Poisoned)));
     assert_poisoned_for_good(&log, &faults);
 }
 
@@ -110,10 +88,7 @@ fn failed_segment_creation_on_a_new_day_poisons_the_log() {
 
     faults.arm(IoOp::Create, "2024-03-11.log");
 
-    assert!(matches!(
-        log.append(INSTANCE, records(1..2)),
-        Err(LogError::Poisoned)
-    ));
+    assert!(matches!(log.append(INSTANCE, records(1..2)), Err(LogError::Poisoned)));
     assert_poisoned_for_good(&log, &faults);
 }
 
@@ -126,10 +101,7 @@ fn failed_directory_sync_for_a_new_segment_poisons_the_log() {
 
     faults.arm(IoOp::SyncDir, INSTANCE);
 
-    assert!(matches!(
-        log.append(INSTANCE, records(0..1)),
-        Err(LogError::Poisoned)
-    ));
+    assert!(matches!(log.append(INSTANCE, records(0..1)), Err(LogError::Poisoned)));
     assert_poisoned_for_good(&log, &faults);
 }
 
@@ -177,10 +149,7 @@ fn reopen_after_poisoning_keeps_every_acknowledged_record_and_continues() {
         let read = log.read(INSTANCE, clock.today(), seq).unwrap();
         assert_eq!(read.event, record(seq as usize - 1).event);
     }
-    assert_eq!(
-        log.append(INSTANCE, records(9..10)).unwrap()[0].seq,
-        last + 1
-    );
+    assert_eq!(log.append(INSTANCE, records(9..10)).unwrap()[0].seq, last + 1);
 }
 
 #[test]
@@ -198,10 +167,7 @@ fn failed_sealing_before_the_rename_keeps_the_log_and_does_not_poison() {
 
     assert!(matches!(sealing, Err(LogError::Io { .. })), "{sealing:?}");
     assert!(!log.is_poisoned());
-    assert_eq!(
-        file_names(&dir.path().join(INSTANCE)),
-        vec!["2024-03-10.log"]
-    );
+    assert_eq!(file_names(&dir.path().join(INSTANCE)), vec!["2024-03-10.log"]);
     assert_eq!(log.read(INSTANCE, day, 10).unwrap().event, record(9).event);
     assert_eq!(log.append(INSTANCE, records(10..11)).unwrap()[0].seq, 11);
     faults.disarm();
@@ -228,9 +194,6 @@ fn failed_rename_while_sealing_poisons_and_reopen_recovers() {
     let log = Log::open(dir.path(), clock.options()).unwrap();
     log.seal_before(clock.today()).unwrap();
 
-    assert_eq!(
-        file_names(&dir.path().join(INSTANCE)),
-        vec!["2024-03-10.seg"]
-    );
+    assert_eq!(file_names(&dir.path().join(INSTANCE)), vec!["2024-03-10.seg"]);
     assert_eq!(log.read(INSTANCE, day, 10).unwrap().event, record(9).event);
 }

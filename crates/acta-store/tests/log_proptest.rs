@@ -16,11 +16,7 @@ const INSTANCES: [&str; 3] = ["a", "b-2", "c_3"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append {
-        instance: usize,
-        count: usize,
-        size: usize,
-    },
+    Append { instance: usize, count: usize, size: usize },
     Advance(i64),
     GoBack(i64),
     Reopen,
@@ -50,46 +46,25 @@ struct Model {
 }
 
 fn event_bytes(instance: usize, n: usize, size: usize) -> Vec<u8> {
-    (0..size)
-        .map(|i| (i * 31 + n * 7 + instance) as u8)
-        .collect()
+    (0..size).map(|i| (i * 31 + n * 7 + instance) as u8).collect()
 }
 
 fn open(dir: &Path, clock: &FakeClock) -> Log {
-    Log::open(
-        dir,
-        LogOptions {
-            block_bytes: 256,
-            ..clock.options()
-        },
-    )
-    .unwrap()
+    Log::open(dir, LogOptions { block_bytes: 256, ..clock.options() }).unwrap()
 }
 
 fn check(log: &Log, models: &[Model]) {
     for (instance, model) in INSTANCES.iter().zip(models) {
         assert_eq!(log.last_seq(instance), model.records.len() as u64);
         let mut by_day: BTreeMap<Day, Vec<&(Appended, NewRecord)>> = BTreeMap::new();
-        for entry in model
-            .records
-            .iter()
-            .filter(|(a, _)| !model.removed.contains(&a.day))
-        {
+        for entry in model.records.iter().filter(|(a, _)| !model.removed.contains(&a.day)) {
             by_day.entry(entry.0.day).or_default().push(entry);
         }
         let segments = log.segments(instance);
         let days: Vec<Day> = segments.iter().map(|s| s.day).collect();
-        assert_eq!(
-            days,
-            by_day.keys().copied().collect::<Vec<_>>(),
-            "{instance}"
-        );
+        assert_eq!(days, by_day.keys().copied().collect::<Vec<_>>(), "{instance}");
         for (day, expected) in &by_day {
-            let scanned: Vec<_> = log
-                .scan(instance, *day, 0)
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            let scanned: Vec<_> = log.scan(instance, *day, 0).unwrap().map(Result::unwrap).collect();
             assert_eq!(scanned.len(), expected.len());
             for (read, (appended, new)) in scanned.iter().zip(expected) {
                 let envelope = Envelope {
@@ -102,10 +77,7 @@ fn check(log: &Log, models: &[Model]) {
                 };
                 let payload = encode_payload(&envelope, &new.event).unwrap();
                 assert_eq!(read.payload, payload);
-                assert_eq!(
-                    log.read(instance, *day, appended.seq).unwrap().payload,
-                    payload
-                );
+                assert_eq!(log.read(instance, *day, appended.seq).unwrap().payload, payload);
             }
         }
     }
@@ -118,11 +90,7 @@ fn run(ops: Vec<Op>) {
     let mut models: Vec<Model> = INSTANCES.iter().map(|_| Model::default()).collect();
     for op in ops {
         match op {
-            Op::Append {
-                instance,
-                count,
-                size,
-            } => {
+            Op::Append { instance, count, size } => {
                 let model = &mut models[instance];
                 let batch: Vec<NewRecord> = (0..count)
                     .map(|i| {
@@ -157,8 +125,7 @@ fn run(ops: Vec<Op>) {
             Op::RemoveOldest(instance) => {
                 let oldest = log.segments(INSTANCES[instance]).into_iter().next();
                 if let Some(segment) = oldest.filter(|s| s.sealed) {
-                    log.remove_segment(INSTANCES[instance], segment.day)
-                        .unwrap();
+                    log.remove_segment(INSTANCES[instance], segment.day).unwrap();
                     models[instance].removed.insert(segment.day);
                 }
             }

@@ -18,11 +18,7 @@ fn log_with_records(dir: &Path, count: usize) -> (Vec<Record>, PathBuf) {
     for n in 0..count {
         log.append(INSTANCE, vec![record(n)]).unwrap();
     }
-    let records = log
-        .scan(INSTANCE, clock.today(), 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let records = log.scan(INSTANCE, clock.today(), 1).unwrap().map(Result::unwrap).collect();
     (records, log.segment_path(INSTANCE, clock.today()))
 }
 
@@ -48,10 +44,7 @@ fn reopen(dir: &Path) -> Result<Log, LogError> {
 }
 
 fn all_records(log: &Log, day: Day) -> Vec<Record> {
-    log.scan(INSTANCE, day, 1)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    log.scan(INSTANCE, day, 1).unwrap().map(Result::unwrap).collect()
 }
 
 #[test]
@@ -60,19 +53,12 @@ fn torn_tail_is_truncated_and_earlier_records_kept() {
     let (records, log_path) = log_with_records(original.path(), 5);
     let bytes = std::fs::read(&log_path).unwrap();
     let offsets = frame_offsets(&records);
-    let ends: Vec<u64> = records
-        .iter()
-        .zip(&offsets)
-        .map(|(r, start)| start + 8 + r.payload.len() as u64)
-        .collect();
+    let ends: Vec<u64> = records.iter().zip(&offsets).map(|(r, start)| start + 8 + r.payload.len() as u64).collect();
     let last_two_start = offsets[3] as usize;
 
     for cut in last_two_start..bytes.len() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir
-            .path()
-            .join(INSTANCE)
-            .join(log_path.file_name().unwrap());
+        let path = dir.path().join(INSTANCE).join(log_path.file_name().unwrap());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &bytes[..cut]).unwrap();
         let whole = ends.iter().filter(|end| **end <= cut as u64).count();
@@ -81,19 +67,12 @@ fn torn_tail_is_truncated_and_earlier_records_kept() {
         let log = reopen(dir.path()).unwrap();
 
         assert_eq!(all_records(&log, day()), records[..whole], "cut at {cut}");
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().len(),
-            whole_len,
-            "cut at {cut}"
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole_len, "cut at {cut}");
         let next = log.append(INSTANCE, vec![record(99)]).unwrap()[0];
         assert_eq!(next.seq, whole as u64 + 1, "cut at {cut}");
         drop(log);
         let log = reopen(dir.path()).unwrap();
-        assert_eq!(
-            log.read(INSTANCE, day(), next.seq).unwrap().event,
-            record(99).event
-        );
+        assert_eq!(log.read(INSTANCE, day(), next.seq).unwrap().event, record(99).event);
     }
 }
 
@@ -139,10 +118,7 @@ fn mid_file_corruption_fails_open_naming_file_and_offset_and_changes_nothing() {
     for at in middle {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(original.path(), dir.path());
-        let path = dir
-            .path()
-            .join(INSTANCE)
-            .join(log_path.file_name().unwrap());
+        let path = dir.path().join(INSTANCE).join(log_path.file_name().unwrap());
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[at] ^= 0x5a;
         std::fs::write(&path, &bytes).unwrap();
@@ -151,21 +127,13 @@ fn mid_file_corruption_fails_open_naming_file_and_offset_and_changes_nothing() {
         let result = reopen(dir.path());
 
         match result {
-            Err(LogError::Corrupt {
-                path: reported,
-                offset,
-                ..
-            }) => {
+            Err(LogError::Corrupt { path: reported, offset, .. }) => {
                 assert_eq!(reported, path, "byte {at}");
                 assert_eq!(offset, offsets[1], "byte {at}");
             }
             other => panic!("byte {at}: expected Corrupt, got {other:?}"),
         }
-        assert_eq!(
-            snapshot(dir.path()),
-            before,
-            "byte {at}: files must be untouched"
-        );
+        assert_eq!(snapshot(dir.path()), before, "byte {at}: files must be untouched");
     }
 }
 
@@ -181,20 +149,14 @@ fn a_valid_frame_with_a_wrong_seq_fails_open_instead_of_being_cut() {
 
     let result = reopen(dir.path());
 
-    assert!(
-        matches!(result, Err(LogError::Corrupt { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(LogError::Corrupt { .. })), "{result:?}");
     assert_eq!(snapshot(dir.path()), before);
 }
 
 /// Two days: 2024-03-10 sealed (records 1..=count), 2024-03-11 active (one record).
 fn log_with_sealed_day(dir: &Path, count: usize) -> (Vec<Record>, FakeClock) {
     let clock = FakeClock::at_noon("2024-03-10");
-    let opts = acta_store::log::LogOptions {
-        block_bytes: 512,
-        ..clock.options()
-    };
+    let opts = acta_store::log::LogOptions { block_bytes: 512, ..clock.options() };
     let log = Log::open(dir, opts).unwrap();
     log.append(INSTANCE, records(0..count)).unwrap();
     let records = all_records(&log, day());
@@ -221,10 +183,7 @@ fn damaged_sealed_segment_footer_fails_open_and_changes_nothing() {
 
     let result = Log::open(dir.path(), clock.options());
 
-    assert!(
-        matches!(&result, Err(LogError::Corrupt { path: p, .. }) if *p == path),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(LogError::Corrupt { path: p, .. }) if *p == path), "{result:?}");
     assert_eq!(snapshot(dir.path()), before);
 }
 
@@ -240,16 +199,10 @@ fn damaged_sealed_block_fails_reads_of_that_block_only() {
     let log = Log::open(dir.path(), clock.options()).unwrap();
 
     let first = log.read(INSTANCE, day(), 1);
-    assert!(
-        matches!(&first, Err(LogError::Corrupt { path: p, .. }) if *p == path),
-        "{first:?}"
-    );
+    assert!(matches!(&first, Err(LogError::Corrupt { path: p, .. }) if *p == path), "{first:?}");
     assert_eq!(log.read(INSTANCE, day(), 50).unwrap(), records[49]);
     assert!(log.scan(INSTANCE, day(), 1).unwrap().any(|r| r.is_err()));
-    assert!(matches!(
-        read_segment_file(&path),
-        Err(LogError::Corrupt { .. })
-    ));
+    assert!(matches!(read_segment_file(&path), Err(LogError::Corrupt { .. })));
 }
 
 /// The state a crash during sealing leaves: the .log of 2024-03-10 and, in `seg`, what the
@@ -276,10 +229,7 @@ fn crash_after_the_seal_rename_keeps_the_sealed_file_and_removes_the_log() {
 
     let log = reopen(dir.path()).unwrap();
 
-    assert_eq!(
-        file_names(&dir.path().join(INSTANCE)),
-        vec!["2024-03-10.seg"]
-    );
+    assert_eq!(file_names(&dir.path().join(INSTANCE)), vec!["2024-03-10.seg"]);
     assert!(log.segments(INSTANCE)[0].sealed);
     assert_eq!(all_records(&log, day()), records);
 }
@@ -293,10 +243,7 @@ fn crash_before_the_seal_rename_removes_the_temporary_file_and_keeps_the_log() {
 
     let log = reopen(dir.path()).unwrap();
 
-    assert_eq!(
-        file_names(&dir.path().join(INSTANCE)),
-        vec!["2024-03-10.log"]
-    );
+    assert_eq!(file_names(&dir.path().join(INSTANCE)), vec!["2024-03-10.log"]);
     assert_eq!(all_records(&log, day()), records);
 }
 
@@ -310,10 +257,7 @@ fn a_damaged_sealed_file_next_to_its_log_is_moved_aside_and_the_log_kept() {
 
     let log = reopen(dir.path()).unwrap();
 
-    assert_eq!(
-        file_names(&dir.path().join(INSTANCE)),
-        vec!["2024-03-10.log", "2024-03-10.seg.corrupt"]
-    );
+    assert_eq!(file_names(&dir.path().join(INSTANCE)), vec!["2024-03-10.log", "2024-03-10.seg.corrupt"]);
     assert_eq!(all_records(&log, day()), records);
 }
 
@@ -335,10 +279,7 @@ fn a_missing_middle_segment_fails_open() {
     let result = Log::open(dir.path(), clock.options());
 
     let expected = dir.path().join(INSTANCE).join("2024-03-12.log");
-    assert!(
-        matches!(&result, Err(LogError::Corrupt { path, .. }) if *path == expected),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(LogError::Corrupt { path, .. }) if *path == expected), "{result:?}");
     assert_eq!(snapshot(dir.path()), before);
 }
 

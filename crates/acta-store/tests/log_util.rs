@@ -18,9 +18,7 @@ pub(crate) struct FakeClock(Arc<AtomicI64>);
 impl FakeClock {
     /// Noon UTC of `day`.
     pub(crate) fn at_noon(day: &str) -> FakeClock {
-        FakeClock(Arc::new(AtomicI64::new(
-            day_of(day).start_ns() + 12 * NANOS_PER_HOUR,
-        )))
+        FakeClock(Arc::new(AtomicI64::new(day_of(day).start_ns() + 12 * NANOS_PER_HOUR)))
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -41,10 +39,7 @@ impl FakeClock {
 
     pub(crate) fn options(&self) -> LogOptions {
         let clock = self.clone();
-        LogOptions {
-            clock: Arc::new(move || clock.now()),
-            ..LogOptions::default()
-        }
+        LogOptions { clock: Arc::new(move || clock.now()), ..LogOptions::default() }
     }
 }
 
@@ -57,11 +52,7 @@ pub(crate) fn day_of(text: &str) -> Day {
 pub(crate) fn record(n: usize) -> NewRecord {
     let mut event = format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(n % 50)).into_bytes();
     event.extend_from_slice(&[0xff, 0x00, 0xfe, (n % 251) as u8]);
-    NewRecord {
-        account: format!("acct-{}", n % 3),
-        event_id: format!("ev-{n}"),
-        event,
-    }
+    NewRecord { account: format!("acct-{}", n % 3), event_id: format!("ev-{n}"), event }
 }
 
 pub(crate) fn records(range: std::ops::Range<usize>) -> Vec<NewRecord> {

@@ -6,8 +6,7 @@ use super::*;
 
 const GOOD_1: &str = r#"{"id":"g1","action":"kms.secrets.create","outcome":"success","eventTime":"2025-01-01T00:00:00Z","initiatorId":"u","targetId":"k"}"#;
 const GOOD_2: &str = r#"{ "id" : "g2", "action":"iam-identity.user-apikey.delete","outcome":"failure","eventTime":"2025-01-01T00:00:01+0000","initiator":{"id":"u"},"target":{"id":"k"} }"#;
-const NO_ACTION: &str =
-    r#"{"outcome":"success","eventTime":"2025-01-01T00:00:00Z","initiatorId":"u","targetId":"k"}"#;
+const NO_ACTION: &str = r#"{"outcome":"success","eventTime":"2025-01-01T00:00:00Z","initiatorId":"u","targetId":"k"}"#;
 
 fn batch(body: &str, format: BodyFormat) -> Result<Vec<Result<Event, Vec<Problem>>>, BatchError> {
     parse_batch(body.as_bytes(), format, &lenient(), now())
@@ -18,12 +17,7 @@ fn stored(result: &Result<Event, Vec<Problem>>) -> &Event {
 }
 
 fn rejected(result: &Result<Event, Vec<Problem>>) -> Vec<(String, String)> {
-    result
-        .as_ref()
-        .expect_err("rejected")
-        .iter()
-        .map(|p| (p.pointer.clone(), p.message.clone()))
-        .collect()
+    result.as_ref().expect_err("rejected").iter().map(|p| (p.pointer.clone(), p.message.clone())).collect()
 }
 
 fn problem(pointer: &str, message: &str) -> Vec<(String, String)> {
@@ -37,10 +31,7 @@ fn json_array_keeps_good_events_and_rejects_bad_ones_by_index() {
     assert_eq!(results.len(), 4);
     assert_eq!(stored(&results[0]).raw, GOOD_1.as_bytes());
     assert_eq!(rejected(&results[1]), problem("/action", "is required"));
-    assert_eq!(
-        rejected(&results[2]),
-        problem("", "event must be a JSON object, got number")
-    );
+    assert_eq!(rejected(&results[2]), problem("", "event must be a JSON object, got number"));
     assert_eq!(stored(&results[3]).raw, GOOD_2.as_bytes());
     assert_eq!(stored(&results[3]).id.as_deref(), Some("g2"));
 }
@@ -60,10 +51,7 @@ fn json_array_element_that_is_not_json_is_rejected_alone() {
     let body = format!(r#"[{GOOD_1}, {{"action": }}, {GOOD_2}]"#);
     let results = batch(&body, BodyFormat::Json).expect("a batch");
     stored(&results[0]);
-    assert_eq!(
-        rejected(&results[1]),
-        problem("", "not valid JSON: expected value at line 1 column 12")
-    );
+    assert_eq!(rejected(&results[1]), problem("", "not valid JSON: expected value at line 1 column 12"));
     stored(&results[2]);
 }
 
@@ -73,13 +61,7 @@ fn json_array_element_too_deep_for_the_parser_is_rejected_alone() {
     let body = format!("[{GOOD_1},{deep},{GOOD_2}]");
     let results = batch(&body, BodyFormat::Json).expect("a batch");
     stored(&results[0]);
-    assert_eq!(
-        rejected(&results[1]),
-        problem(
-            &"/0".repeat(32),
-            "nesting is deeper than the limit of 32 levels"
-        )
-    );
+    assert_eq!(rejected(&results[1]), problem(&"/0".repeat(32), "nesting is deeper than the limit of 32 levels"));
     stored(&results[2]);
 }
 
@@ -90,14 +72,8 @@ fn ndjson_keeps_good_lines_and_rejects_bad_ones_by_index() {
     assert_eq!(results.len(), 5);
     assert_eq!(stored(&results[0]).raw, GOOD_1.as_bytes());
     assert_eq!(rejected(&results[1]), problem("/action", "is required"));
-    assert_eq!(
-        rejected(&results[2]),
-        problem("", "not valid JSON: expected ident at line 1 column 2")
-    );
-    assert_eq!(
-        rejected(&results[3]),
-        problem("", "event must be a JSON object, got array")
-    );
+    assert_eq!(rejected(&results[2]), problem("", "not valid JSON: expected ident at line 1 column 2"));
+    assert_eq!(rejected(&results[3]), problem("", "event must be a JSON object, got array"));
     assert_eq!(stored(&results[4]).raw, GOOD_2.as_bytes());
 }
 
@@ -134,24 +110,15 @@ fn empty_body_is_refused() {
 #[test]
 fn body_without_events_is_refused() {
     assert_eq!(batch("[ ]", BodyFormat::Json), Err(BatchError::NoEvents));
-    assert_eq!(
-        BatchError::NoEvents.to_string(),
-        "body holds no events (an empty array or only blank lines)"
-    );
+    assert_eq!(BatchError::NoEvents.to_string(), "body holds no events (an empty array or only blank lines)");
 }
 
 #[test]
 fn body_that_is_not_json_is_refused() {
     let error = batch("{\"action\": \"a\"", BodyFormat::Json).expect_err("refused");
-    assert_eq!(
-        error.to_string(),
-        "body is not valid JSON: EOF while parsing an object at line 1 column 14"
-    );
+    assert_eq!(error.to_string(), "body is not valid JSON: EOF while parsing an object at line 1 column 14");
     let error = batch("hello", BodyFormat::Json).expect_err("refused");
-    assert_eq!(
-        error.to_string(),
-        "body is not valid JSON: expected value at line 1 column 1"
-    );
+    assert_eq!(error.to_string(), "body is not valid JSON: expected value at line 1 column 1");
 }
 
 #[test]
@@ -159,32 +126,20 @@ fn body_with_broken_array_is_refused() {
     let body = format!("[{GOOD_1}\n{GOOD_2}]");
     assert_eq!(
         batch(&body, BodyFormat::Json),
-        Err(BatchError::NotJson {
-            reason: "expected ',' or ']' after an array element at line 2 column 1".to_owned()
-        })
+        Err(BatchError::NotJson { reason: "expected ',' or ']' after an array element at line 2 column 1".to_owned() })
     );
     let body = format!("[{GOOD_1},");
     assert_eq!(
-        batch(&body, BodyFormat::Json)
-            .expect_err("refused")
-            .to_string(),
-        format!(
-            "body is not valid JSON: the array is not closed at line 1 column {}",
-            GOOD_1.len() + 3
-        )
+        batch(&body, BodyFormat::Json).expect_err("refused").to_string(),
+        format!("body is not valid JSON: the array is not closed at line 1 column {}", GOOD_1.len() + 3)
     );
 }
 
 #[test]
 fn body_that_is_a_scalar_is_refused() {
+    assert_eq!(batch("\"event\"", BodyFormat::Json), Err(BatchError::NotObjectOrArray { found: "string" }));
     assert_eq!(
-        batch("\"event\"", BodyFormat::Json),
-        Err(BatchError::NotObjectOrArray { found: "string" })
-    );
-    assert_eq!(
-        batch("42", BodyFormat::Json)
-            .expect_err("refused")
-            .to_string(),
+        batch("42", BodyFormat::Json).expect_err("refused").to_string(),
         "body must be a JSON object or an array of objects, got number"
     );
 }

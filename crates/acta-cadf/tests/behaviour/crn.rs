@@ -20,10 +20,7 @@ fn full_crn_gives_service_location_and_account() {
 #[test]
 fn crn_with_blank_trailing_parts_is_read() {
     let raw = "crn:v1:bluemix:public:iam-groups:global:a/0a1b2c:::";
-    assert_eq!(
-        parse_crn(raw),
-        crn("iam-groups", "global", Some("0a1b2c"), raw)
-    );
+    assert_eq!(parse_crn(raw), crn("iam-groups", "global", Some("0a1b2c"), raw));
 }
 
 #[test]
@@ -34,10 +31,7 @@ fn crn_with_blank_location_has_empty_location() {
 
 #[test]
 fn crn_cut_after_the_service_is_read() {
-    assert_eq!(
-        parse_crn("crn:v1:bluemix:public:kms"),
-        crn("kms", "", None, "crn:v1:bluemix:public:kms")
-    );
+    assert_eq!(parse_crn("crn:v1:bluemix:public:kms"), crn("kms", "", None, "crn:v1:bluemix:public:kms"));
     assert_eq!(
         parse_crn("crn:v1:bluemix:public:kms:eu-de"),
         crn("kms", "eu-de", None, "crn:v1:bluemix:public:kms:eu-de")
@@ -52,13 +46,7 @@ fn crn_scope_that_is_not_an_account_has_no_account() {
 
 #[test]
 fn text_that_is_not_a_crn_is_none() {
-    for text in [
-        "",
-        "kms",
-        "urn:v1:bluemix:public:kms:us-south",
-        "crn:v1:bluemix:public::us-south",
-        "crn:v1",
-    ] {
+    for text in ["", "kms", "urn:v1:bluemix:public:kms:us-south", "crn:v1:bluemix:public::us-south", "crn:v1"] {
         assert_eq!(parse_crn(text), None, "{text}");
     }
 }

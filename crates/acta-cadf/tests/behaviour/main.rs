@@ -74,10 +74,7 @@ fn reject(event: &Value, opts: &Options) -> Vec<Problem> {
 /// Asserts that `event` is rejected with exactly these `(pointer, message)` problems, in this order.
 fn check(event: &Value, opts: &Options, expected: &[(&str, &str)]) {
     let problems = reject(event, opts);
-    let found: Vec<(&str, &str)> = problems
-        .iter()
-        .map(|p| (p.pointer.as_str(), p.message.as_str()))
-        .collect();
+    let found: Vec<(&str, &str)> = problems.iter().map(|p| (p.pointer.as_str(), p.message.as_str())).collect();
     assert_eq!(found, expected);
 }
 

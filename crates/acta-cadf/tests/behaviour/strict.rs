@@ -13,17 +13,9 @@ fn openstack_shaped_events_pass_strict_mode() {
         with(minimal_strict(), "action", json!("read/list")),
         // keystone's notification actions: pycadf accepts any action that starts with a taxonomy term.
         with(minimal_strict(), "action", json!("created.project")),
+        with(with(minimal_strict(), "eventType", json!("monitor")), "observer", json!({"id": "initiator"})),
         with(
-            with(minimal_strict(), "eventType", json!("monitor")),
-            "observer",
-            json!({"id": "initiator"}),
-        ),
-        with(
-            with(
-                without(minimal_strict(), "initiator"),
-                "initiatorId",
-                json!("u-1"),
-            ),
+            with(without(minimal_strict(), "initiator"), "initiatorId", json!("u-1")),
             "reporterchain",
             json!([{"reporterTime": "2014-01-17T23:23:38.154152+0000", "role": "modifier", "reporter": {"id": "target"}}]),
         ),
@@ -52,37 +44,22 @@ fn ibm_action_fails_strict_mode_with_a_taxonomy_message_but_passes_lenient_mode(
 
 #[test]
 fn strict_mode_requires_the_event_type_uri() {
-    check(
-        &without(minimal_strict(), "typeURI"),
-        &strict(),
-        &[("/typeURI", "is required in strict mode")],
-    );
+    check(&without(minimal_strict(), "typeURI"), &strict(), &[("/typeURI", "is required in strict mode")]);
 }
 
 #[test]
 fn strict_mode_requires_a_cadf_event_type() {
-    check(
-        &without(minimal_strict(), "eventType"),
-        &strict(),
-        &[("/eventType", "is required in strict mode")],
-    );
+    check(&without(minimal_strict(), "eventType"), &strict(), &[("/eventType", "is required in strict mode")]);
     check(
         &with(minimal_strict(), "eventType", json!("audit")),
         &strict(),
-        &[(
-            "/eventType",
-            "\"audit\" is not a CADF event type (expected activity, monitor or control)",
-        )],
+        &[("/eventType", "\"audit\" is not a CADF event type (expected activity, monitor or control)")],
     );
 }
 
 #[test]
 fn strict_mode_requires_an_event_id() {
-    check(
-        &without(minimal_strict(), "id"),
-        &strict(),
-        &[("/id", "is required in strict mode")],
-    );
+    check(&without(minimal_strict(), "id"), &strict(), &[("/id", "is required in strict mode")]);
 }
 
 #[test]
@@ -103,19 +80,9 @@ fn strict_mode_requires_an_observer() {
     check(
         &without(minimal_strict(), "observer"),
         &strict(),
-        &[(
-            "/observer",
-            "is required (either observer as an object or observerId as a string)",
-        )],
+        &[("/observer", "is required (either observer as an object or observerId as a string)")],
     );
-    accept(
-        &with(
-            without(minimal_strict(), "observer"),
-            "observerId",
-            json!("o-1"),
-        ),
-        &strict(),
-    );
+    accept(&with(without(minimal_strict(), "observer"), "observerId", json!("o-1")), &strict());
 }
 
 #[test]
@@ -123,25 +90,15 @@ fn strict_mode_takes_a_resource_or_its_id_but_not_both() {
     check(
         &with(minimal_strict(), "targetId", json!("p-1")),
         &strict(),
-        &[(
-            "/targetId",
-            "must not be sent together with target (strict mode takes exactly one of them)",
-        )],
+        &[("/targetId", "must not be sent together with target (strict mode takes exactly one of them)")],
     );
-    accept(
-        &with(minimal_strict(), "targetId", json!("p-1")),
-        &lenient(),
-    );
+    accept(&with(minimal_strict(), "targetId", json!("p-1")), &lenient());
 }
 
 #[test]
 fn strict_mode_requires_resource_ids() {
     check(
-        &with(
-            minimal_strict(),
-            "observer",
-            json!({"name": "ActivityTracker"}),
-        ),
+        &with(minimal_strict(), "observer", json!({"name": "ActivityTracker"})),
         &strict(),
         &[("/observer/id", "is required in strict mode")],
     );
@@ -150,11 +107,7 @@ fn strict_mode_requires_resource_ids() {
 #[test]
 fn strict_mode_rejects_resource_types_outside_the_taxonomy() {
     check(
-        &with(
-            minimal_strict(),
-            "target",
-            json!({"id": "k", "typeURI": "kms/secrets"}),
-        ),
+        &with(minimal_strict(), "target", json!({"id": "k", "typeURI": "kms/secrets"})),
         &strict(),
         &[(
             "/target/typeURI",
@@ -166,19 +119,12 @@ fn strict_mode_rejects_resource_types_outside_the_taxonomy() {
 
 #[test]
 fn strict_mode_counts_a_resource_without_type_uri_as_unknown() {
-    accept(
-        &with(minimal_strict(), "target", json!({"id": "k"})),
-        &strict(),
-    );
+    accept(&with(minimal_strict(), "target", json!({"id": "k"})), &strict());
 }
 
 #[test]
 fn strict_mode_requires_a_string_severity() {
-    check(
-        &with(minimal_strict(), "severity", json!(3)),
-        &strict(),
-        &[("/severity", "must be a string, got number")],
-    );
+    check(&with(minimal_strict(), "severity", json!(3)), &strict(), &[("/severity", "must be a string, got number")]);
 }
 
 #[test]
@@ -191,20 +137,7 @@ fn strict_mode_reports_every_problem_at_once() {
         "target": {"id": "crn:v1:bluemix:public:iam-groups:global:a/1::groups:g", "typeURI": "iam-groups/group"},
         "observer": {"name": "ActivityTracker"}
     });
-    let pointers: Vec<String> = reject(&ibm, &strict())
-        .into_iter()
-        .map(|p| p.pointer)
-        .collect();
-    assert_eq!(
-        pointers,
-        [
-            "/typeURI",
-            "/eventType",
-            "/id",
-            "/action",
-            "/target/typeURI",
-            "/observer/id"
-        ]
-    );
+    let pointers: Vec<String> = reject(&ibm, &strict()).into_iter().map(|p| p.pointer).collect();
+    assert_eq!(pointers, ["/typeURI", "/eventType", "/id", "/action", "/target/typeURI", "/observer/id"]);
     accept(&ibm, &lenient());
 }

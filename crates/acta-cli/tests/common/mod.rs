@@ -121,10 +121,7 @@ pub fn http_client() -> reqwest::blocking::Client {
 }
 
 fn now_millis() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis()
 }
 
 impl Server {
@@ -139,16 +136,10 @@ impl Server {
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
-                return Err(Exited {
-                    status,
-                    stderr: self.stderr(),
-                    stdout: self.stdout(),
-                });
+                return Err(Exited { status, stderr: self.stderr(), stdout: self.stdout() });
             }
-            let healthy = probe
-                .get(format!("{}/healthz", self.url))
-                .send()
-                .is_ok_and(|response| response.status().is_success());
+            let healthy =
+                probe.get(format!("{}/healthz", self.url)).send().is_ok_and(|response| response.status().is_success());
             if healthy {
                 return Ok(());
             }
@@ -196,9 +187,7 @@ impl Server {
 
     /// A request to a path, with the admin key.
     pub fn get(&self, path_and_query: &str) -> reqwest::blocking::RequestBuilder {
-        self.http
-            .get(format!("{}{path_and_query}", self.url))
-            .bearer_auth(ADMIN_KEY)
+        self.http.get(format!("{}{path_and_query}", self.url)).bearer_auth(ADMIN_KEY)
     }
 
     /// `POST /v1/events` with a JSON array of events; returns the status and the answer.
@@ -217,17 +206,10 @@ impl Server {
 
     /// `GET /v1/events/count?q=`.
     pub fn count(&self, query: &str) -> u64 {
-        let response = self
-            .get("/v1/events/count")
-            .query(&[("q", query)])
-            .send()
-            .expect("GET /v1/events/count");
+        let response = self.get("/v1/events/count").query(&[("q", query)]).send().expect("GET /v1/events/count");
         let status = response.status();
         let answer: Value = response.json().unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "count {query:?} failed: {status} {answer}"
-        );
+        assert!(status.is_success(), "count {query:?} failed: {status} {answer}");
         answer["count"].as_u64().expect("count is a number")
     }
 
@@ -252,17 +234,10 @@ impl Server {
             if let Some(cursor) = &cursor {
                 params.push(("cursor", cursor.clone()));
             }
-            let response = self
-                .get("/v1/events")
-                .query(&params)
-                .send()
-                .expect("GET /v1/events");
+            let response = self.get("/v1/events").query(&params).send().expect("GET /v1/events");
             let status = response.status();
             let answer: Value = response.json().unwrap_or(Value::Null);
-            assert!(
-                status.is_success(),
-                "search {query:?} failed: {status} {answer}"
-            );
+            assert!(status.is_success(), "search {query:?} failed: {status} {answer}");
             events.extend(answer["events"].as_array().cloned().unwrap_or_default());
             match answer["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_string()),
@@ -274,10 +249,7 @@ impl Server {
 
     /// `GET /v1/events/{id}`: the status and the answer.
     pub fn one(&self, id: &str) -> (u16, Value) {
-        let response = self
-            .get(&format!("/v1/events/{id}"))
-            .send()
-            .expect("GET /v1/events/{id}");
+        let response = self.get(&format!("/v1/events/{id}")).send().expect("GET /v1/events/{id}");
         let status = response.status().as_u16();
         (status, response.json().unwrap_or(Value::Null))
     }
@@ -313,10 +285,7 @@ pub fn event(id: &str, action: &str, outcome: &str) -> Value {
 /// A valid lenient CADF event with the given id whose `eventTime` is `seconds_ago` before now.
 pub fn event_at(id: &str, action: &str, outcome: &str, seconds_ago: i64) -> Value {
     let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
     )
     .unwrap();
     serde_json::json!({
@@ -332,10 +301,7 @@ pub fn event_at(id: &str, action: &str, outcome: &str, seconds_ago: i64) -> Valu
 
 /// The `_acta.id` of a returned event.
 pub fn acta_id(event: &Value) -> String {
-    event["_acta"]["id"]
-        .as_str()
-        .expect("_acta.id is a string")
-        .to_string()
+    event["_acta"]["id"].as_str().expect("_acta.id is a string").to_string()
 }
 
 /// The active segment files of an instance's log (`DIR/log/<instance>/<day>.log`), sorted by day.
@@ -352,11 +318,7 @@ pub fn log_segments(data: &Path, instance: &str) -> Vec<PathBuf> {
 /// The single active segment of the default instance (tests write one day's worth).
 pub fn only_segment(data: &Path) -> PathBuf {
     let segments = log_segments(data, "default");
-    assert_eq!(
-        segments.len(),
-        1,
-        "expected exactly one active segment, found {segments:?}"
-    );
+    assert_eq!(segments.len(), 1, "expected exactly one active segment, found {segments:?}");
     segments.into_iter().next().unwrap()
 }
 
@@ -429,11 +391,7 @@ pub struct Output {
 
 /// Runs `acta` with `args` and extra environment, failing after `timeout`. Output goes through files, so a
 /// chatty command never blocks on a full pipe.
-pub fn run_acta(
-    args: &[&std::ffi::OsStr],
-    envs: &[(&str, &std::ffi::OsStr)],
-    timeout: Duration,
-) -> Output {
+pub fn run_acta(args: &[&std::ffi::OsStr], envs: &[(&str, &std::ffi::OsStr)], timeout: Duration) -> Output {
     use std::io::{Read, Seek};
     let mut stdout = tempfile::tempfile().unwrap();
     let mut stderr = tempfile::tempfile().unwrap();
@@ -459,9 +417,5 @@ pub fn run_acta(
         file.read_to_string(&mut text).unwrap();
         text
     };
-    Output {
-        status,
-        stdout: read(&mut stdout),
-        stderr: read(&mut stderr),
-    }
+    Output { status, stdout: read(&mut stdout), stderr: read(&mut stderr) }
 }

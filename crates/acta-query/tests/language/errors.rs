@@ -3,66 +3,32 @@
 use acta_query::{Limits, QueryError, parse, parse_with};
 
 fn fails(query: &str, column: usize, message: &str) {
-    assert_eq!(
-        parse(query),
-        Err(QueryError {
-            column,
-            message: message.to_string()
-        }),
-        "error of {query:?}"
-    );
+    assert_eq!(parse(query), Err(QueryError { column, message: message.to_string() }), "error of {query:?}");
 }
 
 #[test]
 fn unclosed_group_points_at_the_end_and_names_the_opening() {
-    fails(
-        "(action user-apikey",
-        20,
-        "expected ')' to close the group opened at column 1",
-    );
-    fails(
-        "a ((b) OR c",
-        12,
-        "expected ')' to close the group opened at column 3",
-    );
+    fails("(action user-apikey", 20, "expected ')' to close the group opened at column 1");
+    fails("a ((b) OR c", 12, "expected ')' to close the group opened at column 3");
     fails("(", 2, "expected ')' to close the group opened at column 1");
 }
 
 #[test]
 fn message_is_the_display_text() {
     let error = parse("(a").expect_err("unclosed");
-    assert_eq!(
-        error.to_string(),
-        "expected ')' to close the group opened at column 1"
-    );
+    assert_eq!(error.to_string(), "expected ')' to close the group opened at column 1");
 }
 
 #[test]
 fn columns_count_chars_not_bytes() {
-    fails(
-        "Zürich (東京",
-        11,
-        "expected ')' to close the group opened at column 8",
-    );
+    fails("Zürich (東京", 11, "expected ')' to close the group opened at column 8");
 }
 
 #[test]
 fn unclosed_quote() {
-    fails(
-        "\"job failed",
-        12,
-        "expected \" to close the quote opened at column 1",
-    );
-    fails(
-        "a 'b",
-        5,
-        "expected ' to close the quote opened at column 3",
-    );
-    fails(
-        "a:\"x\\\"",
-        7,
-        "expected \" to close the quote opened at column 3",
-    );
+    fails("\"job failed", 12, "expected \" to close the quote opened at column 1");
+    fails("a 'b", 5, "expected ' to close the quote opened at column 3");
+    fails("a:\"x\\\"", 7, "expected \" to close the quote opened at column 3");
 }
 
 #[test]
@@ -77,11 +43,7 @@ fn empty_value_after_colon() {
 
 #[test]
 fn missing_field_name() {
-    fails(
-        ":a",
-        1,
-        "expected a field name before ':' (quote a literal ':')",
-    );
+    fails(":a", 1, "expected a field name before ':' (quote a literal ':')");
     fails("a..b:c", 1, "empty segment in the field name 'a..b'");
     fails("x .a:c", 3, "empty segment in the field name '.a'");
 }
@@ -111,21 +73,9 @@ fn operator_with_nothing_after_it() {
 
 #[test]
 fn dash_must_touch_its_term() {
-    fails(
-        "a -",
-        4,
-        "expected a term right after '-' (quote a literal '-')",
-    );
-    fails(
-        "a - b",
-        4,
-        "expected a term right after '-' (quote a literal '-')",
-    );
-    fails(
-        "(a -)",
-        5,
-        "expected a term right after '-' (quote a literal '-')",
-    );
+    fails("a -", 4, "expected a term right after '-' (quote a literal '-')");
+    fails("a - b", 4, "expected a term right after '-' (quote a literal '-')");
+    fails("(a -)", 5, "expected a term right after '-' (quote a literal '-')");
 }
 
 #[test]
@@ -143,89 +93,37 @@ fn stray_closing_parenthesis() {
 
 #[test]
 fn empty_group() {
-    fails(
-        "()",
-        2,
-        "expected a term inside the group opened at column 1",
-    );
-    fails(
-        "a ( )",
-        5,
-        "expected a term inside the group opened at column 3",
-    );
+    fails("()", 2, "expected a term inside the group opened at column 1");
+    fails("a ( )", 5, "expected a term inside the group opened at column 3");
 }
 
 #[test]
 fn lists_take_no_spaces() {
-    fails(
-        "outcome:[success ,failure]",
-        17,
-        "expected ',' or ']', not a space (lists take no spaces)",
-    );
-    fails(
-        "outcome:[success, failure]",
-        18,
-        "expected a value in the list, not a space (lists take no spaces)",
-    );
-    fails(
-        "outcome:[ success]",
-        10,
-        "expected a value in the list, not a space (lists take no spaces)",
-    );
-    fails(
-        "outcome:[success,",
-        18,
-        "expected ']' to close the list opened at column 9",
-    );
-    fails(
-        "outcome:[success",
-        17,
-        "expected ']' to close the list opened at column 9",
-    );
+    fails("outcome:[success ,failure]", 17, "expected ',' or ']', not a space (lists take no spaces)");
+    fails("outcome:[success, failure]", 18, "expected a value in the list, not a space (lists take no spaces)");
+    fails("outcome:[ success]", 10, "expected a value in the list, not a space (lists take no spaces)");
+    fails("outcome:[success,", 18, "expected ']' to close the list opened at column 9");
+    fails("outcome:[success", 17, "expected ']' to close the list opened at column 9");
     fails("outcome:[,a]", 10, "expected a value in the list");
     fails("outcome:[]", 10, "expected a value in the list");
-    fails(
-        "outcome:[\"a\"b]",
-        13,
-        "expected ',' or ']' after a quoted value in the list",
-    );
+    fails("outcome:[\"a\"b]", 13, "expected ',' or ']' after a quoted value in the list");
     fails("outcome:[a]b", 12, "expected a space or ')' after ']'");
 }
 
 #[test]
 fn compound_conditions() {
-    fails(
-        "code:(>=400 <500",
-        17,
-        "expected ')' to close the conditions opened at column 6",
-    );
+    fails("code:(>=400 <500", 17, "expected ')' to close the conditions opened at column 6");
     fails("code:()", 7, "expected a condition inside '( )' after ':'");
-    fails(
-        "code:(a (b))",
-        9,
-        "expected a condition; groups cannot nest inside a field's '( )'",
-    );
-    fails(
-        "code:([a,b])",
-        7,
-        "expected a condition; lists cannot appear inside a field's '( )'",
-    );
+    fails("code:(a (b))", 9, "expected a condition; groups cannot nest inside a field's '( )'");
+    fails("code:([a,b])", 7, "expected a condition; lists cannot appear inside a field's '( )'");
     fails("code:(- 4)", 8, "expected a condition right after '-'");
     fails("code:(1)x", 9, "expected a space or ')' after ')'");
 }
 
 #[test]
 fn closing_quote_must_end_the_term() {
-    fails(
-        "\"a\"b",
-        4,
-        "expected a space or ')' after the closing quote",
-    );
-    fails(
-        "f:\"a\"b",
-        6,
-        "expected a space or ')' after the closing quote",
-    );
+    fails("\"a\"b", 4, "expected a space or ')' after the closing quote");
+    fails("f:\"a\"b", 6, "expected a space or ')' after the closing quote");
 }
 
 #[test]
@@ -257,28 +155,11 @@ fn more_than_the_list_limit() {
 
 #[test]
 fn limits_are_configurable() {
-    let limits = Limits {
-        max_bytes: 10,
-        max_terms: 2,
-        max_list_values: 2,
-    };
-    assert_eq!(
-        parse_with("aaaaaaaaaaa", &limits).map_err(|e| e.message),
-        Err("query is longer than 10 bytes".into())
-    );
+    let limits = Limits { max_bytes: 10, max_terms: 2, max_list_values: 2 };
+    assert_eq!(parse_with("aaaaaaaaaaa", &limits).map_err(|e| e.message), Err("query is longer than 10 bytes".into()));
     assert_eq!(parse_with("a b c", &limits).map_err(|e| e.column), Err(5));
-    assert_eq!(
-        parse_with("a:[x,y,z]", &limits).map_err(|e| e.column),
-        Err(8)
-    );
-    assert_eq!(
-        Limits::default(),
-        Limits {
-            max_bytes: 4096,
-            max_terms: 100,
-            max_list_values: 1000
-        }
-    );
+    assert_eq!(parse_with("a:[x,y,z]", &limits).map_err(|e| e.column), Err(8));
+    assert_eq!(Limits::default(), Limits { max_bytes: 4096, max_terms: 100, max_list_values: 1000 });
 }
 
 #[test]
@@ -290,9 +171,6 @@ fn nesting_is_bounded() {
     let negations = format!("{}a", "-".repeat(65));
     assert_eq!(
         parse(&negations),
-        Err(QueryError {
-            column: 65,
-            message: "groups and negations nest more than 64 deep".into()
-        })
+        Err(QueryError { column: 65, message: "groups and negations nest more than 64 deep".into() })
     );
 }

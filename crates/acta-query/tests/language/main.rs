@@ -42,12 +42,7 @@ pub fn parsed(query: &str) -> Query {
 pub fn check(query: &str, event: &TestEvent, expected: bool) {
     let parsed = parsed(query);
     let view = event.view();
-    assert_eq!(
-        matches(&parsed, &view),
-        expected,
-        "reference evaluator: {query:?} on {}: {parsed:?}",
-        event.name
-    );
+    assert_eq!(matches(&parsed, &view), expected, "reference evaluator: {query:?} on {}: {parsed:?}", event.name);
     assert_eq!(
         Compiled::new(&parsed).matches(&PreparedEvent::new(view)),
         expected,
@@ -55,9 +50,5 @@ pub fn check(query: &str, event: &TestEvent, expected: bool) {
         event.name
     );
     let printed = parsed.to_string();
-    assert_eq!(
-        parse(&printed).as_ref(),
-        Ok(&parsed),
-        "{query:?} printed as {printed:?}"
-    );
+    assert_eq!(parse(&printed).as_ref(), Ok(&parsed), "{query:?} printed as {printed:?}");
 }

@@ -22,11 +22,7 @@ fn apikey_event(verb: &str, failed: bool, agent: &str, key: &str, request: Value
             json!({"reasonCode": 409, "reasonType": "Conflict", "reasonForFailure": "The API key is locked"}),
         )
     } else {
-        (
-            "success",
-            "",
-            json!({"reasonCode": 200, "reasonType": "OK"}),
-        )
+        ("success", "", json!({"reasonCode": 200, "reasonType": "OK"}))
     };
     json!({
         "initiator": {
@@ -57,72 +53,21 @@ fn apikey_event(verb: &str, failed: bool, agent: &str, key: &str, request: Value
 
 static EVENTS: LazyLock<Vec<TestEvent>> = LazyLock::new(|| {
     vec![
-        TestEvent::new(
-            "create",
-            apikey_event(
-                "create",
-                false,
-                IBM_CLI,
-                "demo-key",
-                json!({"name": "demo-key"}),
-            ),
-        ),
+        TestEvent::new("create", apikey_event("create", false, IBM_CLI, "demo-key", json!({"name": "demo-key"}))),
         TestEvent::new(
             "describe",
-            apikey_event(
-                "update",
-                false,
-                IBM_UI,
-                "demo-key",
-                json!({"description": "for the tutorial"}),
-            ),
+            apikey_event("update", false, IBM_UI, "demo-key", json!({"description": "for the tutorial"})),
         ),
-        TestEvent::new(
-            "lock",
-            apikey_event(
-                "update",
-                false,
-                ACTA_CONSOLE,
-                "demo-key",
-                json!({"locked": true}),
-            ),
-        ),
-        TestEvent::new(
-            "unlock",
-            apikey_event(
-                "update",
-                false,
-                ACTA_CLI,
-                "demo-key",
-                json!({"locked": false}),
-            ),
-        ),
+        TestEvent::new("lock", apikey_event("update", false, ACTA_CONSOLE, "demo-key", json!({"locked": true}))),
+        TestEvent::new("unlock", apikey_event("update", false, ACTA_CLI, "demo-key", json!({"locked": false}))),
         TestEvent::new(
             "update failed",
-            apikey_event(
-                "update",
-                true,
-                ACTA_CLI,
-                "locked-key",
-                json!({"name": "renamed-key"}),
-            ),
+            apikey_event("update", true, ACTA_CLI, "locked-key", json!({"name": "renamed-key"})),
         ),
-        TestEvent::new(
-            "delete failed",
-            apikey_event("delete", true, IBM_UI, "locked-key", json!({})),
-        ),
-        TestEvent::new(
-            "delete",
-            apikey_event("delete", false, IBM_CLI, "demo-key", json!({})),
-        ),
-        TestEvent::new(
-            "login",
-            apikey_event("login", false, IBM_CLI, "demo-key", json!({})),
-        ),
-        TestEvent::new(
-            "login failed",
-            apikey_event("login", true, IBM_CLI, "locked-key", json!({})),
-        ),
+        TestEvent::new("delete failed", apikey_event("delete", true, IBM_UI, "locked-key", json!({}))),
+        TestEvent::new("delete", apikey_event("delete", false, IBM_CLI, "demo-key", json!({}))),
+        TestEvent::new("login", apikey_event("login", false, IBM_CLI, "demo-key", json!({}))),
+        TestEvent::new("login failed", apikey_event("login", true, IBM_CLI, "locked-key", json!({}))),
         TestEvent::new(
             "kms create",
             json!({
@@ -164,12 +109,7 @@ fn selected(query: &str) -> Vec<&'static str> {
     for event in EVENTS.iter() {
         let view = event.view();
         let by_reference = matches(&parsed, &view);
-        assert_eq!(
-            by_reference,
-            compiled.matches(&PreparedEvent::new(view)),
-            "{query:?} on {}",
-            event.name
-        );
+        assert_eq!(by_reference, compiled.matches(&PreparedEvent::new(view)), "{query:?} on {}", event.name);
         if by_reference {
             names.push(event.name);
         }
@@ -181,68 +121,39 @@ fn selected(query: &str) -> Vec<&'static str> {
 fn user_api_key_events_other_than_logins() {
     assert_eq!(
         selected("(action user-apikey) -login"),
-        [
-            "create",
-            "describe",
-            "lock",
-            "unlock",
-            "update failed",
-            "delete failed",
-            "delete"
-        ]
+        ["create", "describe", "lock", "unlock", "update failed", "delete failed", "delete"]
     );
 }
 
 #[test]
 fn failed_user_api_key_events() {
-    assert_eq!(
-        selected("(action user-apikey) -login failure"),
-        ["update failed", "delete failed"]
-    );
+    assert_eq!(selected("(action user-apikey) -login failure"), ["update failed", "delete failed"]);
 }
 
 #[test]
 fn deletions_of_user_api_keys() {
-    assert_eq!(
-        selected("(action user-apikey.delete) -login"),
-        ["delete failed", "delete"]
-    );
+    assert_eq!(selected("(action user-apikey.delete) -login"), ["delete failed", "delete"]);
 }
 
 #[test]
 fn locks_unlocks_renames_and_description_changes() {
-    assert_eq!(
-        selected("(action user-apikey.update) -login"),
-        ["describe", "lock", "unlock", "update failed"]
-    );
+    assert_eq!(selected("(action user-apikey.update) -login"), ["describe", "lock", "unlock", "update failed"]);
 }
 
 #[test]
 fn api_key_events_from_ibm_web_ui() {
-    assert_eq!(
-        selected("initiator.host.agent:\"NotSet\" (action user-apikey) -login"),
-        ["describe", "delete failed"]
-    );
+    assert_eq!(selected("initiator.host.agent:\"NotSet\" (action user-apikey) -login"), ["describe", "delete failed"]);
 }
 
 #[test]
 fn api_key_events_from_ibm_cli() {
-    assert_eq!(
-        selected("initiator.host.agent:\"IBM Cloud CLI\" (action user-apikey) -login"),
-        ["create", "delete"]
-    );
+    assert_eq!(selected("initiator.host.agent:\"IBM Cloud CLI\" (action user-apikey) -login"), ["create", "delete"]);
 }
 
 #[test]
 fn acta_console_and_cli_record_their_own_agents() {
-    assert_eq!(
-        selected("initiator.host.agent:\"Acta web console\""),
-        ["lock", "view create"]
-    );
-    assert_eq!(
-        selected("initiator.host.agent:\"Acta CLI\" (action user-apikey) -login"),
-        ["unlock", "update failed"]
-    );
+    assert_eq!(selected("initiator.host.agent:\"Acta web console\""), ["lock", "view create"]);
+    assert_eq!(selected("initiator.host.agent:\"Acta CLI\" (action user-apikey) -login"), ["unlock", "update failed"]);
 }
 
 #[test]
@@ -254,24 +165,11 @@ fn key_protect_events_kibana_era() {
 fn board_filter_all_user_api_key_actions() {
     assert_eq!(
         selected("iam-identity.user-apikey."),
-        [
-            "create",
-            "describe",
-            "lock",
-            "unlock",
-            "update failed",
-            "delete failed",
-            "delete",
-            "login",
-            "login failed"
-        ]
+        ["create", "describe", "lock", "unlock", "update failed", "delete failed", "delete", "login", "login failed"]
     );
 }
 
 #[test]
 fn platform_breakdown_of_the_seed_events() {
-    assert_eq!(
-        selected("_platform:==kms OR _platform:==acta"),
-        ["kms create", "view create"]
-    );
+    assert_eq!(selected("_platform:==kms OR _platform:==acta"), ["kms create", "view create"]);
 }

@@ -74,8 +74,7 @@ static KMS: LazyLock<TestEvent> = LazyLock::new(|| {
 });
 
 /// Almost nothing: a minimal event for missing fields.
-static MINIMAL: LazyLock<TestEvent> =
-    LazyLock::new(|| TestEvent::new("minimal", json!({"action": "x"})));
+static MINIMAL: LazyLock<TestEvent> = LazyLock::new(|| TestEvent::new("minimal", json!({"action": "x"})));
 
 #[test]
 fn free_text_is_a_case_insensitive_token_prefix() {
@@ -169,11 +168,7 @@ fn field_value_is_consecutive_tokens_in_the_value() {
 
 #[test]
 fn field_phrase_matches_whole_tokens_in_the_value() {
-    check(
-        "initiator.host.agent:\"IBM Cloud CLI\"",
-        &DELETE_FAILED,
-        true,
-    );
+    check("initiator.host.agent:\"IBM Cloud CLI\"", &DELETE_FAILED, true);
     check("initiator.host.agent:\"ibm cloud\"", &DELETE_FAILED, true);
     check("initiator.host.agent:\"Cloud CL\"", &DELETE_FAILED, false);
     check("initiator.host.agent:\"NotSet\"", &DELETE_FAILED, false);
@@ -192,11 +187,7 @@ fn double_equals_compares_the_whole_value_case_insensitively() {
     check("outcome:==failure", &DELETE_FAILED, true);
     check("outcome:==FAILURE", &DELETE_FAILED, true);
     check("outcome:==fail", &DELETE_FAILED, false);
-    check(
-        "initiator.host.agent:==\"ibm cloud cli\"",
-        &DELETE_FAILED,
-        true,
-    );
+    check("initiator.host.agent:==\"ibm cloud cli\"", &DELETE_FAILED, true);
     check("tags:==ZÜRICH", &DELETE_FAILED, true);
 }
 
@@ -204,11 +195,7 @@ fn double_equals_compares_the_whole_value_case_insensitively() {
 fn triple_equals_compares_the_whole_value_case_sensitively() {
     check("outcome:===failure", &DELETE_FAILED, true);
     check("outcome:===Failure", &DELETE_FAILED, false);
-    check(
-        "initiator.host.agent:===\"IBM Cloud CLI\"",
-        &DELETE_FAILED,
-        true,
-    );
+    check("initiator.host.agent:===\"IBM Cloud CLI\"", &DELETE_FAILED, true);
 }
 
 #[test]
@@ -225,11 +212,7 @@ fn str_suffix_compares_the_whole_value_case_insensitively() {
     check("target.typeURI_str:KMS/Secrets", &KMS, true);
     check("target.typeURI_str:kms", &KMS, false);
     check("target.typeURI_str:kms/secrets", &DELETE_FAILED, false);
-    check(
-        "target.typeURI_str:==iam-identity/user-apikey",
-        &DELETE_FAILED,
-        true,
-    );
+    check("target.typeURI_str:==iam-identity/user-apikey", &DELETE_FAILED, true);
     check("target.typeURI_str:*", &MINIMAL, false);
 }
 
@@ -238,11 +221,7 @@ fn lists_match_any_value() {
     check("outcome:[success,failure]", &DELETE_FAILED, true);
     check("outcome:[success,pending]", &DELETE_FAILED, false);
     check("action:[create,delete]", &DELETE_FAILED, true);
-    check(
-        "initiator.host.agent:[\"Acta CLI\",\"IBM Cloud CLI\"]",
-        &DELETE_FAILED,
-        true,
-    );
+    check("initiator.host.agent:[\"Acta CLI\",\"IBM Cloud CLI\"]", &DELETE_FAILED, true);
 }
 
 #[test]

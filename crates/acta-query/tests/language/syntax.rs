@@ -1,8 +1,6 @@
 //! The syntax tree the parser builds, and the canonical text the printer writes.
 
-use acta_query::{
-    CmpOp, Field, FieldCond, Limits, Query, Sequence, TokenPattern, parse, parse_with, tokenize,
-};
+use acta_query::{CmpOp, Field, FieldCond, Limits, Query, Sequence, TokenPattern, parse, parse_with, tokenize};
 
 use crate::parsed;
 
@@ -39,10 +37,7 @@ fn tokens(patterns: Vec<TokenPattern>) -> FieldCond {
 }
 
 fn equals(value: &str, case_sensitive: bool) -> FieldCond {
-    FieldCond::Equals {
-        value: value.to_string(),
-        case_sensitive,
-    }
+    FieldCond::Equals { value: value.to_string(), case_sensitive }
 }
 
 fn not(query: Query) -> Query {
@@ -51,10 +46,7 @@ fn not(query: Query) -> Query {
 
 #[test]
 fn tokenizer_splits_on_non_alphanumerics_and_lowercases() {
-    assert_eq!(
-        tokenize("iam-identity.user-apikey.delete"),
-        ["iam", "identity", "user", "apikey", "delete"]
-    );
+    assert_eq!(tokenize("iam-identity.user-apikey.delete"), ["iam", "identity", "user", "apikey", "delete"]);
     assert_eq!(tokenize("reasonCode=409"), ["reasoncode", "409"]);
     assert_eq!(tokenize("Zürich, 東京!"), ["zürich", "東京"]);
     assert_eq!(tokenize(" -- "), Vec::<String>::new());
@@ -74,23 +66,14 @@ fn star_word_is_all() {
 
 #[test]
 fn free_text_word_is_exact_tokens_then_a_prefix() {
-    assert_eq!(
-        parsed("user-apikey.delete"),
-        text(vec![exact("user"), exact("apikey"), prefix("delete")])
-    );
+    assert_eq!(parsed("user-apikey.delete"), text(vec![exact("user"), exact("apikey"), prefix("delete")]));
     assert_eq!(parsed("FAIL"), word("fail"));
 }
 
 #[test]
 fn phrase_is_all_exact() {
-    assert_eq!(
-        parsed("\"job failed\""),
-        text(vec![exact("job"), exact("failed")])
-    );
-    assert_eq!(
-        parsed("'Job Failed'"),
-        text(vec![exact("job"), exact("failed")])
-    );
+    assert_eq!(parsed("\"job failed\""), text(vec![exact("job"), exact("failed")]));
+    assert_eq!(parsed("'Job Failed'"), text(vec![exact("job"), exact("failed")]));
 }
 
 #[test]
@@ -106,92 +89,41 @@ fn stars_in_words() {
 
 #[test]
 fn field_value_forms() {
-    assert_eq!(
-        parsed("action:user-apikey"),
-        field("action", tokens(vec![exact("user"), prefix("apikey")]))
-    );
+    assert_eq!(parsed("action:user-apikey"), field("action", tokens(vec![exact("user"), prefix("apikey")])));
     assert_eq!(
         parsed("initiator.host.agent:\"IBM Cloud CLI\""),
-        field(
-            "initiator.host.agent",
-            tokens(vec![exact("ibm"), exact("cloud"), exact("cli")])
-        )
+        field("initiator.host.agent", tokens(vec![exact("ibm"), exact("cloud"), exact("cli")]))
     );
-    assert_eq!(
-        parsed("outcome:==Failure"),
-        field("outcome", equals("Failure", false))
-    );
-    assert_eq!(
-        parsed("outcome:===Failure"),
-        field("outcome", equals("Failure", true))
-    );
-    assert_eq!(
-        parsed("action:=iam"),
-        field("action", FieldCond::Prefix("iam".into()))
-    );
+    assert_eq!(parsed("outcome:==Failure"), field("outcome", equals("Failure", false)));
+    assert_eq!(parsed("outcome:===Failure"), field("outcome", equals("Failure", true)));
+    assert_eq!(parsed("action:=iam"), field("action", FieldCond::Prefix("iam".into())));
     assert_eq!(parsed("a:*"), field("a", FieldCond::Exists));
     assert_eq!(parsed("a:\"-\""), field("a", equals("-", false)));
-    assert_eq!(
-        parsed("a:=\"x y\""),
-        field("a", FieldCond::Prefix("x y".into()))
-    );
+    assert_eq!(parsed("a:=\"x y\""), field("a", FieldCond::Prefix("x y".into())));
 }
 
 #[test]
 fn field_value_may_contain_colons() {
-    assert_eq!(
-        parsed("time:12:30"),
-        field("time", tokens(vec![exact("12"), prefix("30")]))
-    );
+    assert_eq!(parsed("time:12:30"), field("time", tokens(vec![exact("12"), prefix("30")])));
 }
 
 #[test]
 fn str_suffix_is_whole_value_equality_on_the_base_field() {
-    assert_eq!(
-        parsed("target.typeURI_str:kms/secrets"),
-        field("target.typeURI", equals("kms/secrets", false))
-    );
-    assert_eq!(
-        parsed("target.typeURI_str:==kms/secrets"),
-        field("target.typeURI", equals("kms/secrets", false))
-    );
-    assert_eq!(
-        parsed("level_str:Warning"),
-        field("severity", equals("Warning", false))
-    );
+    assert_eq!(parsed("target.typeURI_str:kms/secrets"), field("target.typeURI", equals("kms/secrets", false)));
+    assert_eq!(parsed("target.typeURI_str:==kms/secrets"), field("target.typeURI", equals("kms/secrets", false)));
+    assert_eq!(parsed("level_str:Warning"), field("severity", equals("Warning", false)));
     assert_eq!(parsed("_str:x"), field("_str", tokens(vec![prefix("x")])));
 }
 
 #[test]
 fn derived_field_names() {
-    assert_eq!(
-        parsed("_platform:==kms"),
-        Query::Field(Field::Platform, equals("kms", false))
-    );
-    assert_eq!(
-        parsed("level:warn"),
-        field("severity", tokens(vec![prefix("warn")]))
-    );
-    assert_eq!(
-        parsed("_account:*"),
-        Query::Field(Field::Account, FieldCond::Exists)
-    );
-    assert_eq!(
-        parsed("_instance:*"),
-        Query::Field(Field::Instance, FieldCond::Exists)
-    );
-    assert_eq!(
-        parsed("_region:*"),
-        Query::Field(Field::Region, FieldCond::Exists)
-    );
-    assert_eq!(
-        parsed("_received:*"),
-        Query::Field(Field::Received, FieldCond::Exists)
-    );
-    assert_eq!(
-        parsed("_platform.x:*"),
-        field("_platform.x", FieldCond::Exists)
-    );
+    assert_eq!(parsed("_platform:==kms"), Query::Field(Field::Platform, equals("kms", false)));
+    assert_eq!(parsed("level:warn"), field("severity", tokens(vec![prefix("warn")])));
+    assert_eq!(parsed("_account:*"), Query::Field(Field::Account, FieldCond::Exists));
+    assert_eq!(parsed("_instance:*"), Query::Field(Field::Instance, FieldCond::Exists));
+    assert_eq!(parsed("_region:*"), Query::Field(Field::Region, FieldCond::Exists));
+    assert_eq!(parsed("_received:*"), Query::Field(Field::Received, FieldCond::Exists));
+    assert_eq!(parsed("_platform.x:*"), field("_platform.x", FieldCond::Exists));
 }
 
 #[test]
@@ -204,26 +136,14 @@ fn lists_are_ors_of_the_values() {
             field("a", FieldCond::Exists),
         ])
     );
-    assert_eq!(
-        parsed("a:==[x,Y]"),
-        Query::Or(vec![
-            field("a", equals("x", false)),
-            field("a", equals("Y", false))
-        ])
-    );
+    assert_eq!(parsed("a:==[x,Y]"), Query::Or(vec![field("a", equals("x", false)), field("a", equals("Y", false))]));
     assert_eq!(parsed("a:[x]"), field("a", tokens(vec![prefix("x")])));
 }
 
 #[test]
 fn comparisons_and_compounds() {
-    assert_eq!(
-        parsed("code:>=400"),
-        field("code", FieldCond::Compare(CmpOp::Ge, 400.0))
-    );
-    assert_eq!(
-        parsed("code:<-1.5"),
-        field("code", FieldCond::Compare(CmpOp::Lt, -1.5))
-    );
+    assert_eq!(parsed("code:>=400"), field("code", FieldCond::Compare(CmpOp::Ge, 400.0)));
+    assert_eq!(parsed("code:<-1.5"), field("code", FieldCond::Compare(CmpOp::Lt, -1.5)));
     assert_eq!(
         parsed("code:(>=400 <500 -404 =42 x)"),
         Query::And(vec![
@@ -234,27 +154,15 @@ fn comparisons_and_compounds() {
             field("code", tokens(vec![prefix("x")])),
         ])
     );
-    assert_eq!(
-        parsed("code:(>1)"),
-        field("code", FieldCond::Compare(CmpOp::Gt, 1.0))
-    );
+    assert_eq!(parsed("code:(>1)"), field("code", FieldCond::Compare(CmpOp::Gt, 1.0)));
 }
 
 #[test]
 fn precedence_and_binds_tighter_than_or() {
-    assert_eq!(
-        parsed("a b OR c"),
-        Query::Or(vec![Query::And(vec![word("a"), word("b")]), word("c")])
-    );
-    assert_eq!(
-        parsed("a OR b c"),
-        Query::Or(vec![word("a"), Query::And(vec![word("b"), word("c")])])
-    );
+    assert_eq!(parsed("a b OR c"), Query::Or(vec![Query::And(vec![word("a"), word("b")]), word("c")]));
+    assert_eq!(parsed("a OR b c"), Query::Or(vec![word("a"), Query::And(vec![word("b"), word("c")])]));
     assert_eq!(parsed("-a b"), Query::And(vec![not(word("a")), word("b")]));
-    assert_eq!(
-        parsed("NOT a OR b"),
-        Query::Or(vec![not(word("a")), word("b")])
-    );
+    assert_eq!(parsed("NOT a OR b"), Query::Or(vec![not(word("a")), word("b")]));
 }
 
 #[test]
@@ -269,22 +177,12 @@ fn operator_spellings_are_equivalent() {
 
 #[test]
 fn nested_junctions_of_one_kind_are_flattened() {
-    assert_eq!(
-        parsed("(a b) (c d)"),
-        Query::And(vec![word("a"), word("b"), word("c"), word("d")])
-    );
-    assert_eq!(
-        parsed("a OR (b OR c)"),
-        Query::Or(vec![word("a"), word("b"), word("c")])
-    );
+    assert_eq!(parsed("(a b) (c d)"), Query::And(vec![word("a"), word("b"), word("c"), word("d")]));
+    assert_eq!(parsed("a OR (b OR c)"), Query::Or(vec![word("a"), word("b"), word("c")]));
     assert_eq!(parsed("((a))"), word("a"));
     assert_eq!(
         parsed("x OR f:[a,b]"),
-        Query::Or(vec![
-            word("x"),
-            field("f", tokens(vec![prefix("a")])),
-            field("f", tokens(vec![prefix("b")]))
-        ])
+        Query::Or(vec![word("x"), field("f", tokens(vec![prefix("a")])), field("f", tokens(vec![prefix("b")]))])
     );
 }
 
@@ -311,18 +209,12 @@ const CANONICAL: &[(&str, &str)] = &[
     ("'job  failed'", "\"job failed\""),
     ("fail*", "fail"),
     ("US*TH", "us*th"),
-    (
-        "initiator.host.agent:\"IBM Cloud CLI\"",
-        "initiator.host.agent:\"ibm cloud cli\"",
-    ),
+    ("initiator.host.agent:\"IBM Cloud CLI\"", "initiator.host.agent:\"ibm cloud cli\""),
     ("outcome:==Failure", "outcome:==Failure"),
     ("a:==\"x y\"", "a:==\"x y\""),
     ("a:===\"=x\"", "a:===\"=x\""),
     ("a:=\"say \\\"hi\\\"\"", "a:=\"say \\\"hi\\\"\""),
-    (
-        "target.typeURI_str:kms/secrets",
-        "target.typeURI:==kms/secrets",
-    ),
+    ("target.typeURI_str:kms/secrets", "target.typeURI:==kms/secrets"),
     ("level:warn", "severity:warn"),
     ("a:[x,y]", "a:[x,y]"),
     ("z a:[x,y]", "z a:[x,y]"),
@@ -348,20 +240,13 @@ fn canonical_text() {
     for (input, canonical) in CANONICAL {
         let query = parsed(input);
         assert_eq!(query.to_string(), *canonical, "canonical text of {input:?}");
-        assert_eq!(
-            parse(canonical).as_ref(),
-            Ok(&query),
-            "{canonical:?} parses back to the tree of {input:?}"
-        );
+        assert_eq!(parse(canonical).as_ref(), Ok(&query), "{canonical:?} parses back to the tree of {input:?}");
     }
 }
 
 #[test]
 fn field_display_is_the_query_name() {
-    assert_eq!(
-        path("initiator.host.agent").to_string(),
-        "initiator.host.agent"
-    );
+    assert_eq!(path("initiator.host.agent").to_string(), "initiator.host.agent");
     assert_eq!(Field::Platform.to_string(), "_platform");
     assert_eq!(Field::from_name("level"), path("severity"));
     assert_eq!(Field::from_name("_received"), Field::Received);
@@ -369,10 +254,7 @@ fn field_display_is_the_query_name() {
 
 #[test]
 fn long_lists_print_back_within_the_limits() {
-    let limits = Limits {
-        max_bytes: 100_000,
-        ..Limits::default()
-    };
+    let limits = Limits { max_bytes: 100_000, ..Limits::default() };
     let values: Vec<String> = (0..1000).map(|i| format!("v{i}")).collect();
     let list = format!("a:[{}]", values.join(","));
     let query = parse_with(&list, &limits).expect("a list of 1000");

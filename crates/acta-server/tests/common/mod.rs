@@ -1,5 +1,5 @@
 //! Starts a real server on 127.0.0.1:0 over a temporary data directory, and speaks its HTTP API.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
@@ -83,8 +83,7 @@ impl TestServer {
     }
 
     pub async fn count(&self, q: &str) -> u64 {
-        let answer: Value =
-            self.get("/v1/events/count").query(&[("q", q)]).send().await.unwrap().json().await.unwrap();
+        let answer: Value = self.get("/v1/events/count").query(&[("q", q)]).send().await.unwrap().json().await.unwrap();
         answer["count"].as_u64().unwrap_or_else(|| panic!("no count in {answer}"))
     }
 

@@ -72,10 +72,7 @@ pub struct IndexOptions {
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions {
-            commit_interval: Duration::from_millis(1000),
-            writer_heap_bytes: 50_000_000,
-        }
+        IndexOptions { commit_interval: Duration::from_millis(1000), writer_heap_bytes: 50_000_000 }
     }
 }
 
@@ -318,10 +315,8 @@ impl EventIndex {
 
     /// Finds an event by id in the given instances (searchable or just accepted).
     pub fn find_id(&self, account: &str, instances: &[String], id: &str) -> Result<Option<Record>, IndexError> {
-        let pending_location = lock(&self.inner.pending)
-            .by_account
-            .get(account)
-            .and_then(|ids| ids.get(id).cloned().flatten());
+        let pending_location =
+            lock(&self.inner.pending).by_account.get(account).and_then(|ids| ids.get(id).cloned().flatten());
         let location = match pending_location {
             Some(location) if instances.contains(&location.0) => Some(location),
             _ => self.inner.find_indexed_id(instances, id)?,
@@ -361,15 +356,13 @@ impl EventIndex {
         }
         candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         let mut hits = Vec::with_capacity(search.limit.min(candidates.len()));
-        let mut examined = 0u64;
-        for (key, exact, scope_index) in candidates {
+        for (examined, (key, exact, scope_index)) in (0u64..).zip(candidates) {
             if hits.len() >= search.limit {
                 break;
             }
             if any_inexact && search.deadline.is_some_and(|deadline| Instant::now() > deadline) {
                 return Err(IndexError::Deadline { examined });
             }
-            examined += 1;
             let record = self.inner.read_record(&key.instance, key.seq)?;
             if !exact && !verify(&compiled, &search.scopes[scope_index], &record) {
                 continue;
@@ -403,9 +396,8 @@ impl EventIndex {
             let translated = translate(&self.inner.fields, &facts, query);
             let tantivy_query = self.inner.with_time(translated.query, from, to);
             if translated.exact {
-                let count = searcher
-                    .search(&tantivy_query, &Count)
-                    .map_err(|source| tantivy_error(&partition.name, source))?;
+                let count =
+                    searcher.search(&tantivy_query, &Count).map_err(|source| tantivy_error(&partition.name, source))?;
                 total += count as u64;
                 continue;
             }
@@ -467,11 +459,10 @@ impl Inner {
         let name = format!("{instance}/{day}");
         let path = self.partition_path(instance, day);
         std::fs::create_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
-        let directory =
-            tantivy::directory::MmapDirectory::open(&path).map_err(|source| IndexError::Io {
-                path: path.clone(),
-                source: std::io::Error::other(source.to_string()),
-            })?;
+        let directory = tantivy::directory::MmapDirectory::open(&path).map_err(|source| IndexError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(source.to_string()),
+        })?;
         let index = Index::open_or_create(directory, self.fields.schema.clone())
             .map_err(|source| tantivy_error(&name, source))?;
         let info = index
@@ -598,7 +589,13 @@ struct Indexer {
 
 impl Indexer {
     fn new(inner: Arc<Inner>) -> Indexer {
-        Indexer { inner, writers: HashMap::new(), dirty: HashMap::new(), next_seq: HashMap::new(), last_commit: Instant::now() }
+        Indexer {
+            inner,
+            writers: HashMap::new(),
+            dirty: HashMap::new(),
+            next_seq: HashMap::new(),
+            last_commit: Instant::now(),
+        }
     }
 
     fn catch_up_all(&mut self) -> Result<(), IndexError> {
@@ -704,10 +701,12 @@ impl Indexer {
                 }
             }
             let stopping = self.inner.stop.load(Ordering::SeqCst);
-            if !self.dirty.is_empty() && (stopping || self.last_commit.elapsed() >= self.inner.options.commit_interval) {
-                if let Err(error) = self.commit_all() {
-                    tracing::error!(%error, "index commit failed; will retry");
-                }
+            let due = stopping || self.last_commit.elapsed() >= self.inner.options.commit_interval;
+            if !self.dirty.is_empty()
+                && due
+                && let Err(error) = self.commit_all()
+            {
+                tracing::error!(%error, "index commit failed; will retry");
             }
             if stopping {
                 return;
@@ -813,10 +812,10 @@ impl Indexer {
         let PendingIds { by_account, by_instance } = &mut *pending;
         if let Some(queue) = by_instance.get_mut(instance) {
             while queue.front().is_some_and(|(seq, _, _)| *seq <= indexed) {
-                if let Some((_, account, id)) = queue.pop_front() {
-                    if let Some(ids) = by_account.get_mut(&account) {
-                        ids.remove(&id);
-                    }
+                if let Some((_, account, id)) = queue.pop_front()
+                    && let Some(ids) = by_account.get_mut(&account)
+                {
+                    ids.remove(&id);
                 }
             }
         }

@@ -63,18 +63,7 @@ impl Fields {
         let equals_ci = builder.add_text_field("equals_ci", STRING);
         let equals_cs = builder.add_text_field("equals_cs", STRING);
         let exists = builder.add_text_field("exists", STRING);
-        Fields {
-            schema: builder.build(),
-            seq,
-            time,
-            received,
-            id,
-            text,
-            tokens,
-            equals_ci,
-            equals_cs,
-            exists,
-        }
+        Fields { schema: builder.build(), seq, time, received, id, text, tokens, equals_ci, equals_cs, exists }
     }
 }
 
@@ -146,19 +135,10 @@ fn positioned(tokens: impl Iterator<Item = (String, usize)>) -> PreTokenizedStri
     let mut out = Vec::new();
     for (text, gap) in tokens {
         position += gap;
-        out.push(Token {
-            offset_from: 0,
-            offset_to: 0,
-            position,
-            text,
-            position_length: 1,
-        });
+        out.push(Token { offset_from: 0, offset_to: 0, position, text, position_length: 1 });
         position += 1;
     }
-    PreTokenizedString {
-        text: String::new(),
-        tokens: out,
-    }
+    PreTokenizedString { text: String::new(), tokens: out }
 }
 
 enum Leaf {

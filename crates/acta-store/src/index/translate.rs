@@ -10,8 +10,8 @@ use std::ops::Bound;
 
 use acta_query::{Field, FieldCond, Query, Sequence, TokenPattern};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query as TantivyQuery,
-    RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query as TantivyQuery, RangeQuery,
+    RegexQuery, TermQuery,
 };
 use tantivy::schema::{Field as IndexField, IndexRecordOption};
 use tantivy::{Searcher, Term};
@@ -115,23 +115,15 @@ fn field_query(fields: &Fields, facts: &PartitionFacts<'_>, field: &Field, cond:
         FieldCond::Exists => Translated::exact(term_query(Term::from_field_text(fields.exists, &path))),
         // Numbers and numeric strings of any path compare in the evaluator; the index narrows to events that
         // have the field at all.
-        FieldCond::Compare(_, _) => {
-            Translated::superset(term_query(Term::from_field_text(fields.exists, &path)))
-        }
+        FieldCond::Compare(_, _) => Translated::superset(term_query(Term::from_field_text(fields.exists, &path))),
     }
 }
 
 /// Conditions on a value every event of the partition shares.
 fn constant(value: &str, field: &Field, cond: &FieldCond) -> Translated {
     let event = serde_json::Value::Null;
-    let view = acta_query::EventView {
-        raw: "",
-        event: &event,
-        account: value,
-        instance: value,
-        region: value,
-        received: "",
-    };
+    let view =
+        acta_query::EventView { raw: "", event: &event, account: value, instance: value, region: value, received: "" };
     if acta_query::matches(&Query::Field(field.clone(), cond.clone()), &view) {
         Translated::all()
     } else {
@@ -142,20 +134,12 @@ fn constant(value: &str, field: &Field, cond: &FieldCond) -> Translated {
 /// Consecutive tokens in a positioned field; `path` qualifies the terms (empty for the raw line).
 fn sequence_query(searcher: &Searcher, index_field: IndexField, path: &str, sequence: &Sequence) -> Translated {
     let qualify = |text: &str| {
-        if path.is_empty() {
-            text.to_string()
-        } else {
-            format!("{path}{SEP}{text}")
-        }
+        if path.is_empty() { text.to_string() } else { format!("{path}{SEP}{text}") }
     };
     let patterns = &sequence.0;
     if patterns.is_empty() {
         // An empty sequence matches every raw line, and every present value of a field.
-        return if path.is_empty() {
-            Translated::all()
-        } else {
-            Translated::superset(Box::new(AllQuery))
-        };
+        return if path.is_empty() { Translated::all() } else { Translated::superset(Box::new(AllQuery)) };
     }
     let has_wildcard = patterns.iter().any(|p| matches!(p, TokenPattern::Wildcard(_)));
     if has_wildcard {
@@ -186,10 +170,8 @@ fn sequence_query(searcher: &Searcher, index_field: IndexField, path: &str, sequ
         // slots), so it is set to the true number of expansions; past a bound the evaluator decides.
         let expansions = prefix_expansions(searcher, index_field, last.value().as_str().unwrap_or_default());
         let Some(expansions) = expansions else {
-            let exact_part: Vec<(Occur, Box<dyn TantivyQuery>)> = terms[..terms.len() - 1]
-                .iter()
-                .map(|term| (Occur::Must, term_query(term.clone())))
-                .collect();
+            let exact_part: Vec<(Occur, Box<dyn TantivyQuery>)> =
+                terms[..terms.len() - 1].iter().map(|term| (Occur::Must, term_query(term.clone()))).collect();
             if exact_part.is_empty() {
                 return Translated::superset(Box::new(AllQuery));
             }

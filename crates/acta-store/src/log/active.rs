@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use super::error::LogError;
-use super::record::{
-    FrameError, FrameReader, NextFrame, Tail, classify_tail, decode_envelope, frame_at,
-};
+use super::record::{FrameError, FrameReader, NextFrame, Tail, classify_tail, decode_envelope, frame_at};
 use super::{Day, Envelope, Record, SegmentInfo, read_lock, write_lock};
 
 /// An active segment as readers see it.
@@ -92,10 +90,7 @@ impl ActiveSegment {
 
     pub(crate) fn durable(&self) -> Durable {
         let index = read_lock(&self.index);
-        Durable {
-            records: index.offsets.len() as u64,
-            end: index.end,
-        }
+        Durable { records: index.offsets.len() as u64, end: index.end }
     }
 
     pub(crate) fn file(&self) -> &File {
@@ -118,26 +113,19 @@ impl ActiveSegment {
 
     /// Reads the records from `from_seq` up to `last_seq` (inclusive), stopping after about
     /// `max_bytes` of frames; returns at least one record if any is in range.
-    pub(crate) fn read_batch(
-        &self,
-        from_seq: u64,
-        last_seq: u64,
-        max_bytes: u64,
-    ) -> Result<Vec<Record>, LogError> {
+    pub(crate) fn read_batch(&self, from_seq: u64, last_seq: u64, max_bytes: u64) -> Result<Vec<Record>, LogError> {
         let Some((start, stop)) = self.byte_range(from_seq, last_seq, max_bytes) else {
             return Ok(Vec::new());
         };
         let mut bytes = vec![0; (stop - start) as usize];
-        self.file
-            .read_exact_at(&mut bytes, start)
-            .map_err(|e| LogError::io(&self.path, e))?;
+        self.file.read_exact_at(&mut bytes, start).map_err(|e| LogError::io(&self.path, e))?;
         let mut records = Vec::new();
         let mut at = 0;
         let mut seq = from_seq;
         while at < bytes.len() {
             let offset = start + at as u64;
-            let (payload, frame_len) = frame_at(&bytes[at..])
-                .map_err(|e| LogError::corrupt(&self.path, offset, e.to_string()))?;
+            let (payload, frame_len) =
+                frame_at(&bytes[at..]).map_err(|e| LogError::corrupt(&self.path, offset, e.to_string()))?;
             let record = Record::from_payload(payload.to_vec())
                 .map_err(|reason| LogError::corrupt(&self.path, offset, reason))?;
             if record.seq != seq {
@@ -201,13 +189,7 @@ pub(crate) struct Continuity<'p> {
 
 impl<'p> Continuity<'p> {
     pub(crate) fn new(path: &'p Path, instance: Option<&str>, day: Option<Day>) -> Continuity<'p> {
-        Continuity {
-            path,
-            instance: instance.map(str::to_owned),
-            day,
-            next_seq: None,
-            last_received_ns: None,
-        }
+        Continuity { path, instance: instance.map(str::to_owned), day, next_seq: None, last_received_ns: None }
     }
 
     /// Requires the next record to carry `seq`.
@@ -220,10 +202,7 @@ impl<'p> Continuity<'p> {
         let fail = |reason: String| Err(LogError::corrupt(self.path, offset, reason));
         match &self.instance {
             Some(instance) if instance != envelope.instance => {
-                return fail(format!(
-                    "record of instance {:?} in the log of {instance:?}",
-                    envelope.instance
-                ));
+                return fail(format!("record of instance {:?} in the log of {instance:?}", envelope.instance));
             }
             Some(_) => {}
             None => self.instance = Some(envelope.instance.to_owned()),
@@ -231,9 +210,7 @@ impl<'p> Continuity<'p> {
         let day = envelope.day();
         match self.day {
             Some(expected) if expected != day => {
-                return fail(format!(
-                    "record received on {day} in the segment of {expected}"
-                ));
+                return fail(format!("record received on {day} in the segment of {expected}"));
             }
             Some(_) => {}
             None => self.day = Some(day),
@@ -249,10 +226,7 @@ impl<'p> Continuity<'p> {
         if let Some(last) = self.last_received_ns
             && envelope.received_ns < last
         {
-            let reason = format!(
-                "arrival time goes back from {last} to {}",
-                envelope.received_ns
-            );
+            let reason = format!("arrival time goes back from {last} to {}", envelope.received_ns);
             return fail(reason);
         }
         self.next_seq = envelope.seq.checked_add(1);
@@ -293,13 +267,7 @@ pub(crate) fn scan_log_file(path: &Path, instance: &str, day: Day) -> Result<Sca
     let io_err = |e| LogError::io(path, e);
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
-    let reader = BufReader::with_capacity(
-        1 << 20,
-        PositionedReader {
-            file: &file,
-            pos: 0,
-        },
-    );
+    let reader = BufReader::with_capacity(1 << 20, PositionedReader { file: &file, pos: 0 });
     let mut frames = FrameReader::new(reader, file_len);
     let mut continuity = Continuity::new(path, Some(instance), Some(day));
     let mut offsets = Vec::new();
@@ -310,8 +278,7 @@ pub(crate) fn scan_log_file(path: &Path, instance: &str, day: Day) -> Result<Sca
             NextFrame::Frame { offset, payload } => {
                 // A frame with a valid checksum was written whole by the writer: if its
                 // content is wrong, that is not a torn write and must not be cut away.
-                let (envelope, _) =
-                    decode_envelope(&payload).map_err(|r| LogError::corrupt(path, offset, r))?;
+                let (envelope, _) = decode_envelope(&payload).map_err(|r| LogError::corrupt(path, offset, r))?;
                 continuity.check(offset, &envelope)?;
                 offsets.push(offset);
                 let span = span.get_or_insert(Span {
@@ -335,15 +302,7 @@ pub(crate) fn scan_log_file(path: &Path, instance: &str, day: Day) -> Result<Sca
         }
     };
     debug_assert!(frames.offset() <= file_len);
-    Ok(ScannedLog {
-        day,
-        path: path.to_owned(),
-        span,
-        offsets,
-        valid_len: frames.offset(),
-        file_len,
-        torn,
-    })
+    Ok(ScannedLog { day, path: path.to_owned(), span, offsets, valid_len: frames.offset(), file_len, torn })
 }
 
 /// Reads every record of an active segment file, strictly: any invalid byte is an error.
@@ -351,13 +310,7 @@ pub(crate) fn read_log_file(path: &Path, day: Option<Day>) -> Result<Vec<Record>
     let io_err = |e| LogError::io(path, e);
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
-    let reader = BufReader::with_capacity(
-        1 << 20,
-        PositionedReader {
-            file: &file,
-            pos: 0,
-        },
-    );
+    let reader = BufReader::with_capacity(1 << 20, PositionedReader { file: &file, pos: 0 });
     let mut frames = FrameReader::new(reader, file_len);
     let mut continuity = Continuity::new(path, None, day);
     let mut records = Vec::new();

@@ -32,11 +32,7 @@ impl Day {
     /// Midnight UTC at the start of this day, in nanoseconds since the Unix epoch, saturated to
     /// the i64 range for days that no i64 timestamp reaches.
     pub fn start_ns(self) -> i64 {
-        let nanos = self
-            .0
-            .with_time(Time::MIDNIGHT)
-            .assume_utc()
-            .unix_timestamp_nanos();
+        let nanos = self.0.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp_nanos();
         i64::try_from(nanos).unwrap_or(if nanos < 0 { i64::MIN } else { i64::MAX })
     }
 
@@ -48,13 +44,7 @@ impl Day {
 
 impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02}",
-            self.0.year(),
-            u8::from(self.0.month()),
-            self.0.day()
-        )
+        write!(f, "{:04}-{:02}-{:02}", self.0.year(), u8::from(self.0.month()), self.0.day())
     }
 }
 
@@ -72,10 +62,7 @@ impl FromStr for Day {
         let shape_ok = bytes.len() == 10
             && bytes[4] == b'-'
             && bytes[7] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+            && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
         if !shape_ok {
             return Err(invalid());
         }

@@ -35,9 +35,7 @@ pub enum LogError {
         path: PathBuf,
     },
     /// A write or sync failed earlier; the log accepts nothing more until it is reopened.
-    #[error(
-        "the event log stopped accepting writes after a failed write or sync; restart to recover"
-    )]
+    #[error("the event log stopped accepting writes after a failed write or sync; restart to recover")]
     Poisoned,
     /// An instance id outside `[a-z0-9_-]{1,128}`.
     #[error("invalid instance id {0:?}: expected 1 to 128 characters of [a-z0-9_-]")]
@@ -81,17 +79,10 @@ pub enum LogError {
 
 impl LogError {
     pub(crate) fn io(path: &Path, source: io::Error) -> LogError {
-        LogError::Io {
-            path: path.to_owned(),
-            source,
-        }
+        LogError::Io { path: path.to_owned(), source }
     }
 
     pub(crate) fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> LogError {
-        LogError::Corrupt {
-            path: path.to_owned(),
-            offset,
-            reason: reason.into(),
-        }
+        LogError::Corrupt { path: path.to_owned(), offset, reason: reason.into() }
     }
 }

@@ -42,9 +42,7 @@ pub(crate) struct Io {
 
 impl fmt::Debug for Io {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Io")
-            .field("hook", &self.hook.is_some())
-            .finish()
+        f.debug_struct("Io").field("hook", &self.hook.is_some()).finish()
     }
 }
 
@@ -63,21 +61,13 @@ impl Io {
     /// Creates a new file for appending; fails if it exists (segments are never overwritten).
     pub(crate) fn create_new(&self, path: &Path) -> io::Result<File> {
         self.check(IoOp::Create, path)?;
-        OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)
+        OpenOptions::new().read(true).append(true).create_new(true).open(path)
     }
 
     /// Creates (or empties) a temporary file for writing.
     pub(crate) fn create_temp(&self, path: &Path) -> io::Result<File> {
         self.check(IoOp::Create, path)?;
-        OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
+        OpenOptions::new().write(true).create(true).truncate(true).open(path)
     }
 
     pub(crate) fn create_dir(&self, path: &Path) -> io::Result<()> {

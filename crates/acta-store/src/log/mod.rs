@@ -218,9 +218,7 @@ pub struct Log {
 
 impl fmt::Debug for Log {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Log")
-            .field("root", &self.shared.root)
-            .finish_non_exhaustive()
+        f.debug_struct("Log").field("root", &self.shared.root).finish_non_exhaustive()
     }
 }
 
@@ -256,10 +254,7 @@ impl Log {
                 } else {
                     active.close();
                     floor_ns = floor_ns.max(day.next().start_ns());
-                    to_seal.push(SealJob {
-                        entry: Arc::clone(&entry),
-                        segment: Arc::clone(active),
-                    });
+                    to_seal.push(SealJob { entry: Arc::clone(&entry), segment: Arc::clone(active) });
                 }
             }
             *write_lock(&entry.segments) = instance.segments;
@@ -308,11 +303,7 @@ impl Log {
     /// Appends a batch to an instance's log (creating the instance on its first append) and
     /// returns once every record is durable. All records of the batch are acknowledged
     /// together or not at all.
-    pub fn append(
-        &self,
-        instance: &str,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<Appended>, LogError> {
+    pub fn append(&self, instance: &str, records: Vec<NewRecord>) -> Result<Vec<Appended>, LogError> {
         validate_instance(instance)?;
         if self.shared.is_poisoned() {
             return Err(LogError::Poisoned);
@@ -333,19 +324,11 @@ impl Log {
             record::payload_len(&envelope, record.event.len())?;
         }
         let (reply, answer) = mpsc::sync_channel(1);
-        let command = Command::Append {
-            instance: instance.to_owned(),
-            records,
-            reply,
-        };
+        let command = Command::Append { instance: instance.to_owned(), records, reply };
         self.send(command, &answer)
     }
 
-    fn send<T>(
-        &self,
-        command: Command,
-        answer: &mpsc::Receiver<Result<T, LogError>>,
-    ) -> Result<T, LogError> {
+    fn send<T>(&self, command: Command, answer: &mpsc::Receiver<Result<T, LogError>>) -> Result<T, LogError> {
         let Some(commands) = &self.commands else {
             return Err(LogError::Poisoned);
         };
@@ -356,11 +339,7 @@ impl Log {
 
     /// Reads one record; the same before and after its segment is sealed.
     pub fn read(&self, instance: &str, day: Day, seq: u64) -> Result<Record, LogError> {
-        let not_found = || LogError::NotFound {
-            instance: instance.to_owned(),
-            day,
-            seq: Some(seq),
-        };
+        let not_found = || LogError::NotFound { instance: instance.to_owned(), day, seq: Some(seq) };
         let record = match self.segment(instance, day)? {
             Segment::Active(active) => active.read_batch(seq, seq, 0)?.into_iter().next(),
             Segment::Sealed(sealed) => sealed.read(seq, &self.shared.cache)?,
@@ -380,12 +359,7 @@ impl Log {
             Segment::Active(active) => active.first_seq,
             Segment::Sealed(sealed) => sealed.span().first_seq,
         };
-        Ok(Scan {
-            segment,
-            next_seq: from_seq.max(first_seq),
-            last_seq,
-            buffered: VecDeque::new(),
-        })
+        Ok(Scan { segment, next_seq: from_seq.max(first_seq), last_seq, buffered: VecDeque::new() })
     }
 
     /// The instances with a log, in name order.
@@ -410,9 +384,7 @@ impl Log {
 
     /// The last durable seq of an instance; 0 when it has none.
     pub fn last_seq(&self, instance: &str) -> u64 {
-        self.shared
-            .instance(instance)
-            .map_or(0, |entry| entry.last_seq.load(Ordering::Acquire))
+        self.shared.instance(instance).map_or(0, |entry| entry.last_seq.load(Ordering::Acquire))
     }
 
     /// Seals every active segment of a day before `day` (capped at today by the clock, so a
@@ -424,10 +396,7 @@ impl Log {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Command::Close { before, reply }, &answer)?;
 
-        let entries: Vec<Arc<InstanceEntry>> = read_lock(&self.shared.instances)
-            .values()
-            .cloned()
-            .collect();
+        let entries: Vec<Arc<InstanceEntry>> = read_lock(&self.shared.instances).values().cloned().collect();
         let mut first_error = None;
         for entry in entries {
             let actives: Vec<Arc<ActiveSegment>> = read_lock(&entry.segments)
@@ -451,24 +420,18 @@ impl Log {
     /// so what remains has no hole in its seqs. The directory is synced before returning.
     pub fn remove_segment(&self, instance: &str, day: Day) -> Result<(), LogError> {
         validate_instance(instance)?;
-        let entry = self
-            .shared
-            .instance(instance)
-            .ok_or_else(|| LogError::NotFound {
-                instance: instance.to_owned(),
-                day,
-                seq: None,
-            })?;
+        let entry = self.shared.instance(instance).ok_or_else(|| LogError::NotFound {
+            instance: instance.to_owned(),
+            day,
+            seq: None,
+        })?;
         state::remove_segment(&self.shared, &entry, day)
     }
 
     /// The file of a segment: the `.seg` once sealed, else the `.log`.
     pub fn segment_path(&self, instance: &str, day: Day) -> PathBuf {
         let dir = self.shared.root.join(instance);
-        let sealed = self
-            .shared
-            .instance(instance)
-            .and_then(|entry| entry.segment(day));
+        let sealed = self.shared.instance(instance).and_then(|entry| entry.segment(day));
         match sealed {
             Some(Segment::Sealed(sealed)) => sealed.path.clone(),
             Some(Segment::Active(active)) => active.path.clone(),
@@ -488,11 +451,7 @@ impl Log {
 
     fn segment(&self, instance: &str, day: Day) -> Result<Segment, LogError> {
         validate_instance(instance)?;
-        let not_found = || LogError::NotFound {
-            instance: instance.to_owned(),
-            day,
-            seq: None,
-        };
+        let not_found = || LogError::NotFound { instance: instance.to_owned(), day, seq: None };
         let entry = self.shared.instance(instance).ok_or_else(not_found)?;
         entry.segment(day).ok_or_else(not_found)
     }
@@ -547,9 +506,7 @@ impl Iterator for Scan {
             return None;
         }
         let batch = match &self.segment {
-            Segment::Active(active) => {
-                active.read_batch(self.next_seq, self.last_seq, SCAN_CHUNK_BYTES)
-            }
+            Segment::Active(active) => active.read_batch(self.next_seq, self.last_seq, SCAN_CHUNK_BYTES),
             Segment::Sealed(sealed) => sealed.read_batch(self.next_seq),
         };
         match batch {
@@ -574,26 +531,17 @@ impl Iterator for Scan {
 /// every checksum, the seq chain, and that each record belongs to the file's day when the
 /// file name gives one. Unlike open, a torn tail is an error here: nothing is repaired.
 pub fn read_segment_file(path: &Path) -> Result<Vec<Record>, LogError> {
-    let file_name = path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or_default();
+    let file_name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
     if let Some(day) = file_name.strip_suffix(".seg") {
         let Ok(day) = day.parse::<Day>() else {
-            return Err(LogError::corrupt(
-                path,
-                0,
-                "a sealed segment is named <YYYY-MM-DD>.seg",
-            ));
+            return Err(LogError::corrupt(path, 0, "a sealed segment is named <YYYY-MM-DD>.seg"));
         };
         let sealed = SealedSegment::open(path, day, None)?;
         let mut records = Vec::new();
         sealed.verify(|record| records.push(record))?;
         return Ok(records);
     }
-    let day = file_name
-        .strip_suffix(".log")
-        .and_then(|day| day.parse::<Day>().ok());
+    let day = file_name.strip_suffix(".log").and_then(|day| day.parse::<Day>().ok());
     active::read_log_file(path, day)
 }
 
@@ -601,11 +549,7 @@ pub fn read_segment_file(path: &Path) -> Result<Vec<Record>, LogError> {
 pub fn validate_instance(instance: &str) -> Result<(), LogError> {
     let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
     let valid = !instance.is_empty() && instance.len() <= 128 && instance.chars().all(valid_char);
-    if valid {
-        Ok(())
-    } else {
-        Err(LogError::InvalidInstance(instance.to_owned()))
-    }
+    if valid { Ok(()) } else { Err(LogError::InvalidInstance(instance.to_owned())) }
 }
 
 /// Creates `dir` and any missing parents, syncing each parent that gained an entry: an
@@ -648,14 +592,10 @@ fn lock_dir(dir: &Path) -> Result<fs::File, LogError> {
 
 fn check_options(opts: &LogOptions) -> Result<(), LogError> {
     if opts.stream.len() > usize::from(u16::MAX) {
-        return Err(LogError::InvalidOptions(
-            "stream name longer than 65535 bytes".to_owned(),
-        ));
+        return Err(LogError::InvalidOptions("stream name longer than 65535 bytes".to_owned()));
     }
     if opts.block_bytes == 0 || opts.block_bytes > 64 << 20 {
-        return Err(LogError::InvalidOptions(
-            "block_bytes must be within 1..=64 MiB".to_owned(),
-        ));
+        return Err(LogError::InvalidOptions("block_bytes must be within 1..=64 MiB".to_owned()));
     }
     Ok(())
 }

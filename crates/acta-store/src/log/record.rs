@@ -86,18 +86,9 @@ fn write_payload(out: &mut Vec<u8>, envelope: &Envelope<'_>, event: &[u8]) {
     out.push(RECORD_VERSION);
     out.extend_from_slice(&envelope.seq.to_le_bytes());
     out.extend_from_slice(&envelope.received_ns.to_le_bytes());
-    for text in [
-        envelope.stream,
-        envelope.account,
-        envelope.instance,
-        envelope.event_id,
-    ] {
+    for text in [envelope.stream, envelope.account, envelope.instance, envelope.event_id] {
         let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
-        debug_assert_eq!(
-            usize::from(len),
-            text.len(),
-            "payload_len checks string lengths"
-        );
+        debug_assert_eq!(usize::from(len), text.len(), "payload_len checks string lengths");
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(text.as_bytes());
     }
@@ -105,11 +96,7 @@ fn write_payload(out: &mut Vec<u8>, envelope: &Envelope<'_>, event: &[u8]) {
 }
 
 /// Appends a whole frame (`len | crc | payload`) to `out`, returning the frame's length.
-pub(crate) fn write_frame(
-    out: &mut Vec<u8>,
-    envelope: &Envelope<'_>,
-    event: &[u8],
-) -> Result<usize, LogError> {
+pub(crate) fn write_frame(out: &mut Vec<u8>, envelope: &Envelope<'_>, event: &[u8]) -> Result<usize, LogError> {
     let len = payload_len(envelope, event.len())?;
     let frame_start = out.len();
     let len_field = u32::try_from(len).map_err(|_| LogError::InvalidRecord("too long".into()))?;
@@ -125,10 +112,7 @@ pub(crate) fn write_frame(
 
 /// Decodes the envelope of a payload; the event bytes are the rest, from the returned offset.
 pub(crate) fn decode_envelope(payload: &[u8]) -> Result<(Envelope<'_>, usize), String> {
-    let mut cursor = Cursor {
-        bytes: payload,
-        at: 0,
-    };
+    let mut cursor = Cursor { bytes: payload, at: 0 };
     let version = cursor.take(1)?[0];
     if version != RECORD_VERSION {
         return Err(format!("unknown record version {version}"));
@@ -139,14 +123,7 @@ pub(crate) fn decode_envelope(payload: &[u8]) -> Result<(Envelope<'_>, usize), S
     let account = cursor.string("account")?;
     let instance = cursor.string("instance")?;
     let event_id = cursor.string("event_id")?;
-    let envelope = Envelope {
-        seq,
-        received_ns,
-        stream,
-        account,
-        instance,
-        event_id,
-    };
+    let envelope = Envelope { seq, received_ns, stream, account, instance, event_id };
     Ok((envelope, cursor.at))
 }
 
@@ -157,10 +134,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|end| *end <= self.bytes.len());
+        let end = self.at.checked_add(n).filter(|end| *end <= self.bytes.len());
         let Some(end) = end else {
             return Err(format!("payload ends inside a field at byte {}", self.at));
         };
@@ -296,11 +270,7 @@ pub(crate) enum NextFrame {
 
 impl<R: Read> FrameReader<R> {
     pub(crate) fn new(reader: R, end: u64) -> FrameReader<R> {
-        FrameReader {
-            reader,
-            offset: 0,
-            end,
-        }
+        FrameReader { reader, offset: 0, end }
     }
 
     /// The offset of the next frame (the valid length read so far).
@@ -372,10 +342,7 @@ pub(crate) fn classify_tail(
         window.resize((window_end - window_start) as usize, 0);
         read_at(&mut window, window_start)?;
         let scan_end = end.min(window_start + WINDOW);
-        all_zero = all_zero
-            && window[..(scan_end - window_start) as usize]
-                .iter()
-                .all(|b| *b == 0);
+        all_zero = all_zero && window[..(scan_end - window_start) as usize].iter().all(|b| *b == 0);
         for candidate in window_start..scan_end {
             let at = (candidate - window_start) as usize;
             let Some(peek) = window.get(at..at + PEEK as usize) else {
@@ -451,14 +418,8 @@ mod tests {
     #[test]
     fn oversized_strings_are_rejected() {
         let long = "x".repeat(usize::from(u16::MAX) + 1);
-        let envelope = Envelope {
-            account: &long,
-            ..envelope()
-        };
-        assert!(matches!(
-            encode_payload(&envelope, b""),
-            Err(LogError::InvalidRecord(_))
-        ));
+        let envelope = Envelope { account: &long, ..envelope() };
+        assert!(matches!(encode_payload(&envelope, b""), Err(LogError::InvalidRecord(_))));
     }
 
     #[test]
@@ -471,10 +432,7 @@ mod tests {
             classify_tail(&read_at, 0, bytes.len() as u64).unwrap()
         };
         assert_eq!(classify(&[0; 100]), Tail::Zeros);
-        assert_eq!(
-            classify(b"not a frame at all, only some text"),
-            Tail::Garbage
-        );
+        assert_eq!(classify(b"not a frame at all, only some text"), Tail::Garbage);
         let mut bytes = b"garbage".to_vec();
         write_frame(&mut bytes, &envelope(), b"x").unwrap();
         assert_eq!(classify(&bytes), Tail::ValidFrameAt(7));

@@ -119,10 +119,7 @@ fn list_instance(dir: &Path) -> Result<Listing, LogError> {
             tracing::warn!(path = %path.display(), "ignoring a file with a non UTF-8 name");
             continue;
         };
-        let day_of = |suffix: &str| {
-            name.strip_suffix(suffix)
-                .and_then(|d| d.parse::<Day>().ok())
-        };
+        let day_of = |suffix: &str| name.strip_suffix(suffix).and_then(|d| d.parse::<Day>().ok());
         if let Some(day) = day_of(".log") {
             listing.logs.insert(day, path);
         } else if let Some(day) = day_of(".seg") {
@@ -148,22 +145,13 @@ fn plan_instance(name: String, dir: PathBuf) -> Result<InstancePlan, LogError> {
         repairs.push(Repair::Remove(temp));
     }
 
-    let days: BTreeSet<Day> = listing
-        .logs
-        .keys()
-        .chain(listing.seals.keys())
-        .copied()
-        .collect();
+    let days: BTreeSet<Day> = listing.logs.keys().chain(listing.seals.keys()).copied().collect();
     let mut segments = BTreeMap::new();
     for day in days {
         let log_path = listing.logs.get(&day);
         let seg_path = listing.seals.get(&day);
         let planned = match (log_path, seg_path) {
-            (None, Some(seg_path)) => Some(Planned::Sealed(SealedSegment::open(
-                seg_path,
-                day,
-                Some(&name),
-            )?)),
+            (None, Some(seg_path)) => Some(Planned::Sealed(SealedSegment::open(seg_path, day, Some(&name))?)),
             (Some(log_path), None) => plan_active(&name, day, log_path, &mut repairs)?,
             (Some(log_path), Some(seg_path)) => {
                 // A crash during sealing, after the rename: the .seg is complete if it checks
@@ -179,10 +167,7 @@ fn plan_instance(name: String, dir: PathBuf) -> Result<InstancePlan, LogError> {
                     Err(error) => {
                         let aside = free_name(seg_path, "corrupt");
                         tracing::warn!(%error, moved_to = %aside.display(), "a sealed segment next to its .log does not check out; keeping the .log");
-                        repairs.push(Repair::Rename {
-                            from: seg_path.clone(),
-                            to: aside,
-                        });
+                        repairs.push(Repair::Rename { from: seg_path.clone(), to: aside });
                         plan_active(&name, day, log_path, &mut repairs)?
                     }
                 }
@@ -194,21 +179,10 @@ fn plan_instance(name: String, dir: PathBuf) -> Result<InstancePlan, LogError> {
         }
     }
     check_chain(&mut segments, retired.as_ref(), &mut repairs)?;
-    Ok(InstancePlan {
-        name,
-        dir,
-        segments,
-        retired,
-        repairs,
-    })
+    Ok(InstancePlan { name, dir, segments, retired, repairs })
 }
 
-fn plan_active(
-    instance: &str,
-    day: Day,
-    path: &Path,
-    repairs: &mut Vec<Repair>,
-) -> Result<Option<Planned>, LogError> {
+fn plan_active(instance: &str, day: Day, path: &Path, repairs: &mut Vec<Repair>) -> Result<Option<Planned>, LogError> {
     let scanned = scan_log_file(path, instance, day)?;
     if let Some((error, tail)) = &scanned.torn {
         let tail = match tail {
@@ -222,10 +196,7 @@ fn plan_active(
             %error,
             "cutting a {tail} tail left by an interrupted write"
         );
-        repairs.push(Repair::Truncate {
-            path: path.to_owned(),
-            len: scanned.valid_len,
-        });
+        repairs.push(Repair::Truncate { path: path.to_owned(), len: scanned.valid_len });
     }
     if scanned.span.is_none() {
         // Created but never written whole: no record in it was acknowledged.
@@ -247,11 +218,7 @@ fn check_chain(
     if let Some(retired) = retired {
         let leftovers: Vec<Day> = segments
             .iter()
-            .filter(|(_, planned)| {
-                planned
-                    .span()
-                    .is_some_and(|s| s.last_seq <= retired.last_seq)
-            })
+            .filter(|(_, planned)| planned.span().is_some_and(|s| s.last_seq <= retired.last_seq))
             .map(|(day, _)| *day)
             .collect();
         for day in leftovers {
@@ -309,19 +276,12 @@ fn apply_repairs(io: &Io, plan: &InstancePlan) -> Result<(), LogError> {
             }
         }
     }
-    io.sync_dir(&plan.dir)
-        .map_err(|e| LogError::io(&plan.dir, e))
+    io.sync_dir(&plan.dir).map_err(|e| LogError::io(&plan.dir, e))
 }
 
 /// Phase three: opens read handles and computes where the instance continues.
 fn open_instance(plan: InstancePlan) -> Result<RecoveredInstance, LogError> {
-    let InstancePlan {
-        name,
-        dir,
-        segments: planned,
-        retired,
-        ..
-    } = plan;
+    let InstancePlan { name, dir, segments: planned, retired, .. } = plan;
     let mut last_seq = retired.map_or(0, |r| r.last_seq);
     let mut last_received_ns = retired.map(|r| r.last_received_ns);
     let mut floor_ns = retired.map_or(i64::MIN, |r| r.day.next().start_ns());
@@ -346,12 +306,5 @@ fn open_instance(plan: InstancePlan) -> Result<RecoveredInstance, LogError> {
         };
         segments.insert(day, segment);
     }
-    Ok(RecoveredInstance {
-        name,
-        dir,
-        segments,
-        last_seq,
-        last_received_ns,
-        floor_ns,
-    })
+    Ok(RecoveredInstance { name, dir, segments, last_seq, last_received_ns, floor_ns })
 }

@@ -187,8 +187,8 @@ impl InflatedBlock {
             .and_then(|i| usize::try_from(i).ok())
             .filter(|i| *i < self.offsets.len())
             .ok_or_else(|| corrupt(format!("block does not hold seq {seq}")))?;
-        let (payload, _) = frame_at(&self.data[self.offsets[index]..])
-            .map_err(|e| corrupt(format!("inflated block: {e}")))?;
+        let (payload, _) =
+            frame_at(&self.data[self.offsets[index]..]).map_err(|e| corrupt(format!("inflated block: {e}")))?;
         Record::from_payload(payload.to_vec()).map_err(corrupt)
     }
 }
@@ -196,11 +196,7 @@ impl InflatedBlock {
 impl SealedSegment {
     /// Opens a sealed segment, checking its structure (header, footer, index) and that it
     /// belongs to `day`. Blocks are checked when read.
-    pub(crate) fn open(
-        path: &Path,
-        day: Day,
-        instance: Option<&str>,
-    ) -> Result<SealedSegment, LogError> {
+    pub(crate) fn open(path: &Path, day: Day, instance: Option<&str>) -> Result<SealedSegment, LogError> {
         let io_err = |e| LogError::io(path, e);
         let file = File::open(path).map_err(io_err)?;
         let file_len = file.metadata().map_err(io_err)?.len();
@@ -215,34 +211,23 @@ impl SealedSegment {
         }
         let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         if version != FORMAT_VERSION {
-            return Err(corrupt(
-                8,
-                &format!("unknown sealed segment version {version}"),
-            ));
+            return Err(corrupt(8, &format!("unknown sealed segment version {version}")));
         }
         let footer_offset = file_len - FOOTER_BYTES as u64;
         let mut footer_bytes = [0; FOOTER_BYTES];
-        file.read_exact_at(&mut footer_bytes, footer_offset)
-            .map_err(io_err)?;
+        file.read_exact_at(&mut footer_bytes, footer_offset).map_err(io_err)?;
         let footer = Footer::decode(&footer_bytes).map_err(|r| corrupt(footer_offset, r))?;
 
         let index_len = u64::from(footer.block_count) * INDEX_ENTRY_BYTES as u64;
         if footer.index_offset.checked_add(index_len) != Some(footer_offset) {
-            return Err(corrupt(
-                footer_offset,
-                "index does not end where the footer starts",
-            ));
+            return Err(corrupt(footer_offset, "index does not end where the footer starts"));
         }
         let mut index = vec![0; index_len as usize];
-        file.read_exact_at(&mut index, footer.index_offset)
-            .map_err(io_err)?;
+        file.read_exact_at(&mut index, footer.index_offset).map_err(io_err)?;
         if crc32c::crc32c(&index) != footer.index_crc {
             return Err(corrupt(footer.index_offset, "index checksum mismatch"));
         }
-        let blocks: Vec<BlockEntry> = index
-            .chunks_exact(INDEX_ENTRY_BYTES)
-            .map(BlockEntry::decode)
-            .collect();
+        let blocks: Vec<BlockEntry> = index.chunks_exact(INDEX_ENTRY_BYTES).map(BlockEntry::decode).collect();
         check_index(&blocks, &footer, day).map_err(|r| corrupt(footer.index_offset, &r))?;
         Ok(SealedSegment {
             id: NEXT_SEGMENT_ID.fetch_add(1, Ordering::Relaxed),
@@ -288,30 +273,23 @@ impl SealedSegment {
         let entry = self.blocks[block];
         let corrupt = |reason: String| LogError::corrupt(&self.path, entry.offset, reason);
         let mut compressed = vec![0; entry.compressed_len as usize];
-        self.file
-            .read_exact_at(&mut compressed, entry.offset)
-            .map_err(|e| LogError::io(&self.path, e))?;
+        self.file.read_exact_at(&mut compressed, entry.offset).map_err(|e| LogError::io(&self.path, e))?;
         if crc32c::crc32c(&compressed) != entry.crc {
             return Err(corrupt("block checksum mismatch".to_owned()));
         }
         let data = zstd::bulk::decompress(&compressed, entry.raw_len as usize)
             .map_err(|e| corrupt(format!("block does not inflate: {e}")))?;
         if data.len() != entry.raw_len as usize {
-            return Err(corrupt(format!(
-                "block inflates to {} bytes, not {}",
-                data.len(),
-                entry.raw_len
-            )));
+            return Err(corrupt(format!("block inflates to {} bytes, not {}", data.len(), entry.raw_len)));
         }
-        let mut continuity = Continuity::new(&self.path, self.instance.as_deref(), Some(self.day))
-            .expect_seq(entry.first_seq);
+        let mut continuity =
+            Continuity::new(&self.path, self.instance.as_deref(), Some(self.day)).expect_seq(entry.first_seq);
         let mut offsets = Vec::with_capacity(entry.records as usize);
         let mut at = 0;
         while at < data.len() {
             let (payload, frame_len) =
                 frame_at(&data[at..]).map_err(|e| corrupt(format!("inflated byte {at}: {e}")))?;
-            let (envelope, _) = decode_envelope(payload)
-                .map_err(|r| corrupt(format!("inflated byte {at}: {r}")))?;
+            let (envelope, _) = decode_envelope(payload).map_err(|r| corrupt(format!("inflated byte {at}: {r}")))?;
             continuity.check(entry.offset, &envelope)?;
             offsets.push(at);
             at += frame_len;
@@ -323,19 +301,11 @@ impl SealedSegment {
                 entry.records
             )));
         }
-        Ok(InflatedBlock {
-            first_seq: entry.first_seq,
-            data,
-            offsets,
-        })
+        Ok(InflatedBlock { first_seq: entry.first_seq, data, offsets })
     }
 
     /// Reads one record, inflating its block through the cache.
-    pub(crate) fn read(
-        &self,
-        seq: u64,
-        cache: &std::sync::Mutex<BlockCache>,
-    ) -> Result<Option<Record>, LogError> {
+    pub(crate) fn read(&self, seq: u64, cache: &std::sync::Mutex<BlockCache>) -> Result<Option<Record>, LogError> {
         let Some(block) = self.block_of(seq) else {
             return Ok(None);
         };
@@ -350,9 +320,7 @@ impl SealedSegment {
                 inflated
             }
         };
-        inflated
-            .record(seq, &self.path, self.blocks[block].offset)
-            .map(Some)
+        inflated.record(seq, &self.path, self.blocks[block].offset).map(Some)
     }
 
     /// The records of the block holding `from_seq`, from `from_seq` on; scans inflate without
@@ -364,9 +332,7 @@ impl SealedSegment {
         let inflated = self.inflate(block)?;
         let block_offset = self.blocks[block].offset;
         let last_seq = inflated.first_seq + inflated.offsets.len() as u64 - 1;
-        (from_seq..=last_seq)
-            .map(|seq| inflated.record(seq, &self.path, block_offset))
-            .collect()
+        (from_seq..=last_seq).map(|seq| inflated.record(seq, &self.path, block_offset)).collect()
     }
 
     /// Checks every block and record; calls `visit` with each record in seq order.
@@ -378,8 +344,7 @@ impl SealedSegment {
             let inflated = self.inflate(block)?;
             raw_bytes += inflated.data.len() as u64;
             for i in 0..inflated.offsets.len() {
-                let record =
-                    inflated.record(inflated.first_seq + i as u64, &self.path, entry.offset)?;
+                let record = inflated.record(inflated.first_seq + i as u64, &self.path, entry.offset)?;
                 // Within a block `inflate` checks this; here it is checked across blocks too.
                 if record.received_ns < last_received_ns {
                     let reason = format!("arrival time goes back at seq {}", record.seq);
@@ -395,15 +360,8 @@ impl SealedSegment {
             }
         }
         if raw_bytes != self.footer.raw_bytes {
-            let reason = format!(
-                "blocks hold {raw_bytes} bytes, the footer says {}",
-                self.footer.raw_bytes
-            );
-            return Err(LogError::corrupt(
-                &self.path,
-                self.footer.index_offset,
-                reason,
-            ));
+            let reason = format!("blocks hold {raw_bytes} bytes, the footer says {}", self.footer.raw_bytes);
+            return Err(LogError::corrupt(&self.path, self.footer.index_offset, reason));
         }
         Ok(())
     }
@@ -417,10 +375,7 @@ fn check_index(blocks: &[BlockEntry], footer: &Footer, day: Day) -> Result<(), S
         return Err("a sealed segment without records".to_owned());
     }
     if span.last_seq.checked_sub(span.first_seq).map(|d| d + 1) != Some(footer.record_count) {
-        return Err(format!(
-            "seqs {}..={} do not make {} records",
-            span.first_seq, span.last_seq, footer.record_count
-        ));
+        return Err(format!("seqs {}..={} do not make {} records", span.first_seq, span.last_seq, footer.record_count));
     }
     if Day::from_ns(span.first_received_ns) != day || Day::from_ns(span.last_received_ns) != day {
         return Err(format!("records received outside {day}"));
@@ -430,9 +385,7 @@ fn check_index(blocks: &[BlockEntry], footer: &Footer, day: Day) -> Result<(), S
     let mut raw_bytes = 0u64;
     for (i, block) in blocks.iter().enumerate() {
         if block.offset != next_offset || block.first_seq != next_seq || block.records == 0 {
-            return Err(format!(
-                "index entry {i} does not follow the previous block"
-            ));
+            return Err(format!("index entry {i} does not follow the previous block"));
         }
         next_offset = block.offset + u64::from(block.compressed_len);
         next_seq = block.first_seq + u64::from(block.records);
@@ -457,10 +410,7 @@ pub(crate) struct BlockCache {
 
 impl BlockCache {
     pub(crate) fn new(capacity: usize) -> BlockCache {
-        BlockCache {
-            capacity,
-            entries: VecDeque::with_capacity(capacity),
-        }
+        BlockCache { capacity, entries: VecDeque::with_capacity(capacity) }
     }
 
     fn get(&mut self, key: (u64, usize)) -> Option<Arc<InflatedBlock>> {
@@ -508,9 +458,7 @@ pub(crate) fn write_sealed(
     let temp_err = |e| LogError::io(temp_path, e);
 
     let mut compressor = zstd::bulk::Compressor::new(settings.zstd_level).map_err(temp_err)?;
-    compressor
-        .set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
-        .map_err(temp_err)?;
+    compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).map_err(temp_err)?;
     let temp = io.create_temp(temp_path).map_err(temp_err)?;
     let mut header = Vec::with_capacity(HEADER_BYTES as usize);
     header.extend_from_slice(HEADER_MAGIC);
@@ -518,24 +466,12 @@ pub(crate) fn write_sealed(
     header.extend_from_slice(&0u32.to_le_bytes());
     io.write_all(&temp, temp_path, &header).map_err(temp_err)?;
 
-    let mut block_writer = BlockWriter {
-        io,
-        temp: &temp,
-        temp_path,
-        compressor,
-        offset: HEADER_BYTES,
-        entries: Vec::new(),
-    };
-    let reader = BufReader::with_capacity(
-        1 << 20,
-        PositionedReader {
-            file: active.file(),
-            pos: 0,
-        },
-    );
+    let mut block_writer =
+        BlockWriter { io, temp: &temp, temp_path, compressor, offset: HEADER_BYTES, entries: Vec::new() };
+    let reader = BufReader::with_capacity(1 << 20, PositionedReader { file: active.file(), pos: 0 });
     let mut frames = FrameReader::new(reader, durable.end);
-    let mut continuity = Continuity::new(log_path, Some(settings.instance), Some(active.day))
-        .expect_seq(active.first_seq);
+    let mut continuity =
+        Continuity::new(log_path, Some(settings.instance), Some(active.day)).expect_seq(active.first_seq);
     let mut span: Option<Span> = None;
     let mut raw = Vec::with_capacity(settings.block_bytes + settings.block_bytes / 4);
     let mut block_first_seq = active.first_seq;
@@ -546,15 +482,10 @@ pub(crate) fn write_sealed(
             NextFrame::End => break,
             NextFrame::Frame { offset, payload } => (offset, payload),
             NextFrame::Bad { offset, error } => {
-                return Err(LogError::corrupt(
-                    log_path,
-                    offset,
-                    format!("while sealing: {error}"),
-                ));
+                return Err(LogError::corrupt(log_path, offset, format!("while sealing: {error}")));
             }
         };
-        let (envelope, _) =
-            decode_envelope(&payload).map_err(|r| LogError::corrupt(log_path, offset, r))?;
+        let (envelope, _) = decode_envelope(&payload).map_err(|r| LogError::corrupt(log_path, offset, r))?;
         continuity.check(offset, &envelope)?;
         let span = span.get_or_insert(Span {
             first_seq: envelope.seq,
@@ -582,18 +513,11 @@ pub(crate) fn write_sealed(
         block_writer.write_block(&raw, block_first_seq, block_records)?;
     }
     let Some(span) = span else {
-        return Err(LogError::corrupt(
-            log_path,
-            0,
-            "nothing to seal in an empty segment",
-        ));
+        return Err(LogError::corrupt(log_path, 0, "nothing to seal in an empty segment"));
     };
     let sealed_records = span.last_seq - span.first_seq + 1;
     if sealed_records != durable.records {
-        let reason = format!(
-            "found {sealed_records} records to seal, expected {}",
-            durable.records
-        );
+        let reason = format!("found {sealed_records} records to seal, expected {}", durable.records);
         return Err(LogError::corrupt(log_path, durable.end, reason));
     }
 
@@ -644,9 +568,7 @@ impl BlockWriter<'_> {
             records,
             crc: crc32c::crc32c(&compressed),
         };
-        self.io
-            .write_all(self.temp, self.temp_path, &compressed)
-            .map_err(temp_err)?;
+        self.io.write_all(self.temp, self.temp_path, &compressed).map_err(temp_err)?;
         self.offset += compressed.len() as u64;
         self.entries.push(entry);
         Ok(())

@@ -164,19 +164,16 @@ pub(crate) fn seal_segment(
         shared.poison("sealing a segment", &error);
         LogError::io(path, error)
     };
-    io.rename(&temp_path, &seg_path)
-        .map_err(|e| poison(e, &seg_path))?;
+    io.rename(&temp_path, &seg_path).map_err(|e| poison(e, &seg_path))?;
     io.sync_dir(&entry.dir).map_err(|e| poison(e, &entry.dir))?;
     Counters::add(&shared.counters.dir_syncs, 1);
-    let sealed =
-        SealedSegment::open(&seg_path, active.day, Some(&entry.name)).inspect_err(|error| {
-            shared.poison("reopening a segment just sealed", error);
-        })?;
+    let sealed = SealedSegment::open(&seg_path, active.day, Some(&entry.name)).inspect_err(|error| {
+        shared.poison("reopening a segment just sealed", error);
+    })?;
     write_lock(&entry.segments).insert(active.day, Segment::Sealed(Arc::new(sealed)));
     // Readers that fetched the active segment before the switch keep reading through its open
     // handle, which outlives the unlink.
-    io.remove(&active.path)
-        .map_err(|e| poison(e, &active.path))?;
+    io.remove(&active.path).map_err(|e| poison(e, &active.path))?;
     io.sync_dir(&entry.dir).map_err(|e| poison(e, &entry.dir))?;
     Counters::add(&shared.counters.dir_syncs, 1);
     Counters::add(&shared.counters.sealed, 1);
@@ -199,18 +196,14 @@ const RETIRED_TAG: &str = "acta-log-retired 1";
 impl Retired {
     /// One line: `acta-log-retired 1 <day> <last_seq> <last_received_ns> <crc32c hex>`.
     fn encode(&self) -> String {
-        let body = format!(
-            "{RETIRED_TAG} {} {} {}",
-            self.day, self.last_seq, self.last_received_ns
-        );
+        let body = format!("{RETIRED_TAG} {} {} {}", self.day, self.last_seq, self.last_received_ns);
         let crc = crc32c::crc32c(body.as_bytes());
         format!("{body} {crc:08x}\n")
     }
 
     pub(crate) fn read(path: &Path) -> Result<Retired, LogError> {
         let text = fs::read_to_string(path).map_err(|e| LogError::io(path, e))?;
-        Retired::parse(&text)
-            .ok_or_else(|| LogError::corrupt(path, 0, "unreadable retirement note"))
+        Retired::parse(&text).ok_or_else(|| LogError::corrupt(path, 0, "unreadable retirement note"))
     }
 
     fn parse(text: &str) -> Option<Retired> {
@@ -243,59 +236,37 @@ impl Retired {
 /// Removes the oldest segment of an instance, which must be sealed. The retirement note is
 /// written first, so a crash in between leaves a segment that open recognizes as already
 /// retired and deletes.
-pub(crate) fn remove_segment(
-    shared: &Shared,
-    entry: &InstanceEntry,
-    day: Day,
-) -> Result<(), LogError> {
+pub(crate) fn remove_segment(shared: &Shared, entry: &InstanceEntry, day: Day) -> Result<(), LogError> {
     if shared.is_poisoned() {
         return Err(LogError::Poisoned);
     }
-    let not_found = || LogError::NotFound {
-        instance: entry.name.clone(),
-        day,
-        seq: None,
-    };
+    let not_found = || LogError::NotFound { instance: entry.name.clone(), day, seq: None };
     let sealed = {
         let mut segments = write_lock(&entry.segments);
         let (&oldest, _) = segments.first_key_value().ok_or_else(not_found)?;
         let sealed = match segments.get(&day) {
             None => return Err(not_found()),
             Some(Segment::Active(_)) => {
-                return Err(LogError::NotSealed {
-                    instance: entry.name.clone(),
-                    day,
-                });
+                return Err(LogError::NotSealed { instance: entry.name.clone(), day });
             }
             Some(Segment::Sealed(sealed)) => Arc::clone(sealed),
         };
         if oldest != day {
-            return Err(LogError::NotOldest {
-                instance: entry.name.clone(),
-                day,
-                oldest,
-            });
+            return Err(LogError::NotOldest { instance: entry.name.clone(), day, oldest });
         }
         segments.remove(&day);
         sealed
     };
     lock(&shared.cache).purge(sealed.id);
     let span = sealed.span();
-    let retired = Retired {
-        day,
-        last_seq: span.last_seq,
-        last_received_ns: span.last_received_ns,
-    };
+    let retired = Retired { day, last_seq: span.last_seq, last_received_ns: span.last_received_ns };
     let io = &shared.io;
     let poison = |error: std::io::Error, path: &Path| {
         shared.poison("removing a segment", &error);
         LogError::io(path, error)
     };
-    retired
-        .write(io, &entry.dir)
-        .map_err(|e| poison(e, &entry.dir))?;
-    io.remove(&sealed.path)
-        .map_err(|e| poison(e, &sealed.path))?;
+    retired.write(io, &entry.dir).map_err(|e| poison(e, &entry.dir))?;
+    io.remove(&sealed.path).map_err(|e| poison(e, &sealed.path))?;
     io.sync_dir(&entry.dir).map_err(|e| poison(e, &entry.dir))?;
     tracing::info!(instance = %entry.name, %day, last_seq = span.last_seq, "segment removed");
     Ok(())
@@ -308,11 +279,8 @@ mod tests {
 
     #[test]
     fn retirement_note_round_trips_and_rejects_damage() {
-        let retired = Retired {
-            day: "2024-01-02".parse().unwrap(),
-            last_seq: 42,
-            last_received_ns: 1_704_153_600_000_000_000,
-        };
+        let retired =
+            Retired { day: "2024-01-02".parse().unwrap(), last_seq: 42, last_received_ns: 1_704_153_600_000_000_000 };
         let text = retired.encode();
         assert_eq!(Retired::parse(&text), Some(retired));
         assert_eq!(Retired::parse(&text.replace("42", "43")), None);

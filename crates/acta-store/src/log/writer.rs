@@ -34,7 +34,10 @@ pub(crate) enum Command {
     },
     /// Stop appending to segments older than `before`, and never assign an arrival time
     /// before its start again: `seal_before` may then seal them.
-    Close { before: Day, reply: Reply<()> },
+    Close {
+        before: Day,
+        reply: Reply<()>,
+    },
 }
 
 /// A closed segment to seal in the background.
@@ -65,14 +68,8 @@ pub(crate) struct Current {
 impl Current {
     /// Reopens a recovered active segment for appending.
     pub(crate) fn reopen(segment: Arc<ActiveSegment>) -> Result<Current, LogError> {
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&segment.path)
-            .map_err(|e| LogError::io(&segment.path, e))?;
-        Ok(Current {
-            segment,
-            file: Arc::new(file),
-        })
+        let file = OpenOptions::new().append(true).open(&segment.path).map_err(|e| LogError::io(&segment.path, e))?;
+        Ok(Current { segment, file: Arc::new(file) })
     }
 }
 
@@ -153,11 +150,7 @@ impl Writer {
     /// durable (or failed).
     fn stage(&mut self, group: &mut Group, command: Command) -> Result<(), IoFailure> {
         match command {
-            Command::Append {
-                instance,
-                records,
-                reply,
-            } => {
+            Command::Append { instance, records, reply } => {
                 let (appended, result) = match self.stage_append(group, &instance, records) {
                     Ok(appended) => (appended, Ok(())),
                     Err(failure) => (Vec::new(), Err(failure)),
@@ -190,10 +183,7 @@ impl Writer {
             // segment currently open, and never a day already closed for sealing.
             let now = (shared.opts.clock)();
             let previous = writer_instance.last_received_ns.unwrap_or(i64::MIN);
-            let received_ns = now
-                .max(previous)
-                .max(floor_ns)
-                .max(writer_instance.floor_ns);
+            let received_ns = now.max(previous).max(floor_ns).max(writer_instance.floor_ns);
             let day = Day::from_ns(received_ns);
             let pending_index = segment_for(&shared, group, writer_instance, day)?;
             let seq = writer_instance.next_seq;
@@ -213,11 +203,7 @@ impl Writer {
             pending.offsets.push(offset);
             writer_instance.next_seq += 1;
             writer_instance.last_received_ns = Some(received_ns);
-            appended.push(Appended {
-                seq,
-                received_ns,
-                day,
-            });
+            appended.push(Appended { seq, received_ns, day });
         }
         Ok(appended)
     }
@@ -234,18 +220,11 @@ impl Writer {
 
     /// The writer's state of an instance, creating the instance (and its directory) on its
     /// first append.
-    fn instance_mut(
-        &mut self,
-        group: &mut Group,
-        instance: &str,
-    ) -> Result<&mut WriterInstance, IoFailure> {
+    fn instance_mut(&mut self, group: &mut Group, instance: &str) -> Result<&mut WriterInstance, IoFailure> {
         if !self.instances.contains_key(instance) {
             let dir = self.shared.root.join(instance);
             if !dir.is_dir() {
-                self.shared
-                    .io
-                    .create_dir(&dir)
-                    .map_err(|e| IoFailure(LogError::io(&dir, e)))?;
+                self.shared.io.create_dir(&dir).map_err(|e| IoFailure(LogError::io(&dir, e)))?;
                 group.dirs_to_sync.insert(self.shared.root.clone());
             }
             let writer_instance = WriterInstance {
@@ -267,23 +246,18 @@ impl Writer {
         let counters = &self.shared.counters;
         for pending in &group.pending {
             let path = &pending.segment.path;
-            io.write_all(&pending.file, path, &pending.bytes)
-                .map_err(|e| IoFailure(LogError::io(path, e)))?;
+            io.write_all(&pending.file, path, &pending.bytes).map_err(|e| IoFailure(LogError::io(path, e)))?;
         }
         for pending in &group.pending {
             let path = &pending.segment.path;
-            let synced = if pending.is_new {
-                io.sync_all(&pending.file, path)
-            } else {
-                io.sync_data(&pending.file, path)
-            };
+            let synced =
+                if pending.is_new { io.sync_all(&pending.file, path) } else { io.sync_data(&pending.file, path) };
             synced.map_err(|e| IoFailure(LogError::io(path, e)))?;
             Counters::add(&counters.file_syncs, 1);
         }
         // Deepest first: an instance directory's new files before the root's new directories.
         for dir in group.dirs_to_sync.iter().rev() {
-            io.sync_dir(dir)
-                .map_err(|e| IoFailure(LogError::io(dir, e)))?;
+            io.sync_dir(dir).map_err(|e| IoFailure(LogError::io(dir, e)))?;
             Counters::add(&counters.dir_syncs, 1);
         }
         Ok(())
@@ -292,13 +266,7 @@ impl Writer {
     /// Shows the synced frames to readers, then answers the group.
     fn publish(&mut self, group: Group) {
         let counters = &self.shared.counters;
-        let Group {
-            pending,
-            append_replies,
-            close_replies,
-            rolled_over,
-            ..
-        } = group;
+        let Group { pending, append_replies, close_replies, rolled_over, .. } = group;
         for pending in &pending {
             let end = pending.base_len + pending.bytes.len() as u64;
             let segment = &pending.segment;
@@ -313,12 +281,9 @@ impl Writer {
                 write_lock(&entry.segments).insert(segment.day, active);
             }
             let last_seq = writer_instance.next_seq - 1;
-            entry
-                .last_seq
-                .store(last_seq, std::sync::atomic::Ordering::Release);
+            entry.last_seq.store(last_seq, std::sync::atomic::Ordering::Release);
             if !writer_instance.published {
-                write_lock(&self.shared.instances)
-                    .insert(pending.instance.clone(), Arc::clone(entry));
+                write_lock(&self.shared.instances).insert(pending.instance.clone(), Arc::clone(entry));
                 writer_instance.published = true;
             }
         }
@@ -346,26 +311,16 @@ fn segment_for(
 ) -> Result<usize, IoFailure> {
     if let Some(current) = &writer_instance.current {
         if current.segment.day == day {
-            return Ok(pending_for(
-                group,
-                &writer_instance.entry.name,
-                current,
-                false,
-            ));
+            return Ok(pending_for(group, &writer_instance.entry.name, current, false));
         }
         debug_assert!(current.segment.day < day, "arrival days never go back");
     }
     if let Some(previous) = writer_instance.current.take() {
         // The day is over for this instance: nothing will be appended to that file again.
         previous.segment.close();
-        writer_instance.floor_ns = writer_instance
-            .floor_ns
-            .max(previous.segment.day.next().start_ns());
+        writer_instance.floor_ns = writer_instance.floor_ns.max(previous.segment.day.next().start_ns());
         let entry = Arc::clone(&writer_instance.entry);
-        group.rolled_over.push(SealJob {
-            entry,
-            segment: previous.segment,
-        });
+        group.rolled_over.push(SealJob { entry, segment: previous.segment });
     }
     let entry = &writer_instance.entry;
     if entry.segment(day).is_some() {
@@ -378,16 +333,8 @@ fn segment_for(
     let io_failure = |e| IoFailure(LogError::io(&path, e));
     let file = shared.io.create_new(&path).map_err(io_failure)?;
     let read_handle = file.try_clone().map_err(io_failure)?;
-    let segment = Arc::new(ActiveSegment::new(
-        day,
-        path.clone(),
-        read_handle,
-        writer_instance.next_seq,
-    ));
-    let current = Current {
-        segment,
-        file: Arc::new(file),
-    };
+    let segment = Arc::new(ActiveSegment::new(day, path.clone(), read_handle, writer_instance.next_seq));
+    let current = Current { segment, file: Arc::new(file) };
     group.dirs_to_sync.insert(entry.dir.clone());
     let index = pending_for(group, &entry.name, &current, true);
     writer_instance.current = Some(current);
