@@ -76,6 +76,14 @@ impl Client {
         self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.key)
     }
 
+    pub(crate) fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(format!("{}{path}", self.url)).bearer_auth(&self.key)
+    }
+
+    pub(crate) fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(format!("{}{path}", self.url)).bearer_auth(&self.key)
+    }
+
     pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.key)
     }

@@ -18,15 +18,21 @@ pub(crate) async fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<Exi
             .map(|text| text.trim().to_string())
             .unwrap_or_else(|_| "(set by ACTA_BOOTSTRAP_KEY)".to_string()),
     };
-    if fresh {
-        seed(&url, &admin_key).await.context("loading the demo events")?;
-    }
+    let keys = if fresh { Some(seed(&url, &admin_key).await.context("loading the demo data")?) } else { None };
     println!("Acta demo running at {url}");
     println!("  data directory: {}", data.display());
-    println!("  admin key:      {admin_key}");
+    println!("  platform admin key: {admin_key}");
+    let user_key = match &keys {
+        Some(keys) => {
+            println!("  account demo, manager key (officer@example.com): {}", keys.manager);
+            println!("  account demo, reader key (auditor@example.com):  {}", keys.reader);
+            keys.manager.clone()
+        }
+        None => admin_key.clone(),
+    };
     println!();
     println!("Try:");
-    println!("  export ACTA_URL={url} ACTA_API_KEY={admin_key}");
+    println!("  export ACTA_URL={url} ACTA_API_KEY={user_key}");
     println!("  acta events search 'target.typeURI_str:kms/secrets' --from 24h");
     println!("  acta events search '(action user-apikey) -login failure'");
     println!("Stop with Ctrl-C.");
@@ -35,25 +41,88 @@ pub(crate) async fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-async fn seed(url: &str, key: &str) -> anyhow::Result<()> {
+/// Keys the demo creates, printed for the user.
+struct DemoKeys {
+    manager: String,
+    reader: String,
+}
+
+async fn seed(url: &str, admin: &str) -> anyhow::Result<DemoKeys> {
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, key: &str, agent: &str, body: Option<Value>| {
+        let mut request = http.request(method, format!("{url}{path}")).bearer_auth(key).header("user-agent", agent);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+    };
+    let expect = |response: reqwest::Response, what: &str| {
+        let what = what.to_string();
+        async move {
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                anyhow::bail!("{what}: {status} {answer}");
+            }
+            Ok(answer)
+        }
+    };
+    let cli = concat!("Acta CLI/", env!("CARGO_PKG_VERSION"));
+    let post = reqwest::Method::POST;
+    // Seed 000: provision in US South; seed 002's IAM events go to the account's global instance.
+    expect(
+        call(post.clone(), "/v1/accounts", admin, cli, Some(json!({"name": "Demo Corp", "id": "demo"}))).send().await?,
+        "account",
+    )
+    .await?;
+    let instance = json!({"account": "demo", "name": "us-south", "region": "us-south", "retention_days": 30});
+    expect(call(post.clone(), "/v1/instances", admin, cli, Some(instance)).send().await?, "instance").await?;
+    let manager = json!({"account": "demo", "name": "officer", "role": "manager", "principal": "officer@example.com",
+                         "description": "security officer"});
+    let manager =
+        expect(call(post.clone(), "/v1/keys", admin, cli, Some(manager)).send().await?, "manager key").await?;
+    let manager = manager["secret"].as_str().unwrap_or_default().to_string();
+    let reader = json!({"name": "auditor", "role": "reader", "principal": "auditor@example.com"});
+    let reader =
+        expect(call(post.clone(), "/v1/keys", &manager, cli, Some(reader)).send().await?, "reader key").await?;
+    let reader = reader["secret"].as_str().unwrap_or_default().to_string();
+
     let events = demo_events(acta_server::now_ns());
     let body: String = events.iter().map(|event| format!("{event}\n")).collect();
-    let response = reqwest::Client::new()
+    let sent = http
         .post(format!("{url}/v1/events"))
-        .bearer_auth(key)
+        .bearer_auth(&manager)
         .header("content-type", "application/x-ndjson")
         .body(body)
         .send()
         .await?;
-    let answer: Value = response.json().await?;
-    let accepted = answer["accepted"].as_u64().unwrap_or(0);
-    if accepted as usize != events.len() {
+    let answer = expect(sent, "events").await?;
+    if answer["accepted"].as_u64() != Some(events.len() as u64) {
         anyhow::bail!("the demo events were not all accepted: {answer}");
     }
-    Ok(())
+
+    // Seed 002, for real: each action is audited by Acta itself.
+    let console = "Acta web console";
+    let key = json!({"name": "demo-key", "role": "reader", "description": "key for the tutorial"});
+    let key = expect(call(post.clone(), "/v1/keys", &manager, console, Some(key)).send().await?, "demo-key").await?;
+    let id = key["id"].as_str().unwrap_or_default().to_string();
+    let path = format!("/v1/keys/{id}");
+    let described = json!({"description": "described in the console"});
+    expect(call(reqwest::Method::PATCH, &path, &manager, console, Some(described)).send().await?, "describe").await?;
+    expect(call(post.clone(), &format!("{path}/lock"), &manager, cli, None).send().await?, "lock").await?;
+    // Updating and deleting a locked key fail (409), and the failures are audited too.
+    let renamed = json!({"name": "renamed-key"});
+    let _ = call(reqwest::Method::PATCH, &path, &manager, cli, Some(renamed)).send().await?;
+    let _ = call(reqwest::Method::DELETE, &path, &manager, cli, None).send().await?;
+    expect(call(post.clone(), &format!("{path}/unlock"), &manager, cli, None).send().await?, "unlock").await?;
+    let deleted = call(reqwest::Method::DELETE, &path, &manager, cli, None).send().await?;
+    if !deleted.status().is_success() {
+        anyhow::bail!("deleting the demo key: {}", deleted.status());
+    }
+    Ok(DemoKeys { manager, reader })
 }
 
-/// Seed 000 (Key Protect in us-south) and seed 002 (user API keys, from the console and the CLI).
+/// Seed 000: Key Protect events in us-south (seed 002's key events come from the real key actions).
 pub(crate) fn demo_events(now_ns: i64) -> Vec<Value> {
     let minute = 60_000_000_000i64;
     let at = |minutes_ago: i64| acta_cadf::format_time(now_ns - minutes_ago * minute);
@@ -65,37 +134,12 @@ pub(crate) fn demo_events(now_ns: i64) -> Vec<Value> {
             "outcome": "success",
             "message": format!("Key Protect: {verb} secret demo-root-key-{i}"),
             "severity": if *verb == "delete" { "critical" } else { "normal" },
-            "logSourceCRN": "crn:v1:bluemix:public:kms:us-south:a/demo::",
+            "logSourceCRN": "crn:v1:bluemix:public:kms:us-south:a/demo:kp1::",
             "initiator": {"id": "IBMid-demo-officer", "name": "officer@example.com", "typeURI": "service/security/account/user",
                           "host": {"address": "203.0.113.7", "agent": "Acta CLI/0.1.0"}, "credential": {"type": "token"}},
             "target": {"id": format!("crn:v1:bluemix:public:kms:us-south:a/demo:kp1:key:k{i}"), "name": format!("demo-root-key-{i}"), "typeURI": "kms/secrets"},
             "observer": {"name": "ActivityTracker"},
             "reason": {"reasonCode": 200, "reasonType": "OK"},
-        }));
-    }
-    let key_actions = [
-        ("create", "success", "Acta web console", 50),
-        ("update", "success", "Acta web console", 45),
-        ("update", "success", "Acta CLI/0.1.0", 40),
-        ("delete", "failure", "Acta CLI/0.1.0", 35),
-        ("update", "success", "Acta CLI/0.1.0", 30),
-        ("delete", "success", "Acta CLI/0.1.0", 25),
-        ("login", "success", "Acta CLI/0.1.0", 20),
-    ];
-    for (verb, outcome, agent, minutes_ago) in key_actions {
-        let suffix = if outcome == "failure" { " -failure" } else { "" };
-        events.push(json!({
-            "eventTime": at(minutes_ago),
-            "action": format!("iam-identity.user-apikey.{verb}"),
-            "outcome": outcome,
-            "message": format!("IAM Identity Service: {verb} user-apikey demo-key{suffix}"),
-            "severity": if outcome == "failure" { "warning" } else { "normal" },
-            "logSourceCRN": "crn:v1:bluemix:public:iam-identity:global:a/demo::",
-            "initiator": {"id": "IBMid-demo-user", "name": "user@example.com", "typeURI": "service/security/account/user",
-                          "host": {"address": "198.51.100.4", "agent": agent}, "credential": {"type": "user"}},
-            "target": {"id": "ApiKey-demo-key", "name": "demo-key", "typeURI": "iam-identity/user-apikey"},
-            "observer": {"name": "ActivityTracker"},
-            "reason": {"reasonCode": if outcome == "failure" { 409 } else { 200 }},
         }));
     }
     events

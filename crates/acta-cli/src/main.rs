@@ -1,6 +1,7 @@
 //! The `acta` binary: runs the server (`serve`, `demo`), works on a data directory offline (`reindex`), and
 //! is a client of the HTTP API for everything else.
 
+mod admin;
 mod client;
 mod demo;
 mod events;
@@ -31,6 +32,36 @@ enum Command {
         command: events::EventsCommand,
         #[command(flatten)]
         connection: client::Connection,
+    },
+    /// Create and list accounts (platform admin).
+    Accounts {
+        #[command(subcommand)]
+        command: admin::AccountsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Create, list, change and delete instances.
+    Instances {
+        #[command(subcommand)]
+        command: admin::InstancesCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Create, describe, lock, unlock and delete API keys.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
@@ -92,6 +123,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo::run(args.data, args.listen).await,
         Command::Events { command, connection } => events::run(command, connection).await,
+        Command::Accounts { command, connection, json } => admin::accounts(&connection.client()?, command, json).await,
+        Command::Instances { command, connection, json } => {
+            admin::instances(&connection.client()?, command, json).await
+        }
+        Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
     }
 }

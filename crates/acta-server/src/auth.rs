@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// A key's logins are audited at most this often.
+const LOGIN_AUDIT_INTERVAL_NS: i64 = 60 * 1_000_000_000;
+
 /// The id under which the platform admin key is stored.
 pub const ADMIN_KEY_ID: &str = "admin";
 
@@ -70,11 +73,15 @@ fn same_hash(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// What a request may do: the authenticated key.
+/// What a request may do: the authenticated key, and where the request came from (for the audit trail).
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The key.
     pub key: acta_store::ApiKey,
+    /// The client's address.
+    pub address: String,
+    /// The client's User-Agent (`Acta CLI/<version>`, `Acta web console`, ...).
+    pub agent: String,
 }
 
 impl Principal {
@@ -96,6 +103,11 @@ impl Principal {
             return self.key.role == "ingest" || rank(&self.key.role) >= rank("writer");
         }
         rank(&self.key.role) >= rank(role)
+    }
+
+    /// The principal's display name in audit events.
+    pub fn name(&self) -> &str {
+        if self.key.principal.is_empty() { &self.key.name } else { &self.key.principal }
     }
 
     /// Refuses the request unless the key holds `role`.
@@ -127,11 +139,31 @@ impl FromRequestParts<AppState> for Principal {
         if !same_hash(&key.secret_hash, &hash_key(text)) {
             return Err(invalid());
         }
-        let now = acta_cadf::format_time(crate::now_ns());
+        let now_ns = crate::now_ns();
+        let now = acta_cadf::format_time(now_ns);
         if key.expires_at.as_deref().is_some_and(|expires| expires <= now.as_str()) {
             return Err(ApiError::unauthorized("the API key has expired"));
         }
-        Ok(Principal { key })
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_default();
+        let agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("NotSet")
+            .chars()
+            .take(200)
+            .collect();
+        let principal = Principal { key, address, agent };
+        let last_used_ns = principal.key.last_used_at.as_deref().and_then(|text| acta_cadf::parse_time(text).ok());
+        if last_used_ns.is_none_or(|last| now_ns - last >= LOGIN_AUDIT_INTERVAL_NS) {
+            state.store.meta().touch_key(&principal.key.id, &now).await?;
+            crate::audit::key_login(state, &principal).await?;
+        }
+        Ok(principal)
     }
 }
 

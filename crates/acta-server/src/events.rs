@@ -10,7 +10,7 @@ use acta_query::{Compiled, EventView, PreparedEvent, Query};
 use acta_store::{Hit, Instance, InstanceScope, Search, SortKey, Stored};
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query as Params, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, QueryParams};
 use crate::state::{AppState, LiveEvent};
 use crate::timespec::{self, TimeRange};
 
@@ -76,7 +76,7 @@ pub(crate) struct IngestParams {
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<IngestParams>,
+    QueryParams(params): QueryParams<IngestParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -90,15 +90,6 @@ pub(crate) async fn ingest(
         error.retry_after = Some(1);
         return Err(error);
     }
-    let account = account_of(&principal, params.account.as_deref())?;
-    let instances = state.store.meta().instances(&account).await?;
-    if instances.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_instance",
-            "the account has no instance to store events in; create one first",
-        ));
-    }
     let is_ndjson = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -107,10 +98,73 @@ pub(crate) async fn ingest(
     let now = crate::now_ns();
     let parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-    let outcome = store_batch(&state, &account, &instances, principal.key.instance.as_deref(), parsed, now).await?;
+    let outcome = ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?;
     let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, Json(outcome.to_json())).into_response())
 }
+
+/// Stores parsed events in their accounts. An account's key stores in its account, whatever `logSourceCRN`
+/// says; the platform admin names an account, or each event goes to the account of its `logSourceCRN`
+/// (`a/<id>`, as IBM delivered events to the resource's owner), or to `default` when it names none.
+pub(crate) async fn ingest_parsed(
+    state: &AppState,
+    principal: &Principal,
+    requested_account: Option<&str>,
+    parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
+    now: i64,
+) -> Result<BatchOutcome, ApiError> {
+    let total = parsed.len();
+    let mut outcome = BatchOutcome { accepted: 0, rejected: 0, duplicates: 0, results: vec![Value::Null; total] };
+    let mut by_account: HashMap<String, Vec<IndexedEvent>> = HashMap::new();
+    let fixed_account = match (&principal.key.account, requested_account) {
+        (Some(_), _) | (None, Some(_)) => Some(account_of(principal, requested_account)?),
+        (None, None) => None,
+    };
+    for (index, result) in parsed.into_iter().enumerate() {
+        let account = match (&fixed_account, &result) {
+            (Some(account), _) => account.clone(),
+            (None, Ok(event)) => match event.crn.as_ref().and_then(|crn| crn.account.clone()) {
+                Some(account) => account,
+                None => crate::DEFAULT_ACCOUNT.to_string(),
+            },
+            (None, Err(_)) => crate::DEFAULT_ACCOUNT.to_string(),
+        };
+        by_account.entry(account).or_default().push((index, result));
+    }
+    for (account, items) in by_account {
+        let instances = state.store.meta().instances(&account).await?;
+        if instances.is_empty() {
+            let known = state.store.meta().account(&account).await?.is_some();
+            if fixed_account.is_some() && !known {
+                return Err(ApiError::not_found("account"));
+            }
+            let reason = if known {
+                format!("account {account} has no instance to store events in")
+            } else {
+                format!("logSourceCRN names account {account}, which does not exist")
+            };
+            for (index, _) in items {
+                outcome.rejected += 1;
+                outcome.results[index] = rejection(
+                    index,
+                    &[acta_cadf::Problem { pointer: "/logSourceCRN".to_string(), message: reason.clone() }],
+                );
+            }
+            continue;
+        }
+        let part = store_batch(state, &account, &instances, principal.key.instance.as_deref(), items, now).await?;
+        outcome.accepted += part.accepted;
+        outcome.rejected += part.rejected;
+        outcome.duplicates += part.duplicates;
+        for (index, result) in part.results {
+            outcome.results[index] = result;
+        }
+    }
+    Ok(outcome)
+}
+
+/// An event of a request, by its position, as parsed.
+pub(crate) type IndexedEvent = (usize, Result<Event, Vec<acta_cadf::Problem>>);
 
 /// The fate of each event of a batch.
 pub(crate) struct BatchOutcome {
@@ -131,24 +185,32 @@ impl BatchOutcome {
     }
 }
 
-/// Routes, validates per instance mode, stores, publishes. Shared by `/v1/events` and `/_bulk`.
+/// What became of the events of one account, by their index in the request.
+pub(crate) struct AccountOutcome {
+    pub(crate) accepted: usize,
+    pub(crate) rejected: usize,
+    pub(crate) duplicates: usize,
+    pub(crate) results: Vec<(usize, Value)>,
+}
+
+/// Routes to instances, validates per instance mode, stores, publishes.
 pub(crate) async fn store_batch(
     state: &AppState,
     account: &str,
     instances: &[Instance],
     key_instance: Option<&str>,
-    parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
+    items: Vec<IndexedEvent>,
     now: i64,
-) -> Result<BatchOutcome, ApiError> {
-    let mut results: Vec<Value> = vec![Value::Null; parsed.len()];
+) -> Result<AccountOutcome, ApiError> {
+    let mut results = Vec::with_capacity(items.len());
     let mut groups: HashMap<String, Vec<(usize, Event)>> = HashMap::new();
     let mut rejected = 0;
-    for (index, result) in parsed.into_iter().enumerate() {
+    for (index, result) in items {
         let event = match result {
             Ok(event) => event,
             Err(problems) => {
                 rejected += 1;
-                results[index] = rejection(index, &problems);
+                results.push((index, rejection(index, &problems)));
                 continue;
             }
         };
@@ -157,7 +219,7 @@ pub(crate) async fn store_batch(
             let strict = Options { mode: Mode::Strict, ..Options::default() };
             if let Err(problems) = acta_cadf::parse_event(&event.raw, &strict, now) {
                 rejected += 1;
-                results[index] = rejection(index, &problems);
+                results.push((index, rejection(index, &problems)));
                 continue;
             }
         }
@@ -177,7 +239,7 @@ pub(crate) async fn store_batch(
             match outcome {
                 Stored::New { id, seq, received_ns } => {
                     accepted += 1;
-                    results[position] = json!({"index": position, "status": "stored", "id": id});
+                    results.push((position, json!({"index": position, "status": "stored", "id": id})));
                     let _ = state.live.send(Arc::new(LiveEvent {
                         account: account.to_string(),
                         instance: instance_id.clone(),
@@ -191,12 +253,12 @@ pub(crate) async fn store_batch(
                 }
                 Stored::Duplicate { id } => {
                     duplicates += 1;
-                    results[position] = json!({"index": position, "status": "duplicate", "id": id});
+                    results.push((position, json!({"index": position, "status": "duplicate", "id": id})));
                 }
             }
         }
     }
-    Ok(BatchOutcome { accepted, rejected, duplicates, results })
+    Ok(AccountOutcome { accepted, rejected, duplicates, results })
 }
 
 fn rejection(index: usize, problems: &[acta_cadf::Problem]) -> Value {
@@ -258,7 +320,7 @@ async fn prepare(state: &AppState, principal: &Principal, params: &SearchParams)
 pub(crate) async fn search(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     let prepared = prepare(&state, &principal, &params).await?;
     let limit = params.limit.unwrap_or(50);
@@ -303,7 +365,7 @@ async fn run_search(
 pub(crate) async fn count(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     let prepared = prepare(&state, &principal, &params).await?;
     let index = state.store.index().clone();
@@ -322,7 +384,7 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Params(params): Params<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let account = account_of(&principal, params.account.as_deref())?;
@@ -379,7 +441,7 @@ fn decode_cursor(text: &str) -> Result<SortKey, ApiError> {
 pub(crate) async fn tail(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     principal.require("reader")?;
     let query = acta_query::parse(params.q.as_deref().unwrap_or("")).map_err(|error| ApiError::query(&error))?;
@@ -453,7 +515,7 @@ where
 pub(crate) async fn export(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<SearchParams>,
+    QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Response, ApiError> {
     let prepared = prepare(&state, &principal, &params).await?;
     let csv = match params.format.as_deref().unwrap_or("ndjson") {

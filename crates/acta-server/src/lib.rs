@@ -3,6 +3,8 @@
 //! Handlers are small functions of extractors with one [`AppState`]; they never touch files (the store does)
 //! and every read is scoped to the account of the authenticated key.
 
+mod admin;
+mod audit;
 pub mod auth;
 pub mod error;
 mod events;
@@ -83,7 +85,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     let addr = listener.local_addr()?;
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = on_shutdown.await;
                 let _ = stop_streams.send(true);
@@ -104,6 +106,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/tail", get(events::tail))
         .route("/v1/events/export", get(events::export))
         .route("/v1/events/{id}", get(events::one))
+        .route("/v1/accounts", post(admin::create_account).get(admin::list_accounts))
+        .route("/v1/instances", post(admin::create_instance).get(admin::list_instances))
+        .route(
+            "/v1/instances/{id}",
+            get(admin::show_instance).patch(admin::update_instance).delete(admin::delete_instance),
+        )
+        .route("/v1/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))
+        .route("/v1/keys/{id}/lock", post(admin::lock_key))
+        .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -156,6 +168,7 @@ async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> anyho
         locked: false,
         last_used_at: None,
         secret_hash: auth::hash_key(&secret),
+        principal: "admin".into(),
     })
     .await?;
     if let Some(secret) = &created {

@@ -81,6 +81,8 @@ pub struct ApiKey {
     pub locked: bool,
     /// Last successful authentication.
     pub last_used_at: Option<String>,
+    /// The user or service id the key authenticates as.
+    pub principal: String,
     /// SHA-256 of the secret, hex. Never serialized.
     #[serde(skip)]
     pub secret_hash: String,
@@ -184,8 +186,8 @@ impl Meta {
     pub async fn create_key(&self, key: &ApiKey) -> Result<(), MetaError> {
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, instance_id, name, description, role, secret_hash, created_at,
-                                   created_by, expires_at, locked, last_used_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   created_by, expires_at, locked, last_used_at, principal)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.id)
         .bind(&key.account)
@@ -199,6 +201,7 @@ impl Meta {
         .bind(&key.expires_at)
         .bind(key.locked)
         .bind(&key.last_used_at)
+        .bind(&key.principal)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -222,6 +225,90 @@ impl Meta {
         Ok(())
     }
 
+    /// The keys of an account (all of them, or those of one principal).
+    pub async fn keys(&self, account: &str, principal: Option<&str>) -> Result<Vec<ApiKey>, MetaError> {
+        let rows = sqlx::query(&format!(
+            "{KEY_COLUMNS} WHERE account_id = ? AND (? IS NULL OR principal = ?) ORDER BY created_at, id"
+        ))
+        .bind(account)
+        .bind(principal)
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(key_from_row).collect())
+    }
+
+    /// One key of an account.
+    pub async fn key(&self, account: &str, id: &str) -> Result<Option<ApiKey>, MetaError> {
+        let row = sqlx::query(&format!("{KEY_COLUMNS} WHERE account_id = ? AND id = ?"))
+            .bind(account)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(key_from_row))
+    }
+
+    /// Changes a key's name and description.
+    pub async fn update_key(&self, account: &str, id: &str, name: &str, description: &str) -> Result<(), MetaError> {
+        sqlx::query("UPDATE api_keys SET name = ?, description = ? WHERE account_id = ? AND id = ?")
+            .bind(name)
+            .bind(description)
+            .bind(account)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Locks or unlocks a key.
+    pub async fn set_key_locked(&self, account: &str, id: &str, locked: bool) -> Result<(), MetaError> {
+        sqlx::query("UPDATE api_keys SET locked = ? WHERE account_id = ? AND id = ?")
+            .bind(locked)
+            .bind(account)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a key; it stops working at once, since every request reads the key.
+    pub async fn delete_key(&self, account: &str, id: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM api_keys WHERE account_id = ? AND id = ?")
+            .bind(account)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Changes an instance's name, retention and validation mode.
+    pub async fn update_instance(&self, instance: &Instance) -> Result<(), MetaError> {
+        sqlx::query(
+            "UPDATE instances SET name = ?, retention_days = ?, strict_cadf = ? WHERE account_id = ? AND id = ?",
+        )
+        .bind(&instance.name)
+        .bind(instance.retention_days)
+        .bind(instance.strict)
+        .bind(&instance.account)
+        .bind(&instance.id)
+        .execute(&self.pool)
+        .await
+        .map_err(|error| {
+            unique_violation(error, &format!("an instance named {:?} exists in the account", instance.name))
+        })?;
+        Ok(())
+    }
+
+    /// Deletes an instance (the caller makes sure it holds no events).
+    pub async fn delete_instance(&self, account: &str, id: &str) -> Result<(), MetaError> {
+        sqlx::query("DELETE FROM instances WHERE account_id = ? AND id = ?")
+            .bind(account)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -231,7 +318,7 @@ impl Meta {
 const INSTANCE_COLUMNS: &str =
     "SELECT id, account_id, name, region, retention_days, is_global, strict_cadf, created_at FROM instances";
 const KEY_COLUMNS: &str = "SELECT id, account_id, instance_id, name, description, role, secret_hash, created_at, \
-                           created_by, expires_at, locked, last_used_at FROM api_keys";
+                           created_by, expires_at, locked, last_used_at, principal FROM api_keys";
 
 fn account_from_row(row: &SqliteRow) -> Account {
     Account { id: row.get("id"), name: row.get("name"), created_at: row.get("created_at") }
@@ -264,6 +351,7 @@ fn key_from_row(row: &SqliteRow) -> ApiKey {
         expires_at: row.get("expires_at"),
         locked: row.get("locked"),
         last_used_at: row.get("last_used_at"),
+        principal: row.get("principal"),
     }
 }
 

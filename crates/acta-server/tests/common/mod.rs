@@ -43,6 +43,14 @@ impl TestServer {
         }
     }
 
+    /// Stops and hands over the data directory for inspection.
+    pub async fn stop_and_keep(mut self) -> tempfile::TempDir {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("stop");
+        }
+        self.dir
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.get(format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY)
     }

@@ -1,0 +1,251 @@
+//! `acta accounts`, `acta instances` and `acta keys`: thin clients of the API, tables for people, `--json`.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+
+#[derive(Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Create an account with its global instance (platform admin).
+    Create {
+        /// Its name.
+        name: String,
+        /// Its id (a-z, 0-9, -, _), as used in `logSourceCRN` `a/<id>`; generated when absent.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum InstancesCommand {
+    /// Create an instance in a region ("provision Activity Tracker in us-south").
+    Create {
+        /// Its name.
+        name: String,
+        /// Region, e.g. us-south, eu-de.
+        #[arg(long)]
+        region: String,
+        /// Retention plan in days (7, 14, 30 or custom).
+        #[arg(long, default_value_t = 30)]
+        retention_days: i64,
+        /// Validate events strictly against DSP0262.
+        #[arg(long)]
+        strict: bool,
+        /// Account (platform admin only).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List the account's instances.
+    List {
+        /// Account (platform admin only).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Change an instance.
+    Update {
+        /// Instance id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New retention plan in days.
+        #[arg(long)]
+        retention_days: Option<i64>,
+        /// Strict DSP0262 validation on or off.
+        #[arg(long)]
+        strict: Option<bool>,
+    },
+    /// Delete an instance that holds no events.
+    Delete {
+        /// Instance id.
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create an API key; its secret is printed once.
+    Create {
+        /// Its name.
+        name: String,
+        /// reader, writer, manager or ingest.
+        #[arg(long, default_value = "reader")]
+        role: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Narrow it to one instance.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Expiry (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// The user or service id it authenticates as (default: yours).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Account (platform admin only).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List keys.
+    List,
+    /// Describe a key.
+    Show {
+        /// Key id.
+        id: String,
+    },
+    /// Rename a key or change its description.
+    Update {
+        /// Key id.
+        id: String,
+        /// New name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Lock a key: it cannot be changed or deleted until unlocked.
+    Lock {
+        /// Key id.
+        id: String,
+    },
+    /// Unlock a key.
+    Unlock {
+        /// Key id.
+        id: String,
+    },
+    /// Delete a key; it stops working at once.
+    Delete {
+        /// Key id.
+        id: String,
+    },
+}
+
+fn print(value: &Value, json_output: bool, columns: &[&str]) {
+    if json_output {
+        println!("{value}");
+        return;
+    }
+    let rows: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let cell = |row: &Value, column: &str| match &row[column] {
+        Value::String(text) => text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|column| rows.iter().map(|row| cell(row, column).chars().count()).max().unwrap_or(0).max(column.len()))
+        .collect();
+    let line = |cells: Vec<String>| {
+        let text: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        println!("{}", text.join("  ").trim_end());
+    };
+    line(columns.iter().map(|column| column.to_uppercase()).collect());
+    for row in rows {
+        line(columns.iter().map(|column| cell(row, column)).collect());
+    }
+}
+
+const ACCOUNT_COLUMNS: [&str; 3] = ["id", "name", "created_at"];
+const INSTANCE_COLUMNS: [&str; 6] = ["id", "name", "region", "retention_days", "global", "strict"];
+const KEY_COLUMNS: [&str; 8] =
+    ["id", "name", "role", "instance", "locked", "created_at", "last_used_at", "description"];
+
+pub(crate) async fn accounts(client: &Client, command: AccountsCommand, json_output: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        AccountsCommand::Create { name, id } => {
+            let answer = client.json(client.post("/v1/accounts").json(&json!({"name": name, "id": id}))).await?;
+            print(&answer, json_output, &["id", "name", "global_instance"]);
+        }
+        AccountsCommand::List => {
+            let answer = client.json(client.get("/v1/accounts")).await?;
+            print(&answer["accounts"], json_output, &ACCOUNT_COLUMNS);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn instances(
+    client: &Client,
+    command: InstancesCommand,
+    json_output: bool,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        InstancesCommand::Create { name, region, retention_days, strict, account } => {
+            let body = json!({"name": name, "region": region, "retention_days": retention_days, "strict": strict,
+                              "account": account});
+            let answer = client.json(client.post("/v1/instances").json(&body)).await?;
+            print(&answer, json_output, &INSTANCE_COLUMNS);
+        }
+        InstancesCommand::List { account } => {
+            let mut request = client.get("/v1/instances");
+            if let Some(account) = account {
+                request = request.query(&[("account", account)]);
+            }
+            let answer = client.json(request).await?;
+            print(&answer["instances"], json_output, &INSTANCE_COLUMNS);
+        }
+        InstancesCommand::Update { id, name, retention_days, strict } => {
+            let body = json!({"name": name, "retention_days": retention_days, "strict": strict});
+            let answer = client.json(client.patch(&format!("/v1/instances/{id}")).json(&body)).await?;
+            print(&answer, json_output, &INSTANCE_COLUMNS);
+        }
+        InstancesCommand::Delete { id } => {
+            client.send(client.delete(&format!("/v1/instances/{id}"))).await?;
+            println!("instance {id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: bool) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Create { name, role, description, instance, expires_at, principal, account } => {
+            let body = json!({"name": name, "role": role, "description": description, "instance": instance,
+                              "expires_at": expires_at, "principal": principal, "account": account});
+            let answer = client.json(client.post("/v1/keys").json(&body)).await?;
+            if json_output {
+                println!("{answer}");
+            } else {
+                print(&answer, false, &KEY_COLUMNS);
+                println!();
+                println!("API key (shown once; store it now): {}", answer["secret"].as_str().unwrap_or(""));
+            }
+        }
+        KeysCommand::List => {
+            let answer = client.json(client.get("/v1/keys")).await?;
+            print(&answer["keys"], json_output, &KEY_COLUMNS);
+        }
+        KeysCommand::Show { id } => {
+            let answer = client.json(client.get(&format!("/v1/keys/{id}"))).await?;
+            print(&answer, json_output, &KEY_COLUMNS);
+        }
+        KeysCommand::Update { id, name, description } => {
+            let body = json!({"name": name, "description": description});
+            let answer = client.json(client.patch(&format!("/v1/keys/{id}")).json(&body)).await?;
+            print(&answer, json_output, &KEY_COLUMNS);
+        }
+        KeysCommand::Lock { id } => {
+            let answer = client.json(client.post(&format!("/v1/keys/{id}/lock"))).await?;
+            print(&answer, json_output, &KEY_COLUMNS);
+        }
+        KeysCommand::Unlock { id } => {
+            let answer = client.json(client.post(&format!("/v1/keys/{id}/unlock"))).await?;
+            print(&answer, json_output, &KEY_COLUMNS);
+        }
+        KeysCommand::Delete { id } => {
+            client.send(client.delete(&format!("/v1/keys/{id}"))).await?;
+            println!("key {id} deleted");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
