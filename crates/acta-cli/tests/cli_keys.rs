@@ -84,4 +84,12 @@ fn seed_002_key_journey_through_the_cli_is_audited_with_the_cli_agent() {
     let table = acta(&server, &manager, &["events", "search", "(action user-apikey.update) -login"]);
     assert!(table.stdout.starts_with("TIME"), "{}", table.stdout);
     assert_eq!(table.stdout.lines().count(), 1 + 3, "update, lock, unlock:\n{}", table.stdout);
+
+    // Keys are never logged: the server's own output holds none of the secrets it handled.
+    let demo_secret = created.stdout.rsplit(' ').next().unwrap().trim().to_string();
+    let logs = format!("{}{}", server.stdout(), server.stderr());
+    assert!(!logs.is_empty(), "the server logged nothing at all; the check would prove nothing");
+    for secret in [common::ADMIN_KEY, manager.as_str(), demo_secret.as_str()] {
+        assert!(!logs.contains(secret), "the server log holds a secret");
+    }
 }
