@@ -92,8 +92,25 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
             })
             .await
     });
+    tokio::spawn(seal_finished_days(store.clone()));
     tracing::info!(%addr, "acta listening");
     Ok(Running { addr, created_admin_key, shutdown, task, store })
+}
+
+/// An instance that stops receiving events keeps its last day open; this seals finished days every hour so
+/// they are compressed and final (retention, archives and integrity work on sealed segments).
+async fn seal_finished_days(store: Arc<Store>) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let log = store.log().clone();
+        let today = acta_store::Day::from_ns(now_ns());
+        match tokio::task::spawn_blocking(move || log.seal_before(today)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "sealing finished days failed; will retry"),
+            Err(error) => tracing::error!(%error, "sealing task failed"),
+        }
+    }
 }
 
 /// The routes.
