@@ -6,14 +6,18 @@
 //! - `GET /v1/events/{id}/proof`: the event's inclusion proof in the latest checkpoint of its
 //!   segment, with the record bytes that were hashed, so a client checks it with SHA-256 and
 //!   Ed25519 alone.
+//! - `GET /v1/events/export?format=bundle`: the account's log segments with their checkpoint files
+//!   as a tar (`acta_store::integrity::bundle`), which `acta verify` checks offline.
 
 use std::sync::Arc;
 
 use acta_store::integrity::files::to_hex;
 use acta_store::{Day, Integrity, IntegrityError, StoreError};
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query as Params, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -165,4 +169,67 @@ pub(crate) async fn proof(
         "checkpoint": proof.note,
         "record": base64::engine::general_purpose::STANDARD.encode(&proof.payload),
     })))
+}
+
+/// `GET /v1/events/export?format=bundle` (routed from the export handler).
+pub(crate) async fn bundle(
+    state: &AppState,
+    principal: &Principal,
+    account: Option<&str>,
+    instance: Option<&str>,
+) -> Result<Response, ApiError> {
+    principal.require("reader")?;
+    let integrity = integrity(state)?;
+    let account = account_of(principal, account)?;
+    let instances = instances_in_scope(state, principal, &account, instance).await?;
+    let ids: Vec<String> = instances.into_iter().map(|instance| instance.id).collect();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter { sender: sender.clone(), buffer: Vec::with_capacity(CHUNK) };
+        if let Err(error) = integrity.write_bundle(&ids, &mut out) {
+            // The answer has started: cutting the stream is the only way left to say it failed.
+            tracing::error!(%error, "writing an export bundle failed");
+            let _ = sender.blocking_send(Err(error));
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
+    let headers = [
+        (header::CONTENT_TYPE, "application/x-tar"),
+        (header::CONTENT_DISPOSITION, "attachment; filename=\"acta-bundle.tar\""),
+    ];
+    Ok((headers, body).into_response())
+}
+
+const CHUNK: usize = 256 << 10;
+
+/// A blocking writer feeding a streamed answer in chunks.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK)));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
 }

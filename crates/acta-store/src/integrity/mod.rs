@@ -36,6 +36,7 @@
 //! - Leaves are written and synced before the note that covers them.
 //! - The checkpointer never signs on top of leaves it cannot tie to the last signed root.
 
+pub mod bundle;
 mod checkpointer;
 pub mod files;
 mod keys;
@@ -204,6 +205,8 @@ impl Integrity {
                 "the signing key is inside the data directory: a copy of the directory can then sign a rewritten history");
         }
         let (key, _) = keys::load_or_create(&options.signing_key, &options.node)?;
+        tracing::info!(key = %key.verifier().to_text(), path = %options.signing_key.display(), node = %options.node,
+            "signing checkpoints");
         let checkpoints = files::checkpoints_dir(data_dir);
         std::fs::create_dir_all(&checkpoints).map_err(|source| IntegrityError::Io { path: checkpoints, source })?;
         let mut ring = keys::read_history(data_dir)?;
@@ -243,6 +246,16 @@ impl Integrity {
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
+    }
+
+    /// Writes the export bundle of `instances` (see [`bundle`]) to `out`, after signing what is
+    /// not signed yet, so the bundle verifies up to its last record.
+    pub fn write_bundle(&self, instances: &[String], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if let Err(error) = self.sync() {
+            // Exported all the same: what cannot be signed shows up as such when it is verified.
+            tracing::error!(%error, "signing before an export bundle failed");
+        }
+        bundle::write_bundle(&self.inner.data_dir, &self.inner.log, instances, out)
     }
 
     /// The current signing key's public half.
