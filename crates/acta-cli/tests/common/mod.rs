@@ -173,6 +173,14 @@ impl Server {
         }
     }
 
+    /// Stops the server with SIGTERM, as an operator would (a last checkpoint, an index commit), and waits for it.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        wait_with_timeout(&mut child, Duration::from_secs(30))
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
