@@ -36,7 +36,7 @@ fn integrity(state: &AppState) -> Result<Arc<Integrity>, ApiError> {
 impl From<IntegrityError> for ApiError {
     fn from(error: IntegrityError) -> ApiError {
         match error {
-            IntegrityError::Mismatch { .. } => {
+            IntegrityError::Mismatch { .. } | IntegrityError::Halted { .. } => {
                 // Not a server hiccup: the log no longer holds what was signed. Said plainly, and logged.
                 tracing::error!(%error, "integrity failure while building a proof");
                 ApiError::new(StatusCode::CONFLICT, "integrity_failure", error.to_string())
@@ -143,7 +143,7 @@ pub(crate) async fn proof(
             return Ok(Some(proof));
         }
         // Accepted less than a checkpoint interval ago: sign now rather than make the client wait.
-        integrity.sync()?;
+        integrity.sync_instance(&instance)?;
         integrity.proof(&instance, seq)
     })
     .await

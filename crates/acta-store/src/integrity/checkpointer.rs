@@ -93,7 +93,8 @@ impl Checkpointer {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn round_instance(&mut self, ctx: &Context<'_>, instance: &str) -> Result<(), IntegrityError> {
+    /// Brings one instance's checkpoints up to the log's durable end.
+    pub(crate) fn round_instance(&mut self, ctx: &Context<'_>, instance: &str) -> Result<(), IntegrityError> {
         if !self.instances.contains_key(instance) {
             let state = match recover(ctx, instance)? {
                 Ok(chain) => State::Running(Box::new(chain)),

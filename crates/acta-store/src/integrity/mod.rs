@@ -234,6 +234,12 @@ impl Integrity {
         self.inner.round()
     }
 
+    /// [`Integrity::sync`] for one instance: what another instance's trouble cannot hold up.
+    pub fn sync_instance(&self, instance: &str) -> Result<(), IntegrityError> {
+        validate_instance(instance)?;
+        lock(&self.inner.checkpointer).round_instance(&self.inner.context(), instance)
+    }
+
     /// Stops the checkpointer after a last round, so everything durable is signed.
     pub fn close(&self) -> Result<(), IntegrityError> {
         self.stop_thread();
