@@ -324,6 +324,18 @@ fn a_deleted_segment_breaks_the_link_of_the_next_one() {
 }
 
 #[test]
+fn a_segment_removed_by_retention_with_its_final_checkpoint_kept_still_verifies() {
+    let built = build();
+    let log = Log::open(&built.data().join("log"), LogOptions::default()).unwrap();
+    log.remove_segment("prod", FIRST_DAY.parse().unwrap()).unwrap();
+    drop(log);
+    std::fs::remove_file(files::leaves_path(&built.data(), "prod", FIRST_DAY.parse().unwrap())).unwrap();
+    let output = built.verify(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("7/7 checkpoints valid, 10/10 events valid"), "{}", output.stdout);
+}
+
+#[test]
 fn a_rollback_to_an_older_consistent_state_is_reported_against_saved_checkpoints() {
     let built = Built { root: tempfile::tempdir().unwrap() };
     let clock = start_clock();
