@@ -7,10 +7,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-pub(crate) async fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    data: PathBuf,
+    listen: SocketAddr,
+    integrity: acta_store::IntegrityOptions,
+) -> anyhow::Result<ExitCode> {
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
-    let running = crate::start_server(data.clone(), listen).await?;
+    let running = crate::start_server(data.clone(), listen, integrity).await?;
     let url = format!("http://{}", running.addr);
     let admin_key = match &running.created_admin_key {
         Some(key) => key.clone(),

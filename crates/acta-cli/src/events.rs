@@ -56,11 +56,12 @@ pub(crate) enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Export every matching event as NDJSON or CSV.
+    /// Export every matching event as NDJSON or CSV, or (`--format bundle`, no query or time range) the log
+    /// segments with their signed checkpoints as a tar that `acta verify` checks offline.
     Export {
         #[command(flatten)]
         filter: Filter,
-        /// `ndjson` or `csv`.
+        /// `ndjson`, `csv` or `bundle`.
         #[arg(long, default_value = "ndjson")]
         format: String,
         /// Output file (standard output when absent).
@@ -314,7 +315,15 @@ async fn export(client: &Client, filter: &Filter, format: &str, output: Option<P
     sink.flush().context("writing the export")?;
     progress.finish_and_clear();
     if let Some(path) = output {
-        eprintln!("{lines} lines written to {}", path.display());
+        if format == "bundle" {
+            eprintln!(
+                "bundle written to {}; check it with: acta verify {} --key <the server's key>",
+                path.display(),
+                path.display()
+            );
+        } else {
+            eprintln!("{lines} lines written to {}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,15 @@
-//! The `acta` binary: runs the server (`serve`, `demo`), works on a data directory offline (`reindex`), and
-//! is a client of the HTTP API for everything else.
+//! The `acta` binary: runs the server (`serve`, `demo`), works on a data directory offline (`reindex`,
+//! `verify`), and is a client of the HTTP API for everything else.
 
 mod admin;
 mod client;
 mod demo;
 mod events;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -65,6 +67,9 @@ enum Command {
     },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
+    /// Check a data directory or an export offline: records, signed checkpoints, links between segments.
+    /// Exit status 0 valid, 1 integrity failure, 2 usage error.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +80,63 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ACTA_LISTEN", default_value = "127.0.0.1:8700")]
     listen: SocketAddr,
+    #[command(flatten)]
+    signing: SigningArgs,
+}
+
+/// Where checkpoints are signed from.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// The checkpoint signing key, created on first start (mode 0600). Keep it outside the data directory.
+    /// Default: $XDG_CONFIG_HOME/acta/signing-key, else ~/.config/acta/signing-key.
+    #[arg(long = "signing-key", env = "ACTA_SIGNING_KEY", value_name = "PATH")]
+    signing_key: Option<PathBuf>,
+    /// This node's name in checkpoint origins (`<node>/<account>/<instance>/<day>`) and new keys.
+    /// Default: the host name, else "acta".
+    #[arg(long = "node-name", env = "ACTA_NODE_NAME")]
+    node_name: Option<String>,
+    /// Milliseconds between checkpoints of a segment that receives events.
+    #[arg(long = "checkpoint-interval-ms", env = "ACTA_CHECKPOINT_INTERVAL_MS", default_value_t = 1000)]
+    checkpoint_interval_ms: u64,
+}
+
+impl SigningArgs {
+    fn options(&self) -> anyhow::Result<acta_store::IntegrityOptions> {
+        let signing_key = match &self.signing_key {
+            Some(path) => path.clone(),
+            None => default_signing_key().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no home directory to keep the signing key in: pass --signing-key or set ACTA_SIGNING_KEY"
+                )
+            })?,
+        };
+        let node = self.node_name.clone().unwrap_or_else(default_node_name);
+        let mut options = acta_store::IntegrityOptions::new(signing_key, node);
+        options.interval = Duration::from_millis(self.checkpoint_interval_ms.max(1));
+        Ok(options)
+    }
+}
+
+/// `$XDG_CONFIG_HOME/acta/signing-key`, else `~/.config/acta/signing-key`: next to the CLI's config, and
+/// outside any data directory.
+fn default_signing_key() -> Option<PathBuf> {
+    let config =
+        std::env::var_os("XDG_CONFIG_HOME").filter(|dir| !dir.is_empty()).map(PathBuf::from).or_else(|| {
+            std::env::var_os("HOME").filter(|home| !home.is_empty()).map(|home| PathBuf::from(home).join(".config"))
+        })?;
+    Some(config.join("acta").join("signing-key"))
+}
+
+/// The host name when it can be an origin part (no '/', '+', whitespace), else "acta".
+fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    let usable =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    if usable { host } else { "acta".to_owned() }
 }
 
 #[derive(clap::Args)]
@@ -85,6 +147,8 @@ struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8700")]
     listen: SocketAddr,
+    #[command(flatten)]
+    signing: SigningArgs,
 }
 
 #[derive(clap::Args)]
@@ -121,7 +185,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo(args) => demo::run(args.data, args.listen).await,
+        Command::Demo(args) => demo::run(args.data, args.listen, args.signing.options()?).await,
         Command::Events { command, connection } => events::run(command, connection).await,
         Command::Accounts { command, connection, json } => admin::accounts(&connection.client()?, command, json).await,
         Command::Instances { command, connection, json } => {
@@ -129,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
+        Command::Verify(args) => Ok(verify::run(&args)),
     }
 }
 
@@ -140,7 +205,8 @@ fn init_logging() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
-    let running = start_server(args.data.clone(), args.listen).await?;
+    let integrity = args.signing.options()?;
+    let running = start_server(args.data.clone(), args.listen, integrity).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -152,12 +218,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-pub(crate) async fn start_server(data: PathBuf, listen: SocketAddr) -> anyhow::Result<acta_server::Running> {
+pub(crate) async fn start_server(
+    data: PathBuf,
+    listen: SocketAddr,
+    integrity: acta_store::IntegrityOptions,
+) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
         listen,
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
         limits: acta_server::Limits::default(),
+        integrity: Some(integrity),
     };
     acta_server::start(config)
         .await

@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -243,4 +244,21 @@ fn answered_events_survive_kill_9_exactly_once() {
         started.elapsed()
     );
     assert!(kills_with_batches_in_flight > 0, "no kill ever hit a batch in flight: the test does not test anything");
+
+    // Checkpoints survived the kills too: after a clean stop, every event is signed and verifies.
+    let mut server = server;
+    assert!(server.terminate().success(), "the server did not stop cleanly:\n{}", server.stderr());
+    let key = acta_ledger::SigningKey::load(&common::signing_key_path(&data)).unwrap().verifier().to_text();
+    let output = common::run_acta(
+        &[OsStr::new("verify"), data.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert_eq!(output.status.code(), Some(0), "acta verify after the crashes:\n{}{}", output.stdout, output.stderr);
+    let summary = output.stdout.lines().last().unwrap_or_default().to_owned();
+    let counts: Vec<&str> = summary.split(", ").map(|part| part.split(' ').next().unwrap_or_default()).collect();
+    for count in counts {
+        let (valid, total) = count.split_once('/').unwrap();
+        assert_eq!(valid, total, "not everything verified: {summary}");
+    }
 }

@@ -397,3 +397,118 @@ fn proof_errors_say_what_is_wrong() {
         Err(ProofError::NewRootMismatch)
     );
 }
+
+/// One way to forge a proof: everything a verifier is handed can be altered.
+#[derive(Debug, Clone)]
+enum Forgery {
+    FlipProofBit { position: usize, bit: usize },
+    FlipLeafBit(usize),
+    OtherIndex(u64),
+    DropLast,
+    AppendHash(u8),
+    ReplaceHash { position: usize, with: u64 },
+}
+
+fn forgery() -> impl Strategy<Value = Forgery> {
+    prop_oneof![
+        (any::<usize>(), 0usize..256).prop_map(|(position, bit)| Forgery::FlipProofBit { position, bit }),
+        (0usize..256).prop_map(Forgery::FlipLeafBit),
+        any::<u64>().prop_map(Forgery::OtherIndex),
+        Just(Forgery::DropLast),
+        any::<u8>().prop_map(Forgery::AppendHash),
+        (any::<usize>(), any::<u64>()).prop_map(|(position, with)| Forgery::ReplaceHash { position, with }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Beyond the exhaustive small trees above: in trees of up to 3000 leaves, a valid inclusion
+    /// proof altered in any one way no longer verifies.
+    #[test]
+    fn forged_inclusion_proofs_are_rejected_in_large_trees(
+        size in 65u64..3000,
+        index_seed in any::<u64>(),
+        forgery in forgery(),
+    ) {
+        let leaves = numbered_leaves(size as usize);
+        let tree_root = root(&leaves);
+        let index = index_seed % size;
+        let mut leaf = leaves[index as usize];
+        let mut proof = inclusion_proof(&leaves, index).expect("index in range");
+        prop_assert!(verify_inclusion(&leaf, index, size, &proof, &tree_root).is_ok());
+        let mut claimed_index = index;
+        match forgery {
+            Forgery::FlipProofBit { position, bit } => {
+                let position = position % proof.len();
+                proof[position] = flip_bit(&proof[position], bit);
+            }
+            Forgery::FlipLeafBit(bit) => leaf = flip_bit(&leaf, bit),
+            Forgery::OtherIndex(other) => {
+                claimed_index = other % size;
+                prop_assume!(claimed_index != index);
+            }
+            Forgery::DropLast => {
+                proof.pop();
+            }
+            Forgery::AppendHash(byte) => proof.push([byte; 32]),
+            Forgery::ReplaceHash { position, with } => {
+                let position = position % proof.len();
+                let replacement = leaf_hash(&with.to_le_bytes());
+                prop_assume!(replacement != proof[position]);
+                proof[position] = replacement;
+            }
+        }
+        prop_assert!(verify_inclusion(&leaf, claimed_index, size, &proof, &tree_root).is_err());
+    }
+
+    /// A valid consistency proof between two large trees, altered in any one way (or presented
+    /// for a newer tree that rewrote one old leaf), no longer verifies.
+    #[test]
+    fn forged_consistency_proofs_are_rejected_in_large_trees(
+        new_size in 66u64..3000,
+        old_seed in any::<u64>(),
+        forgery in forgery(),
+        rewritten_seed in any::<u64>(),
+    ) {
+        let leaves = numbered_leaves(new_size as usize);
+        let old_size = 1 + old_seed % (new_size - 1);
+        let old_root = root(&leaves[..old_size as usize]);
+        let new_root = root(&leaves);
+        let mut proof = consistency_proof(&leaves, old_size).expect("sizes in order");
+        prop_assert!(verify_consistency(old_size, new_size, &old_root, &new_root, &proof).is_ok());
+
+        // A history rewritten inside the old tree: its honest proof fails against the old root.
+        let mut rewritten = leaves.clone();
+        let position = (rewritten_seed % old_size) as usize;
+        rewritten[position] = flip_bit(&rewritten[position], 1);
+        let rewritten_proof = consistency_proof(&rewritten, old_size).expect("sizes in order");
+        prop_assert!(verify_consistency(old_size, new_size, &old_root, &root(&rewritten), &rewritten_proof).is_err());
+
+        let mut claimed_old = old_size;
+        let mut claimed_old_root = old_root;
+        match forgery {
+            Forgery::FlipProofBit { position, bit } => {
+                let position = position % proof.len();
+                proof[position] = flip_bit(&proof[position], bit);
+            }
+            Forgery::FlipLeafBit(bit) => claimed_old_root = flip_bit(&old_root, bit),
+            Forgery::OtherIndex(other) => {
+                claimed_old = 1 + other % (new_size - 1);
+                prop_assume!(claimed_old != old_size);
+                claimed_old_root = root(&leaves[..claimed_old as usize]);
+            }
+            Forgery::DropLast => {
+                proof.pop();
+            }
+            Forgery::AppendHash(byte) => proof.push([byte; 32]),
+            Forgery::ReplaceHash { position, with } => {
+                let position = position % proof.len();
+                let replacement = leaf_hash(&with.to_le_bytes());
+                prop_assume!(replacement != proof[position]);
+                proof[position] = replacement;
+            }
+        }
+        prop_assert!(verify_consistency(claimed_old, new_size, &claimed_old_root, &new_root, &proof).is_err());
+    }
+}

@@ -1,4 +1,5 @@
-//! The events endpoints: ingest, search, count, one event, live tail, export.
+//! The events endpoints: ingest, search, count, one event, live tail, export (`format=bundle` is in
+//! `integrity.rs`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -517,12 +518,29 @@ pub(crate) async fn export(
     principal: Principal,
     QueryParams(params): QueryParams<SearchParams>,
 ) -> Result<Response, ApiError> {
+    if params.format.as_deref() == Some("bundle") {
+        let narrowed = [&params.q, &params.from, &params.to]
+            .iter()
+            .any(|param| param.as_deref().is_some_and(|text| !text.trim().is_empty()));
+        if narrowed {
+            return Err(ApiError::bad_request(
+                "invalid_bundle",
+                "a bundle holds whole log segments with their checkpoints, so that it verifies; q, from and to do not \
+                 apply (instance does)",
+            ));
+        }
+        return crate::integrity::bundle(&state, &principal, params.account.as_deref(), params.instance.as_deref())
+            .await;
+    }
     let prepared = prepare(&state, &principal, &params).await?;
     let csv = match params.format.as_deref().unwrap_or("ndjson") {
         "ndjson" => false,
         "csv" => true,
         other => {
-            return Err(ApiError::bad_request("invalid_format", format!("format {other:?} is not ndjson or csv")));
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                format!("format {other:?} is not ndjson, csv or bundle"),
+            ));
         }
     };
     // The first page runs before the answer starts, so errors still get a proper status.

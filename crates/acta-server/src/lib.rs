@@ -8,6 +8,7 @@ mod audit;
 pub mod auth;
 pub mod error;
 mod events;
+mod integrity;
 pub mod state;
 pub mod timespec;
 
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use acta_store::{Account, ApiKey, Instance, Store, StoreOptions};
+use acta_store::{Account, ApiKey, Instance, IntegrityOptions, Store, StoreOptions};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub bootstrap_key: Option<String>,
     /// Limits.
     pub limits: Limits,
+    /// Signed checkpoints (signing key, node name); `None` serves without them.
+    pub integrity: Option<IntegrityOptions>,
 }
 
 /// A running server.
@@ -75,7 +78,8 @@ impl Running {
 
 /// Opens the data directory, bootstraps it if new, and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
-    let store = Arc::new(Store::open(&config.data_dir, StoreOptions::default()).await?);
+    let options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
+    let store = Arc::new(Store::open(&config.data_dir, options).await?);
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
     let (live, _) = broadcast::channel(4096);
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
@@ -133,6 +137,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))
         .route("/v1/keys/{id}/lock", post(admin::lock_key))
         .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
+        .route("/v1/events/{id}/proof", get(integrity::proof))
+        .route("/v1/integrity/keys", get(integrity::keys))
+        .route("/v1/integrity/checkpoints", get(integrity::checkpoints))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -6,10 +6,13 @@
 //! - [`index`]: tantivy partitions per (instance, arrival day) that follow the log and answer queries with
 //!   the search language's exact semantics; rebuildable from the log at any time.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
+//! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
+//!   own thread, like the index.
 //! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
 //!   to an account. It knows nothing of HTTP.
 
 pub mod index;
+pub mod integrity;
 pub mod log;
 pub mod meta;
 
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use acta_cadf::Event;
 
 pub use index::{EventIndex, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search, SortKey};
+pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};
 
@@ -34,6 +38,9 @@ pub enum StoreError {
     /// The metadata repository failed.
     #[error(transparent)]
     Meta(#[from] MetaError),
+    /// Checkpoints or proofs failed.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
     /// The data directory could not be prepared.
     #[error("data directory {path}: {source}")]
     Io {
@@ -54,6 +61,8 @@ pub struct StoreOptions {
     pub log: LogOptions,
     /// Options of the index.
     pub index: IndexOptions,
+    /// Signed checkpoints of the log; `None` runs without them (tools and tests that do not need them).
+    pub integrity: Option<IntegrityOptions>,
 }
 
 /// What became of one accepted event.
@@ -79,6 +88,7 @@ pub enum Stored {
 pub struct Store {
     log: Arc<Log>,
     index: Arc<EventIndex>,
+    integrity: Option<Arc<Integrity>>,
     meta: Meta,
     dir: PathBuf,
 }
@@ -90,14 +100,19 @@ impl Store {
         let meta = Meta::open(&dir.join("meta.sqlite")).await?;
         let log_dir = dir.join("log");
         let index_dir = dir.join("index");
-        let (log, index) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let data_dir = dir.to_path_buf();
+        let (log, index, integrity) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let log = Arc::new(Log::open(&log_dir, options.log)?);
             let index = Arc::new(EventIndex::open(&index_dir, log.clone(), options.index)?);
-            Ok((log, index))
+            let integrity = match options.integrity {
+                Some(integrity) => Some(Arc::new(Integrity::open(&data_dir, log.clone(), integrity)?)),
+                None => None,
+            };
+            Ok((log, index, integrity))
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
-        Ok(Store { log, index, meta, dir: dir.to_path_buf() })
+        Ok(Store { log, index, integrity, meta, dir: dir.to_path_buf() })
     }
 
     /// The metadata repository.
@@ -108,6 +123,11 @@ impl Store {
     /// The index (searches, counts, lag).
     pub fn index(&self) -> &Arc<EventIndex> {
         &self.index
+    }
+
+    /// The integrity layer, when checkpoints are on.
+    pub fn integrity(&self) -> Option<&Arc<Integrity>> {
+        self.integrity.as_ref()
     }
 
     /// The log.
@@ -141,8 +161,14 @@ impl Store {
         .map_err(|error| StoreError::Task(error.to_string()))?
     }
 
-    /// Stops the indexer after a final commit.
+    /// Signs a last checkpoint of everything durable, and stops the indexer after a final commit.
     pub async fn close(&self) {
+        if let Some(integrity) = self.integrity.clone() {
+            let closed = tokio::task::spawn_blocking(move || integrity.close()).await;
+            if let Ok(Err(error)) = closed {
+                tracing::error!(%error, "last checkpoint round failed");
+            }
+        }
         let index = self.index.clone();
         let _ = tokio::task::spawn_blocking(move || index.close()).await;
         self.meta.close().await;

@@ -69,6 +69,7 @@ pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("ACTA_BOOTSTRAP_KEY", ADMIN_KEY)
+            .env("ACTA_SIGNING_KEY", signing_key_path(data))
             .env("ACTA_LOG", "info")
             .env("NO_COLOR", "1")
             .env_remove("ACTA_DATA")
@@ -108,6 +109,11 @@ pub fn start(data: &Path, logs: &Path) -> Server {
             exited.status, exited.stderr, exited.stdout
         ),
     }
+}
+
+/// Where a test server on `data` keeps its signing key: next to the data directory, never in it.
+pub fn signing_key_path(data: &Path) -> PathBuf {
+    data.with_extension("signing-key")
 }
 
 /// A blocking HTTP client with bounded timeouts.
@@ -165,6 +171,14 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops the server with SIGTERM, as an operator would (a last checkpoint, an index commit), and waits for it.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is running");
+        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        wait_with_timeout(&mut child, Duration::from_secs(30))
     }
 
     /// Whether the process is still running.

@@ -13,6 +13,8 @@ pub struct TestServer {
     pub url: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// Holds the checkpoint signing key: outside the data directory, as in production.
+    pub key_dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -22,9 +24,10 @@ impl TestServer {
 
     pub async fn start_with(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let running = launch(dir.path(), limits).await;
+        let key_dir = tempfile::tempdir().expect("temp dir");
+        let running = launch(dir.path(), key_dir.path(), limits).await;
         let url = format!("http://{}", running.addr);
-        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir }
+        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir }
     }
 
     /// Stops and starts again on the same data directory.
@@ -32,7 +35,7 @@ impl TestServer {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("stop");
         }
-        let running = launch(self.dir.path(), Limits::default()).await;
+        let running = launch(self.dir.path(), self.key_dir.path(), Limits::default()).await;
         self.url = format!("http://{}", running.addr);
         self.running = Some(running);
     }
@@ -110,12 +113,13 @@ impl TestServer {
     }
 }
 
-async fn launch(dir: &std::path::Path, limits: Limits) -> Running {
+async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits) -> Running {
     acta_server::start(ServerConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         bootstrap_key: Some(ADMIN_KEY.to_string()),
         limits,
+        integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
     })
     .await
     .expect("server starts")

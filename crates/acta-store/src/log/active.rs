@@ -305,23 +305,24 @@ pub(crate) fn scan_log_file(path: &Path, instance: &str, day: Day) -> Result<Sca
     Ok(ScannedLog { day, path: path.to_owned(), span, offsets, valid_len: frames.offset(), file_len, torn })
 }
 
-/// Reads every record of an active segment file, strictly: any invalid byte is an error.
-pub(crate) fn read_log_file(path: &Path, day: Option<Day>) -> Result<Vec<Record>, LogError> {
+/// Reads every record of an active segment file in order, strictly: any invalid byte is an
+/// error. `visit` sees each record that passed every check before the error, so an offline
+/// verifier can name the record where the damage starts.
+pub(crate) fn visit_log_file(path: &Path, day: Option<Day>, visit: &mut dyn FnMut(Record)) -> Result<(), LogError> {
     let io_err = |e| LogError::io(path, e);
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
     let reader = BufReader::with_capacity(1 << 20, PositionedReader { file: &file, pos: 0 });
     let mut frames = FrameReader::new(reader, file_len);
     let mut continuity = Continuity::new(path, None, day);
-    let mut records = Vec::new();
     loop {
         match frames.next_frame().map_err(io_err)? {
-            NextFrame::End => return Ok(records),
+            NextFrame::End => return Ok(()),
             NextFrame::Frame { offset, payload } => {
                 let corrupt = |reason| LogError::corrupt(path, offset, reason);
                 let (envelope, _) = decode_envelope(&payload).map_err(corrupt)?;
                 continuity.check(offset, &envelope)?;
-                records.push(Record::from_payload(payload).map_err(corrupt)?);
+                visit(Record::from_payload(payload).map_err(corrupt)?);
             }
             NextFrame::Bad { offset, error } => {
                 let reason = format!("{error} (a torn tail or damage)");

@@ -531,18 +531,37 @@ impl Iterator for Scan {
 /// every checksum, the seq chain, and that each record belongs to the file's day when the
 /// file name gives one. Unlike open, a torn tail is an error here: nothing is repaired.
 pub fn read_segment_file(path: &Path) -> Result<Vec<Record>, LogError> {
+    let mut records = Vec::new();
+    visit_segment_file(path, &mut |record| records.push(record))?;
+    Ok(records)
+}
+
+/// [`read_segment_file`] one record at a time, so a day of events never has to be in memory:
+/// `visit` gets every record, in order, that passed all checks before the first error, which
+/// lets a verifier name the record where damage starts (the one after the last visited).
+pub fn visit_segment_file(path: &Path, visit: &mut dyn FnMut(Record)) -> Result<(), LogError> {
     let file_name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
     if let Some(day) = file_name.strip_suffix(".seg") {
         let Ok(day) = day.parse::<Day>() else {
             return Err(LogError::corrupt(path, 0, "a sealed segment is named <YYYY-MM-DD>.seg"));
         };
         let sealed = SealedSegment::open(path, day, None)?;
-        let mut records = Vec::new();
-        sealed.verify(|record| records.push(record))?;
-        return Ok(records);
+        return sealed.verify(visit);
     }
     let day = file_name.strip_suffix(".log").and_then(|day| day.parse::<Day>().ok());
-    active::read_log_file(path, day)
+    active::visit_log_file(path, day, visit)
+}
+
+/// What retention removed last from an instance directory (`<dir>/<instance>/RETIRED`): the day
+/// and last seq of the newest removed segment, so an offline verifier knows where the remaining
+/// seqs must start. `None` when nothing was ever removed.
+pub fn read_retired(instance_dir: &Path) -> Result<Option<(Day, u64)>, LogError> {
+    let path = instance_dir.join(state::RETIRED_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let retired = state::Retired::read(&path)?;
+    Ok(Some((retired.day, retired.last_seq)))
 }
 
 /// Checks an instance id: 1 to 128 characters of `[a-z0-9_-]`.
