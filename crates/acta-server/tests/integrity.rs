@@ -198,6 +198,7 @@ async fn add_other_account(server: &mut TestServer) -> String {
         locked: false,
         last_used_at: None,
         secret_hash: acta_server::auth::hash_key(&key.secret),
+        principal: "reader@globex".into(),
     })
     .await
     .unwrap();
