@@ -56,12 +56,14 @@ pub struct Running {
     pub created_admin_key: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    sealer: tokio::task::JoinHandle<()>,
     store: Arc<Store>,
 }
 
 impl Running {
     /// Stops accepting, finishes requests in flight, commits the index.
     pub async fn stop(self) -> Result<(), std::io::Error> {
+        self.sealer.abort();
         let _ = self.shutdown.send(());
         let result = self.task.await.map_err(std::io::Error::other)?;
         self.store.close().await;
@@ -96,18 +98,21 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
             })
             .await
     });
-    tokio::spawn(seal_finished_days(store.clone()));
+    let sealer = tokio::spawn(seal_finished_days(Arc::downgrade(&store)));
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, store })
+    Ok(Running { addr, created_admin_key, shutdown, task, sealer, store })
 }
 
 /// An instance that stops receiving events keeps its last day open; this seals finished days every hour so
 /// they are compressed and final (retention, archives and integrity work on sealed segments).
-async fn seal_finished_days(store: Arc<Store>) {
+async fn seal_finished_days(store: std::sync::Weak<Store>) {
     let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         hourly.tick().await;
-        let log = store.log().clone();
+        // Only a weak hold: a stopped server's store must close and release its data directory.
+        let Some(log) = store.upgrade().map(|store| store.log().clone()) else {
+            return;
+        };
         let today = acta_store::Day::from_ns(now_ns());
         match tokio::task::spawn_blocking(move || log.seal_before(today)).await {
             Ok(Ok(())) => {}
