@@ -1,6 +1,7 @@
 //! The `acta` binary: runs the server (`serve`, `demo`), works on a data directory offline (`reindex`), and
 //! is a client of the HTTP API for everything else.
 
+mod bench;
 mod client;
 mod demo;
 mod events;
@@ -31,6 +32,11 @@ enum Command {
         command: events::EventsCommand,
         #[command(flatten)]
         connection: client::Connection,
+    },
+    /// Generate events, load a server, time searches; `bench all` does everything on a temporary server.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
@@ -92,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo::run(args.data, args.listen).await,
         Command::Events { command, connection } => events::run(command, connection).await,
+        Command::Bench { command } => bench::run(command).await,
         Command::Reindex(args) => reindex(args).await,
     }
 }
