@@ -41,11 +41,7 @@ impl Connection {
             .ok_or_else(|| {
                 anyhow!("no API key: pass --api-key, set ACTA_API_KEY, or put api_key in the config file")
             })?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("Acta CLI/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Client { http, url: url.trim_end_matches('/').to_string(), key })
+        Client::new(&url, key, false)
     }
 
     fn read_config(&self) -> anyhow::Result<Vec<(String, String)>> {
@@ -72,6 +68,22 @@ impl Connection {
 }
 
 impl Client {
+    /// A client of `url` with `key`; `local_only` bypasses any proxy configured in the environment, for a
+    /// server this process started on 127.0.0.1.
+    pub(crate) fn new(url: &str, key: String, local_only: bool) -> anyhow::Result<Client> {
+        let mut builder = reqwest::Client::builder().user_agent(concat!("Acta CLI/", env!("CARGO_PKG_VERSION")));
+        if local_only {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().context("building the HTTP client")?;
+        Ok(Client { http, url: url.trim_end_matches('/').to_string(), key })
+    }
+
+    /// The server URL, without a trailing slash.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.get(format!("{}{path}", self.url)).bearer_auth(&self.key)
     }

@@ -2,6 +2,7 @@
 //! `verify`), and is a client of the HTTP API for everything else.
 
 mod admin;
+mod bench;
 mod client;
 mod demo;
 mod events;
@@ -64,6 +65,11 @@ enum Command {
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
+    },
+    /// Generate events, load a server, time searches; `bench all` does everything on a temporary server.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
     },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
@@ -192,6 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             admin::instances(&connection.client()?, command, json).await
         }
         Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
+        Command::Bench { command } => bench::run(command).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => Ok(verify::run(&args)),
     }

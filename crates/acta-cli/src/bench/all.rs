@@ -1,0 +1,309 @@
+//! `acta bench all`: the single command that gives every figure. It starts `acta serve` (this very binary) on a
+//! fresh temporary directory on 127.0.0.1, generates the events in memory, ingests them, waits until they are
+//! searchable, measures the data directory, runs the queries, reads the server's peak RSS, stops the server,
+//! then seals the log to show the size a finished day takes, and removes the directory (unless `--keep`).
+//!
+//! The server is a separate process so that its RSS is its own, and it is stopped with SIGTERM so that the
+//! index makes its final commit as in production.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+
+use super::ingest::{self, Batches, IngestReport, LoadArgs};
+use super::query::{self, QueryReport, RunArgs};
+use super::{DataSet, Memory, Storage, memory, print_memory};
+use crate::client::Client;
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
+const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+#[derive(clap::Args)]
+pub(crate) struct AllArgs {
+    /// How many events to generate and ingest.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    data_set: DataSet,
+    #[command(flatten)]
+    runs: RunArgs,
+    /// Where to create the temporary data directory (default: the system's temporary directory). Put it on
+    /// the disk you want to measure: fsync cost depends on it.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the data directory afterwards (its path is printed).
+    #[arg(long)]
+    keep: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct AllReport {
+    events: u64,
+    days: u32,
+    accounts: u32,
+    seed: u64,
+    /// Cores the tool saw (client and server share them).
+    cores: usize,
+    server_pid: u32,
+    data_dir: PathBuf,
+    kept: bool,
+    ingest: IngestReport,
+    queries: QueryReport,
+    /// After the server stopped and today's log segment was sealed (compressed), as any finished day is.
+    storage_sealed: Option<Storage>,
+    /// Peak and current RSS of the server after the queries.
+    server_memory: Option<Memory>,
+}
+
+pub(crate) async fn command(args: AllArgs) -> anyhow::Result<ExitCode> {
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut server = LocalServer::start(&parent, args.keep).await?;
+    eprintln!("acta serve started: pid {}, {}, data in {}", server.pid, server.url, server.data.display());
+    let result = measure(&args, &mut server).await;
+    if let Err(error) = server.stop().await {
+        eprintln!("warning: {error:#}");
+    }
+    let mut report = result?;
+    report.storage_sealed = match seal_and_measure(&server.data, &report.ingest).await {
+        Ok(storage) => Some(storage),
+        Err(error) => {
+            eprintln!("warning: sealing the log to measure it failed: {error:#}");
+            None
+        }
+    };
+    report.kept = args.keep;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print(&report);
+    }
+    let clean = report.ingest.failed_events == 0 && report.ingest.rejected == 0;
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<AllReport> {
+    let spec = args.data_set.spec(args.events, acta_server::now_ns());
+    let started = Instant::now();
+    let batch = args.load.batch;
+    let batches =
+        tokio::task::spawn_blocking(move || Batches::generate(&spec, batch)).await.context("generating events")?;
+    eprintln!("generated {} events in {:.1} s", batches.events(), started.elapsed().as_secs_f64());
+
+    let client = Arc::new(Client::new(&server.url, server.key.clone(), true)?);
+    let mut ingest = ingest::run(&client, Arc::new(batches), &args.load).await?;
+    ingest.server_memory = memory(server.pid);
+    let stored = ingest.searchable.counted.unwrap_or(ingest.accepted);
+    ingest.storage = Some(Storage::measure(
+        &server.data,
+        stored,
+        Some(ingest.accepted_raw_bytes),
+        "while serving: today's log segment is not compressed until the day is over",
+    )?);
+    if !args.json {
+        ingest::print(&ingest);
+    }
+    // The peak after the queries is reported once, at the top level of the report.
+    let queries = query::run(&client, &args.runs).await?;
+    let server_memory = memory(server.pid);
+    Ok(AllReport {
+        events: args.events,
+        days: args.data_set.days,
+        accounts: args.data_set.accounts,
+        seed: args.data_set.seed,
+        cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        server_pid: server.pid,
+        data_dir: server.data.clone(),
+        kept: args.keep,
+        ingest,
+        queries,
+        storage_sealed: None,
+        server_memory,
+    })
+}
+
+/// Opens the stopped server's log with a clock one day ahead, which seals today's segment into zstd blocks as
+/// the server does once a day is over, and measures the directory again.
+async fn seal_and_measure(data: &Path, ingest: &IngestReport) -> anyhow::Result<Storage> {
+    let log_dir = data.join("log");
+    let tomorrow = acta_server::now_ns() + NANOS_PER_DAY;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let options = acta_store::LogOptions { clock: Arc::new(move || tomorrow), ..acta_store::LogOptions::default() };
+        let log = acta_store::Log::open(&log_dir, options).context("opening the log")?;
+        log.seal_before(acta_store::Day::from_ns(tomorrow)).context("sealing")?;
+        Ok(())
+    })
+    .await
+    .context("the sealing task failed")??;
+    let stored = ingest.searchable.counted.unwrap_or(ingest.accepted);
+    Storage::measure(
+        data,
+        stored,
+        Some(ingest.accepted_raw_bytes),
+        "after stopping the server and sealing the day's log segment with zstd, as every past day is stored",
+    )
+}
+
+fn print(report: &AllReport) {
+    super::query::print(&report.queries);
+    if let Some(storage) = &report.storage_sealed {
+        storage.print("sealed");
+    }
+    print_memory(report.server_memory.as_ref());
+    if report.kept {
+        println!("  {:<13}{}", "data kept in", report.data_dir.display());
+    }
+}
+
+/// `acta serve` as a child process on a temporary directory.
+struct LocalServer {
+    child: Option<Child>,
+    pid: u32,
+    url: String,
+    key: String,
+    /// The temporary directory (holds `data/` and the server's output).
+    root: PathBuf,
+    data: PathBuf,
+    keep: bool,
+}
+
+impl LocalServer {
+    async fn start(parent: &Path, keep: bool) -> anyhow::Result<LocalServer> {
+        let root = parent.join(format!("acta-bench-{}-{}", std::process::id(), acta_server::now_ns()));
+        std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+        let data = root.join("data");
+        let key = format!("acta-bench-{}", random_hex()?);
+        let exe = std::env::current_exe().context("finding the acta binary")?;
+        let mut last_error = None;
+        // A port found free can be taken before the server binds it: try a few.
+        for attempt in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .context("finding a free port on 127.0.0.1")?
+                .port();
+            let stderr_path = root.join(format!("serve-{attempt}.stderr"));
+            let child = Command::new(&exe)
+                .arg("serve")
+                .arg("--data")
+                .arg(&data)
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .env("ACTA_BOOTSTRAP_KEY", &key)
+                .env("ACTA_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&stderr_path).context("creating the server's log file")?)
+                .spawn()
+                .context("starting acta serve")?;
+            let mut server = LocalServer {
+                pid: child.id(),
+                child: Some(child),
+                url: format!("http://127.0.0.1:{port}"),
+                key: key.clone(),
+                root: root.clone(),
+                data: data.clone(),
+                keep,
+            };
+            match server.wait_healthy(&stderr_path).await {
+                Ok(()) => return Ok(server),
+                Err(error) => {
+                    // Keep the directory for the next attempt: the drop would remove it.
+                    server.keep = true;
+                    drop(server);
+                    last_error = Some(error);
+                }
+            }
+        }
+        if !keep {
+            let _ = std::fs::remove_dir_all(&root);
+        }
+        Err(last_error.unwrap_or_else(|| anyhow!("acta serve did not start")))
+    }
+
+    async fn wait_healthy(&mut self, stderr_path: &Path) -> anyhow::Result<()> {
+        let probe = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .context("building the HTTP client")?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait().context("waiting for acta serve")?
+            {
+                self.child = None;
+                let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
+                bail!("acta serve exited with {status}:\n{stderr}");
+            }
+            let healthy = probe
+                .get(format!("{}/healthz", self.url))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success());
+            if healthy {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("acta serve did not answer /healthz within {START_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM (through `kill`, as the workspace forbids `unsafe` and so direct `libc` calls), then SIGKILL if
+    /// it has not ended in time.
+    async fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let signalled = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        let deadline = Instant::now() + if signalled { STOP_TIMEOUT } else { Duration::ZERO };
+        loop {
+            if child.try_wait().context("waiting for acta serve")?.is_some() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("acta serve did not stop on SIGTERM; killed it");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// 16 random bytes as hex, for the temporary server's admin key.
+fn random_hex() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| file.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}

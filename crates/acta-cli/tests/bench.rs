@@ -1,0 +1,122 @@
+//! `acta bench` against a real server on 127.0.0.1: its reports count what was sent. No timing is asserted.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::ffi::OsStr;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn acta(args: &[&str]) -> common::Output {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    common::run_acta(&args, &[], Duration::from_secs(120))
+}
+
+fn json_of(output: &common::Output) -> Value {
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}\nstderr:\n{}", output.stdout, output.stderr))
+}
+
+#[test]
+fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    let server = common::start(&data, &logs);
+    let pid = server.pid().to_string();
+
+    // 300 generated events in 7 batches (the last one short) from 3 clients, closed loop.
+    let ingest = acta(&[
+        "bench",
+        "ingest",
+        "--url",
+        &server.url,
+        "--api-key",
+        common::ADMIN_KEY,
+        "--events",
+        "300",
+        "--batch",
+        "45",
+        "--clients",
+        "3",
+        "--seed",
+        "5",
+        "--pid",
+        &pid,
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ingest.status.success(), "bench ingest failed\n{}\n{}", ingest.stdout, ingest.stderr);
+    let report = json_of(&ingest);
+    assert_eq!(report["mode"], "closed");
+    assert_eq!(report["events_sent"], 300);
+    assert_eq!(report["batches"], 7);
+    assert_eq!(report["accepted"], 300);
+    assert_eq!((report["rejected"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(report["failed_events"], 0);
+    assert_eq!(report["ack_latency"]["samples"], 7);
+    assert_eq!(report["searchable"]["before"], 0);
+    assert_eq!(report["searchable"]["counted"], 300, "the tool waited until all were searchable");
+    assert!(report["searchable"]["after_s"].is_number());
+    assert_eq!(report["storage"]["events"], 300);
+    assert!(report["storage"]["total_bytes"].as_u64().unwrap() > 300 * 800);
+    assert!(report["storage"]["disk_per_raw_byte"].is_number());
+    assert!(report["server_memory"]["peak_rss_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(server.count(""), 300);
+
+    // The same events again from a file, plus two broken lines, open loop: duplicates and rejections counted.
+    let file = dir.path().join("events.ndjson");
+    let generated = acta(&["bench", "generate", "300", "--seed", "5", "--output", file.to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", generated.stderr);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 300);
+    text.push_str("{\"action\": \"broken\n{\"action\":\"x\",\"outcome\":\"maybe\"}\n");
+    std::fs::write(&file, text).unwrap();
+    let again = acta(&[
+        "bench",
+        "ingest",
+        "--url",
+        &server.url,
+        "--api-key",
+        common::ADMIN_KEY,
+        "--events",
+        file.to_str().unwrap(),
+        "--batch",
+        "100",
+        "--clients",
+        "2",
+        "--rate",
+        "5000",
+        "--json",
+    ]);
+    assert_eq!(again.status.code(), Some(1), "rejections make the exit status 1\n{}", again.stderr);
+    let report = json_of(&again);
+    assert_eq!(report["mode"], "open");
+    assert_eq!(report["events_sent"], 302);
+    assert_eq!(report["batches"], 4);
+    // Generated ids depend on the seed and position only, so the file repeats the first load's events.
+    assert_eq!(report["accepted"], 0);
+    assert_eq!(report["duplicates"], 300);
+    assert_eq!(report["rejected"], 2);
+    assert_eq!(report["searchable"]["counted"], 300);
+
+    let query =
+        acta(&["bench", "query", "--url", &server.url, "--api-key", common::ADMIN_KEY, "--runs", "2", "--json"]);
+    assert!(query.status.success(), "bench query failed\n{}\n{}", query.stdout, query.stderr);
+    let report = json_of(&query);
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 7);
+    for entry in queries {
+        if entry["name"] == "histogram_24h_by_action_top5" && entry["available"] == false {
+            assert!(entry["note"].as_str().unwrap().contains("not available"), "{entry}");
+            continue;
+        }
+        assert_eq!(entry["latency"]["samples"], 2, "{entry}");
+    }
+    let needle = queries.iter().find(|entry| entry["name"] == "needle_target_name").unwrap();
+    assert_eq!(needle["result"], 1, "the generator planted one needle: {needle}");
+    let recent = queries.iter().find(|entry| entry["name"] == "time_range_count_24h").unwrap();
+    let recent = recent["result"].as_u64().unwrap();
+    assert!(recent > 0 && recent < 300, "7 days of events, some in the last 24 h: {recent}");
+}
