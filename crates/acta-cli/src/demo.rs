@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub(crate) async fn run(data: PathBuf, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
-    let running = crate::start_server(data.clone(), listen).await?;
+    let running = crate::start_server(data.clone(), listen, acta_server::AlertSettings::default()).await?;
     let url = format!("http://{}", running.addr);
     let admin_key = match &running.created_admin_key {
         Some(key) => key.clone(),

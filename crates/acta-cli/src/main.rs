@@ -2,6 +2,7 @@
 //! is a client of the HTTP API for everything else.
 
 mod admin;
+mod alerts;
 mod client;
 mod demo;
 mod events;
@@ -63,6 +64,26 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Create, list, show, change and delete saved views.
+    Views {
+        #[command(subcommand)]
+        command: alerts::ViewsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Create, list, change, test and delete alerts, and show their history.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
 }
@@ -75,6 +96,41 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ACTA_LISTEN", default_value = "127.0.0.1:8700")]
     listen: SocketAddr,
+    #[command(flatten)]
+    alerts: AlertArgs,
+}
+
+/// Operator settings of alert notifications.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct AlertArgs {
+    /// SMTP relay for alert emails: smtp://host:25 (plain), smtp://host:587?tls=required (STARTTLS),
+    /// smtps://user:password@host:465 (TLS); credentials go in the URL.
+    #[arg(long, env = "ACTA_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From address of alert emails.
+    #[arg(long, env = "ACTA_SMTP_FROM", default_value = "acta@localhost")]
+    smtp_from: String,
+    /// Networks webhooks may reach although loopback, private or link-local (comma-separated CIDRs).
+    #[arg(long, env = "ACTA_WEBHOOK_ALLOW")]
+    webhook_allow: Option<String>,
+}
+
+impl AlertArgs {
+    pub(crate) fn settings(&self) -> anyhow::Result<acta_server::AlertSettings> {
+        let webhook_allow = match &self.webhook_allow {
+            Some(text) => {
+                acta_server::parse_allowlist(text).map_err(|error| anyhow::anyhow!("--webhook-allow: {error}"))?
+            }
+            None => Vec::new(),
+        };
+        let smtp_url = self.smtp_url.clone().filter(|url| !url.trim().is_empty());
+        Ok(acta_server::AlertSettings {
+            smtp_url,
+            smtp_from: self.smtp_from.clone(),
+            webhook_allow,
+            ..acta_server::AlertSettings::default()
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -128,6 +184,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             admin::instances(&connection.client()?, command, json).await
         }
         Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
+        Command::Views { command, connection, json } => alerts::views(&connection.client()?, command, json).await,
+        Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
     }
 }
@@ -140,7 +198,7 @@ fn init_logging() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
-    let running = start_server(args.data.clone(), args.listen).await?;
+    let running = start_server(args.data.clone(), args.listen, args.alerts.settings()?).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -152,12 +210,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-pub(crate) async fn start_server(data: PathBuf, listen: SocketAddr) -> anyhow::Result<acta_server::Running> {
+pub(crate) async fn start_server(
+    data: PathBuf,
+    listen: SocketAddr,
+    alerts: acta_server::AlertSettings,
+) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
         listen,
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
         limits: acta_server::Limits::default(),
+        alerts,
     };
     acta_server::start(config)
         .await

@@ -4,12 +4,14 @@
 //! and every read is scoped to the account of the authenticated key.
 
 mod admin;
+pub mod alerts;
 mod audit;
 pub mod auth;
 pub mod error;
 mod events;
 pub mod state;
 pub mod timespec;
+mod views;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::broadcast;
 
+pub use alerts::{AlertSettings, parse_allowlist};
 pub use state::{AppState, Limits, LiveEvent};
 
 /// The account the platform admin acts in when it names none, created on first start.
@@ -43,6 +46,8 @@ pub struct ServerConfig {
     pub bootstrap_key: Option<String>,
     /// Limits.
     pub limits: Limits,
+    /// Alerting: SMTP relay, webhook allowlist, retries.
+    pub alerts: AlertSettings,
 }
 
 /// A running server.
@@ -53,6 +58,7 @@ pub struct Running {
     pub created_admin_key: Option<String>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     store: Arc<Store>,
 }
 
@@ -61,6 +67,7 @@ impl Running {
     pub async fn stop(self) -> Result<(), std::io::Error> {
         let _ = self.shutdown.send(());
         let result = self.task.await.map_err(std::io::Error::other)?;
+        finish(self.background).await;
         self.store.close().await;
         result
     }
@@ -68,8 +75,19 @@ impl Running {
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> Result<(), std::io::Error> {
         let result = self.task.await.map_err(std::io::Error::other)?;
+        finish(self.background).await;
         self.store.close().await;
         result
+    }
+}
+
+/// Waits (briefly) for the alert engine and the delivery worker to end, so they do not write to a closed
+/// database. Anything they leave undone is in the outbox or the log and is picked up at the next start.
+async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
+    for task in background {
+        if tokio::time::timeout(std::time::Duration::from_secs(3), task).await.is_err() {
+            tracing::warn!("a background task did not stop within 3 s");
+        }
     }
 }
 
@@ -77,9 +95,16 @@ impl Running {
 pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     let store = Arc::new(Store::open(&config.data_dir, StoreOptions::default()).await?);
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
-    let (live, _) = broadcast::channel(4096);
+    let (live, engine_events) = broadcast::channel(4096);
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), stopping };
+    let (alerts, reloads) = alerts::Alerts::new(config.alerts.clone());
+    let alerts = Arc::new(alerts);
+    // The engine subscribed above, before the listener exists: it sees every event this process accepts.
+    let background = vec![
+        tokio::spawn(alerts::engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
+        tokio::spawn(alerts::outbox::run(store.clone(), alerts.clone(), stopping.clone())),
+    ];
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -93,7 +118,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
             .await
     });
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, store })
+    Ok(Running { addr, created_admin_key, shutdown, task, background, store })
 }
 
 /// The routes.
@@ -116,6 +141,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))
         .route("/v1/keys/{id}/lock", post(admin::lock_key))
         .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
+        .route("/v1/views", post(views::create_view).get(views::list_views))
+        .route("/v1/views/categories", get(views::list_categories))
+        .route("/v1/views/{id}", get(views::show_view).patch(views::update_view).delete(views::delete_view))
+        .route("/v1/alerts", post(alerts::api::create_alert).get(alerts::api::list_alerts))
+        .route(
+            "/v1/alerts/{id}",
+            get(alerts::api::show_alert).patch(alerts::api::update_alert).delete(alerts::api::delete_alert),
+        )
+        .route("/v1/alerts/{id}/test", post(alerts::api::test_alert))
+        .route("/v1/alerts/{id}/history", get(alerts::api::alert_history))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -5,10 +5,12 @@
 //! - [`log`]: per-instance append-only segments; an append returns only when the records are durable.
 //! - [`index`]: tantivy partitions per (instance, arrival day) that follow the log and answer queries with
 //!   the search language's exact semantics; rebuildable from the log at any time.
-//! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
+//! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
+//!   the notification outbox and delivery attempts, in the same database.
 //! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
 //!   to an account. It knows nothing of HTTP.
 
+pub mod alerting;
 pub mod index;
 pub mod log;
 pub mod meta;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 
 use acta_cadf::Event;
 
+pub use alerting::{Alert, Attempt, AttemptOutcome, Delivery, Firing, NewFiring, View};
 pub use index::{EventIndex, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search, SortKey};
 pub use log::{Day, Log, LogError, LogOptions, Record};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};

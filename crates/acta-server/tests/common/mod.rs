@@ -116,6 +116,7 @@ async fn launch(dir: &std::path::Path, limits: Limits) -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         bootstrap_key: Some(ADMIN_KEY.to_string()),
         limits,
+        alerts: acta_server::AlertSettings::default(),
     })
     .await
     .expect("server starts")
