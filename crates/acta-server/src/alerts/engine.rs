@@ -332,7 +332,12 @@ async fn close_window(store: &Store, alerts: &Alerts, runtime: &mut Runtime, at:
             Some(reason) => fire(store, alerts, runtime, reason, Some((start, end))).await,
             None => false,
         };
-        if !recorded && let Err(error) = store.meta().set_alert_evaluated(&runtime.alert.id, end).await {
+        // Only end-of-window checks need to remember how far they ran (an immediate-only alert has none).
+        let checks_at_end = runtime.alert.kind == "absence" || runtime.alert.at_end;
+        if !recorded
+            && checks_at_end
+            && let Err(error) = store.meta().set_alert_evaluated(&runtime.alert.id, end).await
+        {
             tracing::error!(%error, alert = %runtime.alert.id, "recording an evaluated window");
         }
         runtime.alert.evaluated_until_ns = end;
