@@ -56,6 +56,11 @@ pub struct Exited {
 /// Starts `acta serve` on `data`, writing its output to files in `logs`. Returns the running server once
 /// `/healthz` answers, or how the process ended if it exited first. Panics if neither happens in time.
 pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
+    try_start_with(data, logs, &[])
+}
+
+/// [`try_start`] with extra environment variables (`ACTA_WEBHOOK_ALLOW`, `ACTA_SMTP_URL`...).
+pub fn try_start_with(data: &Path, logs: &Path, envs: &[(&str, &str)]) -> Result<Server, Exited> {
     std::fs::create_dir_all(logs).unwrap();
     for attempt in 0..3 {
         let port = free_port();
@@ -73,6 +78,7 @@ pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
             .env("NO_COLOR", "1")
             .env_remove("ACTA_DATA")
             .env_remove("ACTA_LISTEN")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path).unwrap())
             .stderr(File::create(&stderr_path).unwrap())
@@ -102,6 +108,17 @@ pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
 /// Starts `acta serve` on `data` and panics (with its output) unless it comes up.
 pub fn start(data: &Path, logs: &Path) -> Server {
     match try_start(data, logs) {
+        Ok(server) => server,
+        Err(exited) => panic!(
+            "acta serve exited with {} before answering /healthz\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            exited.status, exited.stderr, exited.stdout
+        ),
+    }
+}
+
+/// [`start`] with extra environment variables.
+pub fn start_with(data: &Path, logs: &Path, envs: &[(&str, &str)]) -> Server {
+    match try_start_with(data, logs, envs) {
         Ok(server) => server,
         Err(exited) => panic!(
             "acta serve exited with {} before answering /healthz\n--- stderr ---\n{}\n--- stdout ---\n{}",
