@@ -127,7 +127,7 @@ pub(crate) enum KeysCommand {
     },
 }
 
-fn print(value: &Value, json_output: bool, columns: &[&str]) {
+pub(crate) fn print(value: &Value, json_output: bool, columns: &[&str]) {
     if json_output {
         println!("{value}");
         return;

@@ -2,6 +2,7 @@
 //! `verify`), and is a client of the HTTP API for everything else.
 
 mod admin;
+mod alerts;
 mod bench;
 mod client;
 mod demo;
@@ -71,6 +72,26 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Create, list, show, change and delete saved views.
+    Views {
+        #[command(subcommand)]
+        command: alerts::ViewsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Create, list, change, test and delete alerts, and show their history.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
     /// Check a data directory or an export offline: records, signed checkpoints, links between segments.
@@ -88,6 +109,8 @@ struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     signing: SigningArgs,
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 /// Where checkpoints are signed from.
@@ -145,6 +168,39 @@ fn default_node_name() -> String {
     if usable { host } else { "acta".to_owned() }
 }
 
+/// Operator settings of alert notifications.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct AlertArgs {
+    /// SMTP relay for alert emails: smtp://host:25 (plain), smtp://host:587?tls=required (STARTTLS),
+    /// smtps://user:password@host:465 (TLS); credentials go in the URL.
+    #[arg(long, env = "ACTA_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// The From address of alert emails.
+    #[arg(long, env = "ACTA_SMTP_FROM", default_value = "acta@localhost")]
+    smtp_from: String,
+    /// Networks webhooks may reach although loopback, private or link-local (comma-separated CIDRs).
+    #[arg(long, env = "ACTA_WEBHOOK_ALLOW")]
+    webhook_allow: Option<String>,
+}
+
+impl AlertArgs {
+    pub(crate) fn settings(&self) -> anyhow::Result<acta_server::AlertSettings> {
+        let webhook_allow = match &self.webhook_allow {
+            Some(text) => {
+                acta_server::parse_allowlist(text).map_err(|error| anyhow::anyhow!("--webhook-allow: {error}"))?
+            }
+            None => Vec::new(),
+        };
+        let smtp_url = self.smtp_url.clone().filter(|url| !url.trim().is_empty());
+        Ok(acta_server::AlertSettings {
+            smtp_url,
+            smtp_from: self.smtp_from.clone(),
+            webhook_allow,
+            ..acta_server::AlertSettings::default()
+        })
+    }
+}
+
 #[derive(clap::Args)]
 struct DemoArgs {
     /// The data directory (must be new or empty).
@@ -199,6 +255,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
         Command::Bench { command } => bench::run(command).await,
+        Command::Views { command, connection, json } => alerts::views(&connection.client()?, command, json).await,
+        Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => Ok(verify::run(&args)),
     }
@@ -213,7 +271,7 @@ fn init_logging() {
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
     let integrity = args.signing.options()?;
-    let running = start_server(args.data.clone(), args.listen, integrity).await?;
+    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -229,6 +287,7 @@ pub(crate) async fn start_server(
     data: PathBuf,
     listen: SocketAddr,
     integrity: acta_store::IntegrityOptions,
+    alerts: acta_server::AlertSettings,
 ) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
@@ -236,6 +295,7 @@ pub(crate) async fn start_server(
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
         limits: acta_server::Limits::default(),
         integrity: Some(integrity),
+        alerts,
     };
     acta_server::start(config)
         .await

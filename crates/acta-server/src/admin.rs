@@ -30,11 +30,11 @@ fn rank(role: &str) -> u8 {
     }
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
 }
 
-fn now_text() -> String {
+pub(crate) fn now_text() -> String {
     acta_cadf::format_time(crate::now_ns())
 }
 
@@ -49,7 +49,7 @@ fn check_slug(what: &str, text: &str) -> Result<(), ApiError> {
     Err(ApiError::bad_request("invalid_field", format!("{what} {text:?} must be 1-64 characters of a-z, 0-9, - and _")))
 }
 
-fn check_name(what: &str, text: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(what: &str, text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() || text.chars().count() > 200 || text.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -60,7 +60,7 @@ fn check_name(what: &str, text: &str) -> Result<(), ApiError> {
 }
 
 /// Audits a refusal, then returns it.
-async fn refuse(state: &AppState, principal: &Principal, audit: Audit<'_>, error: ApiError) -> ApiError {
+pub(crate) async fn refuse(state: &AppState, principal: &Principal, audit: Audit<'_>, error: ApiError) -> ApiError {
     if let Err(audit_error) = audit::record(state, principal, audit).await {
         return audit_error;
     }

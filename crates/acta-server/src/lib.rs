@@ -4,6 +4,7 @@
 //! and every read is scoped to the account of the authenticated key.
 
 mod admin;
+pub mod alerts;
 mod audit;
 pub mod auth;
 pub mod error;
@@ -11,6 +12,7 @@ mod events;
 mod integrity;
 pub mod state;
 pub mod timespec;
+mod views;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::broadcast;
 
+pub use alerts::{AlertSettings, parse_allowlist};
 pub use state::{AppState, Limits, LiveEvent};
 
 /// The account the platform admin acts in when it names none, created on first start.
@@ -46,6 +49,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Signed checkpoints (signing key, node name); `None` serves without them.
     pub integrity: Option<IntegrityOptions>,
+    /// Alerting: SMTP relay, webhook allowlist, retries.
+    pub alerts: AlertSettings,
 }
 
 /// A running server.
@@ -57,6 +62,7 @@ pub struct Running {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     sealer: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
     store: Arc<Store>,
 }
 
@@ -66,6 +72,7 @@ impl Running {
         self.sealer.abort();
         let _ = self.shutdown.send(());
         let result = self.task.await.map_err(std::io::Error::other)?;
+        finish(self.background).await;
         self.store.close().await;
         result
     }
@@ -73,8 +80,19 @@ impl Running {
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> Result<(), std::io::Error> {
         let result = self.task.await.map_err(std::io::Error::other)?;
+        finish(self.background).await;
         self.store.close().await;
         result
+    }
+}
+
+/// Waits (briefly) for the alert engine and the delivery worker to end, so they do not write to a closed
+/// database. Anything they leave undone is in the outbox or the log and is picked up at the next start.
+async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
+    for task in background {
+        if tokio::time::timeout(std::time::Duration::from_secs(3), task).await.is_err() {
+            tracing::warn!("a background task did not stop within 3 s");
+        }
     }
 }
 
@@ -83,9 +101,16 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     let options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
     let store = Arc::new(Store::open(&config.data_dir, options).await?);
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
-    let (live, _) = broadcast::channel(4096);
+    let (live, engine_events) = broadcast::channel(4096);
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), stopping };
+    let (alerts, reloads) = alerts::Alerts::new(config.alerts.clone());
+    let alerts = Arc::new(alerts);
+    // The engine subscribed above, before the listener exists: it sees every event this process accepts.
+    let background = vec![
+        tokio::spawn(alerts::engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
+        tokio::spawn(alerts::outbox::run(store.clone(), alerts.clone(), stopping.clone())),
+    ];
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -100,7 +125,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     });
     let sealer = tokio::spawn(seal_finished_days(Arc::downgrade(&store)));
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, sealer, store })
+    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store })
 }
 
 /// An instance that stops receiving events keeps its last day open; this seals finished days every hour so
@@ -145,6 +170,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/{id}/proof", get(integrity::proof))
         .route("/v1/integrity/keys", get(integrity::keys))
         .route("/v1/integrity/checkpoints", get(integrity::checkpoints))
+        .route("/v1/views", post(views::create_view).get(views::list_views))
+        .route("/v1/views/categories", get(views::list_categories))
+        .route("/v1/views/{id}", get(views::show_view).patch(views::update_view).delete(views::delete_view))
+        .route("/v1/alerts", post(alerts::api::create_alert).get(alerts::api::list_alerts))
+        .route(
+            "/v1/alerts/{id}",
+            get(alerts::api::show_alert).patch(alerts::api::update_alert).delete(alerts::api::delete_alert),
+        )
+        .route("/v1/alerts/{id}/test", post(alerts::api::test_alert))
+        .route("/v1/alerts/{id}/history", get(alerts::api::alert_history))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use acta_store::Store;
 use tokio::sync::broadcast;
 
-/// An event as it was accepted, for live tail (and, later, alerts).
+/// An event as it was accepted, for live tail and the alert engine.
 #[derive(Debug, Clone)]
 pub struct LiveEvent {
     /// Account.
@@ -53,6 +53,8 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<LiveEvent>>,
     /// Limits.
     pub limits: Limits,
+    /// Alerting: operator settings, engine reloads, the outbox worker's wake-up.
+    pub alerts: Arc<crate::alerts::Alerts>,
     /// Becomes true when the server stops, so long-lived answers (tail) end and shutdown completes.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }

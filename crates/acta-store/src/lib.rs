@@ -8,9 +8,12 @@
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
 //! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
 //!   own thread, like the index.
+//! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
+//!   the notification outbox and delivery attempts, in the same database.
 //! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
 //!   to an account. It knows nothing of HTTP.
 
+pub mod alerting;
 pub mod index;
 pub mod integrity;
 pub mod log;
@@ -21,6 +24,7 @@ use std::sync::Arc;
 
 use acta_cadf::Event;
 
+pub use alerting::{Alert, Attempt, AttemptOutcome, Delivery, Firing, NewFiring, View};
 pub use index::{EventIndex, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search, SortKey};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};

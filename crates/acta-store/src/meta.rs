@@ -309,6 +309,11 @@ impl Meta {
         Ok(())
     }
 
+    /// The pool, for the repository parts kept in other modules (views and alerts).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -355,7 +360,7 @@ fn key_from_row(row: &SqliteRow) -> ApiKey {
     }
 }
 
-fn unique_violation(error: sqlx::Error, message: &str) -> MetaError {
+pub(crate) fn unique_violation(error: sqlx::Error, message: &str) -> MetaError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => MetaError::Conflict(message.to_string()),
         _ => MetaError::Database(error),

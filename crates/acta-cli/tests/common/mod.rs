@@ -56,6 +56,11 @@ pub struct Exited {
 /// Starts `acta serve` on `data`, writing its output to files in `logs`. Returns the running server once
 /// `/healthz` answers, or how the process ended if it exited first. Panics if neither happens in time.
 pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
+    try_start_with(data, logs, &[])
+}
+
+/// [`try_start`] with extra environment variables (`ACTA_WEBHOOK_ALLOW`, `ACTA_SMTP_URL`...).
+pub fn try_start_with(data: &Path, logs: &Path, envs: &[(&str, &str)]) -> Result<Server, Exited> {
     std::fs::create_dir_all(logs).unwrap();
     for attempt in 0..3 {
         let port = free_port();
@@ -74,6 +79,7 @@ pub fn try_start(data: &Path, logs: &Path) -> Result<Server, Exited> {
             .env("NO_COLOR", "1")
             .env_remove("ACTA_DATA")
             .env_remove("ACTA_LISTEN")
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(File::create(&stdout_path).unwrap())
             .stderr(File::create(&stderr_path).unwrap())
@@ -114,6 +120,17 @@ pub fn start(data: &Path, logs: &Path) -> Server {
 /// Where a test server on `data` keeps its signing key: next to the data directory, never in it.
 pub fn signing_key_path(data: &Path) -> PathBuf {
     data.with_extension("signing-key")
+}
+
+/// [`start`] with extra environment variables.
+pub fn start_with(data: &Path, logs: &Path, envs: &[(&str, &str)]) -> Server {
+    match try_start_with(data, logs, envs) {
+        Ok(server) => server,
+        Err(exited) => panic!(
+            "acta serve exited with {} before answering /healthz\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            exited.status, exited.stderr, exited.stdout
+        ),
+    }
 }
 
 /// A blocking HTTP client with bounded timeouts.

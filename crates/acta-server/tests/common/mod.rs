@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use acta_server::{Limits, Running, ServerConfig};
+pub mod receivers;
+
+use acta_server::{AlertSettings, Limits, Running, ServerConfig};
 use serde_json::{Value, json};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -15,6 +17,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     /// Holds the checkpoint signing key: outside the data directory, as in production.
     pub key_dir: tempfile::TempDir,
+    pub alerts: AlertSettings,
 }
 
 impl TestServer {
@@ -25,9 +28,25 @@ impl TestServer {
     pub async fn start_with(limits: Limits) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let key_dir = tempfile::tempdir().expect("temp dir");
-        let running = launch(dir.path(), key_dir.path(), limits).await;
+        let running = launch(dir.path(), key_dir.path(), limits, AlertSettings::default()).await;
         let url = format!("http://{}", running.addr);
-        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir }
+        TestServer {
+            running: Some(running),
+            url,
+            http: reqwest::Client::new(),
+            dir,
+            key_dir,
+            alerts: AlertSettings::default(),
+        }
+    }
+
+    /// A server with these alert settings (SMTP relay, webhook allowlist, short windows).
+    pub async fn start_with_alerts(alerts: AlertSettings) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_dir = tempfile::tempdir().expect("temp dir");
+        let running = launch(dir.path(), key_dir.path(), Limits::default(), alerts.clone()).await;
+        let url = format!("http://{}", running.addr);
+        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir, alerts }
     }
 
     /// Stops and starts again on the same data directory.
@@ -35,7 +54,7 @@ impl TestServer {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("stop");
         }
-        let running = launch(self.dir.path(), self.key_dir.path(), Limits::default()).await;
+        let running = launch(self.dir.path(), self.key_dir.path(), Limits::default(), self.alerts.clone()).await;
         self.url = format!("http://{}", running.addr);
         self.running = Some(running);
     }
@@ -113,13 +132,14 @@ impl TestServer {
     }
 }
 
-async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits) -> Running {
+async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits, alerts: AlertSettings) -> Running {
     acta_server::start(ServerConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         bootstrap_key: Some(ADMIN_KEY.to_string()),
         limits,
         integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
+        alerts,
     })
     .await
     .expect("server starts")

@@ -1,0 +1,396 @@
+//! `/v1/alerts`: alerts attached to views, a test action and the history of firings and deliveries.
+//!
+//! Readers see alerts, writers change them. An alert watches every instance of its account and its
+//! notifications carry events, so a key narrowed to one instance cannot use alerts at all. Every change is
+//! audited as `acta.alert.<verb>`; after each, the engine reloads before the answer, so an event accepted after
+//! the answer is evaluated against the alert as changed.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{WINDOWS, channels, render, window_text};
+use crate::admin::{check_name, new_id, refuse};
+use crate::audit;
+use crate::auth::Principal;
+use crate::error::{ApiError, JsonBody, QueryParams};
+use crate::events::account_of;
+use crate::state::AppState;
+use acta_store::Alert;
+
+const MAX_CHANNELS: usize = 10;
+const MAX_THRESHOLD: i64 = 1_000_000;
+/// What the API shows in place of a secret; sent back unchanged, it keeps the stored secret.
+const REDACTED: &str = "********";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewAlert {
+    view: String,
+    name: Option<String>,
+    kind: String,
+    threshold: i64,
+    window: String,
+    immediate: Option<bool>,
+    at_end: Option<bool>,
+    channels: Vec<Value>,
+    timezone: Option<String>,
+    muted_until: Option<String>,
+    account: Option<String>,
+}
+
+/// A change: absent members stay; `muted_until: ""` unmutes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertChange {
+    view: Option<String>,
+    name: Option<String>,
+    kind: Option<String>,
+    threshold: Option<i64>,
+    window: Option<String>,
+    immediate: Option<bool>,
+    at_end: Option<bool>,
+    channels: Option<Vec<Value>>,
+    timezone: Option<String>,
+    muted_until: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AlertParams {
+    account: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Alerts need the role and a key for the whole account.
+fn require(principal: &Principal, role: &str) -> Result<(), ApiError> {
+    principal.require(role)?;
+    if principal.key.instance.is_some() {
+        return Err(ApiError::forbidden(
+            "a key narrowed to one instance cannot use alerts, which watch every instance of the account",
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_field", message)
+}
+
+fn window_secs(text: &str) -> Result<i64, ApiError> {
+    WINDOWS.iter().find(|(name, _)| *name == text).map(|(_, secs)| *secs).ok_or_else(|| {
+        let names: Vec<&str> = WINDOWS.iter().map(|(name, _)| *name).collect();
+        invalid(format!("window {text:?} must be one of {}", names.join(", ")))
+    })
+}
+
+fn muted_until(text: Option<String>) -> Result<Option<String>, ApiError> {
+    match text.map(|text| text.trim().to_string()).filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => acta_cadf::parse_time(&text)
+            .map(|ns| Some(acta_cadf::format_time(ns)))
+            .map_err(|_| invalid(format!("muted_until {text:?} is not an RFC 3339 time"))),
+    }
+}
+
+/// Validates channels; a redacted secret sent back keeps the secret of the same channel before the change.
+fn checked_channels(given: &[Value], before: Option<&Value>) -> Result<Value, ApiError> {
+    if given.is_empty() || given.len() > MAX_CHANNELS {
+        return Err(invalid(format!("channels must list 1 to {MAX_CHANNELS} channels")));
+    }
+    let mut out = Vec::with_capacity(given.len());
+    for (index, channel) in given.iter().enumerate() {
+        let mut channel = channel.clone();
+        if let (Some(object), Some(previous)) = (channel.as_object_mut(), before.and_then(|b| b.get(index))) {
+            for secret in ["secret", "routing_key"] {
+                if object.get(secret).and_then(Value::as_str) == Some(REDACTED) {
+                    object.insert(secret.to_string(), previous[secret].clone());
+                }
+            }
+        }
+        out.push(channels::validate(&channel).map_err(|message| invalid(format!("channels[{index}]: {message}")))?);
+    }
+    Ok(Value::Array(out))
+}
+
+/// Checks the condition: kind, threshold, and when presence fires.
+fn check_condition(alert: &Alert) -> Result<(), ApiError> {
+    match alert.kind.as_str() {
+        "presence" if !alert.immediate && !alert.at_end => Err(invalid(
+            "a presence alert fires immediately, at the end of the window, or both: set immediate or at_end",
+        )),
+        "presence" => Ok(()),
+        "absence" if alert.immediate => {
+            Err(invalid("an absence alert is checked at the end of each window; immediate must be false"))
+        }
+        "absence" => Ok(()),
+        other => Err(invalid(format!("kind {other:?} must be presence or absence"))),
+    }?;
+    if !(1..=MAX_THRESHOLD).contains(&alert.threshold) {
+        return Err(invalid(format!("threshold {} must be between 1 and {MAX_THRESHOLD}", alert.threshold)));
+    }
+    if !render::is_time_zone(&alert.timezone) {
+        return Err(invalid(format!("timezone {:?} is not an IANA time zone (like Europe/Paris)", alert.timezone)));
+    }
+    check_name("name", &alert.name)
+}
+
+pub(crate) fn alert_json(alert: &Alert) -> Value {
+    let channels: Vec<Value> =
+        alert.channels.as_array().map(|channels| channels.iter().map(channels::redact).collect()).unwrap_or_default();
+    json!({
+        "id": alert.id,
+        "view": alert.view,
+        "name": alert.name,
+        "kind": alert.kind,
+        "threshold": alert.threshold,
+        "window": window_text(alert.window_secs),
+        "immediate": alert.immediate,
+        "at_end": alert.at_end,
+        "channels": channels,
+        "timezone": alert.timezone,
+        "muted_until": alert.muted_until,
+        "created_at": alert.created_at,
+        "updated_at": alert.updated_at,
+    })
+}
+
+async fn alert_of(state: &AppState, account: &str, id: &str) -> Result<Alert, ApiError> {
+    state.store.meta().alert(account, id).await?.ok_or_else(|| ApiError::not_found("alert"))
+}
+
+/// `POST /v1/alerts`.
+pub(crate) async fn create_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<NewAlert>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let account = account_of(&principal, body.account.as_deref())?;
+    let label = body.name.clone().unwrap_or_default();
+    if let Err(error) = require(&principal, "writer") {
+        let audit = audit::object_action(&account, "alert", "create", "", &label, 403);
+        return Err(refuse(&state, &principal, audit, error).await);
+    }
+    let view = state.store.meta().view(&account, &body.view).await?.ok_or_else(|| ApiError::not_found("view"))?;
+    let (immediate, at_end) = match body.kind.as_str() {
+        "absence" => (body.immediate.unwrap_or(false), true),
+        _ => (body.immediate.unwrap_or(true), body.at_end.unwrap_or(false)),
+    };
+    let now_ns = crate::now_ns();
+    let now = acta_cadf::format_time(now_ns);
+    let alert = Alert {
+        id: new_id(),
+        account: account.clone(),
+        view: view.id.clone(),
+        name: body.name.map(|name| name.trim().to_string()).unwrap_or_else(|| view.name.clone()),
+        kind: body.kind,
+        threshold: body.threshold,
+        window_secs: window_secs(&body.window)?,
+        immediate,
+        at_end,
+        channels: checked_channels(&body.channels, None)?,
+        timezone: body.timezone.unwrap_or_else(|| "UTC".to_string()),
+        muted_until: muted_until(body.muted_until)?,
+        anchor_ns: now_ns,
+        evaluated_until_ns: now_ns,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    check_condition(&alert)?;
+    state.store.meta().create_alert(&alert).await?;
+    state.alerts.reload().await;
+    let audit = audit::object_action(&account, "alert", "create", &alert.id, &alert.name, 201);
+    audit::record(&state, &principal, audit).await?;
+    Ok((StatusCode::CREATED, Json(alert_json(&alert))))
+}
+
+/// `GET /v1/alerts`.
+pub(crate) async fn list_alerts(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    require(&principal, "reader")?;
+    let account = account_of(&principal, params.account.as_deref())?;
+    let alerts = state.store.meta().alerts(&account).await?;
+    Ok(Json(json!({"alerts": alerts.iter().map(alert_json).collect::<Vec<_>>()})))
+}
+
+/// `GET /v1/alerts/{id}`.
+pub(crate) async fn show_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    require(&principal, "reader")?;
+    let account = account_of(&principal, params.account.as_deref())?;
+    Ok(Json(alert_json(&alert_of(&state, &account, &id).await?)))
+}
+
+/// `PATCH /v1/alerts/{id}`. A change of the condition (view, kind, threshold, window, immediate, at_end)
+/// starts a new window; a change of name, channels, time zone or mute does not.
+pub(crate) async fn update_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<AlertParams>,
+    JsonBody(body): JsonBody<AlertChange>,
+) -> Result<Json<Value>, ApiError> {
+    let account = account_of(&principal, params.account.as_deref())?;
+    let before = alert_of(&state, &account, &id).await?;
+    if let Err(error) = require(&principal, "writer") {
+        let audit = audit::object_action(&account, "alert", "update", &before.id, &before.name, 403);
+        return Err(refuse(&state, &principal, audit, error).await);
+    }
+    let mut alert = before.clone();
+    if let Some(view) = body.view {
+        alert.view = state.store.meta().view(&account, &view).await?.ok_or_else(|| ApiError::not_found("view"))?.id;
+    }
+    if let Some(name) = body.name {
+        alert.name = name.trim().to_string();
+    }
+    if let Some(kind) = body.kind {
+        alert.kind = kind;
+    }
+    if let Some(threshold) = body.threshold {
+        alert.threshold = threshold;
+    }
+    if let Some(window) = body.window {
+        alert.window_secs = window_secs(&window)?;
+    }
+    if let Some(immediate) = body.immediate {
+        alert.immediate = immediate;
+    }
+    if let Some(at_end) = body.at_end {
+        alert.at_end = at_end;
+    }
+    if alert.kind == "absence" {
+        alert.at_end = true;
+    }
+    if let Some(channels) = body.channels {
+        alert.channels = checked_channels(&channels, Some(&before.channels))?;
+    }
+    if let Some(timezone) = body.timezone {
+        alert.timezone = timezone;
+    }
+    if body.muted_until.is_some() {
+        alert.muted_until = muted_until(body.muted_until)?;
+    }
+    check_condition(&alert)?;
+    let condition_changed =
+        (&alert.view, &alert.kind, alert.threshold, alert.window_secs, alert.immediate, alert.at_end)
+            != (&before.view, &before.kind, before.threshold, before.window_secs, before.immediate, before.at_end);
+    let now_ns = crate::now_ns();
+    if condition_changed {
+        alert.anchor_ns = now_ns;
+        alert.evaluated_until_ns = now_ns;
+    }
+    alert.updated_at = acta_cadf::format_time(now_ns);
+    state.store.meta().update_alert(&alert).await?;
+    state.alerts.reload().await;
+    let audit = audit::object_action(&account, "alert", "update", &alert.id, &alert.name, 200);
+    audit::record(&state, &principal, audit).await?;
+    Ok(Json(alert_json(&alert)))
+}
+
+/// `DELETE /v1/alerts/{id}`: pending notifications are cancelled; the history stays.
+pub(crate) async fn delete_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<StatusCode, ApiError> {
+    let account = account_of(&principal, params.account.as_deref())?;
+    let alert = alert_of(&state, &account, &id).await?;
+    if let Err(error) = require(&principal, "writer") {
+        let audit = audit::object_action(&account, "alert", "delete", &alert.id, &alert.name, 403);
+        return Err(refuse(&state, &principal, audit, error).await);
+    }
+    state.store.meta().delete_alert(&account, &id).await?;
+    state.alerts.reload().await;
+    let audit = audit::object_action(&account, "alert", "delete", &alert.id, &alert.name, 204);
+    audit::record(&state, &principal, audit).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/alerts/{id}/test`: sends a test notification on every channel (even when muted); `202` with the
+/// firing id, whose deliveries show in the history.
+pub(crate) async fn test_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let account = account_of(&principal, params.account.as_deref())?;
+    let alert = alert_of(&state, &account, &id).await?;
+    if let Err(error) = require(&principal, "writer") {
+        let audit = audit::object_action(&account, "alert", "test", &alert.id, &alert.name, 403);
+        return Err(refuse(&state, &principal, audit, error).await);
+    }
+    let view = state.store.meta().view(&account, &alert.view).await?.ok_or_else(|| ApiError::not_found("view"))?;
+    let name = alert.name.clone();
+    let firing = super::engine::fire_test(&state.store, &state.alerts, alert, view)
+        .await
+        .ok_or_else(|| ApiError::internal("the test firing could not be recorded"))?;
+    audit::record(&state, &principal, audit::object_action(&account, "alert", "test", &id, &name, 202)).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"firing": firing}))))
+}
+
+/// `GET /v1/alerts/{id}/history` (`limit`, default 50, at most 500): firings newest first, each with its
+/// deliveries and every attempt.
+pub(crate) async fn alert_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    QueryParams(params): QueryParams<AlertParams>,
+) -> Result<Json<Value>, ApiError> {
+    require(&principal, "reader")?;
+    let account = account_of(&principal, params.account.as_deref())?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 500"));
+    }
+    // The alert may have been deleted: its history stays readable by id, still only within the account.
+    let history = state.store.meta().alert_history(&account, &id, limit).await?;
+    if history.is_empty() && state.store.meta().alert(&account, &id).await?.is_none() {
+        return Err(ApiError::not_found("alert"));
+    }
+    let firings: Vec<Value> = history
+        .into_iter()
+        .map(|(firing, deliveries)| {
+            let deliveries: Vec<Value> = deliveries
+                .into_iter()
+                .map(|(delivery, attempts)| {
+                    json!({
+                        "id": delivery.id,
+                        "channel": channels::redact(&delivery.channel),
+                        "state": delivery.state,
+                        "attempts": delivery.attempts,
+                        "next_attempt": (delivery.state == "pending")
+                            .then(|| acta_cadf::format_time(delivery.next_attempt_ns)),
+                        "last_error": delivery.last_error,
+                        "delivered_at": delivery.delivered_at,
+                        "history": attempts,
+                    })
+                })
+                .collect();
+            json!({
+                "id": firing.id,
+                "reason": firing.reason,
+                "count": firing.count,
+                "muted": firing.muted,
+                "fired_at": firing.fired_at,
+                "window": {
+                    "start": firing.window_start_ns.map(acta_cadf::format_time),
+                    "end": firing.window_end_ns.map(acta_cadf::format_time),
+                },
+                "summary": render::summary(&firing.message),
+                "matches": firing.message["matches"],
+                "deliveries": deliveries,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"alert": id, "firings": firings})))
+}

@@ -1,0 +1,430 @@
+//! Alerts end to end: the seed's email alert against a real SMTP conversation, end-of-window presence, absence,
+//! mute, time zones, signed webhooks, the SSRF rule, retries, Slack and PagerDuty, the test action, and the
+//! recount after a restart. Notifications go to receivers on 127.0.0.1 (`common::receivers`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use acta_server::AlertSettings;
+use common::receivers::{HttpReceiver, SmtpSink};
+use common::{ADMIN_KEY, TestServer, event};
+use serde_json::{Value, json};
+
+/// A client of the server with one key.
+struct As<'a> {
+    server: &'a TestServer,
+    key: String,
+}
+
+impl As<'_> {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url)).bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn view(&self, name: &str, query: &str) -> String {
+        let (status, view) = self.post("/v1/views", json!({"name": name, "query": query})).await;
+        assert_eq!(status, 201, "{view}");
+        view["id"].as_str().unwrap().to_string()
+    }
+
+    async fn alert(&self, body: Value) -> String {
+        let (status, alert) = self.post("/v1/alerts", body).await;
+        assert_eq!(status, 201, "{alert}");
+        alert["id"].as_str().unwrap().to_string()
+    }
+
+    async fn send(&self, events: Vec<Value>) {
+        let (status, answer) = self.post("/v1/events", Value::Array(events)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// The alert's firings once `done` holds for them (or after `timeout`).
+    async fn history_when(&self, alert: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, history) = self.get(&format!("/v1/alerts/{alert}/history")).await;
+            assert_eq!(status, 200, "{history}");
+            let firings = history["firings"].as_array().cloned().unwrap_or_default();
+            if done(&firings) || Instant::now() > deadline {
+                return firings;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+async fn account_with_manager<'a>(server: &'a TestServer, id: &str) -> As<'a> {
+    let admin = As { server, key: ADMIN_KEY.to_string() };
+    let (status, answer) = admin.post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
+    assert_eq!(status, 201, "{answer}");
+    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
+    let (status, answer) = admin.post("/v1/keys", body).await;
+    assert_eq!(status, 201, "{answer}");
+    As { server, key: answer["secret"].as_str().unwrap().to_string() }
+}
+
+fn loopback_allowed() -> AlertSettings {
+    AlertSettings { webhook_allow: vec!["127.0.0.0/8".parse().unwrap()], ..AlertSettings::default() }
+}
+
+fn webhook(receiver: &HttpReceiver) -> Value {
+    json!({"type": "webhook", "url": format!("{}/hook", receiver.url)})
+}
+
+fn matching(n: usize) -> Vec<Value> {
+    (0..n).map(|i| event("svc.widget.delete", json!({"message": format!("widget {i} deleted")}))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_step_4_one_email_arrives_after_two_key_deletions() {
+    let smtp = SmtpSink::start().await;
+    let settings = AlertSettings {
+        smtp_url: Some(smtp.url()),
+        smtp_from: "Acta <acta@acme.example>".to_string(),
+        ..AlertSettings::default()
+    };
+    let server = TestServer::start_with_alerts(settings).await;
+    let user = account_with_manager(&server, "acme").await;
+    let mut keys = Vec::new();
+    for name in ["demo-key-1", "demo-key-2", "demo-key-3"] {
+        let (status, key) = user.post("/v1/keys", json!({"name": name, "role": "reader"})).await;
+        assert_eq!(status, 201, "{key}");
+        keys.push(key["id"].as_str().unwrap().to_string());
+    }
+    let view = user.view("Deleted API keys", "(action user-apikey.delete) -login").await;
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1h", "immediate": true,
+                      "channels": [{"type": "email", "to": ["officer@acme.example"]}], "timezone": "Europe/Berlin"}))
+        .await;
+
+    assert_eq!(user.delete(&format!("/v1/keys/{}", keys[0])).await.0, 204);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(smtp.mails().is_empty(), "an email after one deletion: the threshold is 2");
+    assert_eq!(user.delete(&format!("/v1/keys/{}", keys[1])).await.0, 204);
+    let answered = Instant::now();
+
+    let mails = smtp.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(mails.len(), 1, "no email arrived");
+    let latency = mails[0].at.duration_since(answered);
+    assert!(latency < Duration::from_secs(1), "the email left {latency:?} after the answer");
+    // A third deletion in the same window does not fire again.
+    assert_eq!(user.delete(&format!("/v1/keys/{}", keys[2])).await.0, 204);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "exactly one email for the window");
+
+    let mail = &mails[0];
+    assert_eq!(mail.to, vec!["officer@acme.example"]);
+    assert_eq!(mail.from, "acta@acme.example");
+    let subject = mail.header("Subject").unwrap();
+    assert!(subject.contains("Deleted API keys") && subject.contains("2 events"), "{subject}");
+    let body = mail.body();
+    for expected in [
+        "View: Deleted API keys",
+        "Query: (action user-apikey.delete) -login",
+        "Matching events: 2",
+        "Time zone: Europe/Berlin",
+        "IAM Identity Service: delete user-apikey demo-key-1",
+        "IAM Identity Service: delete user-apikey demo-key-2",
+    ] {
+        assert!(body.contains(expected), "the email lacks {expected:?}:\n{body}");
+    }
+    assert!(!body.contains("demo-key-3"), "{body}");
+    assert!(body.contains("CET (+01:00)"), "times are not in Europe/Berlin:\n{body}");
+
+    let firings =
+        user.history_when(&alert, Duration::from_secs(5), |f| f[0]["deliveries"][0]["state"] == "delivered").await;
+    assert_eq!(firings.len(), 1, "{firings:#?}");
+    assert_eq!(firings[0]["reason"], "immediate");
+    assert_eq!(firings[0]["count"], 2);
+    let attempts = &firings[0]["deliveries"][0]["history"];
+    assert_eq!(attempts[0]["ok"], true, "{attempts}");
+    assert!(attempts[0]["detail"].as_str().unwrap().starts_with("SMTP 250"), "{attempts}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_at_end_of_window_fires_once_when_the_window_ends() {
+    let receiver = HttpReceiver::start().await;
+    // 30 s windows last 1 s in this server.
+    let server = TestServer::start_with_alerts(AlertSettings { window_divisor: 30, ..loopback_allowed() }).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "30s", "immediate": false,
+                      "at_end": true, "channels": [webhook(&receiver)]}))
+        .await;
+    user.send(matching(3)).await;
+    let sent = Instant::now();
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1, "no notification at the end of the window");
+    let body = requests[0].json();
+    assert_eq!(body["reason"], "at_end", "{body}");
+    assert_eq!(body["matches"], 3, "{body}");
+    assert!(requests[0].at.duration_since(sent) <= Duration::from_millis(1500));
+    // Later windows without events do not fire a presence alert.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.requests().len(), 1);
+    let firings = user.history_when(&alert, Duration::from_secs(1), |_| true).await;
+    assert_eq!(firings.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absence_fires_when_fewer_than_n_events_arrive_in_a_window() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(AlertSettings { window_divisor: 30, ..loopback_allowed() }).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("heartbeats", "action:svc.heartbeat.beat").await;
+    user.alert(json!({"view": view, "kind": "absence", "threshold": 1, "window": "30s",
+                      "channels": [webhook(&receiver)]}))
+        .await;
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert!(!requests.is_empty(), "no absence notification");
+    let body = requests[0].json();
+    assert_eq!(body["reason"], "absence", "{body}");
+    assert_eq!(body["matches"], 0, "{body}");
+    assert!(body["summary"].as_str().unwrap().contains("fewer than 1"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_alert_records_its_firing_as_muted_and_sends_nothing() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let until = acta_cadf::format_time(acta_server::now_ns() + 3_600_000_000_000);
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h",
+                      "channels": [webhook(&receiver)], "muted_until": until}))
+        .await;
+    user.send(matching(1)).await;
+    let firings = user.history_when(&alert, Duration::from_secs(5), |f| !f.is_empty()).await;
+    assert_eq!(firings.len(), 1, "the firing is not in the history");
+    assert_eq!(firings[0]["muted"], true);
+    assert_eq!(firings[0]["deliveries"], json!([]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(receiver.requests().is_empty(), "a muted alert sent a notification");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_times_are_in_the_alerts_time_zone() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let channel = json!({"type": "webhook", "url": format!("{}/hook", receiver.url),
+                         "body": {"text": "Events:\n{{lines}}", "zone": "{{timezone}}"}});
+    user.alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "channels": [channel],
+                      "timezone": "Asia/Kolkata"}))
+        .await;
+    user.send(vec![event("svc.widget.delete", json!({"eventTime": "2026-11-20T10:00:05Z", "message": "gone"}))]).await;
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    let body = requests.first().map(common::receivers::Received::json).unwrap_or_default();
+    assert_eq!(body["zone"], "Asia/Kolkata");
+    assert_eq!(body["text"], "Events:\n2026-11-20 15:30:05 IST (+05:30)  svc.widget.delete  success  gone", "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_signature_verifies_at_the_receiver_and_the_template_is_filled() {
+    use hmac::{Hmac, Mac};
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let secret = "whsec-0123456789";
+    let channel = json!({
+        "type": "webhook", "url": format!("{}/hook", receiver.url), "method": "PUT",
+        "headers": {"X-Team": "secops"}, "secret": secret,
+        "body": {"alert": "{{name}}", "count": "{{matches}}", "query": "{{query}}", "first": "{{first_line_object}}",
+                 "all": "{{lines}}", "text": "{{name}} saw {{matches}}"},
+    });
+    let alert = user
+        .alert(json!({"view": view, "name": "widget watch", "kind": "presence", "threshold": 2, "window": "1h",
+                      "channels": [channel]}))
+        .await;
+    let (_, shown) = user.get(&format!("/v1/alerts/{alert}")).await;
+    assert!(!shown.to_string().contains(secret), "the secret is shown: {shown}");
+    user.send(matching(2)).await;
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.method, "PUT");
+    assert_eq!(request.headers["x-team"], "secops");
+    let signature = request.headers["x-acta-signature"].strip_prefix("sha256=").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&request.body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(signature, expected, "the signature does not verify");
+    let body = request.json();
+    assert_eq!(body["alert"], "widget watch");
+    assert_eq!(body["count"], 2);
+    assert_eq!(body["query"], "action:svc.widget.delete");
+    assert_eq!(body["first"]["message"], "widget 0 deleted");
+    assert_eq!(body["all"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["text"], "widget watch saw 2");
+    assert!(!request.headers["x-acta-delivery"].is_empty());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_to_loopback_is_refused_without_the_operators_allowlist() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start().await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h",
+                      "channels": [webhook(&receiver), {"type": "slack", "url": format!("{}/slack", receiver.url)}]}))
+        .await;
+    user.send(matching(1)).await;
+    let firings = user
+        .history_when(&alert, Duration::from_secs(5), |f| {
+            f.first().is_some_and(|f| f["deliveries"].as_array().unwrap().iter().all(|d| d["state"] == "failed"))
+        })
+        .await;
+    for delivery in firings[0]["deliveries"].as_array().unwrap() {
+        assert_eq!(delivery["state"], "failed", "{delivery}");
+        assert_eq!(delivery["attempts"], 1, "a refusal is not retried: {delivery}");
+        let error = delivery["last_error"].as_str().unwrap();
+        assert!(error.contains("refused") && error.contains("127.0.0.1") && error.contains("loopback"), "{error}");
+    }
+    assert!(receiver.requests().is_empty(), "the receiver on loopback was reached");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_is_retried_after_the_receiver_answers_500() {
+    let receiver = HttpReceiver::start().await;
+    receiver.answer_next(&[500, 503]);
+    let settings = AlertSettings { retry_base: Duration::from_millis(100), ..loopback_allowed() };
+    let server = TestServer::start_with_alerts(settings).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let alert = user
+        .alert(
+            json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "channels": [webhook(&receiver)]}),
+        )
+        .await;
+    user.send(matching(1)).await;
+    let firings = user
+        .history_when(&alert, Duration::from_secs(10), |f| {
+            f.first().is_some_and(|f| f["deliveries"][0]["state"] == "delivered")
+        })
+        .await;
+    let delivery = &firings[0]["deliveries"][0];
+    assert_eq!(delivery["state"], "delivered", "{delivery}");
+    let attempts: Vec<(bool, String)> = delivery["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["ok"].as_bool().unwrap(), a["detail"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(attempts.len(), 3, "{attempts:?}");
+    assert!(!attempts[0].0 && attempts[0].1.starts_with("HTTP 500"), "{attempts:?}");
+    assert!(!attempts[1].0 && attempts[1].1.starts_with("HTTP 503"), "{attempts:?}");
+    assert_eq!(attempts[2], (true, "HTTP 200".to_string()));
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 3);
+    let ids: std::collections::BTreeSet<&str> =
+        requests.iter().map(|r| r.headers["x-acta-delivery"].as_str()).collect();
+    assert_eq!(ids.len(), 1, "retries carry the same delivery id");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_and_pagerduty_channels_get_their_own_formats() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let channels = json!([
+        {"type": "slack", "url": format!("{}/slack", receiver.url)},
+        {"type": "pagerduty", "routing_key": "R0UT1NGKEY", "severity": "critical",
+         "url": format!("{}/v2/enqueue", receiver.url)},
+    ]);
+    user.alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "channels": channels})).await;
+    user.send(matching(1)).await;
+    let requests = receiver.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 2);
+    let slack = requests.iter().find(|r| r.path == "/slack").unwrap().json();
+    let text = slack["text"].as_str().unwrap();
+    assert!(text.contains("widgets") && text.contains("widget 0 deleted"), "{text}");
+    let pagerduty = requests.iter().find(|r| r.path == "/v2/enqueue").unwrap().json();
+    assert_eq!(pagerduty["routing_key"], "R0UT1NGKEY");
+    assert_eq!(pagerduty["event_action"], "trigger");
+    assert_eq!(pagerduty["payload"]["severity"], "critical");
+    assert_eq!(pagerduty["payload"]["source"], "acta");
+    assert!(pagerduty["payload"]["summary"].as_str().unwrap().contains("1 events matched view \"widgets\""));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_action_sends_a_test_notification_even_when_muted() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let until = acta_cadf::format_time(acta_server::now_ns() + 3_600_000_000_000);
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 5, "window": "5m",
+                      "channels": [webhook(&receiver)], "muted_until": until}))
+        .await;
+    let (status, answer) = user.post(&format!("/v1/alerts/{alert}/test"), json!({})).await;
+    assert_eq!(status, 202, "{answer}");
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].json()["reason"], "test");
+    let firings = user.history_when(&alert, Duration::from_secs(5), |f| !f.is_empty()).await;
+    assert_eq!(firings[0]["reason"], "test");
+    assert_eq!(firings[0]["id"], answer["firing"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_recounts_the_window_from_the_log_and_never_fires_it_twice() {
+    let receiver = HttpReceiver::start().await;
+    let mut server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let key = account_with_manager(&server, "acme").await.key;
+    let user = As { server: &server, key: key.clone() };
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let alert = user
+        .alert(
+            json!({"view": view, "kind": "presence", "threshold": 2, "window": "1h", "channels": [webhook(&receiver)]}),
+        )
+        .await;
+    user.send(matching(1)).await;
+    server.restart().await;
+    let user = As { server: &server, key: key.clone() };
+    user.send(matching(1)).await;
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1, "the event from before the restart was not counted");
+    assert_eq!(requests[0].json()["matches"], 2);
+    // Another restart replays both events again: the window has fired and does not fire again.
+    server.restart().await;
+    let user = As { server: &server, key };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(receiver.requests().len(), 1, "the window fired twice");
+    assert_eq!(user.history_when(&alert, Duration::from_secs(1), |_| true).await.len(), 1);
+    server.stop().await;
+}
