@@ -1,13 +1,17 @@
 //! Acta's HTTP server: routes, authentication, ingest, search, live tail and export, over `acta-store`.
 //!
+//! It also serves the web console (`console`) and its sign-in sessions (`session`).
+//!
 //! Handlers are small functions of extractors with one [`AppState`]; they never touch files (the store does)
 //! and every read is scoped to the account of the authenticated key.
 
 mod admin;
 mod audit;
 pub mod auth;
+pub mod console;
 pub mod error;
 mod events;
+pub mod session;
 pub mod state;
 pub mod timespec;
 
@@ -79,7 +83,8 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
     let (live, _) = broadcast::channel(4096);
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), stopping };
+    let sessions = Arc::new(session::Sessions::default());
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), stopping, sessions };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -101,6 +106,9 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/", get(console::index))
+        .route("/console/{*path}", get(console::asset))
+        .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
         .route("/v1/events", post(events::ingest).get(events::search))
         .route("/v1/events/count", get(events::count))
         .route("/v1/events/tail", get(events::tail))
@@ -118,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state)
 }
 
