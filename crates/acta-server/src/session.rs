@@ -14,7 +14,8 @@
 //!   `GET /v1/session`, never in a cookie. Every state-changing request authenticated by the cookie must carry
 //!   it in `X-CSRF-Token`; the check lives in the [`Principal`](crate::auth::Principal) extractor, so no handler
 //!   can forget it. Sign-in itself requires a JSON body (a cross-site form cannot send one without a CORS
-//!   preflight, which Acta never grants) and refuses a foreign `Origin`.
+//!   preflight, which Acta never grants) and refuses a foreign `Origin` (compared with `Host`, or with
+//!   `X-Forwarded-Host` behind a reverse proxy).
 //! - Requests authenticated by a session are audited with `host.agent` [`CONSOLE_AGENT`], set here from the
 //!   way the request authenticated, not from its `User-Agent`, which a page could not change anyway but a
 //!   script outside the browser could.
@@ -49,6 +50,8 @@ pub const ABSOLUTE_NS: i64 = 12 * 3_600 * 1_000_000_000;
 /// At most this many live sessions; sign-in answers 503 beyond (each needs a valid key, so this only bounds a
 /// runaway script's memory).
 const MAX_SESSIONS: usize = 100_000;
+/// Sign-in sweeps expired sessions once this many are held.
+const SWEEP_ABOVE: usize = 1_024;
 
 /// The live sessions, by the SHA-256 of their cookie.
 #[derive(Default)]
@@ -102,7 +105,9 @@ impl Sessions {
         let info =
             SessionInfo { token_hash: token_hash.clone(), csrf: entry.csrf.clone(), expires_ns: entry.expires_ns() };
         let mut entries = self.lock();
-        if entries.len() >= MAX_SESSIONS {
+        // Expired sessions leave when they are next presented; those never presented again are swept here,
+        // at sign-in (rare), once there are enough of them to matter.
+        if entries.len() >= SWEEP_ABOVE {
             entries.retain(|_, entry| entry.expires_ns() > now_ns);
         }
         if entries.len() >= MAX_SESSIONS {
@@ -186,14 +191,23 @@ pub(crate) fn check_csrf(method: &Method, headers: &HeaderMap, session: &Session
     Ok(())
 }
 
-/// Whether the request's `Origin`, when the browser sent one, is this server.
+/// Whether the request's `Origin`, when the browser sent one, is this server: its `Host`, or the host a
+/// reverse proxy says it was asked for (`X-Forwarded-Host`; a page cannot set that header cross-site without
+/// a CORS preflight, so trusting it opens nothing).
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
         return true;
     };
+    let Some(origin_host) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+        return false;
+    };
+    let forwarded = headers
+        .get("x-forwarded-host")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .map(str::trim);
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
-    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-    matches!((origin_host, host), (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host))
+    [host, forwarded].into_iter().flatten().any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
 fn over_https(headers: &HeaderMap) -> bool {
@@ -315,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_sweeps_sessions_never_presented_again() {
+        let sessions = Sessions::default();
+        for _ in 0..SWEEP_ABOVE {
+            assert!(sessions.create("k1", 0).is_ok());
+        }
+        assert!(sessions.create("k1", ABSOLUTE_NS).is_ok());
+        assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
     fn unknown_token_is_no_session() {
         let sessions = Sessions::default();
         assert!(sessions.resume("nope", 0).is_none());
@@ -338,5 +362,11 @@ mod tests {
         assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&headers));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&headers));
+        // Behind a reverse proxy that passes its own upstream as Host.
+        headers.insert(header::ORIGIN, HeaderValue::from_static("https://acta.example.com"));
+        headers.insert("x-forwarded-host", HeaderValue::from_static("acta.example.com"));
+        assert!(same_origin(&headers));
     }
 }

@@ -45,7 +45,8 @@ export function openDialog({title, fields = [], submitLabel = 'Save', danger = f
     document.body.append(dialog);
     dialog.showModal();
     const first = form.querySelector('input, textarea, select');
-    (first || submit).focus();
+    // A confirmation of something destructive starts on Cancel, so a stray Enter deletes nothing.
+    (first || (danger ? cancel : submit)).focus();
   });
 }
 

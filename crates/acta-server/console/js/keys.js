@@ -17,6 +17,8 @@ const when = (text) => {
 export function mount(root, ctx) {
   const me = ctx.me.key;
   const isManager = RANK[me.role] >= RANK.manager;
+  // Readers and ingest keys cannot mint keys (the server refuses); they still see and lock their own.
+  const canCreate = RANK[me.role] >= RANK.writer;
   const banner = h('div', {class: 'banner', role: 'status', hidden: true});
   const tbody = h('tbody', {});
   let instances = [];
@@ -181,7 +183,7 @@ export function mount(root, ctx) {
     h('header', {class: 'page-head'}, h('h1', {}, 'API keys'),
       h('p', {class: 'muted'}, 'A key is a principal with one role in this account. Lock a key to protect it from changes and deletion.')),
     banner,
-    h('section', {class: 'card'}, h('h2', {}, 'Create a key'), createForm, secretBox),
+    canCreate ? h('section', {class: 'card'}, h('h2', {}, 'Create a key'), createForm, secretBox) : null,
     h('div', {class: 'table-box'}, h('table', {class: 'keys'},
       h('thead', {}, h('tr', {}, ['Name', 'ID', 'Role', 'Principal', 'Instance', 'Description', 'Created', 'Last used', 'State', 'Actions']
         .map((name) => h('th', {scope: 'col'}, name)))),

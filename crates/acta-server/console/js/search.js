@@ -23,7 +23,8 @@ function stateFrom(params) {
     range,
     from: Number(params.get('from')),
     to: Number(params.get('to')),
-    tail: params.get('tail') === '1' || range === 'live',
+    // Live follows new events unless the user turned the tail off (tail=0).
+    tail: params.get('tail') === '1' || (range === 'live' && params.get('tail') !== '0'),
   };
 }
 
@@ -31,6 +32,7 @@ function paramsOf(state) {
   const params = {q: state.q, range: state.range};
   if (state.range === 'custom') Object.assign(params, {from: state.from, to: state.to});
   if (state.tail) params.tail = '1';
+  else if (state.range === 'live') params.tail = '0';
   return params;
 }
 
