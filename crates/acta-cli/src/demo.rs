@@ -35,6 +35,8 @@ pub(crate) async fn run(
         None => admin_key.clone(),
     };
     println!();
+    println!("Open {url}/ in a browser and sign in with one of these keys (the web console).");
+    println!();
     println!("Try:");
     println!("  export ACTA_URL={url} ACTA_API_KEY={user_key}");
     println!("  acta events search 'target.typeURI_str:kms/secrets' --from 24h");

@@ -6,6 +6,7 @@
 //! given by an operator (`ACTA_BOOTSTRAP_KEY`) may be any text; unless it is a well-formed key it is stored
 //! under the id `admin`.
 
+use acta_store::ApiKey;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::RngCore;
@@ -68,8 +69,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Compares without revealing where two hashes differ.
-fn same_hash(a: &str, b: &str) -> bool {
+/// Compares without revealing where two secrets differ (only their lengths, which are public).
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -80,8 +81,10 @@ pub struct Principal {
     pub key: acta_store::ApiKey,
     /// The client's address.
     pub address: String,
-    /// The client's User-Agent (`Acta CLI/<version>`, `Acta web console`, ...).
+    /// The client's User-Agent (`Acta CLI/<version>`, ...), or `Acta web console` for a console session.
     pub agent: String,
+    /// The console session the request came with, when it authenticated by cookie rather than Bearer.
+    pub session: Option<crate::session::SessionInfo>,
 }
 
 impl Principal {
@@ -119,45 +122,89 @@ impl Principal {
     }
 }
 
+/// The stored key of a key text, if the text is that key and it has not expired.
+pub(crate) async fn authenticate_key(state: &AppState, text: &str, now_ns: i64) -> Result<ApiKey, ApiError> {
+    let id = key_id(text).unwrap_or(ADMIN_KEY_ID);
+    let invalid = || ApiError::unauthorized("the API key is not valid");
+    let key = state.store.meta().key_for_auth(id).await?.ok_or_else(invalid)?;
+    if !same_secret(&key.secret_hash, &hash_key(text)) {
+        return Err(invalid());
+    }
+    check_not_expired(&key, now_ns)?;
+    Ok(key)
+}
+
+fn check_not_expired(key: &ApiKey, now_ns: i64) -> Result<(), ApiError> {
+    let now = acta_cadf::format_time(now_ns);
+    if key.expires_at.as_deref().is_some_and(|expires| expires <= now.as_str()) {
+        return Err(ApiError::unauthorized("the API key has expired"));
+    }
+    Ok(())
+}
+
+/// The client's IP address, when the server was started with connection info (it always is outside tests).
+pub(crate) fn client_address(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// The key of a console session's cookie, after the CSRF check for state-changing methods.
+async fn from_session(
+    parts: &Parts,
+    state: &AppState,
+    token: &str,
+    now_ns: i64,
+) -> Result<(ApiKey, crate::session::SessionInfo), ApiError> {
+    let (key_id, session) = state
+        .sessions
+        .resume(token, now_ns)
+        .ok_or_else(|| ApiError::unauthorized("the console session has ended; sign in again"))?;
+    crate::session::check_csrf(&parts.method, &parts.headers, &session)?;
+    // Read the key again on every request, so deleting it (or its expiry) ends its sessions at once.
+    let Some(key) = state.store.meta().key_for_auth(&key_id).await? else {
+        state.sessions.end(&session);
+        return Err(ApiError::unauthorized("the API key of this session no longer exists; sign in again"));
+    };
+    if let Err(error) = check_not_expired(&key, now_ns) {
+        state.sessions.end(&session);
+        return Err(error);
+    }
+    Ok((key, session))
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
-        let text = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <api key>"))?;
-        let id = key_id(text).unwrap_or(ADMIN_KEY_ID);
-        let invalid = || ApiError::unauthorized("the API key is not valid");
-        let key = state.store.meta().key_for_auth(id).await?.ok_or_else(invalid)?;
-        if !same_hash(&key.secret_hash, &hash_key(text)) {
-            return Err(invalid());
-        }
         let now_ns = crate::now_ns();
+        let address = client_address(&parts.extensions);
+        // An explicit Authorization header wins over a cookie the browser may also have attached.
+        let principal = if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let text = header
+                .to_str()
+                .ok()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <api key>"))?;
+            let key = authenticate_key(state, text, now_ns).await?;
+            let agent = parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("NotSet")
+                .chars()
+                .take(200)
+                .collect();
+            Principal { key, address, agent, session: None }
+        } else if let Some(token) = crate::session::cookie_token(&parts.headers) {
+            let (key, session) = from_session(parts, state, token, now_ns).await?;
+            Principal { key, address, agent: crate::session::CONSOLE_AGENT.to_string(), session: Some(session) }
+        } else {
+            return Err(ApiError::unauthorized("missing Authorization: Bearer <api key>"));
+        };
         let now = acta_cadf::format_time(now_ns);
-        if key.expires_at.as_deref().is_some_and(|expires| expires <= now.as_str()) {
-            return Err(ApiError::unauthorized("the API key has expired"));
-        }
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip().to_string())
-            .unwrap_or_default();
-        let agent = parts
-            .headers
-            .get(axum::http::header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("NotSet")
-            .chars()
-            .take(200)
-            .collect();
-        let principal = Principal { key, address, agent };
         let last_used_ns = principal.key.last_used_at.as_deref().and_then(|text| acta_cadf::parse_time(text).ok());
         if last_used_ns.is_none_or(|last| now_ns - last >= LOGIN_AUDIT_INTERVAL_NS) {
             state.store.meta().touch_key(&principal.key.id, &now).await?;

@@ -1,5 +1,7 @@
 //! Acta's HTTP server: routes, authentication, ingest, search, live tail and export, over `acta-store`.
 //!
+//! It also serves the web console (`console`) and its sign-in sessions (`session`).
+//!
 //! Handlers are small functions of extractors with one [`AppState`]; they never touch files (the store does)
 //! and every read is scoped to the account of the authenticated key.
 
@@ -7,9 +9,11 @@ mod admin;
 pub mod alerts;
 mod audit;
 pub mod auth;
+pub mod console;
 pub mod error;
 mod events;
 mod integrity;
+pub mod session;
 pub mod state;
 pub mod timespec;
 mod views;
@@ -110,7 +114,8 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         tokio::spawn(alerts::engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
         tokio::spawn(alerts::outbox::run(store.clone(), alerts.clone(), stopping.clone())),
     ];
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping };
+    let sessions = Arc::new(session::Sessions::default());
+    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping, sessions };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -152,6 +157,9 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/", get(console::index))
+        .route("/console/{*path}", get(console::asset))
+        .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
         .route("/v1/events", post(events::ingest).get(events::search))
         .route("/v1/events/count", get(events::count))
         .route("/v1/events/tail", get(events::tail))
@@ -182,6 +190,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{id}/history", get(alerts::api::alert_history))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state)
 }
 

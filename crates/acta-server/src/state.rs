@@ -57,4 +57,6 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::Alerts>,
     /// Becomes true when the server stops, so long-lived answers (tail) end and shutdown completes.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The web console's sign-in sessions (in memory: a restart signs everyone out).
+    pub sessions: Arc<crate::session::Sessions>,
 }

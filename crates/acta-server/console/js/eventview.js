@@ -1,0 +1,114 @@
+// One event in the list: a summary row, and a detail row with every field (each value a filter button) and
+// the full JSON. Everything from the event goes in as text (dom.js).
+
+import {h, replace, parseTime, formatTime} from './dom.js';
+import {filterClause} from './query.js';
+
+const OUTCOMES = new Set(['success', 'failure', 'pending', 'unknown']);
+export const COLUMNS = ['Time', 'Action', 'Outcome', 'Initiator', 'Target', 'Message'];
+
+const str = (value) => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+
+/** Name, else id, of an initiator or target (either may be an object or, loosely, an id string). */
+function who(value) {
+  if (value && typeof value === 'object') return str(value.name || value.id || value.typeURI);
+  return str(value);
+}
+
+/** The leaves of an event as [path, value] (array elements share their array's path, as queries see them). */
+export function leaves(value, path = [], out = []) {
+  if (Array.isArray(value)) {
+    if (value.length === 0) out.push([path, value]);
+    for (const item of value) leaves(item, path, out);
+  } else if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 0) out.push([path, value]);
+    for (const key of keys) leaves(value[key], [...path, key], out);
+  } else {
+    out.push([path, value]);
+  }
+  return out;
+}
+
+function fieldRow(path, value, onFilter) {
+  const shown = value !== null && typeof value === 'object' ? JSON.stringify(value) : value === null ? 'null' : String(value);
+  const name = path.join('.');
+  const include = filterClause(path, value, false);
+  const exclude = filterClause(path, value, true);
+  const scalar = value === null || typeof value !== 'object';
+  const valueCell = include && scalar
+    ? h('button', {type: 'button', class: 'value-filter', title: `Add ${include} to the query`,
+      'aria-label': `Filter: ${include}`, on: {click: () => onFilter(include)}}, shown)
+    : h('span', {class: 'value-text'}, shown);
+  const excludeButton = include && exclude && scalar
+    ? h('button', {type: 'button', class: 'value-exclude', title: `Add ${exclude} to the query`,
+      'aria-label': `Exclude: ${include}`, on: {click: () => onFilter(exclude)}}, '≠')
+    : null;
+  return h('div', {class: 'field-row', role: 'row'},
+    h('span', {class: 'field-name', role: 'rowheader'}, name),
+    h('span', {class: 'field-value', role: 'cell'}, valueCell, excludeButton));
+}
+
+function details(event, onFilter) {
+  const rows = leaves(event).map(([path, value]) => fieldRow(path, value, onFilter));
+  const raw = h('pre', {class: 'raw-json'}, JSON.stringify(event, null, 2));
+  const copy = h('button', {type: 'button', class: 'small', on: {click: async () => {
+    try {
+      await navigator.clipboard.writeText(JSON.stringify(event, null, 2));
+      replace(copy, 'Copied');
+    } catch {
+      replace(copy, 'Copy failed: select the JSON');
+    }
+  }}}, 'Copy JSON');
+  return h('div', {class: 'event-details'},
+    h('div', {class: 'fields', role: 'table', 'aria-label': 'Fields (click a value to filter by it, ≠ to exclude it)'}, rows),
+    h('div', {class: 'raw'}, h('div', {class: 'raw-head'}, h('span', {}, 'JSON'), copy), raw));
+}
+
+/**
+ * The rows of one event. `onFilter(clause)` adds a clause to the query. The summary row expands on click,
+ * Enter or Space; arrow keys move between rows.
+ */
+export function eventRows(event, {onFilter, fresh = false}) {
+  const time = parseTime(event.eventTime);
+  const outcome = str(event.outcome);
+  const outcomeClass = OUTCOMES.has(outcome.toLowerCase()) ? outcome.toLowerCase() : 'other';
+  const target = event.target && typeof event.target === 'object' ? event.target : {};
+  const detailCell = h('td', {colspan: COLUMNS.length});
+  const detail = h('tr', {class: 'detail', hidden: true}, detailCell);
+  const row = h('tr', {
+    class: fresh ? 'event fresh' : 'event', tabindex: 0, 'aria-expanded': 'false',
+    dataset: {id: str(event._acta && event._acta.id)},
+  },
+  h('td', {class: 'time', title: `eventTime ${str(event.eventTime)}`}, Number.isFinite(time) ? formatTime(time) : str(event.eventTime)),
+  h('td', {class: 'action'}, str(event.action)),
+  h('td', {class: 'outcome'}, h('span', {class: `badge outcome-${outcomeClass}`}, outcome)),
+  h('td', {class: 'initiator'}, who(event.initiator)),
+  h('td', {class: 'target'}, h('span', {}, who(event.target)), target.typeURI ? h('span', {class: 'muted'}, ` ${str(target.typeURI)}`) : null),
+  h('td', {class: 'message'}, str(event.message)));
+
+  function toggle() {
+    const open = row.getAttribute('aria-expanded') !== 'true';
+    row.setAttribute('aria-expanded', String(open));
+    if (open && !detailCell.firstChild) detailCell.append(details(event, onFilter));
+    detail.hidden = !open;
+  }
+  row.addEventListener('click', (e) => {
+    if (window.getSelection && String(window.getSelection()).length > 0) return; // selecting text, not opening
+    e.preventDefault();
+    toggle();
+  });
+  row.addEventListener('keydown', (e) => {
+    if (e.target !== row) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      toggle();
+    } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp' || e.key === 'j' || e.key === 'k') {
+      e.preventDefault();
+      const rows = [...row.closest('tbody').querySelectorAll('tr.event')];
+      const next = rows[rows.indexOf(row) + (e.key === 'ArrowDown' || e.key === 'j' ? 1 : -1)];
+      if (next) next.focus();
+    }
+  });
+  return [row, detail];
+}
