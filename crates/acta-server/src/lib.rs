@@ -3,7 +3,9 @@
 //! Handlers are small functions of extractors with one [`AppState`]; they never touch files (the store does)
 //! and every read is scoped to the account of the authenticated key.
 
+mod aggregate;
 pub mod auth;
+pub mod buckets;
 pub mod error;
 mod events;
 pub mod state;
@@ -103,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/count", get(events::count))
         .route("/v1/events/tail", get(events::tail))
         .route("/v1/events/export", get(events::export))
+        .route("/v1/events/histogram", get(aggregate::histogram))
+        .route("/v1/events/terms", get(aggregate::terms))
         .route("/v1/events/{id}", get(events::one))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
