@@ -4,6 +4,7 @@
 mod client;
 mod demo;
 mod events;
+mod histogram;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
