@@ -364,9 +364,12 @@ impl<'a> Run<'a> {
             // No document of the segment has a value.
             return Ok(Vec::new());
         };
-        let mut per_ord: HashMap<u64, ValueCounts> = HashMap::new();
-        // Per term ordinal: whether its text is a truncated stand-in (decided once per ordinal).
-        let mut truncated: HashMap<u64, bool> = HashMap::new();
+        // Indexed by term ordinal: a segment's ordinals are dense, and a vector beats hashing per document.
+        let terms = column.num_terms();
+        let mut per_ord: Vec<ValueCounts> = Vec::new();
+        per_ord.resize_with(terms, ValueCounts::default);
+        // Per ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2); decided once.
+        let mut truncated: Vec<u8> = vec![0; terms];
         let mut text = String::new();
         let mut ords: Vec<u64> = Vec::new();
         let mut from_log = Vec::new();
@@ -381,27 +384,31 @@ impl<'a> Run<'a> {
             self.with_value[matched.bucket] += 1;
             let mut to_log = false;
             for ord in &ords {
-                let is_truncated = match truncated.get(ord) {
-                    Some(known) => *known,
-                    None => {
-                        text.clear();
-                        column.ord_to_str(*ord, &mut text).map_err(|source| io_error(partition, source))?;
-                        let known = held_truncated(&text);
-                        truncated.insert(*ord, known);
-                        known
-                    }
+                let Ok(index) = usize::try_from(*ord) else {
+                    continue;
                 };
-                if is_truncated {
+                let (Some(state), Some(counts)) = (truncated.get_mut(index), per_ord.get_mut(index)) else {
+                    continue;
+                };
+                if *state == 0 {
+                    text.clear();
+                    column.ord_to_str(*ord, &mut text).map_err(|source| io_error(partition, source))?;
+                    *state = if held_truncated(&text) { 2 } else { 1 };
+                }
+                if *state == 2 {
                     to_log = true;
                 } else {
-                    per_ord.entry(*ord).or_default().add(matched.bucket, 1);
+                    counts.add(matched.bucket, 1);
                 }
             }
             if to_log {
                 from_log.push(*matched);
             }
         }
-        for (ord, counts) in per_ord {
+        for (ord, counts) in (0u64..).zip(per_ord) {
+            if counts.total == 0 {
+                continue;
+            }
             text.clear();
             if column.ord_to_str(ord, &mut text).map_err(|source| io_error(partition, source))? {
                 self.add_value(text.clone(), counts);
