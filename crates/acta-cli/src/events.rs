@@ -56,6 +56,30 @@ pub(crate) enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Draw how many events match over time, as bars in the terminal; `--by` splits each bar by a field's top
+    /// values.
+    Histogram {
+        #[command(flatten)]
+        filter: Filter,
+        /// Bucket width (30s, 5m, 1h, 1d, 7d); chosen for 30-120 buckets when absent.
+        #[arg(long)]
+        interval: Option<String>,
+        /// Split each bucket by this field's top values (action, outcome, initiator.name, _platform, ...).
+        #[arg(long)]
+        by: Option<String>,
+        /// How many values of `--by` to show; the rest count as other.
+        #[arg(long)]
+        top: Option<usize>,
+        /// IANA time zone whose days and hours the buckets follow (UTC when absent).
+        #[arg(long)]
+        tz: Option<String>,
+        /// Width of the longest bar, in columns.
+        #[arg(long, default_value_t = 50)]
+        width: usize,
+        /// Print the server's JSON answer instead of bars.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export every matching event as NDJSON or CSV, or (`--format bundle`, no query or time range) the log
     /// segments with their signed checkpoints as a tar that `acta verify` checks offline.
     Export {
@@ -119,6 +143,18 @@ pub(crate) async fn run(command: EventsCommand, connection: Connection) -> anyho
         }
         EventsCommand::Tail { query, instance, json } => tail(&client, &query, instance, json).await,
         EventsCommand::Export { filter, format, output } => export(&client, &filter, &format, output).await,
+        EventsCommand::Histogram { filter, interval, by, top, tz, width, json } => {
+            let mut params = filter.params();
+            let optional = [("interval", interval), ("by", by), ("top", top.map(|top| top.to_string())), ("tz", tz)];
+            params.extend(optional.into_iter().filter_map(|(name, value)| Some((name, value?))));
+            let answer = client.json(client.get("/v1/events/histogram").query(&params)).await?;
+            if json {
+                println!("{answer}");
+            } else {
+                print!("{}", crate::histogram::render(&answer, width.max(1)));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod events;
 mod verify;
+mod histogram;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

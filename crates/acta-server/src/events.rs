@@ -56,7 +56,7 @@ pub(crate) async fn instances_in_scope(
     Ok(instances)
 }
 
-fn scopes(instances: &[Instance]) -> Vec<InstanceScope> {
+pub(crate) fn scopes(instances: &[Instance]) -> Vec<InstanceScope> {
     instances
         .iter()
         .map(|instance| InstanceScope {

@@ -6,9 +6,11 @@
 //! and every read is scoped to the account of the authenticated key.
 
 mod admin;
+mod aggregate;
 pub mod alerts;
 mod audit;
 pub mod auth;
+pub mod buckets;
 pub mod console;
 pub mod error;
 mod events;
@@ -164,6 +166,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/count", get(events::count))
         .route("/v1/events/tail", get(events::tail))
         .route("/v1/events/export", get(events::export))
+        .route("/v1/events/histogram", get(aggregate::histogram))
+        .route("/v1/events/terms", get(aggregate::terms))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/accounts", post(admin::create_account).get(admin::list_accounts))
         .route("/v1/instances", post(admin::create_instance).get(admin::list_instances))

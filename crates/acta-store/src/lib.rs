@@ -25,7 +25,10 @@ use std::sync::Arc;
 use acta_cadf::Event;
 
 pub use alerting::{Alert, Attempt, AttemptOutcome, Delivery, Firing, NewFiring, View};
-pub use index::{EventIndex, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search, SortKey};
+pub use index::{
+    Aggregation, Breakdown, EventIndex, Histogram, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search,
+    Series, SortKey, Terms,
+};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};

@@ -8,6 +8,7 @@
 //! - A query opens only the partitions of the instances it is given, so the caller's account scope is the
 //!   only way in.
 
+mod aggregate;
 mod collect;
 mod schema;
 mod translate;
@@ -27,6 +28,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::log::{Day, Log, LogError, Record};
+pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
 use collect::{LocalKey, SortedCollector};
 use schema::{EventDoc, Fields};
 use translate::{PartitionFacts, time_range, translate};
@@ -459,12 +461,21 @@ impl Inner {
         let name = format!("{instance}/{day}");
         let path = self.partition_path(instance, day);
         std::fs::create_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
-        let directory = tantivy::directory::MmapDirectory::open(&path).map_err(|source| IndexError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(source.to_string()),
-        })?;
-        let index = Index::open_or_create(directory, self.fields.schema.clone())
-            .map_err(|source| tantivy_error(&name, source))?;
+        let index = match Index::open_or_create(mmap_directory(&path)?, self.fields.schema.clone()) {
+            Ok(index) => index,
+            // A partition written by a version of Acta with other fields (the aggregation columns were added
+            // later): its documents lack what queries now read, so it starts over empty and the indexer,
+            // seeing nothing indexed, fills it again from the log. Only the indexer opens partitions, so
+            // no query sees it half-built; at start-up this happens before the server answers.
+            Err(tantivy::TantivyError::SchemaError(reason)) => {
+                tracing::warn!(partition = %name, %reason, "index partition has another schema; rebuilding it from the log");
+                std::fs::remove_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
+                std::fs::create_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
+                Index::create(mmap_directory(&path)?, self.fields.schema.clone(), tantivy::IndexSettings::default())
+                    .map_err(|source| tantivy_error(&name, source))?
+            }
+            Err(source) => return Err(tantivy_error(&name, source)),
+        };
         let info = index
             .load_metas()
             .ok()
@@ -820,6 +831,13 @@ impl Indexer {
             }
         }
     }
+}
+
+fn mmap_directory(path: &Path) -> Result<tantivy::directory::MmapDirectory, IndexError> {
+    tantivy::directory::MmapDirectory::open(path).map_err(|source| IndexError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(source.to_string()),
+    })
 }
 
 fn tantivy_error(partition: &str, source: tantivy::TantivyError) -> IndexError {

@@ -4,7 +4,9 @@
 //! conditions on any path of any event, with exactly the reference evaluator's notion of a field value
 //! (see `acta_query::field_values`): scalar leaves, arrays transparent, stringified JSON descended into.
 
-use acta_query::tokenize;
+use std::borrow::Cow;
+
+use acta_query::{Field as QueryField, tokenize};
 use serde_json::Value;
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -21,6 +23,24 @@ pub(crate) const MAX_TERM_VALUE: usize = 1000;
 pub(crate) const TRUNCATED: char = '\u{3}';
 /// Position gap between values of a field, so a phrase never spans two values.
 const VALUE_GAP: usize = 4;
+
+/// The fields kept as columnar (fast) text as well, so that aggregations by them read a column per matching
+/// document instead of walking the term dictionary. `level` is `severity` and needs no column of its own.
+/// Each entry is (the field's name in the query language, the tantivy field name). Changing this list
+/// changes the schema, which makes every existing partition rebuild itself from the log on open.
+pub(crate) const COLUMNS: [(&str, &str); 11] = [
+    ("action", "by_action"),
+    ("outcome", "by_outcome"),
+    ("severity", "by_severity"),
+    ("initiator.id", "by_initiator_id"),
+    ("initiator.name", "by_initiator_name"),
+    ("initiator.host.agent", "by_initiator_host_agent"),
+    ("target.id", "by_target_id"),
+    ("target.name", "by_target_name"),
+    ("target.typeURI", "by_target_type_uri"),
+    ("reason.reasonCode", "by_reason_code"),
+    ("_platform", "by_platform"),
+];
 
 /// The fields of a partition's index.
 #[derive(Clone)]
@@ -44,6 +64,8 @@ pub(crate) struct Fields {
     pub(crate) equals_cs: Field,
     /// `path` of every present, non-null value (objects included).
     pub(crate) exists: Field,
+    /// The columns of [`COLUMNS`], in its order: the values of the field, each as [`column_value`] gives it.
+    pub(crate) columns: Vec<(String, Field)>,
 }
 
 impl Fields {
@@ -63,7 +85,13 @@ impl Fields {
         let equals_ci = builder.add_text_field("equals_ci", STRING);
         let equals_cs = builder.add_text_field("equals_cs", STRING);
         let exists = builder.add_text_field("exists", STRING);
-        Fields { schema: builder.build(), seq, time, received, id, text, tokens, equals_ci, equals_cs, exists }
+        // Fast only: never searched, read by document. Without a tokenizer the value is kept whole.
+        let columns = COLUMNS
+            .iter()
+            .filter_map(|(path, name)| Some((field_path(&QueryField::from_name(path))?, name)))
+            .map(|(path, name)| (path, builder.add_text_field(name, TextOptions::default().set_fast(None))))
+            .collect();
+        Fields { schema: builder.build(), seq, time, received, id, text, tokens, equals_ci, equals_cs, exists, columns }
     }
 }
 
@@ -102,6 +130,9 @@ pub(crate) fn document(fields: &Fields, event: &EventDoc<'_>) -> TantivyDocument
         match leaf {
             Leaf::Present(path) => document.add_text(fields.exists, path),
             Leaf::Scalar(path, value) => {
+                if let Some((_, column)) = fields.columns.iter().find(|(column_path, _)| column_path == path) {
+                    document.add_text(*column, column_value(value));
+                }
                 document.add_text(fields.exists, path);
                 document.add_text(fields.equals_ci, term_text(path, &value.to_lowercase()));
                 document.add_text(fields.equals_cs, term_text(path, value));
@@ -127,6 +158,37 @@ pub(crate) fn term_text(path: &str, value: &str) -> String {
         end -= 1;
     }
     format!("{path}{SEP}{}{TRUNCATED}", &value[..end])
+}
+
+/// The value as a column keeps it: like the value part of [`term_text`], truncated past [`MAX_TERM_VALUE`].
+pub(crate) fn column_value(value: &str) -> Cow<'_, str> {
+    if value.len() <= MAX_TERM_VALUE {
+        return Cow::Borrowed(value);
+    }
+    let mut end = MAX_TERM_VALUE;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{TRUNCATED}", &value[..end]))
+}
+
+/// Whether the index holds `value` (as a term or a column value) only as a truncated stand-in, so that its
+/// true text must be read from the event. A short value that happens to end with [`TRUNCATED`] looks the
+/// same in the index, so it is treated the same way.
+pub(crate) fn held_truncated(value: &str) -> bool {
+    value.len() > MAX_TERM_VALUE || value.ends_with(TRUNCATED)
+}
+
+/// The path under which documents keep a field's values: its dotted path, or the pseudo-path of `_platform`
+/// and `_received`. `None` for the fields every event of a partition shares (`_account`, `_instance`,
+/// `_region`), which documents do not hold.
+pub(crate) fn field_path(field: &QueryField) -> Option<String> {
+    match field {
+        QueryField::Path(segments) => Some(segments.join(".")),
+        QueryField::Platform => Some(format!("{DERIVED}platform")),
+        QueryField::Received => Some(format!("{DERIVED}received")),
+        QueryField::Account | QueryField::Instance | QueryField::Region => None,
+    }
 }
 
 /// Tokens with explicit positions: each token follows the previous one, plus its extra gap.

@@ -1,0 +1,158 @@
+//! Latency of `GET /v1/events/histogram` over many events (docs/benchmarks.md).
+//!
+//! Starts a server on a temporary directory, sends `ACTA_BENCH_EVENTS` events (default 1,000,000) spread over
+//! the last 24 hours through `POST /v1/events`, waits until they are searchable, then times each request
+//! several times and prints a Markdown table. Run in release mode:
+//!
+//! `cargo run --release -p acta-server --example histogram_bench`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const KEY: &str = "bench-admin-key-0123456789";
+
+/// A timed request: its name in the table, its path, its parameters.
+type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+
+fn main() {
+    let events: u64 = std::env::var("ACTA_BENCH_EVENTS").ok().and_then(|text| text.parse().ok()).unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(run(events));
+}
+
+async fn run(total: u64) {
+    let dir = tempfile::tempdir_in(std::env::var("ACTA_BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
+    let running = acta_server::start(acta_server::ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        bootstrap_key: Some(KEY.to_string()),
+        limits: acta_server::Limits::default(),
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+
+    let started = Instant::now();
+    let now = acta_server::now_ns();
+    let day = 86_400_000_000_000i64;
+    let batch = 5_000u64;
+    let mut sent = 0u64;
+    while sent < total {
+        let n = batch.min(total - sent);
+        let body: String = (sent..sent + n)
+            .map(|i| format!("{}\n", event(i, now - day + (i * 7919 % total) as i64 * (day / total as i64))))
+            .collect();
+        loop {
+            let response = http
+                .post(format!("{url}/v1/events"))
+                .bearer_auth(KEY)
+                .header("content-type", "application/x-ndjson")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            if response.status().as_u16() == 429 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            assert!(response.status().is_success(), "{}", response.text().await.unwrap_or_default());
+            break;
+        }
+        sent += n;
+    }
+    let ingested = started.elapsed();
+    loop {
+        let answer: Value = get(&http, &url, "/v1/events/count", &[]).await;
+        if answer["count"].as_u64() == Some(total) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("{total} events sent in {ingested:.1?}, searchable after {:.1?}", started.elapsed());
+
+    let cases: [Case; 6] = [
+        ("count, last 24 h", "/v1/events/count", vec![("from", "24h")]),
+        ("histogram, last 24 h, no breakdown", "/v1/events/histogram", vec![("from", "24h")]),
+        (
+            "histogram, last 24 h, by action, top 5 (column)",
+            "/v1/events/histogram",
+            vec![("from", "24h"), ("by", "action"), ("top", "5")],
+        ),
+        (
+            "histogram, last 24 h, by initiator.host.address, top 5 (terms)",
+            "/v1/events/histogram",
+            vec![("from", "24h"), ("by", "initiator.host.address"), ("top", "5")],
+        ),
+        (
+            "histogram, last 24 h, `action:user-apikey`, by action, top 5",
+            "/v1/events/histogram",
+            vec![("from", "24h"), ("q", "action:user-apikey"), ("by", "action"), ("top", "5")],
+        ),
+        (
+            "terms of initiator.id (1,000 values), last 24 h, top 10",
+            "/v1/events/terms",
+            vec![("from", "24h"), ("field", "initiator.id")],
+        ),
+    ];
+    println!("| request | matching events | median | min | max |");
+    println!("|---|---|---|---|---|");
+    for (name, path, params) in cases {
+        let _warm = get(&http, &url, path, &params).await;
+        let mut times = Vec::new();
+        let mut matched = Value::Null;
+        for _ in 0..7 {
+            let start = Instant::now();
+            let answer = get(&http, &url, path, &params).await;
+            times.push(start.elapsed());
+            matched = answer["count"].clone();
+        }
+        times.sort();
+        println!(
+            "| {name} | {matched} | {:.0?} | {:.0?} | {:.0?} |",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
+    running.stop().await.unwrap();
+}
+
+async fn get(http: &reqwest::Client, url: &str, path: &str, params: &[(&str, &str)]) -> Value {
+    let response = http.get(format!("{url}{path}")).bearer_auth(KEY).query(params).send().await.unwrap();
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    response.json().await.unwrap()
+}
+
+/// An IBM-style event: 40 actions (a few frequent), 1,000 initiators, 250 addresses, some failures.
+fn event(i: u64, time: i64) -> Value {
+    let services = ["iam-identity", "kms", "cloud-object-storage", "iam-groups", "containers-kubernetes"];
+    let resources = ["user-apikey", "secrets", "bucket", "group", "cluster", "policy", "instance", "key"];
+    let verbs = ["create", "update", "delete", "read", "login"];
+    // Skewed: low numbers far more often, so there is a clear top 5.
+    let skew = (i * 2_654_435_761 % 1_000).pow(2) / 1_000;
+    let action = format!(
+        "{}.{}.{}",
+        services[(skew % 5) as usize],
+        resources[(skew / 5 % 8) as usize],
+        verbs[(skew / 40 % 5) as usize]
+    );
+    let failed = i.is_multiple_of(7);
+    json!({
+        "id": format!("bench-{i}"),
+        "eventTime": acta_cadf::format_time(time),
+        "action": action,
+        "outcome": if failed { "failure" } else { "success" },
+        "severity": if failed { "warning" } else { "normal" },
+        "message": format!("Service: {action} demo-{}", i % 100),
+        "initiator": {"id": format!("IBMid-{}", i % 1_000), "name": format!("user{}@example.com", i % 1_000),
+                      "typeURI": "service/security/account/user",
+                      "host": {"address": format!("192.0.2.{}", i % 250), "agent": "IBM Cloud CLI"}},
+        "target": {"id": format!("crn:v1:bluemix:public:kms:us-south:a/1::key:{}", i % 5_000), "name": "demo-key",
+                   "typeURI": "kms/secrets"},
+        "reason": {"reasonCode": if failed { 403 } else { 200 }},
+        "observer": {"name": "ActivityTracker"},
+    })
+}

@@ -1,0 +1,626 @@
+//! Aggregations: how many events match per time bucket, and how they split over the values of a field.
+//!
+//! Counts are the search's counts by construction: each partition's query is the one `search` and `count` run
+//! (the same translation, the same time range), and an inexact translation has every candidate checked by the
+//! reference evaluator on the event read from the log, exactly as `count` does. A bucket count is therefore
+//! what `count` answers over the bucket's range.
+//!
+//! The values of a field are `acta_query::field_values`' values, compared as text (`FieldValue::text`: a number
+//! is its JSON text, so the number `200` and the string `"200"` are one value, as they are to `field:===200`).
+//! An event counts once for each distinct value it has (an array `["a","a","b"]` counts once for `a` and once
+//! for `b`); an event without the field counts in no value, but in its bucket and in `missing`. So for a field
+//! every event has exactly once, the top values plus `other` sum to the bucket count.
+//!
+//! Where the values come from, fastest first:
+//! 1. the columns of the common fields (`schema::COLUMNS`), read per matching document;
+//! 2. for any other path, the `equals_cs` terms of the path (`path SEP value`), whose posting lists are
+//!    intersected with the matching documents: built from the same flattening as the query terms, they hold
+//!    exactly `field_values`' texts;
+//! 3. the event itself, read from the log: for candidates of inexact queries (read anyway to verify them), for
+//!    values the index holds truncated (longer than `MAX_TERM_VALUE`), and for paths the index cannot name
+//!    (a segment that is empty or holds one of the index's separator characters).
+//!
+//! `_account`, `_instance` and `_region` are the partition's own: every matching event of it has that value.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use acta_query::{Compiled, EventView, Field, PreparedEvent, Query, field_values};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
+
+use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
+use super::translate::{PartitionFacts, translate};
+use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, tantivy_error};
+use crate::log::Record;
+
+/// What to aggregate: a query over some instances and an eventTime range (`from` inclusive, `to` exclusive).
+pub struct Aggregation<'a> {
+    /// Where to look.
+    pub scopes: &'a [InstanceScope],
+    /// What to match.
+    pub query: &'a Query,
+    /// eventTime lower bound, inclusive, unix ns.
+    pub from: Option<i64>,
+    /// eventTime upper bound, exclusive, unix ns.
+    pub to: Option<i64>,
+    /// When to give up.
+    pub deadline: Option<Instant>,
+}
+
+/// Counts per time bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Histogram {
+    /// Matching events per bucket.
+    pub counts: Vec<u64>,
+    /// The split over a field's values, when one was asked for.
+    pub breakdown: Option<Breakdown>,
+}
+
+/// How a histogram's events split over the values of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breakdown {
+    /// The most frequent values over the whole range, most frequent first (ties by value).
+    pub top: Vec<Series>,
+    /// Per bucket, the events counted for values outside `top` (an event with two such values counts twice).
+    pub other: Vec<u64>,
+    /// Per bucket, the events without any value of the field.
+    pub missing: Vec<u64>,
+    /// How many distinct values the matching events have.
+    pub distinct: u64,
+}
+
+/// One value of a field and its counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// The value's text.
+    pub value: String,
+    /// Events with this value over the whole range.
+    pub total: u64,
+    /// Events with this value per bucket.
+    pub counts: Vec<u64>,
+}
+
+/// The top values of a field among the matching events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terms {
+    /// Matching events.
+    pub total: u64,
+    /// The most frequent values and how many events have each, most frequent first (ties by value).
+    pub values: Vec<(String, u64)>,
+    /// Events counted for the other values (an event with two such values counts twice).
+    pub other: u64,
+    /// Matching events without any value of the field.
+    pub missing: u64,
+    /// How many distinct values the matching events have.
+    pub distinct: u64,
+}
+
+impl EventIndex {
+    /// Counts matching events per bucket. `boundaries` are the instants, strictly increasing and inside
+    /// `(from, to)`, where one bucket ends and the next begins: bucket `i` runs from `boundaries[i - 1]` (or
+    /// `from`) to `boundaries[i]` (or `to`), so there are `boundaries.len() + 1` buckets. With `by`, the
+    /// events are also split over the field's `top` most frequent values (see the module documentation).
+    pub fn histogram(
+        &self,
+        on: &Aggregation<'_>,
+        boundaries: &[i64],
+        by: Option<&Field>,
+        top: usize,
+    ) -> Result<Histogram, IndexError> {
+        let mut run = Run::new(&self.inner, on, boundaries, by);
+        for (scope_index, partition) in self.inner.partitions_for(on.scopes, on.from, on.to, None) {
+            run.partition(&on.scopes[scope_index], &partition)?;
+        }
+        Ok(run.finish(top))
+    }
+
+    /// The `top` most frequent values of `field` among the matching events.
+    pub fn terms(&self, on: &Aggregation<'_>, field: &Field, top: usize) -> Result<Terms, IndexError> {
+        let histogram = self.histogram(on, &[], Some(field), top)?;
+        let total = histogram.counts.first().copied().unwrap_or(0);
+        let Some(breakdown) = histogram.breakdown else {
+            return Ok(Terms { total, values: Vec::new(), other: 0, missing: total, distinct: 0 });
+        };
+        let first = |counts: &[u64]| counts.first().copied().unwrap_or(0);
+        Ok(Terms {
+            total,
+            values: breakdown.top.into_iter().map(|series| (series.value, series.total)).collect(),
+            other: first(&breakdown.other),
+            missing: first(&breakdown.missing),
+            distinct: breakdown.distinct,
+        })
+    }
+}
+
+/// The field a breakdown is by, and where its values are found.
+struct By {
+    field: Field,
+    /// Where the values come from in a partition's documents.
+    source: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    /// `_account`, `_instance`, `_region`: one value per partition.
+    Partition,
+    /// A column of `schema::COLUMNS` (tantivy field name), with the `equals_cs` path for partitions without it.
+    Column(&'static str, String),
+    /// The `equals_cs` terms under this path.
+    Terms(String),
+    /// Only the events themselves know.
+    Log,
+}
+
+impl By {
+    fn new(field: &Field) -> By {
+        let source = match field_path(field) {
+            None => Source::Partition,
+            Some(_) if !indexable(field) => Source::Log,
+            Some(path) => match super::schema::COLUMNS.iter().find(|(name, _)| Field::from_name(name) == *field) {
+                Some((_, column)) => Source::Column(column, path),
+                None => Source::Terms(path),
+            },
+        };
+        By { field: field.clone(), source }
+    }
+}
+
+/// Whether the index holds the field's values under its path: documents drop keys that are empty or hold a
+/// separator character (see `schema::flatten`), while the evaluator can still reach such keys.
+fn indexable(field: &Field) -> bool {
+    match field {
+        Field::Path(segments) => {
+            segments.iter().all(|segment| !segment.is_empty() && !segment.contains([SEP, DERIVED, TRUNCATED]))
+        }
+        _ => true,
+    }
+}
+
+/// Counts of one value: a total, and (bucket, count) runs in the order documents were met. Documents of a
+/// partition are mostly in time order, so the runs stay short; a value with one event costs one run, which
+/// keeps high-cardinality fields (ids) affordable where a dense row of buckets per value would not be.
+#[derive(Default)]
+struct ValueCounts {
+    total: u64,
+    runs: Vec<(usize, u64)>,
+}
+
+impl ValueCounts {
+    fn add(&mut self, bucket: usize, count: u64) {
+        self.total += count;
+        match self.runs.last_mut() {
+            Some((last, n)) if *last == bucket => *n += count,
+            _ => self.runs.push((bucket, count)),
+        }
+    }
+
+    fn merge(&mut self, other: ValueCounts) {
+        for (bucket, count) in other.runs {
+            self.add(bucket, count);
+        }
+    }
+}
+
+/// A matching document of a segment.
+#[derive(Clone, Copy)]
+struct Matched {
+    doc: DocId,
+    bucket: usize,
+    seq: u64,
+}
+
+/// One aggregation under way.
+struct Run<'a> {
+    inner: &'a Inner,
+    on: &'a Aggregation<'a>,
+    compiled: Compiled,
+    boundaries: Arc<[i64]>,
+    by: Option<By>,
+    counts: Vec<u64>,
+    /// Per bucket, events with at least one value of the field.
+    with_value: Vec<u64>,
+    values: HashMap<String, ValueCounts>,
+    /// Candidates read from the log, for the deadline's report.
+    examined: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(inner: &'a Inner, on: &'a Aggregation<'a>, boundaries: &[i64], by: Option<&Field>) -> Run<'a> {
+        let buckets = boundaries.len() + 1;
+        Run {
+            inner,
+            on,
+            compiled: Compiled::new(on.query),
+            boundaries: Arc::from(boundaries),
+            by: by.map(By::new),
+            counts: vec![0; buckets],
+            with_value: vec![0; buckets],
+            values: HashMap::new(),
+            examined: 0,
+        }
+    }
+
+    fn check_deadline(&self) -> Result<(), IndexError> {
+        if self.on.deadline.is_some_and(|deadline| Instant::now() > deadline) {
+            return Err(IndexError::Deadline { examined: self.examined });
+        }
+        Ok(())
+    }
+
+    fn partition(&mut self, scope: &InstanceScope, partition: &Partition) -> Result<(), IndexError> {
+        self.check_deadline()?;
+        let searcher = partition.reader.searcher();
+        let facts = PartitionFacts {
+            searcher: &searcher,
+            account: &scope.account,
+            instance: &scope.instance,
+            region: &scope.region,
+        };
+        let translated = translate(&self.inner.fields, &facts, self.on.query);
+        let query = self.inner.with_time(translated.query, self.on.from, self.on.to);
+        let keep_docs = !translated.exact || self.by.is_some();
+        let collector = BucketCollector { boundaries: self.boundaries.clone(), keep_docs };
+        let segments = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
+        for segment in segments {
+            if !translated.exact {
+                self.verified(scope, &segment.docs)?;
+                continue;
+            }
+            for (total, count) in self.counts.iter_mut().zip(&segment.counts) {
+                *total += count;
+            }
+            let Some((field, source)) = self.by.as_ref().map(|by| (by.field.clone(), by.source.clone())) else {
+                continue;
+            };
+            let reader = searcher.segment_reader(segment.ordinal);
+            let mut docs = segment.docs;
+            if !docs.is_sorted_by_key(|matched| matched.doc) {
+                docs.sort_unstable_by_key(|matched| matched.doc);
+            }
+            let from_log = match &source {
+                Source::Partition => {
+                    let mut counts = ValueCounts::default();
+                    for (bucket, count) in segment.counts.iter().enumerate().filter(|(_, count)| **count > 0) {
+                        counts.add(bucket, *count);
+                        self.with_value[bucket] += count;
+                    }
+                    self.add_value(partition_value(&field, scope).to_string(), counts);
+                    Vec::new()
+                }
+                Source::Log => docs,
+                Source::Column(column, path) => match reader.schema().get_field(column) {
+                    Ok(_) => {
+                        let column = reader.fast_fields().str(column).map_err(|e| tantivy_error(&partition.name, e))?;
+                        self.count_column(column.as_ref(), &docs, &partition.name)?
+                    }
+                    // Not reached while partitions are rebuilt on a schema change; kept so that a partition
+                    // without the column still answers, from the terms.
+                    Err(_) => self.count_terms(reader, path, &docs, &partition.name)?,
+                },
+                Source::Terms(path) => self.count_terms(reader, path, &docs, &partition.name)?,
+            };
+            // Documents sent here by the index have their other values counted already, and count as having
+            // a value; only their truncated values are read from the event.
+            let only_truncated = !matches!(source, Source::Log);
+            for matched in from_log {
+                self.examined += 1;
+                self.check_deadline()?;
+                let record = self.inner.read_record(&scope.instance, matched.seq)?;
+                let texts = with_view(scope, &record, |view| distinct_texts(view, &field)).unwrap_or_default();
+                let mut any = false;
+                for text in texts.into_iter().filter(|text| !only_truncated || held_truncated(text)) {
+                    any = true;
+                    self.values.entry(text).or_default().add(matched.bucket, 1);
+                }
+                if any && !only_truncated {
+                    self.with_value[matched.bucket] += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Candidates of an inexact query: each is read, checked by the reference evaluator, and, when it
+    /// matches, counted with the values it has.
+    fn verified(&mut self, scope: &InstanceScope, docs: &[Matched]) -> Result<(), IndexError> {
+        for matched in docs {
+            self.check_deadline()?;
+            self.examined += 1;
+            let record = self.inner.read_record(&scope.instance, matched.seq)?;
+            let compiled = &self.compiled;
+            let field = self.by.as_ref().map(|by| &by.field);
+            let verdict = with_view(scope, &record, |view| {
+                compiled.matches(&PreparedEvent::new(*view)).then(|| field.map(|field| distinct_texts(view, field)))
+            });
+            let Some(Some(texts)) = verdict else {
+                continue;
+            };
+            self.counts[matched.bucket] += 1;
+            let Some(texts) = texts else {
+                continue;
+            };
+            if !texts.is_empty() {
+                self.with_value[matched.bucket] += 1;
+            }
+            for text in texts {
+                self.values.entry(text).or_default().add(matched.bucket, 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Values from a column; returns the documents whose values the column holds truncated.
+    fn count_column(
+        &mut self,
+        column: Option<&StrColumn>,
+        docs: &[Matched],
+        partition: &str,
+    ) -> Result<Vec<Matched>, IndexError> {
+        let Some(column) = column else {
+            // No document of the segment has a value.
+            return Ok(Vec::new());
+        };
+        // Indexed by term ordinal: a segment's ordinals are dense, and a vector beats hashing per document.
+        let terms = column.num_terms();
+        let mut per_ord: Vec<ValueCounts> = Vec::new();
+        per_ord.resize_with(terms, ValueCounts::default);
+        // Per ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2); decided once.
+        let mut truncated: Vec<u8> = vec![0; terms];
+        let mut text = String::new();
+        let mut ords: Vec<u64> = Vec::new();
+        let mut from_log = Vec::new();
+        for matched in docs {
+            ords.clear();
+            ords.extend(column.term_ords(matched.doc));
+            if ords.is_empty() {
+                continue;
+            }
+            ords.sort_unstable();
+            ords.dedup();
+            self.with_value[matched.bucket] += 1;
+            let mut to_log = false;
+            for ord in &ords {
+                let Ok(index) = usize::try_from(*ord) else {
+                    continue;
+                };
+                let (Some(state), Some(counts)) = (truncated.get_mut(index), per_ord.get_mut(index)) else {
+                    continue;
+                };
+                if *state == 0 {
+                    text.clear();
+                    column.ord_to_str(*ord, &mut text).map_err(|source| io_error(partition, source))?;
+                    *state = if held_truncated(&text) { 2 } else { 1 };
+                }
+                if *state == 2 {
+                    to_log = true;
+                } else {
+                    counts.add(matched.bucket, 1);
+                }
+            }
+            if to_log {
+                from_log.push(*matched);
+            }
+        }
+        for (ord, counts) in (0u64..).zip(per_ord) {
+            if counts.total == 0 {
+                continue;
+            }
+            text.clear();
+            if column.ord_to_str(ord, &mut text).map_err(|source| io_error(partition, source))? {
+                self.add_value(text.clone(), counts);
+            }
+        }
+        Ok(from_log)
+    }
+
+    /// Values from the `equals_cs` terms of `path`: each term's posting list intersected with the matching
+    /// documents. Returns the documents with a truncated value.
+    fn count_terms(
+        &mut self,
+        reader: &SegmentReader,
+        path: &str,
+        docs: &[Matched],
+        partition: &str,
+    ) -> Result<Vec<Matched>, IndexError> {
+        let inverted =
+            reader.inverted_index(self.inner.fields.equals_cs).map_err(|source| tantivy_error(partition, source))?;
+        let prefix = format!("{path}{SEP}");
+        // Every term of the path, and nothing else: paths hold no SEP, so `path SEP` is followed by the value.
+        let upper = format!("{path}{}", char::from_u32(u32::from(SEP) + 1).unwrap_or(SEP));
+        let mut stream = inverted
+            .terms()
+            .range()
+            .ge(prefix.as_bytes())
+            .lt(upper.as_bytes())
+            .into_stream()
+            .map_err(|source| io_error(partition, source))?;
+        let mut has_value = vec![false; docs.len()];
+        let mut to_log = vec![false; docs.len()];
+        while stream.advance() {
+            let Some(value) = stream.key().get(prefix.len()..).and_then(|bytes| std::str::from_utf8(bytes).ok()) else {
+                continue;
+            };
+            let truncated = held_truncated(value);
+            let mut postings = inverted
+                .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)
+                .map_err(|source| io_error(partition, source))?;
+            let mut counts = ValueCounts::default();
+            // Leapfrog intersection: cheap both for values on few documents (skip through the matches) and
+            // for selective queries (skip through the postings).
+            let mut i = 0;
+            let mut doc = postings.doc();
+            while doc != TERMINATED && i < docs.len() {
+                let wanted = docs[i].doc;
+                if wanted < doc {
+                    i += docs[i..].partition_point(|matched| matched.doc < doc);
+                } else if wanted > doc {
+                    doc = postings.seek(wanted);
+                } else {
+                    has_value[i] = true;
+                    if truncated {
+                        to_log[i] = true;
+                    } else {
+                        counts.add(docs[i].bucket, 1);
+                    }
+                    i += 1;
+                    doc = postings.advance();
+                }
+            }
+            if counts.total > 0 {
+                self.add_value(value.to_string(), counts);
+            }
+        }
+        for (matched, _) in docs.iter().zip(&has_value).filter(|(_, has)| **has) {
+            self.with_value[matched.bucket] += 1;
+        }
+        Ok(docs.iter().zip(to_log).filter(|(_, to_log)| *to_log).map(|(matched, _)| *matched).collect())
+    }
+
+    fn add_value(&mut self, value: String, counts: ValueCounts) {
+        match self.values.get_mut(&value) {
+            Some(existing) => existing.merge(counts),
+            None => {
+                self.values.insert(value, counts);
+            }
+        }
+    }
+
+    fn finish(self, top: usize) -> Histogram {
+        let buckets = self.counts.len();
+        let Some(_) = self.by else {
+            return Histogram { counts: self.counts, breakdown: None };
+        };
+        let mut occurrences = vec![0u64; buckets];
+        let mut values: Vec<(String, ValueCounts)> = self.values.into_iter().collect();
+        for (_, counts) in &values {
+            for (bucket, count) in &counts.runs {
+                occurrences[*bucket] += count;
+            }
+        }
+        values.sort_unstable_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
+        let distinct = values.len() as u64;
+        values.truncate(top);
+        let mut other = occurrences;
+        let top: Vec<Series> = values
+            .into_iter()
+            .map(|(value, counts)| {
+                let mut per_bucket = vec![0u64; buckets];
+                for (bucket, count) in counts.runs {
+                    per_bucket[bucket] += count;
+                    other[bucket] = other[bucket].saturating_sub(count);
+                }
+                Series { value, total: counts.total, counts: per_bucket }
+            })
+            .collect();
+        let missing =
+            self.counts.iter().zip(&self.with_value).map(|(count, with)| count.saturating_sub(*with)).collect();
+        Histogram { counts: self.counts, breakdown: Some(Breakdown { top, other, missing, distinct }) }
+    }
+}
+
+/// The value every event of the partition has for `_account`, `_instance` or `_region`.
+fn partition_value<'s>(field: &Field, scope: &'s InstanceScope) -> &'s str {
+    match field {
+        Field::Account => &scope.account,
+        Field::Instance => &scope.instance,
+        _ => &scope.region,
+    }
+}
+
+/// The distinct texts of the field's values in an event.
+fn distinct_texts(view: &EventView<'_>, field: &Field) -> Vec<String> {
+    let mut texts: Vec<String> = field_values(view, field).iter().map(|value| value.text().into_owned()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    texts
+}
+
+/// Runs `f` on the evaluators' view of a stored event; `None` when the stored bytes are not JSON (never for
+/// an accepted event; such an event then matches nothing, as in `verify`).
+fn with_view<T>(scope: &InstanceScope, record: &Record, f: impl FnOnce(&EventView<'_>) -> T) -> Option<T> {
+    let raw = String::from_utf8_lossy(&record.event);
+    let event = serde_json::from_str::<serde_json::Value>(&raw).ok()?;
+    let received = acta_cadf::format_time(record.received_ns);
+    let view = EventView {
+        raw: &raw,
+        event: &event,
+        account: &scope.account,
+        instance: &scope.instance,
+        region: &scope.region,
+        received: &received,
+    };
+    Some(f(&view))
+}
+
+fn io_error(partition: &str, source: std::io::Error) -> IndexError {
+    tantivy_error(partition, tantivy::TantivyError::from(source))
+}
+
+/// Counts matching documents per bucket, and keeps them when their values or their verification are needed.
+struct BucketCollector {
+    boundaries: Arc<[i64]>,
+    keep_docs: bool,
+}
+
+/// What one segment matched.
+struct SegmentMatches {
+    ordinal: SegmentOrdinal,
+    counts: Vec<u64>,
+    docs: Vec<Matched>,
+}
+
+struct BucketSegmentCollector {
+    boundaries: Arc<[i64]>,
+    keep_docs: bool,
+    time: Column<i64>,
+    seq: Column<u64>,
+    matches: SegmentMatches,
+}
+
+impl Collector for BucketCollector {
+    type Fruit = Vec<SegmentMatches>;
+    type Child = BucketSegmentCollector;
+
+    fn for_segment(&self, ordinal: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
+        let fast = reader.fast_fields();
+        Ok(BucketSegmentCollector {
+            boundaries: self.boundaries.clone(),
+            keep_docs: self.keep_docs,
+            time: fast.i64("time")?,
+            seq: fast.u64("seq")?,
+            matches: SegmentMatches { ordinal, counts: vec![0; self.boundaries.len() + 1], docs: Vec::new() },
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<SegmentMatches>>) -> tantivy::Result<Vec<SegmentMatches>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for BucketSegmentCollector {
+    type Fruit = Vec<SegmentMatches>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        // Every document has a time (the query's time range even requires it); the minimum would only put a
+        // document without one in the first bucket, not lose it.
+        let time = self.time.first(doc).unwrap_or(i64::MIN);
+        let bucket = self.boundaries.partition_point(|boundary| *boundary <= time);
+        self.matches.counts[bucket] += 1;
+        if self.keep_docs {
+            let seq = self.seq.first(doc).unwrap_or(0);
+            self.matches.docs.push(Matched { doc, bucket, seq });
+        }
+    }
+
+    fn harvest(self) -> Vec<SegmentMatches> {
+        vec![self.matches]
+    }
+}

@@ -1,0 +1,141 @@
+//! Aggregations on the index itself: partitions written with another schema, and values the index holds
+//! only truncated.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use acta_query::Field;
+use acta_store::log::NewRecord;
+use acta_store::{Aggregation, EventIndex, IndexOptions, InstanceScope, Log, LogOptions};
+use serde_json::json;
+
+const INSTANCE: &str = "inst-1";
+
+fn scope() -> Vec<InstanceScope> {
+    vec![InstanceScope { instance: INSTANCE.into(), account: "acc".into(), region: "eu-de".into() }]
+}
+
+fn append(log: &Log, events: &[serde_json::Value]) {
+    let records = events
+        .iter()
+        .enumerate()
+        .map(|(n, event)| NewRecord {
+            account: "acc".into(),
+            event_id: format!("e-{n}"),
+            event: event.to_string().into_bytes(),
+        })
+        .collect();
+    log.append(INSTANCE, records).unwrap();
+}
+
+fn open_index(dir: &Path, log: &Arc<Log>) -> EventIndex {
+    let options = IndexOptions { commit_interval: Duration::from_millis(50), ..IndexOptions::default() };
+    let index = EventIndex::open(&dir.join("index"), log.clone(), options).unwrap();
+    index.notify(INSTANCE);
+    assert!(index.wait_caught_up(Duration::from_secs(20)));
+    index
+}
+
+fn events() -> Vec<serde_json::Value> {
+    (0..10)
+        .map(|n| {
+            let action = ["a.create", "a.delete"][n % 2];
+            json!({"eventTime": format!("2026-11-20T10:0{n}:00Z"), "action": action, "outcome": "success"})
+        })
+        .collect()
+}
+
+fn by_action(index: &EventIndex) -> Vec<(String, u64)> {
+    let query = acta_query::parse("").unwrap();
+    let scopes = scope();
+    let on = Aggregation { scopes: &scopes, query: &query, from: None, to: None, deadline: None };
+    let terms = index.terms(&on, &Field::from_name("action"), 10).unwrap();
+    terms.values
+}
+
+#[test]
+fn a_partition_written_with_another_schema_is_rebuilt_from_the_log_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Log::open(&dir.path().join("log"), LogOptions::default()).unwrap());
+    append(&log, &events());
+    let index = open_index(dir.path(), &log);
+    let expected = vec![("a.create".to_string(), 5), ("a.delete".to_string(), 5)];
+    assert_eq!(by_action(&index), expected);
+    let (_, day, info) = index.partitions().into_iter().next().unwrap();
+    index.close();
+    drop(index);
+
+    // An older Acta's partition: another schema, and a commit saying it holds everything.
+    let partition = dir.path().join("index").join(INSTANCE).join(day.to_string());
+    std::fs::remove_dir_all(&partition).unwrap();
+    std::fs::create_dir_all(&partition).unwrap();
+    let mut builder = tantivy::schema::Schema::builder();
+    builder.add_u64_field("seq", tantivy::schema::INDEXED | tantivy::schema::FAST);
+    let old = tantivy::Index::create_in_dir(&partition, builder.build()).unwrap();
+    let mut writer: tantivy::IndexWriter = old.writer_with_num_threads(1, 15_000_000).unwrap();
+    let mut prepared = writer.prepare_commit().unwrap();
+    prepared.set_payload(&serde_json::to_string(&info).unwrap());
+    prepared.commit().unwrap();
+    drop(writer);
+
+    let index = open_index(dir.path(), &log);
+    assert_eq!(by_action(&index), expected);
+    let query = acta_query::parse("a.delete").unwrap();
+    assert_eq!(index.count(&scope(), &query, None, None, None).unwrap(), 5);
+    index.close();
+}
+
+#[test]
+fn values_longer_than_the_index_keeps_are_counted_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Log::open(&dir.path().join("log"), LogOptions::default()).unwrap());
+    // Two long values sharing their first 1000 bytes: the index holds them as one truncated term.
+    let (long_a, long_b) = (format!("{}a", "x".repeat(1_200)), format!("{}b", "x".repeat(1_200)));
+    let events: Vec<serde_json::Value> = [&long_a, &long_b, &long_a, &"short".to_string()]
+        .iter()
+        .enumerate()
+        .map(|(n, value)| {
+            json!({"eventTime": format!("2026-11-20T10:0{n}:00Z"), "action": value, "note": [value, "short"]})
+        })
+        .collect();
+    append(&log, &events);
+    let index = open_index(dir.path(), &log);
+    let query = acta_query::parse("").unwrap();
+    let scopes = scope();
+    let on = Aggregation { scopes: &scopes, query: &query, from: None, to: None, deadline: None };
+    // `action` is a column, `note` comes from the terms; both hold the long values truncated.
+    for (field, short) in [("action", 1), ("note", 4)] {
+        let terms = index.terms(&on, &Field::from_name(field), 10).unwrap();
+        let expected = vec![(long_a.clone(), 2), (long_b.clone(), 1), ("short".to_string(), short)];
+        let mut values = terms.values.clone();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        assert_eq!(values, expected_sorted, "{field}");
+        assert_eq!((terms.total, terms.missing, terms.distinct), (4, 0, 3), "{field}");
+    }
+    index.close();
+}
+
+#[test]
+fn histogram_buckets_split_at_the_boundaries_and_breakdowns_by_partition_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Log::open(&dir.path().join("log"), LogOptions::default()).unwrap());
+    append(&log, &events());
+    let index = open_index(dir.path(), &log);
+    let query = acta_query::parse("").unwrap();
+    let scopes = scope();
+    let from = acta_cadf::parse_time("2026-11-20T10:00:00Z").unwrap();
+    let to = acta_cadf::parse_time("2026-11-20T10:10:00Z").unwrap();
+    let boundaries: Vec<i64> = (1..5).map(|n| from + n * 2 * 60_000_000_000).collect();
+    let on = Aggregation { scopes: &scopes, query: &query, from: Some(from), to: Some(to), deadline: None };
+    let histogram = index.histogram(&on, &boundaries, Some(&Field::Region), 5).unwrap();
+    assert_eq!(histogram.counts, [2, 2, 2, 2, 2]);
+    let breakdown = histogram.breakdown.unwrap();
+    assert_eq!(breakdown.top.len(), 1);
+    assert_eq!((breakdown.top[0].value.as_str(), breakdown.top[0].total), ("eu-de", 10));
+    assert_eq!(breakdown.top[0].counts, [2, 2, 2, 2, 2]);
+    index.close();
+}
