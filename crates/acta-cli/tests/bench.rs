@@ -41,6 +41,8 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
         "3",
         "--seed",
         "5",
+        "--account",
+        "default",
         "--pid",
         &pid,
         "--data",
@@ -88,6 +90,8 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
         "2",
         "--rate",
         "5000",
+        "--account",
+        "default",
         "--json",
     ]);
     assert_eq!(again.status.code(), Some(1), "rejections make the exit status 1\n{}", again.stderr);

@@ -101,7 +101,10 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
     eprintln!("generated {} events in {:.1} s", batches.events(), started.elapsed().as_secs_f64());
 
     let client = Arc::new(Client::new(&server.url, server.key.clone(), true)?);
-    let mut ingest = ingest::run(&client, Arc::new(batches), &args.load).await?;
+    // Its own server has only the default account: the generated events all go there.
+    let mut load = args.load.clone();
+    load.account.get_or_insert_with(|| "default".to_string());
+    let mut ingest = ingest::run(&client, Arc::new(batches), &load).await?;
     ingest.server_memory = memory(server.pid);
     let stored = ingest.searchable.counted.unwrap_or(ingest.accepted);
     ingest.storage = Some(Storage::measure(

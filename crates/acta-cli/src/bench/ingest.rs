@@ -66,6 +66,10 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 120)]
     request_timeout: u64,
+    /// Store every event in this account (platform admin key only). Without it the admin key routes each event
+    /// by the account in its `logSourceCRN`, and the generator's accounts do not exist on a fresh server.
+    #[arg(long)]
+    pub(crate) account: Option<String>,
 }
 
 /// Events grouped into request bodies.
@@ -282,11 +286,16 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     );
     let next = Arc::new(AtomicUsize::new(0));
     let timeout = Duration::from_secs(load.request_timeout.max(1));
+    let path = Arc::new(match &load.account {
+        Some(account) => format!("/v1/events?account={account}"),
+        None => "/v1/events".to_string(),
+    });
     // Due times count from here in open loop; both modes measure elapsed time from here.
     let start = tokio::time::Instant::now() + Duration::from_millis(20);
     let workers: Vec<_> = (0..clients)
         .map(|_| {
             let (client, batches, next, progress) = (client.clone(), batches.clone(), next.clone(), progress.clone());
+            let path = path.clone();
             tokio::spawn(async move {
                 let mut sent = Vec::new();
                 loop {
@@ -299,7 +308,7 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
                     };
                     tokio::time::sleep_until(due).await;
                     let measured_from = if rate.is_some() { due } else { tokio::time::Instant::now() };
-                    let (fate, throttled) = send(&client, body.clone(), timeout).await;
+                    let (fate, throttled) = send(&client, &path, body.clone(), timeout).await;
                     let answered_at = tokio::time::Instant::now();
                     progress.inc(batches.counts[k] as u64);
                     sent.push(Sent {
@@ -381,14 +390,11 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
 }
 
 /// Sends one batch, retrying while the server answers 429 (the index is behind the log, nothing was stored).
-async fn send(client: &Client, body: Bytes, timeout: Duration) -> (Fate, u32) {
+async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration) -> (Fate, u32) {
     let mut throttled = 0;
     loop {
-        let request = client
-            .post("/v1/events")
-            .header("content-type", "application/x-ndjson")
-            .timeout(timeout)
-            .body(body.clone());
+        let request =
+            client.post(path).header("content-type", "application/x-ndjson").timeout(timeout).body(body.clone());
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return (Fate::Failed(format!("request failed: {error}")), throttled),
