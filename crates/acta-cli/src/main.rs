@@ -7,8 +7,8 @@ mod bench;
 mod client;
 mod demo;
 mod events;
-mod verify;
 mod histogram;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
