@@ -29,6 +29,8 @@ async fn run(total: u64) {
         listen: "127.0.0.1:0".parse().unwrap(),
         bootstrap_key: Some(KEY.to_string()),
         limits: acta_server::Limits::default(),
+        integrity: None,
+        alerts: acta_server::AlertSettings::default(),
     })
     .await
     .unwrap();
