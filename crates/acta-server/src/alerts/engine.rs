@@ -29,6 +29,12 @@ use crate::state::LiveEvent;
 /// Matching events kept per window, for the notification.
 const MAX_SAMPLES: usize = 10;
 
+/// How long after its end a window is closed by the timer. An event's arrival time is assigned when the log
+/// appends it, a little before the engine sees it on the bus; closing a window the instant its end passes would
+/// drop an event that arrived just before the end but reached the engine just after. (A later event closes
+/// the window at once, by its own arrival time, so immediate firings never wait for this.)
+const LATE_EVENT_GRACE_NS: i64 = 250_000_000;
+
 struct Window {
     start: i64,
     end: i64,
@@ -103,7 +109,8 @@ pub(crate) async fn run(
         let now = crate::now_ns();
         let next_end = engine.by_account.values().flatten().map(|runtime| runtime.window.end).min();
         let wait = next_end.map_or(Duration::from_secs(1), |end| {
-            Duration::from_nanos(u64::try_from(end - now).unwrap_or(0)).min(Duration::from_secs(1))
+            Duration::from_nanos(u64::try_from(end + LATE_EVENT_GRACE_NS - now).unwrap_or(0))
+                .clamp(Duration::from_millis(1), Duration::from_secs(1))
         });
         tokio::select! {
             biased;
@@ -284,11 +291,12 @@ impl Engine {
         }
     }
 
-    /// Closes every window that has ended by `now`.
+    /// Closes every window that ended at least the grace period before `now`.
     async fn tick(&mut self, now: i64) {
+        let horizon = now - LATE_EVENT_GRACE_NS;
         for runtime in self.by_account.values_mut().flatten() {
-            if now >= runtime.window.end {
-                close_window(&self.store, &self.alerts, runtime, now).await;
+            if horizon >= runtime.window.end {
+                close_window(&self.store, &self.alerts, runtime, horizon).await;
             }
         }
     }
