@@ -25,8 +25,6 @@ use serde_json::Value;
 use super::{DataSet, Latency, Memory, ServerProbe, Storage, generate, memory, print_memory};
 use crate::client::{Client, Connection, api_error_text};
 
-/// How often a batch answered 429 (index behind) is retried before it counts as failed.
-const MAX_THROTTLED_RETRIES: u32 = 300;
 /// How long to poll `/v1/events/count` between checks for searchability.
 const SEARCHABLE_POLL: Duration = Duration::from_millis(20);
 /// Errors kept for the report; the rest are only counted.
@@ -70,6 +68,10 @@ pub(crate) struct LoadArgs {
     /// by the account in its `logSourceCRN`, and the generator's accounts do not exist on a fresh server.
     #[arg(long)]
     pub(crate) account: Option<String>,
+    /// How long one batch keeps being retried while the server answers 429 (its index is behind the log), in
+    /// seconds; then it counts as failed. A real client waits too, so the wait counts in the ack latency.
+    #[arg(long, default_value_t = 1800)]
+    backpressure_timeout: u64,
 }
 
 /// Events grouped into request bodies.
@@ -290,6 +292,7 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
         Some(account) => format!("/v1/events?account={account}"),
         None => "/v1/events".to_string(),
     });
+    let backpressure = Duration::from_secs(load.backpressure_timeout);
     // Due times count from here in open loop; both modes measure elapsed time from here.
     let start = tokio::time::Instant::now() + Duration::from_millis(20);
     let workers: Vec<_> = (0..clients)
@@ -308,7 +311,7 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
                     };
                     tokio::time::sleep_until(due).await;
                     let measured_from = if rate.is_some() { due } else { tokio::time::Instant::now() };
-                    let (fate, throttled) = send(&client, &path, body.clone(), timeout).await;
+                    let (fate, throttled) = send(&client, &path, body.clone(), timeout, backpressure).await;
                     let answered_at = tokio::time::Instant::now();
                     progress.inc(batches.counts[k] as u64);
                     sent.push(Sent {
@@ -389,9 +392,11 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     Ok(report)
 }
 
-/// Sends one batch, retrying while the server answers 429 (the index is behind the log, nothing was stored).
-async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration) -> (Fate, u32) {
+/// Sends one batch, retrying while the server answers 429 (the index is behind the log, nothing was stored), for
+/// at most `backpressure` in all.
+async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration, backpressure: Duration) -> (Fate, u32) {
     let mut throttled = 0;
+    let first_sent = Instant::now();
     loop {
         let request =
             client.post(path).header("content-type", "application/x-ndjson").timeout(timeout).body(body.clone());
@@ -400,8 +405,7 @@ async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration) -> (F
             Err(error) => return (Fate::Failed(format!("request failed: {error}")), throttled),
         };
         let status = response.status();
-        if status == reqwest::StatusCode::TOO_MANY_REQUESTS && throttled < MAX_THROTTLED_RETRIES {
-            throttled += 1;
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let wait = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
@@ -409,8 +413,12 @@ async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration) -> (F
                 .and_then(|value| value.parse::<u64>().ok())
                 .unwrap_or(1)
                 .clamp(1, 10);
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            continue;
+            let wait = Duration::from_secs(wait);
+            if first_sent.elapsed() + wait <= backpressure {
+                throttled += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
         }
         let bytes = match response.bytes().await {
             Ok(bytes) => bytes,
