@@ -10,40 +10,15 @@ use serde_json::{Value, json};
 /// 2026-11-21T00:00:00Z: later than every event time below, so none is "in the future".
 const NOW_NS: i64 = 1_795_219_200_000_000_000;
 
-/// The event of `acta-query`'s matching benchmark, with an id: a failed API key deletion, a numeric
+/// The sample event the benches of `acta-cadf` and `acta-query` share: a failed API key deletion, a numeric
 /// `reasonCode` and a stringified `requestData`.
+const SAMPLE_EVENT: &str = include_str!("apikey_delete_failure.json");
+
+/// The sample event with an id of its own.
 fn event(n: usize) -> Value {
-    json!({
-        "id": format!("5f0c8e2a-9b1d-4c3e-8f7a-{n:012}"),
-        "initiator": {
-            "id": "IBMid-550006JKXX",
-            "typeURI": "service/security/account/user",
-            "name": "jane.doe@example.com",
-            "host": {"address": "192.0.2.10", "agent": "IBM Cloud CLI"},
-            "credential": {"type": "token"},
-            "authnName": "jane.doe@example.com"
-        },
-        "target": {
-            "id": "crn:v1:bluemix:public:iam-identity::a/0f1e2d3c4b5a69788796a5b4c3d2e1f0::apikey:ApiKey-9f3c2d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f",
-            "name": "demo-key-for-fail-scenario",
-            "typeURI": "iam-identity/user-apikey"
-        },
-        "observer": {"name": "ActivityTracker"},
-        "action": "iam-identity.user-apikey.delete",
-        "outcome": "failure",
-        "reason": {
-            "reasonCode": 409,
-            "reasonType": "Conflict",
-            "reasonForFailure": "The API key is locked and cannot be deleted"
-        },
-        "severity": "critical",
-        "eventTime": "2026-11-20T16:37:40.12+0000",
-        "message": "IAM Identity Service: delete user-apikey demo-key-for-fail-scenario -failure",
-        "requestData": "{\"region\":\"us-south\",\"apikeyId\":\"ApiKey-9f3c2d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f\",\"locked\":true}",
-        "logSourceCRN": "crn:v1:bluemix:public:iam-identity:global:a/0f1e2d3c4b5a69788796a5b4c3d2e1f0:::",
-        "saveServiceCopy": true,
-        "dataEvent": false
-    })
+    let mut event: Value = serde_json::from_str(SAMPLE_EVENT).unwrap_or(Value::Null);
+    event["id"] = json!(format!("5f0c8e2a-9b1d-4c3e-8f7a-{n:012}"));
+    event
 }
 
 fn bench(c: &mut Criterion) {

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use acta_query::{Compiled, EventView, PreparedEvent, matches, parse};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Ten terms touching free text, negation, a phrase, equality, a compound comparison, stringified JSON and the
 /// Kibana-era `_str` form. It matches the event, so no AND short-circuits: the worst case for a match.
@@ -13,37 +13,9 @@ const QUERY: &str = "(action user-apikey) -login failure initiator.host.agent:\"
     outcome:==failure reason.reasonCode:(>=400 <500) requestData.region:us-south \
     target.typeURI_str:iam-identity/user-apikey";
 
+/// The sample event the benches of `acta-cadf` and `acta-query` share.
 fn event() -> Value {
-    json!({
-        "initiator": {
-            "id": "IBMid-550006JKXX",
-            "typeURI": "service/security/account/user",
-            "name": "jane.doe@example.com",
-            "host": {"address": "192.0.2.10", "agent": "IBM Cloud CLI"},
-            "credential": {"type": "token"},
-            "authnName": "jane.doe@example.com"
-        },
-        "target": {
-            "id": "crn:v1:bluemix:public:iam-identity::a/0f1e2d3c4b5a69788796a5b4c3d2e1f0::apikey:ApiKey-9f3c2d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f",
-            "name": "demo-key-for-fail-scenario",
-            "typeURI": "iam-identity/user-apikey"
-        },
-        "observer": {"name": "ActivityTracker"},
-        "action": "iam-identity.user-apikey.delete",
-        "outcome": "failure",
-        "reason": {
-            "reasonCode": 409,
-            "reasonType": "Conflict",
-            "reasonForFailure": "The API key is locked and cannot be deleted"
-        },
-        "severity": "critical",
-        "eventTime": "2026-11-20T16:37:40.12+0000",
-        "message": "IAM Identity Service: delete user-apikey demo-key-for-fail-scenario -failure",
-        "requestData": "{\"region\":\"us-south\",\"apikeyId\":\"ApiKey-9f3c2d1e-5b6a-4c7d-8e9f-0a1b2c3d4e5f\",\"locked\":true}",
-        "logSourceCRN": "crn:v1:bluemix:public:iam-identity:global:a/0f1e2d3c4b5a69788796a5b4c3d2e1f0:::",
-        "saveServiceCopy": true,
-        "dataEvent": false
-    })
+    serde_json::from_str(include_str!("../../acta-cadf/benches/apikey_delete_failure.json")).unwrap_or(Value::Null)
 }
 
 fn bench(c: &mut Criterion) {
