@@ -162,7 +162,7 @@ pub(crate) async fn ingest(
             }
         }
     }
-    let outcome = match params.instance.as_deref() {
+    let outcome = match params.instance.as_deref().filter(|instance| !instance.is_empty()) {
         Some(instance) => ingest_into(&state, &principal, params.account.as_deref(), instance, parsed, now).await?,
         None => ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?,
     };
