@@ -990,6 +990,8 @@ fn verify_archived_instance(
             None => files::NotesFile::default(),
         };
         let (first_seq, link_target) = match previous.take() {
+            // Seq 1 is the instance's first record ever: its day links to nothing.
+            None if manifest.first_seq == 1 => (1, LinkTarget::Genesis),
             None => {
                 report.notes.push(format!("{instance}: the chain starts at {day} (seq {})", manifest.first_seq));
                 (manifest.first_seq, LinkTarget::Any)

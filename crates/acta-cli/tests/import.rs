@@ -238,8 +238,17 @@ fn an_archive_made_from_a_data_directory_verifies() {
     let output = verify(&copy.archive());
     assert_eq!(output.status.code(), Some(0), "{}\n{}", output.stdout, output.stderr);
     assert!(output.stdout.contains("12/12 events valid"), "{}", output.stdout);
+}
+
+#[test]
+fn an_archive_whose_first_days_are_gone_verifies_and_says_where_its_chain_starts() {
+    let copy = Copy::new();
+    std::fs::remove_dir_all(copy.day_dir(0)).unwrap();
+    let output = verify(&copy.archive());
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("8/8 events valid"), "{}", output.stdout);
     assert!(
-        output.stdout.contains(&format!("{INSTANCE}: the chain starts at {} (seq 1)", built().days[0])),
+        output.stdout.contains(&format!("{INSTANCE}: the chain starts at {} (seq 5)", built().days[1])),
         "{}",
         output.stdout
     );
@@ -399,5 +408,19 @@ fn wait_found(server: &Server, id: &str) -> u16 {
             return status;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_segment_file_imports_its_events_with_the_ids_its_log_recorded() {
+    let segment = built().data.join("log").join(INSTANCE).join(format!("{}.seg", built().days[0]));
+    let (server, _root, instance) = fresh_server();
+    let output = import(&server, &[&segment], &["--instance", "restored"]);
+    assert_eq!(output.status.code(), Some(0), "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("4 stored, 0 duplicates, 0 rejected, 0 failed"), "{}", output.stdout);
+    let records = read_segment_file(&segment).unwrap();
+    for record in &records {
+        assert_eq!(wait_found(&server, &record.event_id), 200, "event {} keeps its id", record.event_id);
+        assert_eq!(server.one(&record.event_id).1["_acta"]["instance"], json!(instance));
     }
 }
