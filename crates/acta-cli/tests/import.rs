@@ -424,3 +424,26 @@ fn a_segment_file_imports_its_events_with_the_ids_its_log_recorded() {
         assert_eq!(server.one(&record.event_id).1["_acta"]["instance"], json!(instance));
     }
 }
+
+#[test]
+fn json_output_on_an_archive_names_the_changed_file() {
+    let copy = Copy::new();
+    let leaves = copy.day_dir(0).join(format!("{}.leaves", built().days[0]));
+    let mut bytes = std::fs::read(&leaves).unwrap();
+    bytes[0] ^= 0x80;
+    std::fs::write(&leaves, bytes).unwrap();
+    let key = SigningKey::load(&built().key).unwrap().verifier().to_text();
+    let archive = copy.archive();
+    let args = [OsStr::new("verify"), archive.as_os_str(), OsStr::new("--key"), OsStr::new(&key), OsStr::new("--json")];
+    let output = run_acta(&args, &[], Duration::from_secs(60));
+    assert_eq!(output.status.code(), Some(1), "{}\n{}", output.stdout, output.stderr);
+    let report: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|problem| problem["day"] == json!(built().days[0].to_string())
+            && problem["reason"].as_str().unwrap().contains(".leaves: SHA-256")),
+        "{report:#}"
+    );
+    assert_eq!(report["events"]["valid"], 12, "the records themselves are intact: {report:#}");
+}
