@@ -197,10 +197,11 @@ pub(crate) fn list_local(root: &Path) -> io::Result<Vec<(String, NamedFile)>> {
     Ok(found)
 }
 
-/// The day directories of a listing, by (account, instance), in day order; and the names that do not fit the
-/// layout (reported, never read).
+/// The day directories of an archive by (account, instance), in day order.
 pub(crate) type Instances = BTreeMap<(String, String), BTreeMap<Day, ArchiveDay>>;
 
+/// Groups a listing into day directories; also returns the names that do not fit the layout (reported, never
+/// read).
 pub(crate) fn days(files: Vec<(String, NamedFile)>) -> (Instances, Vec<String>) {
     let mut instances: Instances = BTreeMap::new();
     let mut strays = Vec::new();

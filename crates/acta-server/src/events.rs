@@ -181,15 +181,23 @@ async fn ingest_into(
     parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
     now: i64,
 ) -> Result<BatchOutcome, ApiError> {
-    let named = |instance: &Instance| instance.id == requested_instance || instance.name == requested_instance;
-    let target = match (&principal.key.account, requested_account) {
-        (None, None) => state.store.meta().all_instances().await?.into_iter().find(named),
-        _ => {
-            let account = account_of(principal, requested_account)?;
-            state.store.meta().instances(&account).await?.into_iter().find(named)
+    let candidates = match (&principal.key.account, requested_account) {
+        (None, None) => state.store.meta().all_instances().await?,
+        _ => state.store.meta().instances(&account_of(principal, requested_account)?).await?,
+    };
+    // Ids are unique everywhere, names only within an account.
+    let by_id = candidates.iter().find(|instance| instance.id == requested_instance);
+    let by_name: Vec<&Instance> = candidates.iter().filter(|instance| instance.name == requested_instance).collect();
+    let target = match (by_id, by_name.as_slice()) {
+        (Some(instance), _) | (None, [instance]) => (*instance).clone(),
+        (None, []) => return Err(ApiError::not_found("instance")),
+        (None, _) => {
+            return Err(ApiError::bad_request(
+                "ambiguous_instance",
+                format!("instances of several accounts are named {requested_instance}: name it by id, or pass account"),
+            ));
         }
-    }
-    .ok_or_else(|| ApiError::not_found("instance"))?;
+    };
     if let Some(own) = &principal.key.instance
         && own != &target.id
     {

@@ -215,3 +215,16 @@ async fn malformed_event_ids_are_refused_and_nothing_is_stored() {
     assert_eq!(manager.get("/v1/events/m1").await.0, 404);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_admin_names_an_instance_shared_by_several_accounts_by_id_or_with_its_account() {
+    let server = TestServer::start().await;
+    let (acme, acme_us) = account(&server, "acme").await;
+    account(&server, "globex").await;
+    let (status, answer) = admin(&server).post("/v1/events?instance=us", json!([eu_event("amb")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (400, json!("ambiguous_instance")), "{answer}");
+    let (status, answer) = admin(&server).post("/v1/events?instance=us&account=acme", json!([eu_event("amb")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    assert_eq!(acme.event("amb").await["_acta"]["instance"], acme_us["id"]);
+    server.stop().await;
+}
