@@ -189,7 +189,7 @@ async fn ingest_into(
     let by_id = candidates.iter().find(|instance| instance.id == requested_instance);
     let by_name: Vec<&Instance> = candidates.iter().filter(|instance| instance.name == requested_instance).collect();
     let target = match (by_id, by_name.as_slice()) {
-        (Some(instance), _) | (None, [instance]) => (*instance).clone(),
+        (Some(instance), _) | (None, &[instance]) => instance.clone(),
         (None, []) => return Err(ApiError::not_found("instance")),
         (None, _) => {
             return Err(ApiError::bad_request(
