@@ -3,11 +3,13 @@
 
 mod admin;
 mod alerts;
+mod archive;
 mod bench;
 mod client;
 mod demo;
 mod events;
 mod histogram;
+mod import;
 mod verify;
 
 use std::net::SocketAddr;
@@ -93,9 +95,13 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Send the events of files, log segments or an archive to a server again, byte for byte, through the normal
+    /// ingest path: events already there are reported as duplicates. Exit status 1 if any event was rejected or
+    /// any source could not be read.
+    Import(import::ImportArgs),
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
-    /// Check a data directory or an export offline: records, signed checkpoints, links between segments.
+    /// Check a data directory, an export or an archive offline: records, signed checkpoints, links between segments.
     /// Exit status 0 valid, 1 integrity failure, 2 usage error.
     Verify(verify::VerifyArgs),
 }
@@ -260,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => Ok(verify::run(&args)),
+        Command::Import(args) => import::run(args).await,
     }
 }
 

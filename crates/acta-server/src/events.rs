@@ -71,6 +71,59 @@ pub(crate) fn scopes(instances: &[Instance]) -> Vec<InstanceScope> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct IngestParams {
     account: Option<String>,
+    /// Stores every event of the request in this instance (id or name), instead of routing each by its
+    /// `logSourceCRN` region.
+    instance: Option<String>,
+}
+
+/// The header of `POST /v1/events` that gives ids to events whose bytes carry none: one entry per event of the
+/// body, in order, separated by commas; an empty entry gives none. `acta import` sends the ids an archive's log
+/// envelopes recorded, so a re-imported event keeps its id without a byte of it changing.
+pub(crate) const EVENT_IDS_HEADER: &str = "x-acta-event-ids";
+
+/// The longest id the header may give (the log envelope holds up to 64 KiB; ids Acta assigns are 36).
+const MAX_GIVEN_ID_BYTES: usize = 128;
+
+/// The ids of [`EVENT_IDS_HEADER`], one per event of a body of `count` events.
+fn given_ids(headers: &HeaderMap, count: usize) -> Result<Option<Vec<Option<String>>>, ApiError> {
+    let Some(value) = headers.get(EVENT_IDS_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| ApiError::bad_request("invalid_event_ids", message);
+    let text = value.to_str().map_err(|_| invalid(format!("{EVENT_IDS_HEADER} is not ASCII")))?;
+    let entries: Vec<&str> = text.split(',').map(str::trim).collect();
+    if entries.len() != count {
+        return Err(invalid(format!(
+            "{EVENT_IDS_HEADER} gives {} entries for {count} events: give one per event, in order (empty for none)",
+            entries.len()
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            if entry.is_empty() {
+                return Ok(None);
+            }
+            let printable = entry.bytes().all(|byte| byte.is_ascii_graphic());
+            if entry.len() > MAX_GIVEN_ID_BYTES || !printable {
+                return Err(invalid(format!(
+                    "{EVENT_IDS_HEADER} entry {index}: an id is 1 to {MAX_GIVEN_ID_BYTES} printable ASCII characters"
+                )));
+            }
+            Ok(Some(entry.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Where the events of a request go.
+#[derive(Clone, Copy)]
+pub(crate) enum Target<'a> {
+    /// Each by its `logSourceCRN` region, else the key's instance, else the account's global one.
+    Routed { key_instance: Option<&'a str> },
+    /// All into this instance (its id) of the account.
+    Instance(&'a str),
 }
 
 /// `POST /v1/events`.
@@ -97,11 +150,76 @@ pub(crate) async fn ingest(
         .is_some_and(|value| value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson"));
     let format = if is_ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
     let now = crate::now_ns();
-    let parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
+    let mut parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
-    let outcome = ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?;
+    if let Some(ids) = given_ids(&headers, parsed.len())? {
+        // Only for events without an id of their own: the bytes stay the authority on an event's id.
+        for (result, id) in parsed.iter_mut().zip(ids) {
+            if let (Ok(event), Some(id)) = (result, id)
+                && event.id.is_none()
+            {
+                event.id = Some(id);
+            }
+        }
+    }
+    let outcome = match params.instance.as_deref().filter(|instance| !instance.is_empty()) {
+        Some(instance) => ingest_into(&state, &principal, params.account.as_deref(), instance, parsed, now).await?,
+        None => ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?,
+    };
     let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, Json(outcome.to_json())).into_response())
+}
+
+/// Stores parsed events in one named instance (`POST /v1/events?instance=`). An account's key names an
+/// instance of its account (another account's is not found; a key narrowed to another instance is refused);
+/// the platform admin names any instance, in `account` when given.
+async fn ingest_into(
+    state: &AppState,
+    principal: &Principal,
+    requested_account: Option<&str>,
+    requested_instance: &str,
+    parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
+    now: i64,
+) -> Result<BatchOutcome, ApiError> {
+    let candidates = match (&principal.key.account, requested_account) {
+        (None, None) => state.store.meta().all_instances().await?,
+        _ => state.store.meta().instances(&account_of(principal, requested_account)?).await?,
+    };
+    // Ids are unique everywhere, names only within an account.
+    let by_id = candidates.iter().find(|instance| instance.id == requested_instance);
+    let by_name: Vec<&Instance> = candidates.iter().filter(|instance| instance.name == requested_instance).collect();
+    let target = match (by_id, by_name.as_slice()) {
+        (Some(instance), _) | (None, &[instance]) => instance.clone(),
+        (None, []) => return Err(ApiError::not_found("instance")),
+        (None, _) => {
+            return Err(ApiError::bad_request(
+                "ambiguous_instance",
+                format!("instances of several accounts are named {requested_instance}: name it by id, or pass account"),
+            ));
+        }
+    };
+    if let Some(own) = &principal.key.instance
+        && own != &target.id
+    {
+        return Err(ApiError::forbidden(format!(
+            "this key may only store events in instance {own}, not {}",
+            target.id
+        )));
+    }
+    let instances = state.store.meta().instances(&target.account).await?;
+    let items: Vec<IndexedEvent> = parsed.into_iter().enumerate().collect();
+    let total = items.len();
+    let part = store_batch_in(state, &target.account, &instances, Target::Instance(&target.id), items, now).await?;
+    let mut outcome = BatchOutcome {
+        accepted: part.accepted,
+        rejected: part.rejected,
+        duplicates: part.duplicates,
+        results: vec![Value::Null; total],
+    };
+    for (index, result) in part.results {
+        outcome.results[index] = result;
+    }
+    Ok(outcome)
 }
 
 /// Stores parsed events in their accounts. An account's key stores in its account, whatever `logSourceCRN`
@@ -203,6 +321,19 @@ pub(crate) async fn store_batch(
     items: Vec<IndexedEvent>,
     now: i64,
 ) -> Result<AccountOutcome, ApiError> {
+    store_batch_in(state, account, instances, Target::Routed { key_instance }, items, now).await
+}
+
+/// [`store_batch`] to a [`Target`]. `instances` are all of the account's: an id stored in any of them is a
+/// duplicate, whichever instance the batch goes to.
+pub(crate) async fn store_batch_in(
+    state: &AppState,
+    account: &str,
+    instances: &[Instance],
+    target: Target<'_>,
+    items: Vec<IndexedEvent>,
+    now: i64,
+) -> Result<AccountOutcome, ApiError> {
     let mut results = Vec::with_capacity(items.len());
     let mut groups: HashMap<String, Vec<(usize, Event)>> = HashMap::new();
     let mut rejected = 0;
@@ -215,7 +346,13 @@ pub(crate) async fn store_batch(
                 continue;
             }
         };
-        let instance = route(instances, key_instance, &event);
+        let instance = match target {
+            Target::Routed { key_instance } => route(instances, key_instance, &event),
+            Target::Instance(id) => match instances.iter().find(|instance| instance.id == id) {
+                Some(instance) => instance,
+                None => return Err(ApiError::not_found("instance")),
+            },
+        };
         if instance.strict {
             let strict = Options { mode: Mode::Strict, ..Options::default() };
             if let Err(problems) = acta_cadf::parse_event(&event.raw, &strict, now) {

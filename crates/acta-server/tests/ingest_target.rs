@@ -1,0 +1,230 @@
+//! `POST /v1/events?instance=` (every event of the request into one instance) and the `X-Acta-Event-Ids`
+//! header (ids for events whose bytes carry none), which `acta import` uses to put archived events back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN_KEY, TestServer, event};
+use serde_json::{Value, json};
+
+/// A key of the server.
+struct As<'a> {
+    server: &'a TestServer,
+    key: String,
+}
+
+impl As<'_> {
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(path, body, None).await
+    }
+
+    async fn send(&self, path: &str, body: Value, ids: Option<&str>) -> (u16, Value) {
+        let mut request = self.server.http.post(format!("{}{path}", self.server.url)).bearer_auth(&self.key);
+        if let Some(ids) = ids {
+            request = request.header("x-acta-event-ids", ids);
+        }
+        let response = request.json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response =
+            self.server.http.get(format!("{}{path}", self.server.url)).bearer_auth(&self.key).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The event with this id once it is searchable.
+    async fn event(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, answer) = self.get(&format!("/v1/events/{id}")).await;
+            if status == 200 {
+                return answer;
+            }
+            assert!(std::time::Instant::now() < deadline, "event {id} not found: {status} {answer}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn admin(server: &TestServer) -> As<'_> {
+    As { server, key: ADMIN_KEY.to_string() }
+}
+
+/// An account with a manager key and a `us` instance in us-south; returns the manager and the instance.
+async fn account<'a>(server: &'a TestServer, id: &str) -> (As<'a>, Value) {
+    let (status, answer) = admin(server).post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
+    assert_eq!(status, 201, "{answer}");
+    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
+    let (status, answer) = admin(server).post("/v1/keys", body).await;
+    assert_eq!(status, 201, "{answer}");
+    let manager = As { server, key: answer["secret"].as_str().unwrap().to_string() };
+    let (status, us) =
+        manager.post("/v1/instances", json!({"name": "us", "region": "us-south", "retention_days": 7})).await;
+    assert_eq!(status, 201, "{us}");
+    (manager, us)
+}
+
+/// A key of `role` in the manager's account, narrowed to `instance` when given.
+async fn key<'a>(manager: &As<'a>, role: &str, instance: Option<&str>) -> As<'a> {
+    let mut body = json!({"name": format!("{role} key"), "role": role, "principal": format!("{role}@example.com")});
+    if let Some(instance) = instance {
+        body["instance"] = json!(instance);
+    }
+    let (status, answer) = manager.post("/v1/keys", body).await;
+    assert_eq!(status, 201, "{answer}");
+    As { server: manager.server, key: answer["secret"].as_str().unwrap().to_string() }
+}
+
+/// An event whose CRN names eu-de: routing alone would put it in the global instance.
+fn eu_event(id: &str) -> Value {
+    event("kms.secrets.create", json!({"id": id, "logSourceCRN": "crn:v1:bluemix:public:kms:eu-de:a/acme::"}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_parameter_stores_every_event_in_that_instance_whatever_its_region() {
+    let server = TestServer::start().await;
+    let (manager, us) = account(&server, "acme").await;
+    let us_id = us["id"].as_str().unwrap();
+    let (status, answer) = manager.post(&format!("/v1/events?instance={us_id}"), json!([eu_event("by-id")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    let (status, answer) = manager.post("/v1/events?instance=us", json!([eu_event("by-name")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    let (status, answer) = manager.post("/v1/events", json!([eu_event("routed")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    assert_eq!(manager.event("by-id").await["_acta"]["instance"], us["id"]);
+    assert_eq!(manager.event("by-name").await["_acta"]["instance"], us["id"], "an instance is named by id or name");
+    assert_ne!(manager.event("routed").await["_acta"]["instance"], us["id"], "without it, the region routes");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_admin_names_an_instance_of_any_account() {
+    let server = TestServer::start().await;
+    let (manager, us) = account(&server, "acme").await;
+    let us_id = us["id"].as_str().unwrap();
+    let (status, answer) = admin(&server).post(&format!("/v1/events?instance={us_id}"), json!([eu_event("a1")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    let stored = manager.event("a1").await;
+    assert_eq!(
+        (stored["_acta"]["instance"].clone(), stored["_acta"]["account"].clone()),
+        (us["id"].clone(), json!("acme"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_instance_is_not_found_and_nothing_is_stored() {
+    let server = TestServer::start().await;
+    let (manager, _) = account(&server, "acme").await;
+    let (status, answer) = manager.post("/v1/events?instance=nowhere", json!([eu_event("lost")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (404, json!("not_found")), "{answer}");
+    let (status, answer) = admin(&server).post("/v1/events?instance=nowhere", json!([eu_event("lost")])).await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(manager.get("/v1/events/lost").await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_instance_is_not_found() {
+    let server = TestServer::start().await;
+    let (acme, _) = account(&server, "acme").await;
+    let (globex, globex_us) = account(&server, "globex").await;
+    let path = format!("/v1/events?instance={}", globex_us["id"].as_str().unwrap());
+    let (status, answer) = acme.post(&path, json!([eu_event("crossing")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (404, json!("not_found")), "{answer}");
+    let (status, answer) = acme.post(&format!("{path}&account=globex"), json!([eu_event("crossing")])).await;
+    assert_eq!(status, 404, "naming the other account does not help: {answer}");
+    assert_eq!(globex.get("/v1/events/crossing").await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_key_narrowed_to_another_instance_is_refused() {
+    let server = TestServer::start().await;
+    let (manager, us) = account(&server, "acme").await;
+    let us_id = us["id"].as_str().unwrap();
+    let (_, instances) = manager.get("/v1/instances").await;
+    let global = instances["instances"]
+        .as_array()
+        .or(instances.as_array())
+        .unwrap()
+        .iter()
+        .find(|instance| instance["global"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let narrowed = key(&manager, "ingest", Some(us_id)).await;
+    let (status, answer) = narrowed.post(&format!("/v1/events?instance={global}"), json!([eu_event("n1")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (403, json!("forbidden")), "{answer}");
+    let (status, answer) = narrowed.post(&format!("/v1/events?instance={us_id}"), json!([eu_event("n2")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "its own instance: {answer}");
+    assert_eq!(manager.get("/v1/events/n1").await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_into_an_instance_needs_a_valid_key_with_the_ingest_role() {
+    let server = TestServer::start().await;
+    let (manager, us) = account(&server, "acme").await;
+    let path = format!("/v1/events?instance={}", us["id"].as_str().unwrap());
+    let nobody = As { server: &server, key: "not-a-key".to_string() };
+    let (status, answer) = nobody.post(&path, json!([eu_event("x1")])).await;
+    assert_eq!(status, 401, "{answer}");
+    let reader = key(&manager, "reader", None).await;
+    let (status, answer) = reader.post(&path, json!([eu_event("x2")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (403, json!("forbidden")), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_ids_name_only_the_events_without_an_id_of_their_own() {
+    let server = TestServer::start().await;
+    let (manager, _) = account(&server, "acme").await;
+    let mut anonymous = eu_event("");
+    anonymous.as_object_mut().unwrap().remove("id");
+    let body = json!([anonymous, eu_event("own"), anonymous]);
+    let (status, answer) = manager.send("/v1/events", body.clone(), Some("given-1,given-2,")).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<Value> = answer["results"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(ids[..2], [json!("given-1"), json!("own")], "an event's own id wins: {answer}");
+    assert!(ids[2].as_str().is_some_and(|id| id.len() == 36), "an empty entry gives none: Acta assigns one");
+    let stored = manager.event("given-1").await;
+    assert!(stored.get("id").is_none(), "the bytes are unchanged: no id was written into the event: {stored}");
+    let (status, again) = manager.send("/v1/events", json!([anonymous]), Some("given-1")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["results"][0]["status"], "duplicate", "the same given id is a duplicate: {again}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_event_ids_are_refused_and_nothing_is_stored() {
+    let server = TestServer::start().await;
+    let (manager, _) = account(&server, "acme").await;
+    let two = json!([eu_event("m1"), eu_event("m2")]);
+    let long = "x".repeat(129);
+    for ids in ["only-one", "a,b,c", &format!("a,{long}"), "a,b c"] {
+        let (status, answer) = manager.send("/v1/events", two.clone(), Some(ids)).await;
+        assert_eq!((status, answer["error"]["code"].clone()), (400, json!("invalid_event_ids")), "{ids}: {answer}");
+    }
+    assert_eq!(manager.get("/v1/events/m1").await.0, 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_admin_names_an_instance_shared_by_several_accounts_by_id_or_with_its_account() {
+    let server = TestServer::start().await;
+    let (acme, acme_us) = account(&server, "acme").await;
+    account(&server, "globex").await;
+    let (status, answer) = admin(&server).post("/v1/events?instance=us", json!([eu_event("amb")])).await;
+    assert_eq!((status, answer["error"]["code"].clone()), (400, json!("ambiguous_instance")), "{answer}");
+    let (status, answer) = admin(&server).post("/v1/events?instance=us&account=acme", json!([eu_event("amb")])).await;
+    assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
+    assert_eq!(acme.event("amb").await["_acta"]["instance"], acme_us["id"]);
+    server.stop().await;
+}
