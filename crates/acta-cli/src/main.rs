@@ -5,6 +5,7 @@ mod admin;
 mod alerts;
 mod archive;
 mod bench;
+mod boards;
 mod client;
 mod demo;
 mod events;
@@ -99,6 +100,16 @@ enum Command {
     /// ingest path: events already there are reported as duplicates. Exit status 1 if any event was rejected or
     /// any source could not be read.
     Import(import::ImportArgs),
+    /// Create, list, show, change and delete boards, and draw their graphs.
+    Boards {
+        #[command(subcommand)]
+        command: boards::BoardsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Rebuild index partitions from the log (the server must not be running on the directory).
     Reindex(ReindexArgs),
     /// Check a data directory, an export or an archive offline: records, signed checkpoints, links between segments.
@@ -218,6 +229,9 @@ struct DemoArgs {
     listen: SocketAddr,
     #[command(flatten)]
     signing: SigningArgs,
+    /// SMTP relay and webhook settings, as for `serve` (with SMTP, the demo adds an email alert).
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 #[derive(clap::Args)]
@@ -254,7 +268,9 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo(args) => demo::run(args.data, args.listen, args.signing.options()?).await,
+        Command::Demo(args) => {
+            demo::run(args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await
+        }
         Command::Events { command, connection } => events::run(command, connection).await,
         Command::Accounts { command, connection, json } => admin::accounts(&connection.client()?, command, json).await,
         Command::Instances { command, connection, json } => {
@@ -264,6 +280,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Bench { command } => bench::run(command).await,
         Command::Views { command, connection, json } => alerts::views(&connection.client()?, command, json).await,
         Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
+        Command::Boards { command, connection, json } => boards::boards(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => Ok(verify::run(&args)),
         Command::Import(args) => import::run(args).await,
