@@ -9,6 +9,7 @@
 use acta_store::ApiKey;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -174,6 +175,19 @@ async fn from_session(
     Ok((key, session))
 }
 
+/// The key text of an `Authorization` header: `Bearer <key>`, or `Basic` with the key as the password, for log
+/// shippers whose Elasticsearch output only speaks basic authentication (the user name is ignored).
+fn key_of_authorization(value: &str) -> Option<String> {
+    if let Some(key) = value.strip_prefix("Bearer ") {
+        return Some(key.trim().to_owned());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_, password) = text.split_once(':')?;
+    Some(password.to_owned())
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -182,13 +196,12 @@ impl FromRequestParts<AppState> for Principal {
         let address = client_address(&parts.extensions);
         // An explicit Authorization header wins over a cookie the browser may also have attached.
         let principal = if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let text = header
-                .to_str()
-                .ok()
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .map(str::trim)
-                .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <api key>"))?;
-            let key = authenticate_key(state, text, now_ns).await?;
+            let text = header.to_str().ok().and_then(key_of_authorization).ok_or_else(|| {
+                ApiError::unauthorized(
+                    "the Authorization header must be Bearer <api key> (or Basic with the api key as password)",
+                )
+            })?;
+            let key = authenticate_key(state, &text, now_ns).await?;
             let agent = parts
                 .headers
                 .get(axum::http::header::USER_AGENT)

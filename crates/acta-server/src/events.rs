@@ -135,15 +135,7 @@ pub(crate) async fn ingest(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     principal.require("ingest")?;
-    if state.store.index().lag() > state.limits.max_index_lag {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "index_behind",
-            "the index is behind the log; retry shortly (nothing of this request was stored)",
-        );
-        error.retry_after = Some(1);
-        return Err(error);
-    }
+    refuse_when_index_behind(&state)?;
     let is_ndjson = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -153,21 +145,52 @@ pub(crate) async fn ingest(
     let mut parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
     if let Some(ids) = given_ids(&headers, parsed.len())? {
-        // Only for events without an id of their own: the bytes stay the authority on an event's id.
-        for (result, id) in parsed.iter_mut().zip(ids) {
-            if let (Ok(event), Some(id)) = (result, id)
-                && event.id.is_none()
-            {
-                event.id = Some(id);
-            }
-        }
+        give_ids(&mut parsed, ids);
     }
-    let outcome = match params.instance.as_deref().filter(|instance| !instance.is_empty()) {
-        Some(instance) => ingest_into(&state, &principal, params.account.as_deref(), instance, parsed, now).await?,
-        None => ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?,
-    };
+    let instance = params.instance.as_deref().filter(|instance| !instance.is_empty());
+    let outcome = ingest_events(&state, &principal, params.account.as_deref(), instance, parsed, now).await?;
     let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, Json(outcome.to_json())).into_response())
+}
+
+/// Refuses an ingest request while the index is too far behind the log, before anything of it is stored.
+pub(crate) fn refuse_when_index_behind(state: &AppState) -> Result<(), ApiError> {
+    if state.store.index().lag() <= state.limits.max_index_lag {
+        return Ok(());
+    }
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "index_behind",
+        "the index is behind the log; retry shortly (nothing of this request was stored)",
+    );
+    error.retry_after = Some(1);
+    Err(error)
+}
+
+/// Gives ids to the events that have none of their own: the bytes stay the authority on an event's id.
+pub(crate) fn give_ids(parsed: &mut [Result<Event, Vec<acta_cadf::Problem>>], ids: Vec<Option<String>>) {
+    for (result, id) in parsed.iter_mut().zip(ids) {
+        if let (Ok(event), Some(id)) = (result, id)
+            && event.id.is_none()
+        {
+            event.id = Some(id);
+        }
+    }
+}
+
+/// Stores parsed events in the named instance when one is given, else routes each (see [`ingest_parsed`]).
+pub(crate) async fn ingest_events(
+    state: &AppState,
+    principal: &Principal,
+    requested_account: Option<&str>,
+    requested_instance: Option<&str>,
+    parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
+    now: i64,
+) -> Result<BatchOutcome, ApiError> {
+    match requested_instance {
+        Some(instance) => ingest_into(state, principal, requested_account, instance, parsed, now).await,
+        None => ingest_parsed(state, principal, requested_account, parsed, now).await,
+    }
 }
 
 /// Stores parsed events in one named instance (`POST /v1/events?instance=`). An account's key names an

@@ -12,6 +12,7 @@ mod audit;
 pub mod auth;
 mod boards;
 pub mod buckets;
+mod bulk;
 pub mod console;
 pub mod error;
 mod events;
@@ -165,6 +166,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
         .route("/v1/events", post(events::ingest).get(events::search))
         .route("/v1/events/count", get(events::count))
+        .route("/_bulk", post(bulk::bulk))
+        .route("/{index}/_bulk", post(bulk::bulk_into))
         .route("/v1/events/tail", get(events::tail))
         .route("/v1/events/export", get(events::export))
         .route("/v1/events/histogram", get(aggregate::histogram))
