@@ -71,6 +71,9 @@ pub struct RetentionSettings {
     /// Arrival times and "now" for retention. A test knob (like `AlertSettings::window_divisor`): tests put
     /// now 40 days ahead; production uses the system clock.
     pub clock: Clock,
+    /// Test knob: a deletion stops as if the process died right after this step (1-6), so tests can check
+    /// that the next run, after a restart, finishes it. `None` in production.
+    pub crash_after_step: Option<u8>,
 }
 
 impl Default for RetentionSettings {
@@ -80,6 +83,7 @@ impl Default for RetentionSettings {
             archive_period: Duration::from_secs(60),
             archive_roots: Vec::new(),
             clock: Clock::default(),
+            crash_after_step: None,
         }
     }
 }
@@ -168,6 +172,13 @@ pub async fn run_once(state: &AppState, delete: bool, now_retry: bool) -> RunRep
             return report;
         }
     };
+    // Finished days are sealed first: archives copy sealed segments only, and a quiet instance's last day
+    // would otherwise wait for the hourly sealer.
+    let log = state.store.log().clone();
+    let today = Day::from_ns(state.retention_settings.clock.now());
+    if let Err(error) = blocking(move || log.seal_before(today).map_err(|e| e.to_string())).await {
+        report.errors.push(format!("sealing finished days: {error}"));
+    }
     archive_pass(state, &instances, now_retry, &mut report).await;
     if delete {
         for instance in &instances {
@@ -304,12 +315,14 @@ async fn delete_due(state: &AppState, instance: &Instance, report: &mut RunRepor
                 _ => return Err(format!("the segment of {day} could not be sealed yet")),
             }
         };
+        crash_point(state, 1)?;
         // 2. A confirmed archive first, when the instance has one.
         if let Some(done) = &archive
             && !done.iter().any(|archived| archived.day == day.to_string())
         {
             return Err(format!("the segment of {day} waits for a confirmed archive"));
         }
+        crash_point(state, 2)?;
         // 3. The deletion event, durable before anything is removed.
         let final_checkpoint = archive::final_checkpoint(store, &instance.id, day).await?;
         let (first_received, last_received) = archive::received_range(store, &segment).await?;
@@ -331,20 +344,34 @@ async fn delete_due(state: &AppState, instance: &Instance, report: &mut RunRepor
         system_event(state, instance, "acta.retention.delete", false, &message, data, Some(id))
             .await
             .map_err(|error| error.message)?;
-        // 4-6. Index partition, log segment, leaves.
-        let (log, index) = (store.log().clone(), store.index().clone());
-        let leaves = acta_store::integrity::files::leaves_path(store.dir(), &instance.id, day);
+        crash_point(state, 3)?;
+        // 4. The index partition.
+        let index = store.index().clone();
+        let (instance_id, last_seq) = (instance.id.clone(), segment.last_seq);
+        blocking(move || index.remove_partition(&instance_id, day, last_seq).map_err(|e| e.to_string())).await?;
+        crash_point(state, 4)?;
+        // 5. The log segment (the RETIRED note first).
+        let log = store.log().clone();
         let instance_id = instance.id.clone();
-        let last_seq = segment.last_seq;
-        tokio::task::spawn_blocking(move || -> Result<(), String> {
-            index.remove_partition(&instance_id, day, last_seq).map_err(|e| e.to_string())?;
-            log.remove_segment(&instance_id, day).map_err(|e| e.to_string())?;
-            remove_durably(&leaves)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        blocking(move || log.remove_segment(&instance_id, day).map_err(|e| e.to_string())).await?;
+        crash_point(state, 5)?;
+        // 6. The leaves; the notes stay.
+        let leaves = acta_store::integrity::files::leaves_path(store.dir(), &instance.id, day);
+        blocking(move || remove_durably(&leaves)).await?;
+        crash_point(state, 6)?;
         tracing::info!(instance = %instance.id, %day, events = segment.records, "retention deleted a partition");
         report.deleted.push((instance.id.clone(), day.to_string()));
+    }
+    Ok(())
+}
+
+async fn blocking(work: impl FnOnce() -> Result<(), String> + Send + 'static) -> Result<(), String> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| e.to_string())?
+}
+
+fn crash_point(state: &AppState, step: u8) -> Result<(), String> {
+    if state.retention_settings.crash_after_step == Some(step) {
+        return Err(format!("simulated crash after step {step}"));
     }
     Ok(())
 }
