@@ -377,10 +377,9 @@ async fn put(target: &Arc<dyn ObjectStore>, name: &str, source: &Source) -> Resu
             }
         }
     }
-    if let Err(error) = writer.shutdown().await {
-        let _ = writer.abort().await;
-        return Err(failed(&error));
-    }
+    // A failed shutdown leaves at most an incomplete object, which is never confirmed (and `abort` after a
+    // shutdown is refused by the writer).
+    writer.shutdown().await.map_err(|error| failed(&error))?;
     Ok((written, hex(&hasher.finalize())))
 }
 
