@@ -598,3 +598,27 @@ async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
     assert_eq!(instance["storage"]["archived_through"], day_name(1), "{instance}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_archive_outside_the_allowed_roots_is_refused() {
+    let server = Server::start().await;
+    let root = server.archive_root.path().canonicalize().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), root.join("link")).unwrap();
+    let cases = [
+        (elsewhere.path().join("archive"), "not under an archive root"),
+        (root.join("..").join("escape"), "without `..`"),
+        (PathBuf::from("relative/archive"), "absolute"),
+        (root.join("link").join("inside"), "leads outside"),
+    ];
+    for (path, mentions) in cases {
+        let body = json!({"kind": "directory", "path": path.to_str().unwrap()});
+        let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{path:?}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{path:?}: {message:?} should mention {mentions:?}");
+    }
+    assert!(!elsewhere.path().join("archive").exists(), "nothing was created outside the root");
+    assert!(!elsewhere.path().join("inside").exists(), "nothing was created through the link");
+    server.stop().await;
+}

@@ -109,12 +109,18 @@ impl ArchiveConfig {
                 let Some(root) = roots.iter().find(|root| wanted.starts_with(root)) else {
                     return bad(format!("path {path:?} is not under an archive root the operator allows"));
                 };
-                // Created, then resolved: a symbolic link inside the root must not lead out of it.
+                // A symbolic link inside the root must not lead out of it: the part that exists is resolved
+                // before anything is created, and the whole path again after.
+                let root = root.canonicalize().map_err(ApiError::internal)?;
+                let existing = wanted.ancestors().find(|ancestor| ancestor.exists()).unwrap_or(wanted);
+                let inside =
+                    |candidate: &FsPath| candidate.canonicalize().is_ok_and(|resolved| resolved.starts_with(&root));
+                if !inside(existing) {
+                    return bad(format!("path {path:?} leads outside its archive root"));
+                }
                 std::fs::create_dir_all(wanted)
                     .map_err(|error| ApiError::bad_request("invalid_field", format!("path {path:?}: {error}")))?;
-                let resolved = wanted.canonicalize().map_err(ApiError::internal)?;
-                let root = root.canonicalize().map_err(ApiError::internal)?;
-                if !resolved.starts_with(&root) {
+                if !inside(wanted) {
                     return bad(format!("path {path:?} leads outside its archive root"));
                 }
                 Ok(())
