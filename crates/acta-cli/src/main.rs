@@ -3,6 +3,7 @@
 
 mod admin;
 mod alerts;
+mod archive;
 mod bench;
 mod client;
 mod demo;

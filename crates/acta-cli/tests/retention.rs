@@ -622,3 +622,38 @@ async fn directory_archive_outside_the_allowed_roots_is_refused() {
     assert!(!elsewhere.path().join("inside").exists(), "nothing was created through the link");
     server.stop().await;
 }
+
+/// Runs the `acta` binary against the server (on a blocking thread: the server runs on this runtime).
+async fn acta(server: &Server, args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_acta"));
+    command.args(args).args(["--url", &server.url, "--api-key", ADMIN_KEY]).env_remove("ACTA_CONFIG");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_prints_the_partitions_a_shorter_plan_deletes_and_needs_confirm() {
+    let server = Server::start().await;
+    for day in 0..=4 {
+        server.send_on_day(day, 2 + day as usize).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 20).await;
+    let (code, text) = acta(&server, &["instances", "update", "default", "--retention-days", "2", "--dry-run"]).await;
+    assert_eq!(code, Some(0), "{text}");
+    // Days 0 and 1 end at least 2 days before day 4 + 1h: 2 + 3 events.
+    assert!(text.contains(&day_name(0)) && text.contains(&day_name(1)) && !text.contains(&day_name(2)), "{text}");
+    assert!(text.contains("2 partitions, 5 events"), "{text}");
+
+    let (code, text) = acta(&server, &["instances", "update", "default", "--retention-days", "2"]).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("--confirm") && text.contains("2 partitions, 5 events"), "{text}");
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["retention_days"], 30);
+
+    let (code, text) = acta(&server, &["instances", "show", "default"]).await;
+    assert_eq!(code, Some(0), "{text}");
+    // The 20 events sent and the audit event of the refused change.
+    assert!(text.contains("events:    21") && text.contains("days kept: 5"), "{text}");
+    server.stop().await;
+}
