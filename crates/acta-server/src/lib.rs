@@ -77,6 +77,7 @@ pub struct Running {
     background: Vec<tokio::task::JoinHandle<()>>,
     store: Arc<Store>,
     state: AppState,
+    retention_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -91,6 +92,7 @@ impl Running {
         self.sealer.abort();
         let _ = self.shutdown.send(());
         let result = self.task.await.map_err(std::io::Error::other)?;
+        stop_retention(self.retention_task).await;
         finish(self.background).await;
         self.store.close().await;
         result
@@ -99,10 +101,18 @@ impl Running {
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> Result<(), std::io::Error> {
         let result = self.task.await.map_err(std::io::Error::other)?;
+        stop_retention(self.retention_task).await;
         finish(self.background).await;
         self.store.close().await;
         result
     }
+}
+
+/// Stops the retention task where it is: an archive copy may wait on a slow store, and every step of a deletion
+/// is safe to interrupt (the next start finishes it), so there is nothing to wait for.
+async fn stop_retention(task: tokio::task::JoinHandle<()>) {
+    task.abort();
+    let _ = task.await;
 }
 
 /// Waits (briefly) for the alert engine and the delivery worker to end, so they do not write to a closed
@@ -141,8 +151,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         retention: Arc::default(),
         retention_settings: config.retention.clone(),
     };
-    let mut background = background;
-    background.push(tokio::spawn(retention::run(state.clone(), stopping)));
+    let retention_task = tokio::spawn(retention::run(state.clone(), stopping));
     let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -157,7 +166,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
     });
     let sealer = tokio::spawn(seal_finished_days(Arc::downgrade(&store), config.retention.clock.clone()));
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state })
+    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state, retention_task })
 }
 
 /// An instance that stops receiving events keeps its last day open; this seals finished days every hour so
