@@ -454,3 +454,39 @@ async fn system_event(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn segment(day: &str) -> SegmentInfo {
+        SegmentInfo {
+            instance: "i".to_string(),
+            day: day.parse().unwrap(),
+            first_seq: 1,
+            last_seq: 1,
+            records: 1,
+            bytes: 1,
+            sealed: true,
+        }
+    }
+
+    #[test]
+    fn a_day_is_due_exactly_when_its_end_is_retention_days_old() {
+        let segments = [segment("2026-01-01"), segment("2026-01-02")];
+        let day_end: Day = "2026-01-02".parse().unwrap();
+        let boundary = day_end.start_ns() + 30 * DAY_NS;
+        assert!(due(&segments, 30, boundary - 1).is_empty(), "one nanosecond early");
+        let at_boundary: Vec<Day> = due(&segments, 30, boundary).iter().map(|s| s.day).collect();
+        assert_eq!(at_boundary, vec!["2026-01-01".parse::<Day>().unwrap()]);
+    }
+
+    #[test]
+    fn due_days_are_the_oldest_ones_in_order() {
+        let segments = [segment("2026-01-01"), segment("2026-01-03"), segment("2026-01-09")];
+        let now = "2026-01-10".parse::<Day>().unwrap().start_ns();
+        let days: Vec<String> = due(&segments, 5, now).iter().map(|s| s.day.to_string()).collect();
+        assert_eq!(days, ["2026-01-01", "2026-01-03"]);
+    }
+}
