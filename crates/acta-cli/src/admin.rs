@@ -59,6 +59,22 @@ pub(crate) enum InstancesCommand {
         /// Strict DSP0262 validation on or off.
         #[arg(long)]
         strict: Option<bool>,
+        /// Print the partitions (days) the change would delete, with their event counts, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm a shorter retention: the partitions it lists are deleted.
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Show an instance with its storage figures (events, bytes, oldest and newest, archived through).
+    Show {
+        /// Instance id.
+        id: String,
+    },
+    /// Set, show or remove an instance's archive (directory or S3-compatible storage).
+    Archive {
+        #[command(subcommand)]
+        command: crate::archive_settings::ArchiveCommand,
     },
     /// Delete an instance that holds no events.
     Delete {
@@ -194,10 +210,17 @@ pub(crate) async fn instances(
             let answer = client.json(request).await?;
             print(&answer["instances"], json_output, &INSTANCE_COLUMNS);
         }
-        InstancesCommand::Update { id, name, retention_days, strict } => {
-            let body = json!({"name": name, "retention_days": retention_days, "strict": strict});
-            let answer = client.json(client.patch(&format!("/v1/instances/{id}")).json(&body)).await?;
-            print(&answer, json_output, &INSTANCE_COLUMNS);
+        InstancesCommand::Update { id, name, retention_days, strict, dry_run, confirm } => {
+            let body = json!({"name": name, "retention_days": retention_days, "strict": strict, "dry_run": dry_run,
+                              "confirm": confirm});
+            return crate::archive_settings::update_instance(client, &id, &body, json_output).await;
+        }
+        InstancesCommand::Show { id } => {
+            let answer = client.json(client.get(&format!("/v1/instances/{id}"))).await?;
+            crate::archive_settings::print_instance(&answer, json_output);
+        }
+        InstancesCommand::Archive { command } => {
+            return crate::archive_settings::run(client, command, json_output).await;
         }
         InstancesCommand::Delete { id } => {
             client.send(client.delete(&format!("/v1/instances/{id}"))).await?;

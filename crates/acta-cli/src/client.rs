@@ -92,6 +92,10 @@ impl Client {
         self.http.patch(format!("{}{path}", self.url)).bearer_auth(&self.key)
     }
 
+    pub(crate) fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(format!("{}{path}", self.url)).bearer_auth(&self.key)
+    }
+
     pub(crate) fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.delete(format!("{}{path}", self.url)).bearer_auth(&self.key)
     }

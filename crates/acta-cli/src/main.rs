@@ -4,6 +4,7 @@
 mod admin;
 mod alerts;
 mod archive;
+mod archive_settings;
 mod bench;
 mod boards;
 mod client;
@@ -129,6 +130,14 @@ struct ServeArgs {
     signing: SigningArgs,
     #[command(flatten)]
     alerts: AlertArgs,
+    /// A directory under which managers may keep instance archives (repeatable). Without one, directory
+    /// archives are refused, so a manager cannot make the server write anywhere it can.
+    #[arg(long = "archive-root", value_name = "DIR")]
+    archive_roots: Vec<PathBuf>,
+    /// Minutes between retention runs (one also runs at start); sealed segments are archived every minute.
+    #[arg(long = "retention-period-minutes", env = "ACTA_RETENTION_PERIOD_MINUTES", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    retention_period_minutes: u64,
 }
 
 /// Where checkpoints are signed from.
@@ -296,7 +305,17 @@ fn init_logging() {
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
     let integrity = args.signing.options()?;
-    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?).await?;
+    let mut archive_roots = Vec::new();
+    for root in &args.archive_roots {
+        std::fs::create_dir_all(root).with_context(|| format!("--archive-root {}", root.display()))?;
+        archive_roots.push(root.canonicalize().with_context(|| format!("--archive-root {}", root.display()))?);
+    }
+    let retention = acta_server::RetentionSettings {
+        period: std::time::Duration::from_secs(args.retention_period_minutes * 60),
+        archive_roots,
+        ..acta_server::RetentionSettings::default()
+    };
+    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -313,6 +332,7 @@ pub(crate) async fn start_server(
     listen: SocketAddr,
     integrity: acta_store::IntegrityOptions,
     alerts: acta_server::AlertSettings,
+    retention: acta_server::RetentionSettings,
 ) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
@@ -321,6 +341,7 @@ pub(crate) async fn start_server(
         limits: acta_server::Limits::default(),
         integrity: Some(integrity),
         alerts,
+        retention,
     };
     acta_server::start(config)
         .await

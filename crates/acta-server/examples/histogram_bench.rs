@@ -31,6 +31,7 @@ async fn run(total: u64) {
         limits: acta_server::Limits::default(),
         integrity: None,
         alerts: acta_server::AlertSettings::default(),
+        retention: acta_server::RetentionSettings::default(),
     })
     .await
     .unwrap();

@@ -129,7 +129,7 @@ pub(crate) async fn list_accounts(
 
 #[derive(Deserialize)]
 pub(crate) struct AccountParam {
-    account: Option<String>,
+    pub(crate) account: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -150,7 +150,7 @@ fn check_retention(days: i64) -> Result<(), ApiError> {
 }
 
 /// Refuses unless the key manages the whole account (a key narrowed to one instance manages no instances).
-fn require_account_manager(principal: &Principal) -> Result<(), ApiError> {
+pub(crate) fn require_account_manager(principal: &Principal) -> Result<(), ApiError> {
     principal.require("manager")?;
     if principal.key.instance.is_some() {
         return Err(ApiError::forbidden("a key narrowed to one instance cannot manage instances"));
@@ -205,10 +205,47 @@ pub(crate) async fn list_instances(
 ) -> Result<Json<Value>, ApiError> {
     let account = account_of(&principal, params.account.as_deref())?;
     let instances = crate::events::instances_in_scope(&state, &principal, &account, None).await?;
-    Ok(Json(json!({ "instances": instances })))
+    let mut shown = Vec::with_capacity(instances.len());
+    for instance in &instances {
+        shown.push(instance_json(&state, instance).await?);
+    }
+    Ok(Json(json!({ "instances": shown })))
 }
 
-async fn instance_of(state: &AppState, principal: &Principal, account: &str, id: &str) -> Result<Instance, ApiError> {
+/// An instance with its storage figures: live events, bytes on disk (log, index, checkpoints), the arrival
+/// times of its oldest and newest events, segments (days) kept, and the newest day confirmed in its archive.
+pub(crate) async fn instance_json(state: &AppState, instance: &Instance) -> Result<Value, ApiError> {
+    let store = state.store.clone();
+    let id = instance.id.clone();
+    let storage = tokio::task::spawn_blocking(move || store.storage(&id)).await.map_err(ApiError::internal)?;
+    let mut figures = json!({
+        "events": storage.events,
+        "bytes": storage.bytes,
+        "oldest": storage.oldest_ns.map(acta_cadf::format_time),
+        "newest": storage.newest_ns.map(acta_cadf::format_time),
+        "segments": storage.segments,
+    });
+    if let Some(row) = state.store.meta().archive(&instance.account, &instance.id).await?
+        && let Ok(config) = serde_json::from_str::<crate::archive::ArchiveConfig>(&row.config)
+    {
+        let archived = state.store.meta().archived_segments(&instance.id, &config.destination()).await?;
+        if let (Some(object), Some(last)) = (figures.as_object_mut(), archived.last()) {
+            object.insert("archived_through".to_string(), json!(last.day));
+        }
+    }
+    let mut value = json!(instance);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("storage".to_string(), figures);
+    }
+    Ok(value)
+}
+
+pub(crate) async fn instance_of(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    id: &str,
+) -> Result<Instance, ApiError> {
     let instance = state.store.meta().instance(account, id).await?.ok_or_else(|| ApiError::not_found("instance"))?;
     if principal.key.instance.as_deref().is_some_and(|own| own != instance.id) {
         return Err(ApiError::not_found("instance"));
@@ -226,7 +263,7 @@ pub(crate) async fn show_instance(
     principal.require("reader")?;
     let account = account_of(&principal, params.account.as_deref())?;
     let instance = instance_of(&state, &principal, &account, &id).await?;
-    Ok(Json(json!(instance)))
+    Ok(Json(instance_json(&state, &instance).await?))
 }
 
 #[derive(Deserialize)]
@@ -234,9 +271,17 @@ pub(crate) struct InstanceChange {
     name: Option<String>,
     retention_days: Option<i64>,
     strict: Option<bool>,
+    /// Answer what the change would delete, and change nothing.
+    #[serde(default)]
+    dry_run: bool,
+    /// Confirms a shorter retention, which deletes the partitions it lists.
+    #[serde(default)]
+    confirm: bool,
 }
 
-/// `PATCH /v1/instances/{id}`.
+/// `PATCH /v1/instances/{id}`. A longer retention applies at once; a shorter one deletes data, so it is
+/// refused (`409 confirm_required`, listing the partitions that would go) unless `confirm` is set; `dry_run`
+/// lists them for any change and changes nothing.
 pub(crate) async fn update_instance(
     State(state): State<AppState>,
     principal: Principal,
@@ -254,6 +299,7 @@ pub(crate) async fn update_instance(
         check_name("name", &name)?;
         instance.name = name;
     }
+    let previous_days = instance.retention_days;
     if let Some(days) = body.retention_days {
         check_retention(days)?;
         instance.retention_days = days;
@@ -261,10 +307,46 @@ pub(crate) async fn update_instance(
     if let Some(strict) = body.strict {
         instance.strict = strict;
     }
+    let going = crate::retention::plan(&state, &instance.id, instance.retention_days);
+    let events: u64 = going.iter().map(|partition| partition.events).sum();
+    if body.dry_run {
+        return Ok(Json(json!({
+            "dry_run": true,
+            "instance": instance,
+            "retention_days": {"from": previous_days, "to": instance.retention_days},
+            "partitions": going,
+            "events": events,
+        })));
+    }
+    let shortened = instance.retention_days < previous_days;
+    if shortened && !body.confirm {
+        let mut error = ApiError::new(
+            StatusCode::CONFLICT,
+            "confirm_required",
+            format!(
+                "shortening retention from {previous_days} to {} days deletes {} partitions ({events} events); \
+                 send \"confirm\": true to apply it",
+                instance.retention_days,
+                going.len()
+            ),
+        );
+        error.details = going.iter().map(|partition| json!(partition)).collect();
+        let audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 409);
+        return Err(refuse(&state, &principal, audit, error).await);
+    }
     state.store.meta().update_instance(&instance).await?;
-    let audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 200);
+    let mut audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 200);
+    if previous_days != instance.retention_days {
+        audit.request_data = Some(json!({"retention_days": {"from": previous_days, "to": instance.retention_days},
+                                         "partitions": going, "events": events}));
+    }
     audit::record(&state, &principal, audit).await?;
-    Ok(Json(json!(instance)))
+    if shortened && !going.is_empty() {
+        // The deletion runs now rather than at the next period; it is the retention task's usual run.
+        let state = state.clone();
+        tokio::spawn(async move { crate::retention::run_once(&state, true, false).await });
+    }
+    Ok(Json(instance_json(&state, &instance).await?))
 }
 
 /// `DELETE /v1/instances/{id}`: only an instance without events, not the global one, and no key narrowed to it.

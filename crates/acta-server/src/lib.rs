@@ -8,6 +8,8 @@
 mod admin;
 mod aggregate;
 pub mod alerts;
+pub mod archive;
+mod archive_api;
 mod audit;
 pub mod auth;
 mod boards;
@@ -17,6 +19,7 @@ pub mod console;
 pub mod error;
 mod events;
 mod integrity;
+pub mod retention;
 pub mod session;
 pub mod state;
 pub mod timespec;
@@ -33,6 +36,7 @@ use axum::routing::{get, post};
 use tokio::sync::broadcast;
 
 pub use alerts::{AlertSettings, parse_allowlist};
+pub use retention::{Clock, RetentionSettings, RunReport};
 pub use state::{AppState, Limits, LiveEvent};
 
 /// The account the platform admin acts in when it names none, created on first start.
@@ -59,6 +63,8 @@ pub struct ServerConfig {
     pub integrity: Option<IntegrityOptions>,
     /// Alerting: SMTP relay, webhook allowlist, retries.
     pub alerts: AlertSettings,
+    /// Retention and archives: period, allowed archive roots, clock.
+    pub retention: RetentionSettings,
 }
 
 /// A running server.
@@ -72,14 +78,23 @@ pub struct Running {
     sealer: tokio::task::JoinHandle<()>,
     background: Vec<tokio::task::JoinHandle<()>>,
     store: Arc<Store>,
+    state: AppState,
+    retention_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Runs retention now (archive, then delete what is due), retrying failed archives at once, and says what
+    /// it did. The background task does the same on its own schedule.
+    pub async fn run_retention(&self) -> RunReport {
+        retention::run_once(&self.state, true, true).await
+    }
+
     /// Stops accepting, finishes requests in flight, commits the index.
     pub async fn stop(self) -> Result<(), std::io::Error> {
         self.sealer.abort();
         let _ = self.shutdown.send(());
         let result = self.task.await.map_err(std::io::Error::other)?;
+        stop_retention(self.retention_task).await;
         finish(self.background).await;
         self.store.close().await;
         result
@@ -88,10 +103,18 @@ impl Running {
     /// Waits until the server stops by itself (it does not, unless it fails).
     pub async fn wait(self) -> Result<(), std::io::Error> {
         let result = self.task.await.map_err(std::io::Error::other)?;
+        stop_retention(self.retention_task).await;
         finish(self.background).await;
         self.store.close().await;
         result
     }
+}
+
+/// Stops the retention task where it is: an archive copy may wait on a slow store, and every step of a deletion
+/// is safe to interrupt (the next start finishes it), so there is nothing to wait for.
+async fn stop_retention(task: tokio::task::JoinHandle<()>) {
+    task.abort();
+    let _ = task.await;
 }
 
 /// Waits (briefly) for the alert engine and the delivery worker to end, so they do not write to a closed
@@ -106,7 +129,8 @@ async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
 
 /// Opens the data directory, bootstraps it if new, and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
-    let options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
+    let mut options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
+    options.log.clock = config.retention.clock.0.clone();
     let store = Arc::new(Store::open(&config.data_dir, options).await?);
     let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
     let (live, engine_events) = broadcast::channel(4096);
@@ -119,8 +143,18 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         tokio::spawn(alerts::outbox::run(store.clone(), alerts.clone(), stopping.clone())),
     ];
     let sessions = Arc::new(session::Sessions::default());
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping, sessions };
-    let app = router(state);
+    let state = AppState {
+        store: store.clone(),
+        live,
+        limits: config.limits.clone(),
+        alerts,
+        stopping: stopping.clone(),
+        sessions,
+        retention: Arc::default(),
+        retention_settings: config.retention.clone(),
+    };
+    let retention_task = tokio::spawn(retention::run(state.clone(), stopping));
+    let app = router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
@@ -132,14 +166,14 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
             })
             .await
     });
-    let sealer = tokio::spawn(seal_finished_days(Arc::downgrade(&store)));
+    let sealer = tokio::spawn(seal_finished_days(Arc::downgrade(&store), config.retention.clock.clone()));
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store })
+    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state, retention_task })
 }
 
 /// An instance that stops receiving events keeps its last day open; this seals finished days every hour so
 /// they are compressed and final (retention, archives and integrity work on sealed segments).
-async fn seal_finished_days(store: std::sync::Weak<Store>) {
+async fn seal_finished_days(store: std::sync::Weak<Store>, clock: Clock) {
     let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         hourly.tick().await;
@@ -147,7 +181,7 @@ async fn seal_finished_days(store: std::sync::Weak<Store>) {
         let Some(log) = store.upgrade().map(|store| store.log().clone()) else {
             return;
         };
-        let today = acta_store::Day::from_ns(now_ns());
+        let today = acta_store::Day::from_ns(clock.now());
         match tokio::task::spawn_blocking(move || log.seal_before(today)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(%error, "sealing finished days failed; will retry"),
@@ -178,6 +212,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/instances/{id}",
             get(admin::show_instance).patch(admin::update_instance).delete(admin::delete_instance),
+        )
+        .route(
+            "/v1/instances/{id}/archive",
+            get(archive_api::show_archive).put(archive_api::set_archive).delete(archive_api::delete_archive),
         )
         .route("/v1/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))

@@ -59,4 +59,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The web console's sign-in sessions (in memory: a restart signs everyone out).
     pub sessions: Arc<crate::session::Sessions>,
+    /// Retention's run state (archive backoff).
+    pub retention: Arc<crate::retention::Retention>,
+    /// Retention and archive settings of the operator (clock, archive roots).
+    pub retention_settings: crate::retention::RetentionSettings,
 }

@@ -10,10 +10,12 @@
 //!   own thread, like the index.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
 //!   the notification outbox and delivery attempts, in the same database; [`boards`]: boards and their graphs.
+//! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database).
 //! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
 //!   to an account. It knows nothing of HTTP.
 
 pub mod alerting;
+pub mod archives;
 pub mod boards;
 pub mod index;
 pub mod integrity;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use acta_cadf::Event;
 
 pub use alerting::{Alert, Attempt, AttemptOutcome, Delivery, Firing, NewFiring, View};
+pub use archives::{ArchiveRow, ArchivedSegment};
 pub use boards::Board;
 pub use index::{
     Aggregation, Breakdown, EventIndex, Histogram, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search,
@@ -91,6 +94,21 @@ pub enum Stored {
         /// The repeated id.
         id: String,
     },
+}
+
+/// An instance's storage figures ([`Store::storage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storage {
+    /// Live records in the log.
+    pub events: u64,
+    /// Bytes on disk: log segments, index partitions, checkpoint files.
+    pub bytes: u64,
+    /// Arrival time of the oldest live record, unix ns.
+    pub oldest_ns: Option<i64>,
+    /// Arrival time of the newest record, unix ns.
+    pub newest_ns: Option<i64>,
+    /// Log segments (days) kept.
+    pub segments: usize,
 }
 
 /// The event log, its index and the metadata of one data directory.
@@ -168,6 +186,24 @@ impl Store {
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    /// What an instance keeps on disk: live records, bytes of its log, index and checkpoints, and the arrival
+    /// times of its oldest and newest records.
+    pub fn storage(&self, instance: &str) -> Storage {
+        let segments = self.log.segments(instance);
+        let received = |day: Day, seq: u64| self.log.read(instance, day, seq).ok().map(|record| record.received_ns);
+        let oldest = segments.first().and_then(|segment| received(segment.day, segment.first_seq));
+        let newest = segments.last().and_then(|segment| received(segment.day, segment.last_seq));
+        let log_bytes: u64 = segments.iter().map(|segment| segment.bytes).sum();
+        let checkpoint_bytes = index::dir_bytes(&integrity::files::instance_dir(&self.dir, instance));
+        Storage {
+            events: segments.iter().map(|segment| segment.records).sum(),
+            bytes: log_bytes + self.index.instance_bytes(instance) + checkpoint_bytes,
+            oldest_ns: oldest,
+            newest_ns: newest,
+            segments: segments.len(),
+        }
     }
 
     /// Signs a last checkpoint of everything durable, and stops the indexer after a final commit.

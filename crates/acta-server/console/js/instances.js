@@ -83,8 +83,23 @@ export function mount(root, ctx) {
     await load();
   }
 
+  // Storage figures: live events, bytes on disk, arrival times of the oldest and newest events.
+  function bytesText(bytes) {
+    if (!Number.isFinite(bytes)) return '';
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = bytes;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  }
+  function timeText(text) {
+    const time = parseTime(text);
+    return Number.isFinite(time) ? formatTime(time, {millis: false}) : '';
+  }
+
   function row(instance) {
     const created = parseTime(instance.created_at);
+    const storage = instance.storage || {};
     return h('tr', {dataset: {instanceId: instance.id}},
       h('th', {scope: 'row'}, instance.name),
       h('td', {class: 'mono'}, instance.id),
@@ -92,6 +107,11 @@ export function mount(root, ctx) {
       h('td', {}, `${instance.retention_days} days`),
       h('td', {}, instance.global ? 'yes' : ''),
       h('td', {}, instance.strict ? 'strict' : 'lenient'),
+      h('td', {class: 'number'}, Number.isFinite(storage.events) ? storage.events.toLocaleString('en-US') : ''),
+      h('td', {class: 'number'}, bytesText(storage.bytes)),
+      h('td', {class: 'time'}, timeText(storage.oldest)),
+      h('td', {class: 'time'}, timeText(storage.newest)),
+      h('td', {class: 'time'}, storage.archived_through || ''),
       h('td', {class: 'time'}, Number.isFinite(created) ? formatTime(created, {millis: false}) : ''),
       h('td', {class: 'actions'}, canManage ? [
         h('button', {type: 'button', class: 'small', 'aria-label': `Change ${instance.name}`, on: {click: () => edit(instance)}}, 'Change'),
@@ -115,7 +135,7 @@ export function mount(root, ctx) {
     h('datalist', {id: 'retention-plans'}, PLANS.map((days) => h('option', {value: days}))),
     canManage ? h('section', {class: 'card'}, h('h2', {}, 'Create an instance'), createForm) : null,
     h('div', {class: 'table-box'}, h('table', {class: 'instances'},
-      h('thead', {}, h('tr', {}, ['Name', 'ID', 'Region', 'Retention', 'Global', 'CADF', 'Created', 'Actions'].map((n) => h('th', {scope: 'col'}, n)))),
+      h('thead', {}, h('tr', {}, ['Name', 'ID', 'Region', 'Retention', 'Global', 'CADF', 'Events', 'Size', 'Oldest', 'Newest', 'Archived through', 'Created', 'Actions'].map((n) => h('th', {scope: 'col'}, n)))),
       tbody))));
   load();
   return {};

