@@ -335,6 +335,27 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     assert.equal(await page.getByRole('link', {name: 'User API keys, live'}).count(), 0);
   });
 
+  it('works in a narrow window', async () => {
+    await page.setViewportSize({width: 420, height: 800});
+    try {
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      await goTo('Views');
+      await viewRow(DELETIONS.name).waitFor();
+      assert.ok(await overflow() <= 1, `views: the page scrolls sideways by ${await overflow()}px`);
+      await goTo('Alerts');
+      await page.getByRole('button', {name: 'Attach an alert'}).click();
+      await page.getByRole('form', {name: 'Attach an alert'}).waitFor();
+      assert.ok(await overflow() <= 1, `alert editor: the page scrolls sideways by ${await overflow()}px`);
+      await page.getByRole('button', {name: 'Cancel'}).click();
+      await goTo('Boards');
+      await page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})}).getByRole('link').first().click();
+      await page.locator('section.graph').first().waitFor();
+      assert.ok(await overflow() <= 1, `board: the page scrolls sideways by ${await overflow()}px`);
+    } finally {
+      await page.setViewportSize({width: 1280, height: 800});
+    }
+  });
+
   it('raised no error in the page and broke no CSP rule', async () => {
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
