@@ -143,19 +143,6 @@ describe('the Acta web console', () => {
     await page.screenshot({path: screenshotPath('search.png')});
   });
 
-  it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
-    await page.getByRole('link', {name: 'Boards', exact: true}).click();
-    const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});
-    await predefined.getByRole('link', {name: 'Account activity'}).click();
-    await page.getByRole('heading', {name: 'Account activity', level: 1}).waitFor();
-    const graph = page.locator('section.graph').first();
-    await graph.locator('.histogram-svg g.bar').first().waitFor();
-    // 24 hours by platform: the Key Protect events of the last day are the platform `kms`.
-    await graph.locator('.legend li', {hasText: /^ kms \(\d+\)$/}).waitFor();
-    await page.getByRole('link', {name: 'Search', exact: true}).click();
-    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
-  });
-
   it('adds field:==value, or its negation, when a field value is clicked', async () => {
     await page.getByRole('button', {name: 'Filter: action:==kms.secrets.delete'}).click();
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
@@ -210,6 +197,17 @@ describe('the Acta web console', () => {
     const caret = await page.getByLabel('Search query').evaluate((input) => input.selectionStart);
     assert.equal(caret, column - 1);
     await page.screenshot({path: screenshotPath('search-syntax-error.png')});
+  });
+
+  it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
+    await page.getByRole('link', {name: 'Boards', exact: true}).click();
+    const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});
+    await predefined.getByRole('link', {name: 'Account activity'}).click();
+    await page.getByRole('heading', {name: 'Account activity', level: 1}).waitFor();
+    const graph = page.locator('section.graph').first();
+    await graph.locator('.histogram-svg g.bar').first().waitFor();
+    // 24 hours by platform: the Key Protect events of the last day are the platform `kms`.
+    await graph.locator('.legend li', {hasText: /^ kms \(\d+\)$/}).waitFor();
   });
 
   it('creates, describes, locks, fails to delete, unlocks and deletes a key (seed 002)', async () => {
@@ -307,6 +305,16 @@ describe('the Acta web console', () => {
     // Breakdown by message: the legend and a bar's values are the event's hostile text.
     const board = await manager.ok('POST', '/v1/boards', {name: HOSTILE.img, category: HOSTILE.script,
       graphs: [{title: HOSTILE.script, query: XSS_MARKER, range: '24h', breakdown: {field: 'message'}}]});
+    try {
+      await hostileNamesShownAsText(board);
+    } finally {
+      // Out of the way of the walks that follow.
+      await manager.call('DELETE', `/v1/boards/${board.id}`);
+      await page.goto(`${server.url}/#/search`);
+    }
+  });
+
+  async function hostileNamesShownAsText(board) {
     const shown = async (hash, selector) => {
       await page.goto(`${server.url}/#/${hash}`);
       await page.locator(selector).first().waitFor();
@@ -329,10 +337,7 @@ describe('the Acta web console', () => {
       injected: document.querySelectorAll('#page script, #page img, #page iframe, #page svg:not(.histogram-svg):not(.legend svg)').length,
     }));
     assert.deepEqual(state, {ran: null, dialogs: [], injected: 0});
-    // Out of the way of the walks that follow.
-    await manager.ok('DELETE', `/v1/boards/${board.id}`);
-    await page.goto(`${server.url}/#/search`);
-  });
+  }
 
   it('follows new events with the live tail (EventSource over the session cookie)', async () => {
     await search('action:kms.secrets.rotate', 'live');

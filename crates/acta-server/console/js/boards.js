@@ -336,7 +336,7 @@ export function mount(root, ctx) {
         h('header', {class: 'page-head board-head'},
           h('h1', {}, board.name),
           board.category ? h('span', {class: 'badge category'}, board.category) : null,
-          board.predefined ? h('span', {class: 'badge predefined'}, 'predefined') : null,
+          board.predefined && board.category !== 'Predefined' ? h('span', {class: 'badge predefined'}, 'predefined') : null,
           h('span', {class: 'spacer'}),
           canWrite ? [
             h('button', {type: 'button', class: 'primary', on: {click: addGraph}}, 'Add graph'),
