@@ -104,6 +104,7 @@ pub(crate) async fn create_account(
         created_at: now,
     };
     state.store.meta().create_instance(&global).await?;
+    crate::boards::give_predefined(state.store.meta(), &id).await?;
     audit::record(&state, &principal, audit::object_action(&id, "account", "create", &id, &account.name, 201)).await?;
     Ok((
         StatusCode::CREATED,

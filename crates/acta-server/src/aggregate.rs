@@ -52,17 +52,49 @@ pub(crate) async fn histogram(
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let q = params.q.clone().unwrap_or_default();
-    let query = acta_query::parse(&q).map_err(|error| ApiError::query(&error))?;
+    acta_query::parse(&q).map_err(|error| ApiError::query(&error))?;
     let now = crate::now_ns();
     // A histogram needs a start: without one it covers the last 24 hours, as a board's default range does.
     let from = params.from.as_deref().filter(|text| !text.trim().is_empty()).unwrap_or("24h");
     let range = timespec::resolve(Some(from), params.to.as_deref(), now)
         .map_err(|message| ApiError::bad_request("invalid_time", message))?;
-    let (from, to) = (range.from.unwrap_or(now), range.to.unwrap_or(now));
-    let (tz_name, tz) = time_zone(params.tz.as_deref())?;
-    let interval = params
-        .interval
-        .as_deref()
+    let request = HistogramRequest {
+        q: &q,
+        from: range.from.unwrap_or(now),
+        to: range.to.unwrap_or(now),
+        interval: params.interval.as_deref(),
+        tz: params.tz.as_deref(),
+        by: params.by.as_deref(),
+        top: params.top.as_deref(),
+        instance: params.instance.as_deref(),
+        account: params.account.as_deref(),
+    };
+    Ok(Json(histogram_answer(&state, &principal, &request).await?))
+}
+
+/// A histogram over a resolved range, as `GET /v1/events/histogram` takes it (boards ask through this too).
+pub(crate) struct HistogramRequest<'a> {
+    pub(crate) q: &'a str,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) interval: Option<&'a str>,
+    pub(crate) tz: Option<&'a str>,
+    pub(crate) by: Option<&'a str>,
+    pub(crate) top: Option<&'a str>,
+    pub(crate) instance: Option<&'a str>,
+    pub(crate) account: Option<&'a str>,
+}
+
+/// The buckets of a range in a time zone (`tz` and `interval` as the API takes them): the zone's name and the
+/// layout.
+pub(crate) fn bucket_layout(
+    from: i64,
+    to: i64,
+    interval: Option<&str>,
+    tz: Option<&str>,
+) -> Result<(String, buckets::Layout), ApiError> {
+    let (tz_name, tz) = time_zone(tz)?;
+    let interval = interval
         .filter(|text| !text.trim().is_empty())
         .map(Interval::parse)
         .transpose()
@@ -71,11 +103,24 @@ pub(crate) async fn histogram(
         BucketError::TooMany { .. } => ApiError::bad_request("too_many_buckets", error.to_string()),
         BucketError::Range(message) => ApiError::bad_request("invalid_time", message),
     })?;
-    let by = params.by.as_deref().filter(|text| !text.trim().is_empty()).map(field).transpose()?;
-    let top = top(params.top.as_deref(), HISTOGRAM_TOP)?;
+    Ok((tz_name, layout))
+}
 
-    let account = account_of(&principal, params.account.as_deref())?;
-    let instances = instances_in_scope(&state, &principal, &account, params.instance.as_deref()).await?;
+/// The answer of `GET /v1/events/histogram` for a request whose principal may read.
+pub(crate) async fn histogram_answer(
+    state: &AppState,
+    principal: &Principal,
+    request: &HistogramRequest<'_>,
+) -> Result<Value, ApiError> {
+    let q = request.q.to_string();
+    let query = acta_query::parse(&q).map_err(|error| ApiError::query(&error))?;
+    let (from, to) = (request.from, request.to);
+    let (tz_name, layout) = bucket_layout(from, to, request.interval, request.tz)?;
+    let by = request.by.filter(|text| !text.trim().is_empty()).map(field).transpose()?;
+    let top = top(request.top, HISTOGRAM_TOP)?;
+
+    let account = account_of(principal, request.account)?;
+    let instances = instances_in_scope(state, principal, &account, request.instance).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
     let deadline = Instant::now() + state.limits.query_deadline;
@@ -92,7 +137,7 @@ pub(crate) async fn histogram(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(histogram_json(&HistogramAnswer {
+    Ok(histogram_json(&HistogramAnswer {
         q: &q,
         query: &query,
         tz: &tz_name,
@@ -100,7 +145,7 @@ pub(crate) async fn histogram(
         by: by.as_ref(),
         top,
         histogram,
-    })))
+    }))
 }
 
 struct HistogramAnswer<'a> {
@@ -236,7 +281,7 @@ pub(crate) async fn terms(
 
 /// A field as the query language names it (`initiator.name`, `level`, `_platform`, `target.typeURI_str`):
 /// exactly the names that can stand before `:*` in a query, so that the drill-down query can name it too.
-fn field(name: &str) -> Result<Field, ApiError> {
+pub(crate) fn field(name: &str) -> Result<Field, ApiError> {
     let invalid = || {
         ApiError::bad_request(
             "invalid_field",
@@ -278,7 +323,7 @@ fn time_zone(name: Option<&str>) -> Result<(String, TimeZone), ApiError> {
 
 /// The query listing the events of `query` whose `field` has exactly `value`; `None` when the language cannot
 /// say it faithfully (the text would not parse back to the same query).
-fn value_query(query: &Query, field: &Field, value: &str) -> Option<String> {
+pub(crate) fn value_query(query: &Query, field: &Field, value: &str) -> Option<String> {
     let condition = Query::Field(field.clone(), FieldCond::Equals { value: value.to_string(), case_sensitive: true });
     let combined = match query {
         Query::All => condition,
@@ -291,7 +336,7 @@ fn value_query(query: &Query, field: &Field, value: &str) -> Option<String> {
 }
 
 /// The key of the remainder in a bucket's `by`: `other`, unless a top value is itself `other`.
-fn other_key<'a>(values: impl Iterator<Item = &'a str> + Clone) -> String {
+pub(crate) fn other_key<'a>(values: impl Iterator<Item = &'a str> + Clone) -> String {
     let mut key = "other".to_string();
     while values.clone().any(|value| value == key) {
         key = format!("({key})");

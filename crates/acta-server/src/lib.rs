@@ -10,6 +10,7 @@ mod aggregate;
 pub mod alerts;
 mod audit;
 pub mod auth;
+mod boards;
 pub mod buckets;
 pub mod console;
 pub mod error;
@@ -192,6 +193,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/alerts/{id}/test", post(alerts::api::test_alert))
         .route("/v1/alerts/{id}/history", get(alerts::api::alert_history))
+        .route(
+            "/v1/boards",
+            post(boards::create_board)
+                .get(boards::list_boards)
+                .layer(DefaultBodyLimit::max(boards::MAX_BODY_BYTES.min(body_limit))),
+        )
+        .route("/v1/boards/categories", get(boards::list_categories))
+        .route(
+            "/v1/boards/{id}",
+            get(boards::show_board)
+                .patch(boards::update_board)
+                .delete(boards::delete_board)
+                .layer(DefaultBodyLimit::max(boards::MAX_BODY_BYTES.min(body_limit))),
+        )
+        .route("/v1/boards/{id}/graphs/{n}/data", get(boards::graph_data))
+        .route("/v1/boards/{id}/graphs/{n}/drilldown", get(boards::graph_drilldown))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(console::security_headers))
@@ -221,6 +238,7 @@ async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> anyho
         })
         .await?;
     }
+    boards::give_predefined_to_all(meta).await?;
     if meta.has_keys().await? {
         return Ok(None);
     }

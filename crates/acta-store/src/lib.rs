@@ -9,11 +9,12 @@
 //! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
 //!   own thread, like the index.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
-//!   the notification outbox and delivery attempts, in the same database.
+//!   the notification outbox and delivery attempts, in the same database; [`boards`]: boards and their graphs.
 //! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
 //!   to an account. It knows nothing of HTTP.
 
 pub mod alerting;
+pub mod boards;
 pub mod index;
 pub mod integrity;
 pub mod log;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use acta_cadf::Event;
 
 pub use alerting::{Alert, Attempt, AttemptOutcome, Delivery, Firing, NewFiring, View};
+pub use boards::Board;
 pub use index::{
     Aggregation, Breakdown, EventIndex, Histogram, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search,
     Series, SortKey, Terms,

@@ -1,0 +1,182 @@
+//! Boards in the metadata database: a name, a category, an optional filter and an ordered list of graphs.
+//!
+//! As in [`crate::meta`], every call takes the account id into its `WHERE` clause. The graphs are kept as one
+//! JSON array whose shape the server defines and validates; the store only keeps it whole and in order.
+//!
+//! Predefined boards are given to an account once ([`Meta::give_predefined_boards`]): a marker row, written in
+//! the same transaction as the boards, makes a second call a no-op, so deleted predefined boards stay deleted.
+
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::meta::{Meta, MetaError, unique_violation};
+
+/// A board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Board {
+    /// Id.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// Name, unique in the account.
+    pub name: String,
+    /// Category, for grouping in lists.
+    pub category: String,
+    /// A query ANDed with every graph's query.
+    pub filter: Option<String>,
+    /// The graphs, in order (a JSON array).
+    pub graphs: Value,
+    /// Whether Acta created it with the account (it is edited and deleted like any other).
+    pub predefined: bool,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+const BOARD_COLUMNS: &str =
+    "SELECT id, account_id, name, category, filter, graphs, predefined, created_at, updated_at FROM boards";
+
+impl Meta {
+    /// Creates a board; a name taken in the account is a conflict.
+    pub async fn create_board(&self, board: &Board) -> Result<(), MetaError> {
+        insert_board(self.pool(), board).await
+    }
+
+    /// The boards of an account, in one category when given, by category and name.
+    pub async fn boards(&self, account: &str, category: Option<&str>) -> Result<Vec<Board>, MetaError> {
+        let rows = sqlx::query(&format!(
+            "{BOARD_COLUMNS} WHERE account_id = ? AND (? IS NULL OR category = ?) ORDER BY category, name, id"
+        ))
+        .bind(account)
+        .bind(category)
+        .bind(category)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(board_from_row).collect())
+    }
+
+    /// One board of an account.
+    pub async fn board(&self, account: &str, id: &str) -> Result<Option<Board>, MetaError> {
+        let row = sqlx::query(&format!("{BOARD_COLUMNS} WHERE account_id = ? AND id = ?"))
+            .bind(account)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.as_ref().map(board_from_row))
+    }
+
+    /// Replaces a board's name, category, filter and graphs.
+    pub async fn update_board(&self, board: &Board) -> Result<(), MetaError> {
+        sqlx::query(
+            "UPDATE boards SET name = ?, category = ?, filter = ?, graphs = ?, updated_at = ?
+             WHERE account_id = ? AND id = ?",
+        )
+        .bind(&board.name)
+        .bind(&board.category)
+        .bind(&board.filter)
+        .bind(board.graphs.to_string())
+        .bind(&board.updated_at)
+        .bind(&board.account)
+        .bind(&board.id)
+        .execute(self.pool())
+        .await
+        .map_err(|error| unique_violation(error, &name_taken(&board.name)))?;
+        Ok(())
+    }
+
+    /// Deletes a board; false when the account has no such board.
+    pub async fn delete_board(&self, account: &str, id: &str) -> Result<bool, MetaError> {
+        let done = sqlx::query("DELETE FROM boards WHERE account_id = ? AND id = ?")
+            .bind(account)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The categories of an account's boards with how many boards each has.
+    pub async fn board_categories(&self, account: &str) -> Result<Vec<(String, i64)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT category, COUNT(*) AS n FROM boards WHERE account_id = ? GROUP BY category ORDER BY category",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|row| (row.get("category"), row.get("n"))).collect())
+    }
+
+    /// Gives `account` the predefined `boards` unless it had them before: returns whether it did now. A board
+    /// whose name the account already uses is left out (the user's board keeps its name).
+    pub async fn give_predefined_boards(&self, account: &str, boards: &[Board], now: &str) -> Result<bool, MetaError> {
+        let mut tx = self.pool().begin().await?;
+        let given = sqlx::query("SELECT 1 FROM predefined_boards_given WHERE account_id = ?")
+            .bind(account)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if given.is_some() {
+            return Ok(false);
+        }
+        for board in boards.iter().filter(|board| board.account == account) {
+            let taken = sqlx::query("SELECT 1 FROM boards WHERE account_id = ? AND name = ?")
+                .bind(account)
+                .bind(&board.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_none() {
+                insert_board(&mut *tx, board).await?;
+            }
+        }
+        sqlx::query("INSERT INTO predefined_boards_given (account_id, given_at) VALUES (?, ?)")
+            .bind(account)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn insert_board<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    board: &Board,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO boards (id, account_id, name, category, filter, graphs, predefined, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&board.id)
+    .bind(&board.account)
+    .bind(&board.name)
+    .bind(&board.category)
+    .bind(&board.filter)
+    .bind(board.graphs.to_string())
+    .bind(board.predefined)
+    .bind(&board.created_at)
+    .bind(&board.updated_at)
+    .execute(executor)
+    .await
+    .map_err(|error| unique_violation(error, &name_taken(&board.name)))?;
+    Ok(())
+}
+
+fn name_taken(name: &str) -> String {
+    format!("a board named {name:?} exists in the account")
+}
+
+fn board_from_row(row: &SqliteRow) -> Board {
+    let graphs: String = row.get("graphs");
+    Board {
+        id: row.get("id"),
+        account: row.get("account_id"),
+        name: row.get("name"),
+        category: row.get("category"),
+        filter: row.get("filter"),
+        // Written by this module from a `Value`, so it parses; an empty list is the safe reading otherwise.
+        graphs: serde_json::from_str(&graphs).unwrap_or_else(|_| Value::Array(Vec::new())),
+        predefined: row.get("predefined"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
