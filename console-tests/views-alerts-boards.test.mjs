@@ -285,7 +285,7 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     for (const action of actions.slice(0, 5)) assert.ok(legend.some((entry) => entry.startsWith(` ${action} (`)), `${action} in ${legend}`);
     assert.match(await graph.textContent(), /Live · by action/);
     const board = (await writer.ok('GET', '/v1/boards')).boards.find((b) => b.name === 'API keys live');
-    assert.deepEqual(board.graphs, [{query: 'iam-identity.user-apikey.', field: 'action', range: 'live', breakdown: {field: 'action'}}]);
+    assert.deepEqual(board.graphs, [{title: null, query: 'iam-identity.user-apikey.', field: 'action', range: 'live', breakdown: {field: 'action', top: 5}}]);
   });
 
   it('shows a bar’s count, per action, and opens its events', async () => {
@@ -305,7 +305,7 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     const sum = perValue.reduce((total, text) => total + Number(/: ([\d,]+)/.exec(text)[1].replace(/,/g, '')), 0);
     assert.ok(sum <= counts[index] && sum >= 1, `${perValue} against ${counts[index]}`);
     await page.screenshot({path: screenshotPath('board.png')});
-    await detail.getByRole('link', {name: 'Show events'}).click();
+    await detail.getByRole('link', {name: 'Show events', exact: true}).click();
     await page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
     assert.equal(await page.locator('.range-button[data-range="custom"]').getAttribute('aria-pressed'), 'true');
     await page.waitForFunction((n) => document.querySelectorAll('tbody tr.event').length === n, counts[index]);

@@ -77,7 +77,7 @@ export function mount(root, ctx) {
       h('header', {class: 'page-head'}, h('h1', {}, 'Boards'),
         h('p', {class: 'muted'}, 'Dashboards of graphs: counts of matching events over time, broken down by a field. Click a bar for its events.')),
       canWrite ? h('div', {class: 'page-actions'}, h('button', {type: 'button', class: 'primary', on: {click: newBoard}}, 'New board')) : null,
-      groups.length ? groups : h('p', {class: 'muted'}, 'No boards.'));
+      groups.length ? h('div', {class: 'groups'}, groups) : h('p', {class: 'muted'}, 'No boards.'));
   }
 
   async function newBoard() {
