@@ -238,6 +238,7 @@ export function mount(root, ctx) {
       const summary = h('span', {class: 'graph-count muted'});
       const live = graph.range === 'live';
       const card = {chart, live, data: null};
+      const data = () => card.data || {};
       const base = `/v1/boards/${encodeURIComponent(board.id)}/graphs/${index}`;
 
       card.draw = () => {
@@ -279,10 +280,14 @@ export function mount(root, ctx) {
         const to = timeOf(bucket.to);
         const span = `${formatTime(from, {millis: false})} – ${Number.isFinite(to) ? formatTime(to, {millis: false}).slice(11) : ''}`;
         const values = Object.entries(bucket.by || {}).filter(([, count]) => count > 0).sort((a, b) => b[1] - a[1]);
-        const valueItems = values.map(([value, count]) => {
+        // Each value of the breakdown (the other values under the answer's `other_key`), and the events
+        // without the field, with a link to exactly those events.
+        const entries = values.map(([value, count]) => ({label: value, count, params: {value}}));
+        if (bucket.missing) entries.push({label: `(without ${data().field || 'the field'})`, count: bucket.missing, params: {missing: 'true'}});
+        const valueItems = entries.map(({label, count, params}) => {
           const link = h('span', {class: 'muted'}, '');
-          const item = h('li', {}, h('span', {class: 'value'}, value), `: ${formatCount(count)} `, link);
-          return {value, item, link};
+          const item = h('li', {}, h('span', {class: 'value'}, label), `: ${formatCount(count)} `, link);
+          return {label, params, item, link};
         });
         const eventsLink = h('span', {class: 'muted'}, 'finding its events…');
         replace(detail,
@@ -290,8 +295,7 @@ export function mount(root, ctx) {
             h('strong', {class: 'bar-count'}, `${formatCount(bucket.count)} ${bucket.count === 1 ? 'event' : 'events'}`),
             h('span', {class: 'muted'}, ` · ${span} (${TIME_ZONE})`), ' ', eventsLink,
             h('button', {type: 'button', class: 'small', 'aria-label': 'Close the bar’s details', on: {click: () => { detail.hidden = true; }}}, 'Close')),
-          valueItems.length ? h('ul', {class: 'bar-values'}, valueItems.map((v) => v.item)) : null,
-          bucket.missing ? h('p', {class: 'muted'}, `${formatCount(bucket.missing)} without ${data().field || 'the field'}`) : null);
+          valueItems.length ? h('ul', {class: 'bar-values'}, valueItems.map((v) => v.item)) : null);
         detail.hidden = false;
         const drill = (extra) => api('GET', `${base}/drilldown`, {params: {bucket: bucket.start, ...extra}});
         try {
@@ -300,16 +304,15 @@ export function mount(root, ctx) {
         } catch (error) {
           replace(eventsLink, `No drill-down: ${describeError(error)}`);
         }
-        await Promise.all(valueItems.map(async ({value, link}) => {
+        await Promise.all(valueItems.map(async ({label, params, link}) => {
           try {
-            const one = await drill({value});
-            replace(link, h('a', {href: searchLink(one), 'aria-label': `Show events of ${value}`}, 'show events'));
+            const one = await drill(params);
+            replace(link, h('a', {href: searchLink(one), 'aria-label': `Show events of ${label}`}, 'show events'));
           } catch {
             replace(link);
           }
         }));
       }
-      const data = () => card.data || {};
 
       const breakdownText = graph.breakdown && graph.breakdown.field ? ` · by ${graph.breakdown.field}` : '';
       card.element = h('section', {class: 'card graph', 'aria-label': graphTitle(graph), dataset: {graph: index}},
