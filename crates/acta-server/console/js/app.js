@@ -56,13 +56,8 @@ async function show() {
   const root = document.getElementById('page');
   replace(root);
   const module = await page.load();
-  // `link` addresses another page (an href, so links work with the keyboard and open in a new tab); `go` goes there.
-  const ctx = {
-    me, params,
-    navigate: (p, options) => navigate(page.id, p, options),
-    link: hashOf,
-    go: (id, p) => { window.location.hash = hashOf(id, p); },
-  };
+  // `link` addresses another page: an href, so links work from the keyboard and open in a new tab.
+  const ctx = {me, params, navigate: (p, options) => navigate(page.id, p, options), link: hashOf};
   mounted = {id: page.id, page: module.mount(root, ctx) || {}};
   document.title = `${page.title} · Acta`;
 }
