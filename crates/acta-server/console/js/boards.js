@@ -259,6 +259,9 @@ export function mount(root, ctx) {
       };
 
       card.load = async () => {
+        // A slow answer is not asked for again while it is still coming.
+        if (card.loading) return;
+        card.loading = true;
         const params = TIME_ZONE.includes('/') || TIME_ZONE === 'UTC' ? {tz: TIME_ZONE} : {};
         try {
           const data = await api('GET', `${base}/data`, {params});
@@ -270,6 +273,8 @@ export function mount(root, ctx) {
         } catch (error) {
           if (gone) return;
           replace(note, `This graph cannot be drawn: ${describeError(error)}`);
+        } finally {
+          card.loading = false;
         }
       };
 
