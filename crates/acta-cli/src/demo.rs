@@ -11,18 +11,24 @@ pub(crate) async fn run(
     data: PathBuf,
     listen: SocketAddr,
     integrity: acta_store::IntegrityOptions,
+    alerts: acta_server::AlertSettings,
 ) -> anyhow::Result<ExitCode> {
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
-    let running = crate::start_server(data.clone(), listen, integrity, acta_server::AlertSettings::default()).await?;
+    let smtp = alerts.smtp_url.is_some();
+    let running = crate::start_server(data.clone(), listen, integrity, alerts).await?;
     let url = format!("http://{}", running.addr);
-    let admin_key = match &running.created_admin_key {
-        Some(key) => key.clone(),
-        None => std::fs::read_to_string(data.join("admin-key"))
+    // The server took ACTA_BOOTSTRAP_KEY as the admin key when it was set (and wrote no admin-key file).
+    let bootstrap =
+        std::env::var("ACTA_BOOTSTRAP_KEY").ok().map(|key| key.trim().to_string()).filter(|key| !key.is_empty());
+    let admin_key = match (&running.created_admin_key, bootstrap) {
+        (Some(key), _) => key.clone(),
+        (None, Some(key)) => key,
+        (None, None) => std::fs::read_to_string(data.join("admin-key"))
             .map(|text| text.trim().to_string())
-            .unwrap_or_else(|_| "(set by ACTA_BOOTSTRAP_KEY)".to_string()),
+            .unwrap_or_else(|_| "(see the admin-key file of the first start)".to_string()),
     };
-    let keys = if fresh { Some(seed(&url, &admin_key).await.context("loading the demo data")?) } else { None };
+    let keys = if fresh { Some(seed(&url, &admin_key, smtp).await.context("loading the demo data")?) } else { None };
     println!("Acta demo running at {url}");
     println!("  data directory: {}", data.display());
     println!("  platform admin key: {admin_key}");
@@ -30,6 +36,13 @@ pub(crate) async fn run(
         Some(keys) => {
             println!("  account demo, manager key (officer@example.com): {}", keys.manager);
             println!("  account demo, reader key (auditor@example.com):  {}", keys.reader);
+            println!("  {} views of seed 002 in category IAM, and the board \"API keys\"", SEED_002_VIEWS.len());
+            match &keys.alert {
+                Some(alert) => println!("  email alert {alert} on \"User API key deletions\": 2 deletions in an hour"),
+                None => println!(
+                    "  email alert skipped: the server has no SMTP relay (acta demo --smtp-url smtp://relay:25)"
+                ),
+            }
             keys.manager.clone()
         }
         None => admin_key.clone(),
@@ -41,19 +54,31 @@ pub(crate) async fn run(
     println!("  export ACTA_URL={url} ACTA_API_KEY={user_key}");
     println!("  acta events search 'target.typeURI_str:kms/secrets' --from 24h");
     println!("  acta events search '(action user-apikey) -login failure'");
+    println!("  acta boards list; acta boards graph <board id> 0");
     println!("Stop with Ctrl-C.");
     crate::shutdown_signal().await?;
     running.stop().await.context("stopping the server")?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Keys the demo creates, printed for the user.
+/// Keys the demo creates, and its alert when there is one, printed for the user.
 struct DemoKeys {
     manager: String,
     reader: String,
+    alert: Option<String>,
 }
 
-async fn seed(url: &str, admin: &str) -> anyhow::Result<DemoKeys> {
+/// Seed 002 step 3: views of user API key events (Acta's console and CLI are the UI and CLI of the seed).
+const SEED_002_VIEWS: [(&str, &str); 6] = [
+    ("User API key events", "(action user-apikey) -login"),
+    ("Failed user API key events", "(action user-apikey) -login failure"),
+    ("User API key deletions", "(action user-apikey.delete) -login"),
+    ("User API key updates", "(action user-apikey.update) -login"),
+    ("User API key actions in the console", "initiator.host.agent:\"Acta web console\" (action user-apikey) -login"),
+    ("User API key actions in the CLI", "initiator.host.agent:\"Acta CLI\" (action user-apikey) -login"),
+];
+
+async fn seed(url: &str, admin: &str, smtp: bool) -> anyhow::Result<DemoKeys> {
     let http = reqwest::Client::new();
     let call = |method: reqwest::Method, path: &str, key: &str, agent: &str, body: Option<Value>| {
         let mut request = http.request(method, format!("{url}{path}")).bearer_auth(key).header("user-agent", agent);
@@ -125,7 +150,29 @@ async fn seed(url: &str, admin: &str) -> anyhow::Result<DemoKeys> {
     if !deleted.status().is_success() {
         anyhow::bail!("deleting the demo key: {}", deleted.status());
     }
-    Ok(DemoKeys { manager, reader })
+
+    // Seed 002 steps 3 to 5: views, an email alert on key deletions, and the board of key actions.
+    let mut deletions = String::new();
+    for (name, query) in SEED_002_VIEWS {
+        let view = json!({"name": name, "query": query, "category": "IAM"});
+        let view = expect(call(post.clone(), "/v1/views", &manager, cli, Some(view)).send().await?, "view").await?;
+        if name == "User API key deletions" {
+            deletions = view["id"].as_str().unwrap_or_default().to_string();
+        }
+    }
+    let alert = if smtp {
+        let alert = json!({"view": deletions, "kind": "presence", "threshold": 2, "window": "1h", "immediate": true,
+                           "channels": [{"type": "email", "to": ["officer@example.com"]}]});
+        let alert = expect(call(post.clone(), "/v1/alerts", &manager, cli, Some(alert)).send().await?, "alert").await?;
+        Some(alert["id"].as_str().unwrap_or_default().to_string())
+    } else {
+        None
+    };
+    let board = json!({"name": "API keys", "category": "IAM", "filter": "iam-identity.user-apikey.",
+                       "graphs": [{"title": "User API key actions", "query": "", "field": "action",
+                                   "breakdown": {"field": "action", "top": 5}, "range": "live"}]});
+    expect(call(post, "/v1/boards", &manager, cli, Some(board)).send().await?, "board").await?;
+    Ok(DemoKeys { manager, reader, alert })
 }
 
 /// Seed 000: Key Protect events in us-south (seed 002's key events come from the real key actions).

@@ -4,6 +4,7 @@
 mod admin;
 mod alerts;
 mod bench;
+mod boards;
 mod client;
 mod demo;
 mod events;
@@ -87,6 +88,16 @@ enum Command {
     Alerts {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
+        #[command(flatten)]
+        connection: client::Connection,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Create, list, show, change and delete boards, and draw their graphs.
+    Boards {
+        #[command(subcommand)]
+        command: boards::BoardsCommand,
         #[command(flatten)]
         connection: client::Connection,
         /// Print JSON.
@@ -212,6 +223,9 @@ struct DemoArgs {
     listen: SocketAddr,
     #[command(flatten)]
     signing: SigningArgs,
+    /// SMTP relay and webhook settings, as for `serve` (with SMTP, the demo adds an email alert).
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 #[derive(clap::Args)]
@@ -248,7 +262,9 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo(args) => demo::run(args.data, args.listen, args.signing.options()?).await,
+        Command::Demo(args) => {
+            demo::run(args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await
+        }
         Command::Events { command, connection } => events::run(command, connection).await,
         Command::Accounts { command, connection, json } => admin::accounts(&connection.client()?, command, json).await,
         Command::Instances { command, connection, json } => {
@@ -258,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Bench { command } => bench::run(command).await,
         Command::Views { command, connection, json } => alerts::views(&connection.client()?, command, json).await,
         Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
+        Command::Boards { command, connection, json } => boards::boards(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => Ok(verify::run(&args)),
     }
