@@ -334,7 +334,7 @@ describe('the Acta web console', () => {
     const state = await page.evaluate(() => ({
       ran: window.__xssRan,
       dialogs: window.__dialogs,
-      injected: document.querySelectorAll('#page script, #page img, #page iframe, #page svg:not(.histogram-svg):not(.legend svg)').length,
+      injected: document.querySelectorAll('#page script, #page img, #page iframe, #page svg:not(.histogram-svg):not(.swatch)').length,
     }));
     assert.deepEqual(state, {ran: null, dialogs: [], injected: 0});
   }

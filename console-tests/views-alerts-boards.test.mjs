@@ -123,6 +123,7 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     }
     await goTo('Views');
     const groups = page.locator('.views-page section.group');
+    await groups.nth(1).waitFor();
     assert.deepEqual(await groups.locator('h2').allTextContents(), ['User API keys · 4', 'Where actions come from · 2']);
     assert.equal(await groups.nth(0).locator('tbody tr').count(), 4);
     assert.equal(await viewRow(DELETIONS.name).locator('td').first().textContent(), DELETIONS.query);

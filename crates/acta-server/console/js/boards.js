@@ -8,7 +8,7 @@ import {api} from './api.js';
 import {h, replace, banner, describeError, parseTime, formatTime, formatCount, toLocalInput, TIME_ZONE} from './dom.js';
 import {openDialog, field} from './dialog.js';
 import {groupByCategory, categoryInput} from './categories.js';
-import {drawHistogram, intervalMs} from './histogram.js';
+import {drawHistogram, intervalMs, swatch} from './histogram.js';
 
 const WRITERS = new Set(['writer', 'manager', 'admin']);
 const RANGES = [['live', 'Live (last 60 minutes, moving)'], ['1h', 'Last hour'], ['24h', 'Last 24 hours'], ['7d', 'Last 7 days'],
@@ -247,7 +247,7 @@ export function mount(root, ctx) {
         const buckets = (data.buckets || []).map((bucket) => ({...bucket, start: timeOf(bucket.start), raw: bucket}))
           .filter((bucket) => Number.isFinite(bucket.start));
         const step = buckets.length > 1 ? buckets[1].start - buckets[0].start : null;
-        drawHistogram(chart, {
+        card.colours = drawHistogram(chart, {
           buckets,
           interval: intervalMs(data.interval) || step || 60e3,
           fromMs: timeOf(data.from),
@@ -291,7 +291,8 @@ export function mount(root, ctx) {
         if (bucket.missing) entries.push({label: `(without ${data().field || 'the field'})`, count: bucket.missing, params: {missing: 'true'}});
         const valueItems = entries.map(({label, count, params}) => {
           const link = h('span', {class: 'muted'}, '');
-          const item = h('li', {}, h('span', {class: 'value'}, label), `: ${formatCount(count)} `, link);
+          const colour = params.value !== undefined && card.colours ? card.colours.colourOf(params.value) : null;
+          const item = h('li', {}, colour ? [swatch(colour), ' '] : null, h('span', {class: 'value'}, label), `: ${formatCount(count)} `, link);
           return {label, params, item, link};
         });
         const eventsLink = h('span', {class: 'muted'}, 'finding its events…');

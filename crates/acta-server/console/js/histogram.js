@@ -53,6 +53,7 @@ function tickFormat(spanMs) {
  * - onSelect(startMs, endMs, bucket): called when a bar is chosen
  * - label: what the bars count, for screen readers
  * - otherKey: the breakdown's key for the values beyond its top ones (the API's `other_key`), drawn grey
+ * Returns `{colourOf(value)}`: a value's colour in this chart (null when it has none).
  */
 export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSelect, label = 'events', otherKey = 'other'}) {
   const width = Math.max(container.clientWidth || 600, 240);
@@ -135,9 +136,14 @@ export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSel
   }
 
   const legend = values.length
-    ? h('ul', {class: 'legend'}, values.map((value) => h('li', {},
-      s('svg', {width: 10, height: 10, 'aria-hidden': 'true'}, s('rect', {width: 10, height: 10, fill: colourOf(value)})),
-      ` ${value} (${formatCount(totals.get(value))})`)))
+    ? h('ul', {class: 'legend'}, values.map((value) => h('li', {}, swatch(colourOf(value)), ` ${value} (${formatCount(totals.get(value))})`)))
     : null;
   replace(container, svg, legend);
+  // The caller can show a value elsewhere (a bar's details) in the colour it has here.
+  return {colourOf: (value) => (values.includes(value) ? colourOf(value) : null)};
+}
+
+/** A small square of a value's colour, for a legend or a list of values. */
+export function swatch(colour) {
+  return s('svg', {width: 10, height: 10, 'aria-hidden': 'true', class: 'swatch'}, s('rect', {width: 10, height: 10, fill: colour}));
 }
