@@ -337,6 +337,33 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     assert.equal(await page.getByRole('link', {name: 'User API keys, live'}).count(), 0);
   });
 
+  it('shows readers the views, alerts and boards without the changes they cannot make', async () => {
+    const reader = await manager.ok('POST', '/v1/keys', {name: 'auditor-read-only', role: 'reader'});
+    const readerContext = await browser.newContext({viewport: {width: 1280, height: 800}});
+    try {
+      const readerPage = await readerContext.newPage();
+      readerPage.on('pageerror', (error) => pageErrors.push(String(error)));
+      await readerPage.goto(server.url + '/');
+      await readerPage.getByLabel('API key').fill(reader.secret);
+      await readerPage.getByRole('button', {name: 'Sign in'}).click();
+      await readerPage.locator('.summary', {hasText: 'in the last 24 hours'}).waitFor();
+      assert.equal(await readerPage.getByRole('button', {name: 'Save as view'}).count(), 0);
+      await readerPage.getByRole('link', {name: 'Views', exact: true}).click();
+      await readerPage.locator('table.views tr', {hasText: DELETIONS.name}).waitFor();
+      assert.equal(await readerPage.getByRole('link', {name: `Open ${DELETIONS.name}`}).count(), 1);
+      assert.equal(await readerPage.locator('.views-page button').count(), 0, 'no Rename, Category or Delete');
+      await readerPage.getByRole('link', {name: 'Alerts', exact: true}).click();
+      await readerPage.locator('table.alerts tr', {hasText: ALERT_NAME}).waitFor();
+      assert.deepEqual(await readerPage.locator('table.alerts tbody button').allTextContents(), ['History']);
+      await readerPage.getByRole('link', {name: 'Boards', exact: true}).click();
+      await readerPage.getByRole('link', {name: 'Account activity'}).click();
+      await readerPage.locator('section.graph .histogram-svg').first().waitFor();
+      assert.equal(await readerPage.locator('.boards-page button:not(.bar-detail button)').count(), 0, 'no Add graph, Edit, Delete or Remove');
+    } finally {
+      await readerContext.close();
+    }
+  });
+
   it('works in a narrow window', async () => {
     await page.setViewportSize({width: 420, height: 800});
     try {
