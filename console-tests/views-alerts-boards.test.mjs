@@ -289,6 +289,14 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     assert.deepEqual(board.graphs, [{title: null, query: 'iam-identity.user-apikey.', field: 'action', range: 'live', breakdown: {field: 'action', top: 5}}]);
   });
 
+  it('draws new events on a live graph without a reload', async () => {
+    const graph = page.locator('section.graph').first();
+    const entry = graph.locator('.legend li', {hasText: 'iam-identity.user-apikey.update ('});
+    const before = Number(/\((\d+)\)/.exec(await entry.textContent())[1]);
+    await writer.send([apikeyEvent('update', 'demo-key-live', {minutesAgo: 0})]);
+    await graph.locator('.legend li', {hasText: `iam-identity.user-apikey.update (${before + 1})`}).waitFor();
+  });
+
   it('shows a bar’s count, per action, and opens its events', async () => {
     const graph = page.locator('section.graph').first();
     const bars = graph.locator('.histogram-svg g.bar');
