@@ -1,5 +1,6 @@
-// The web console in a real browser: both seed journeys as far as today's APIs go (search, keys, instances),
-// a query syntax error, live tail, and hostile event fields rendered as text with nothing executed.
+// The web console in a real browser: seed 000 (search, the predefined board) and seed 002's keys, a query
+// syntax error, live tail, and hostile event fields and object names rendered as text with nothing executed.
+// Seed 002's views, alert and board are walked in views-alerts-boards.test.mjs.
 // Runs the real `acta serve` binary and Debian's Chromium; writes screenshots at 1280x800 to docs/screenshots/.
 
 import {after, before, describe, it} from 'node:test';
@@ -198,6 +199,17 @@ describe('the Acta web console', () => {
     await page.screenshot({path: screenshotPath('search-syntax-error.png')});
   });
 
+  it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
+    await page.getByRole('link', {name: 'Boards', exact: true}).click();
+    const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});
+    await predefined.getByRole('link', {name: 'Account activity'}).click();
+    await page.getByRole('heading', {name: 'Account activity', level: 1}).waitFor();
+    const graph = page.locator('section.graph').first();
+    await graph.locator('.histogram-svg g.bar').first().waitFor();
+    // 24 hours by platform: the Key Protect events of the last day are the platform `kms`.
+    await graph.locator('.legend li', {hasText: /^ kms \(\d+\)$/}).waitFor();
+  });
+
   it('creates, describes, locks, fails to delete, unlocks and deletes a key (seed 002)', async () => {
     await page.getByRole('link', {name: 'API keys'}).click();
     await page.getByRole('heading', {name: 'API keys'}).waitFor();
@@ -286,6 +298,47 @@ describe('the Acta web console', () => {
     await page.screenshot({path: screenshotPath('search-hostile-event.png')});
   });
 
+  it('renders hostile names of views, alerts, boards and graph values as text and executes nothing', async () => {
+    const view = await manager.ok('POST', '/v1/views', {name: HOSTILE.script, query: XSS_MARKER, category: HOSTILE.img, from: '24h'});
+    await manager.ok('POST', '/v1/alerts', {view: view.id, name: HOSTILE.img, kind: 'presence', threshold: 1000, window: '1h',
+      channels: [{type: 'email', to: ['nobody@acme.example']}]});
+    // Breakdown by message: the legend and a bar's values are the event's hostile text.
+    const board = await manager.ok('POST', '/v1/boards', {name: HOSTILE.img, category: HOSTILE.script,
+      graphs: [{title: HOSTILE.script, query: XSS_MARKER, range: '24h', breakdown: {field: 'message'}}]});
+    try {
+      await hostileNamesShownAsText(board);
+    } finally {
+      // Out of the way of the walks that follow.
+      await manager.call('DELETE', `/v1/boards/${board.id}`);
+      await page.goto(`${server.url}/#/search`);
+    }
+  });
+
+  async function hostileNamesShownAsText(board) {
+    const shown = async (hash, selector) => {
+      await page.goto(`${server.url}/#/${hash}`);
+      await page.locator(selector).first().waitFor();
+      return page.locator('#page').textContent();
+    };
+    const views = await shown('views', 'table.views');
+    assert.ok(views.includes(HOSTILE.script) && views.includes(HOSTILE.img), 'view name and category as text');
+    const alerts = await shown('alerts', 'table.alerts tbody th');
+    assert.ok(alerts.includes(HOSTILE.img) && alerts.includes(HOSTILE.script), 'alert name and its view as text');
+    const boards = await shown('boards', 'table.boards');
+    assert.ok(boards.includes(HOSTILE.img) && boards.includes(HOSTILE.script), 'board name and category as text');
+    await shown(`boards?board=${board.id}`, '.histogram-svg g.bar');
+    await page.locator('.histogram-svg g.bar').first().click();
+    await page.locator('.bar-values li').first().waitFor();
+    const text = await page.locator('#page').textContent();
+    for (const expected of [HOSTILE.img, HOSTILE.script, `${HOSTILE.img} ${HOSTILE.script}`]) assert.ok(text.includes(expected), expected);
+    const state = await page.evaluate(() => ({
+      ran: window.__xssRan,
+      dialogs: window.__dialogs,
+      injected: document.querySelectorAll('#page script, #page img, #page iframe, #page svg:not(.histogram-svg):not(.swatch)').length,
+    }));
+    assert.deepEqual(state, {ran: null, dialogs: [], injected: 0});
+  }
+
   it('follows new events with the live tail (EventSource over the session cookie)', async () => {
     await search('action:kms.secrets.rotate', 'live');
     await page.locator('.tail-status', {hasText: 'waiting for events'}).waitFor();
@@ -316,7 +369,8 @@ describe('the Acta web console', () => {
   it('works in a narrow window', async () => {
     await page.setViewportSize({width: 420, height: 800});
     await page.getByRole('link', {name: 'Search'}).click();
-    // The four seed events and the one the live tail test rotated.
+    // The four seed events and the one the live tail test rotated (the tail shows it before the index has it).
+    await manager.searchable('target.typeURI_str:kms/secrets', 5, '24h');
     await search('target.typeURI_str:kms/secrets', '24h');
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 5);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

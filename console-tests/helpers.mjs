@@ -31,10 +31,15 @@ export function requireTools() {
   }
 }
 
-/** Starts `acta serve` on 127.0.0.1:0 and resolves once it prints its address. */
-export async function startServer() {
+/**
+ * Starts `acta serve` on 127.0.0.1:0 and resolves once it prints its address.
+ * Options: `smtpUrl`, the relay for alert emails (`--smtp-url`).
+ */
+export async function startServer({smtpUrl} = {}) {
   const data = mkdtempSync(path.join(tmpdir(), 'acta-console-'));
-  const child = spawn(actaBinary(), ['serve', '--data', data, '--listen', '127.0.0.1:0'], {
+  const args = ['serve', '--data', data, '--listen', '127.0.0.1:0'];
+  if (smtpUrl) args.push('--smtp-url', smtpUrl);
+  const child = spawn(actaBinary(), args, {
     env: {...process.env, ACTA_BOOTSTRAP_KEY: ADMIN_KEY, ACTA_LOG: process.env.ACTA_LOG || 'warn'},
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,11 +3,14 @@
 import {api, setCsrf, onSignedOut, setAccountScope, ApiError} from './api.js';
 import {h, replace} from './dom.js';
 
-// The pages. Each is a module whose `mount(root, ctx)` draws into `root` and returns `{update?, unmount?}`.
-// Views, alerts and boards join this list when their APIs (/v1/views, /v1/alerts, /v1/boards) land: one module
-// and one line each; `when` hides a page from keys that cannot use it.
+// The pages. Each is a module whose `mount(root, ctx)` draws into `root` and returns `{update?, unmount?}`;
+// `when` hides a page from keys that cannot use it.
 const PAGES = [
   {id: 'search', title: 'Search', load: () => import('./search.js')},
+  {id: 'views', title: 'Views', load: () => import('./views.js')},
+  // Alerts watch every instance of the account: a key narrowed to one instance cannot use them (403).
+  {id: 'alerts', title: 'Alerts', load: () => import('./alerts.js'), when: (key) => !key.instance},
+  {id: 'boards', title: 'Boards', load: () => import('./boards.js')},
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
   {id: 'instances', title: 'Instances', load: () => import('./instances.js'), when: (key) => key.role === 'manager' || key.role === 'admin'},
 ];
@@ -25,10 +28,15 @@ function route() {
   return {page, params: new URLSearchParams(query)};
 }
 
+/** `#/search?q=x`: the address of a page in a given state (empty parameters left out). */
+function hashOf(id, params = {}) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined && v !== null)).toString();
+  return `#/${id}${query ? `?${query}` : ''}`;
+}
+
 /** Writes a page's state into the URL: pushed (Back returns to it) or replaced. No hashchange fires. */
 function navigate(id, params, {push}) {
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== undefined && v !== null)).toString();
-  const hash = `#/${id}${query ? `?${query}` : ''}`;
+  const hash = hashOf(id, params);
   if (hash === window.location.hash) return;
   if (push) window.history.pushState(null, '', hash);
   else window.history.replaceState(null, '', hash);
@@ -48,7 +56,8 @@ async function show() {
   const root = document.getElementById('page');
   replace(root);
   const module = await page.load();
-  const ctx = {me, params, navigate: (p, options) => navigate(page.id, p, options)};
+  // `link` addresses another page: an href, so links work from the keyboard and open in a new tab.
+  const ctx = {me, params, navigate: (p, options) => navigate(page.id, p, options), link: hashOf};
   mounted = {id: page.id, page: module.mount(root, ctx) || {}};
   document.title = `${page.title} · Acta`;
 }
@@ -134,7 +143,7 @@ function showSignIn(message) {
     }
   }}},
   h('h1', {}, h('img', {src: '/console/icon.svg', alt: '', width: 28, height: 28}), 'Acta'),
-  h('p', {class: 'muted'}, 'Audit events of your account: search, live tail, export, and its API keys.'),
+  h('p', {class: 'muted'}, 'Audit events of your account: search, live tail, views, alerts, boards, and its API keys.'),
   h('label', {class: 'field', for: 'api-key'}, h('span', {class: 'field-label'}, 'API key')), input,
   h('p', {class: 'field-hint'}, 'The key is exchanged for a session cookie; the page never stores it.'),
   button, error, note);

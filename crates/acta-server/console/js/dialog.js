@@ -50,8 +50,19 @@ export function openDialog({title, fields = [], submitLabel = 'Save', danger = f
   });
 }
 
-/** A labelled field for a dialog or form. */
+let hints = 0;
+
+/**
+ * A labelled field for a dialog or form. The control is named by `label` alone; the hint describes it
+ * (screen readers say it after the name), so the name stays short and exact.
+ */
 export function field(label, input, hint) {
-  return h('label', {class: 'field'}, h('span', {class: 'field-label'}, label), input,
-    hint ? h('span', {class: 'field-hint'}, hint) : null);
+  let hintElement = null;
+  if (hint) {
+    hints += 1;
+    hintElement = h('span', {class: 'field-hint', id: `field-hint-${hints}`}, hint);
+    if (input instanceof Element && !input.hasAttribute('aria-describedby')) input.setAttribute('aria-describedby', hintElement.id);
+  }
+  if (input instanceof Element && !input.hasAttribute('aria-label')) input.setAttribute('aria-label', label);
+  return h('label', {class: 'field'}, h('span', {class: 'field-label'}, label), input, hintElement);
 }

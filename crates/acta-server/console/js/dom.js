@@ -100,3 +100,29 @@ export function isTyping(event) {
   const target = event.target;
   return target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
 }
+
+/** An error as a person should read it: the API's own words with the status (`409 Conflict: ...`). */
+export function describeError(error) {
+  if (error && typeof error.describe === 'function') return error.describe();
+  return String((error && error.message) || error);
+}
+
+/**
+ * A page's message line: `say(content)` for news, `fail(what, error)` for a refusal, worded by the server
+ * (an error is announced at once, news politely).
+ */
+export function banner() {
+  const element = h('div', {class: 'banner', role: 'status', hidden: true});
+  function say(content, kind = 'info') {
+    element.className = `banner ${kind}`;
+    element.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    replace(element, content);
+    element.hidden = false;
+  }
+  return {
+    element,
+    say,
+    fail: (what, error) => say(`${what} failed: ${describeError(error)}`, 'error'),
+    hide: () => { element.hidden = true; },
+  };
+}

@@ -50,10 +50,12 @@ function tickFormat(spanMs) {
  * Draws into `container`.
  * - buckets: [{start (ms), count, by?: {value: count}}], interval: ms per bucket
  * - fromMs, toMs: the span of the x axis
- * - onSelect(startMs, endMs): called when a bar is chosen
+ * - onSelect(startMs, endMs, bucket): called when a bar is chosen
  * - label: what the bars count, for screen readers
+ * - otherKey: the breakdown's key for the values beyond its top ones (the API's `other_key`), drawn grey
+ * Returns `{colourOf(value)}`: a value's colour in this chart (null when it has none).
  */
-export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSelect, label = 'events'}) {
+export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSelect, label = 'events', otherKey = 'other'}) {
   const width = Math.max(container.clientWidth || 600, 240);
   const height = 120;
   const margin = {left: 44, right: 8, top: 8, bottom: 22};
@@ -69,8 +71,11 @@ export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSel
   for (const bucket of buckets) {
     for (const [value, count] of Object.entries(bucket.by || {})) totals.set(value, (totals.get(value) || 0) + count);
   }
-  const values = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a));
-  const colourOf = (value) => (value === 'other' ? OTHER_COLOUR : PALETTE[values.indexOf(value) % PALETTE.length]);
+  // A value with no events in the range (the API lists "other" even when nothing is beyond the top) gets no
+  // legend entry; the rest keep their colour in every bar.
+  const values = [...totals.keys()].filter((value) => totals.get(value) > 0)
+    .sort((a, b) => (a === otherKey) - (b === otherKey) || totals.get(b) - totals.get(a));
+  const colourOf = (value) => (value === otherKey ? OTHER_COLOUR : PALETTE[values.indexOf(value) % PALETTE.length]);
 
   const svg = s('svg', {
     class: 'histogram-svg', width, height, viewBox: `0 0 ${width} ${height}`, role: 'group',
@@ -101,20 +106,24 @@ export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSel
     const bar = s('g', {
       class: 'bar', tabindex: 0, role: 'button', 'aria-label': title,
       on: {
-        click: () => onSelect && onSelect(bucket.start, bucket.start + interval),
+        click: () => onSelect && onSelect(bucket.start, bucket.start + interval, bucket),
         keydown: (event) => {
           if (event.key === 'Enter' || event.key === ' ') {
             event.preventDefault();
-            if (onSelect) onSelect(bucket.start, bucket.start + interval);
+            if (onSelect) onSelect(bucket.start, bucket.start + interval, bucket);
           }
         },
       },
     }, s('title', {}, title));
     // A transparent full-height target, so thin bars are easy to hit.
     bar.append(s('rect', {x: left, y: margin.top, width: barWidth, height: plotHeight, class: 'hit'}));
-    const parts = bucket.by && Object.keys(bucket.by).length
+    let parts = bucket.by && Object.keys(bucket.by).length
       ? values.filter((value) => bucket.by[value]).map((value) => [value, bucket.by[value]])
       : [[null, bucket.count]];
+    // Events without the breakdown field are in the count but in no value: the rest of the bar, uncoloured.
+    const rest = bucket.count - parts.reduce((sum, [, count]) => sum + count, 0);
+    if (parts.length === 0) parts = [[null, bucket.count]];
+    else if (rest > 0) parts.push([null, rest]);
     let base = margin.top + plotHeight;
     for (const [value, count] of parts) {
       const barHeight = Math.max(1, y(count));
@@ -127,9 +136,14 @@ export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSel
   }
 
   const legend = values.length
-    ? h('ul', {class: 'legend'}, values.map((value) => h('li', {},
-      s('svg', {width: 10, height: 10, 'aria-hidden': 'true'}, s('rect', {width: 10, height: 10, fill: colourOf(value)})),
-      ` ${value} (${formatCount(totals.get(value))})`)))
+    ? h('ul', {class: 'legend'}, values.map((value) => h('li', {}, swatch(colourOf(value)), ` ${value} (${formatCount(totals.get(value))})`)))
     : null;
   replace(container, svg, legend);
+  // The caller can show a value elsewhere (a bar's details) in the colour it has here.
+  return {colourOf: (value) => (values.includes(value) ? colourOf(value) : null)};
+}
+
+/** A small square of a value's colour, for a legend or a list of values. */
+export function swatch(colour) {
+  return s('svg', {width: 10, height: 10, 'aria-hidden': 'true', class: 'swatch'}, s('rect', {width: 10, height: 10, fill: colour}));
 }

@@ -5,7 +5,9 @@ import {api, apiUrl, ApiError} from './api.js';
 import {h, replace, formatCount, TIME_ZONE, parseTime, toLocalInput, isTyping} from './dom.js';
 import {eventRows, COLUMNS} from './eventview.js';
 import {addClause} from './query.js';
-import {PRESETS, resolveRange} from './timerange.js';
+import {PRESETS, resolveRange, apiRangeOf, rangeText} from './timerange.js';
+import {openDialog, field} from './dialog.js';
+import {categoryInput} from './categories.js';
 import {drawHistogram, bucketsFromEvents, intervalMs} from './histogram.js';
 
 const PAGE_SIZE = 100;
@@ -81,8 +83,12 @@ export function mount(root, ctx) {
   const tailStatus = h('span', {class: 'tail-status', 'aria-live': 'polite'});
   const exportNdjson = h('a', {class: 'button', download: 'acta-events.ndjson', href: '#'}, 'Export NDJSON');
   const exportCsv = h('a', {class: 'button', download: 'acta-events.csv', href: '#'}, 'Export CSV');
+  // Seed 002 step 3: "Save as new view". Readers cannot save views (the server would refuse).
+  const canSave = ['writer', 'manager', 'admin'].includes(ctx.me.key.role);
+  const saveView = canSave ? h('button', {type: 'button', on: {click: () => saveAsView()}}, 'Save as view') : null;
+  const saved = h('p', {class: 'saved-note', role: 'status', hidden: true});
   const toolbar = h('div', {class: 'toolbar'}, summary, h('span', {class: 'spacer'}),
-    h('label', {class: 'tail', for: 'tail-toggle'}, tailToggle, ' Live tail'), tailStatus, exportNdjson, exportCsv);
+    h('label', {class: 'tail', for: 'tail-toggle'}, tailToggle, ' Live tail'), tailStatus, saveView, exportNdjson, exportCsv);
 
   // ----- histogram, list -----
   const chart = h('div', {class: 'histogram', 'aria-label': 'Matches over time'});
@@ -99,7 +105,7 @@ export function mount(root, ctx) {
   const end = h('div', {class: 'list-end'}, more, endNote);
 
   replace(root, h('section', {class: 'page search-page', 'aria-label': 'Search'},
-    form, customForm, toolbar, banner, chartBox,
+    form, customForm, toolbar, saved, banner, chartBox,
     h('div', {class: 'table-box'}, table), end));
 
   // ----- behaviour -----
@@ -307,6 +313,7 @@ export function mount(root, ctx) {
     shown.clear();
     tbody.replaceChildren();
     banner.hidden = true;
+    saved.hidden = true;
     clearQueryError();
     renderRangeButtons();
     tailToggle.checked = state.tail;
@@ -324,6 +331,39 @@ export function mount(root, ctx) {
     await loadHistogram(gen, signal);
     const ok = await listed;
     if (gen === generation && ok && state.tail) startTail();
+  }
+
+  // ----- save as view -----
+  async function saveAsView() {
+    state.q = input.value;
+    const range = apiRangeOf(state);
+    let categories = [];
+    try {
+      categories = ((await api('GET', '/v1/views/categories')).categories || []).map((c) => c.name).filter(Boolean);
+    } catch {
+      // A new category can still be typed.
+    }
+    const name = h('input', {required: true, maxlength: 200, autocomplete: 'off'});
+    const category = categoryInput(categories);
+    const body = {query: state.q, from: range.from, to: range.to};
+    let view = null;
+    const done = await openDialog({
+      title: 'Save as view',
+      fields: [
+        h('p', {class: 'dialog-summary'}, h('code', {}, state.q || '(everything)'), ` · ${rangeText(range.from, range.to)}`),
+        field('Name', name), field('Category', category.input, 'an existing one, a new name, or empty'), category.list,
+      ],
+      submitLabel: 'Save view',
+      onSubmit: async () => {
+        view = await api('POST', '/v1/views', {body: {...body, name: name.value.trim(), category: category.input.value.trim()}});
+      },
+    });
+    if (done && view) {
+      replace(saved, `View “${view.name}” saved${view.category ? ` in “${view.category}”` : ''}. `,
+        h('a', {href: ctx.link('views')}, 'See your views'), ' · ',
+        h('a', {href: ctx.link('alerts', {attach: view.id})}, 'Attach an alert'));
+      saved.hidden = false;
+    }
   }
 
   // ----- live tail (EventSource sends the session cookie; it cannot send headers) -----
