@@ -183,13 +183,10 @@ fn check_graphs(graphs: &[Value], filter: Option<&str>, problems: &mut Problems)
         problems.add("/graphs".into(), format!("a board holds at most {MAX_GRAPHS} graphs, not {}", graphs.len()));
         return Value::Array(Vec::new());
     }
-    let filter = filter.and_then(|filter| acta_query::parse(filter).ok());
-    Value::Array(
-        graphs.iter().enumerate().filter_map(|(i, graph)| check_graph(i, graph, filter.as_ref(), problems)).collect(),
-    )
+    Value::Array(graphs.iter().enumerate().filter_map(|(i, graph)| check_graph(i, graph, filter, problems)).collect())
 }
 
-fn check_graph(i: usize, graph: &Value, filter: Option<&Query>, problems: &mut Problems) -> Option<Value> {
+fn check_graph(i: usize, graph: &Value, filter: Option<&str>, problems: &mut Problems) -> Option<Value> {
     let at = |member: &str| format!("/graphs/{i}{member}");
     let graph: GraphIn = match serde_json::from_value(graph.clone()) {
         Ok(graph) => graph,
@@ -246,9 +243,9 @@ fn check_graph(i: usize, graph: &Value, filter: Option<&Query>, problems: &mut P
             Value::Null
         }
     };
-    if let Some(query) = &query {
+    if query.is_some() {
         // The graph is evaluated with the board's filter: the combination must be a query the language takes.
-        let effective = effective_text(filter, query, field_ast.as_ref());
+        let effective = effective_text(filter, &graph.query, field_ast.as_ref());
         if let Err(error) = acta_query::parse(&effective) {
             problems.add(
                 at("/query"),
@@ -301,10 +298,32 @@ fn resolve_range(range: &Value, now: i64) -> Result<(i64, i64), ApiError> {
     }
 }
 
-/// `(<filter>) AND (<query>) AND <field>:*`, with only the parts that are set, as canonical text ("" for all).
-fn effective_text(filter: Option<&Query>, query: &Query, field: Option<&Field>) -> String {
+/// `(<filter>) (<query>) <field>:*`, with only the parts that are set ("" for all). The filter and query keep
+/// the words their author typed (a user who drills into a graph sees their own query in the search bar); only
+/// when that text is not a query the language takes (beyond its length limit) is the canonical form printed.
+fn effective_text(filter: Option<&str>, query: &str, field: Option<&Field>) -> String {
+    let typed: Vec<(&str, Query)> = filter
+        .into_iter()
+        .chain([query])
+        .filter_map(|text| acta_query::parse(text).ok().map(|parsed| (text.trim(), parsed)))
+        .filter(|(_, parsed)| !matches!(parsed, Query::All))
+        .collect();
     let exists = field.map(|field| Query::Field(field.clone(), FieldCond::Exists));
-    let parts: Vec<&Query> = filter.into_iter().chain([query]).chain(exists.as_ref()).collect();
+    let mut texts: Vec<String> = typed.iter().map(|(text, _)| (*text).to_string()).collect();
+    texts.extend(exists.iter().map(Query::to_string));
+    let text = match texts.as_slice() {
+        [one] => one.clone(),
+        // A part without spaces is one term (it parsed alone), so it needs no parentheses to keep its meaning.
+        several => several
+            .iter()
+            .map(|text| if text.contains(char::is_whitespace) { format!("({text})") } else { text.clone() })
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    if acta_query::parse(&text).is_ok() {
+        return text;
+    }
+    let parts: Vec<&Query> = typed.iter().map(|(_, parsed)| parsed).chain(exists.as_ref()).collect();
     conjunction(parts).map(|query| query.to_string()).unwrap_or_default()
 }
 
@@ -531,9 +550,12 @@ async fn resolve_graph(
         .ok_or_else(|| ApiError::not_found("graph"))?;
     let graph = Graph::from_json(&graph_json);
     let parse = |text: &str| acta_query::parse(text).map_err(|error| ApiError::query(&error));
-    let filter = board.filter.as_deref().map(parse).transpose()?;
+    if let Some(filter) = board.filter.as_deref() {
+        parse(filter)?;
+    }
+    parse(&graph.query)?;
     let field = graph.field.as_deref().map(aggregate::field).transpose()?;
-    let q = effective_text(filter.as_ref(), &parse(&graph.query)?, field.as_ref());
+    let q = effective_text(board.filter.as_deref(), &graph.query, field.as_ref());
     let (from, to) = resolve_range(&graph.range, crate::now_ns())?;
     Ok(Resolved { graph_json, graph, q, from, to })
 }
@@ -651,8 +673,12 @@ pub(crate) async fn graph_drilldown(
                 out.insert("value".into(), json!(value));
                 equals(value)
             };
-            let combined = conjunction([&query, &condition]).unwrap_or(Query::All);
-            let text = combined.to_string();
+            // The graph's own text, then the value's condition: what the user typed stays recognisable.
+            let text = match query {
+                Query::All => condition.to_string(),
+                _ if resolved.q.contains(char::is_whitespace) => format!("({}) {condition}", resolved.q),
+                _ => format!("{} {condition}", resolved.q),
+            };
             if acta_query::parse(&text).is_err() {
                 return Err(ApiError::bad_request(
                     "invalid_value",
@@ -756,13 +782,12 @@ mod tests {
 
     #[test]
     fn effective_query_ands_filter_query_and_field() {
-        let parse = |text: &str| acta_query::parse(text).unwrap_or(Query::All);
-        let filter = parse("iam-identity.user-apikey.");
         let field = aggregate::field("action").ok();
-        let text = effective_text(Some(&filter), &parse("outcome:failure OR severity:critical"), field.as_ref());
-        assert_eq!(text, "iam-identity-user-apikey (outcome:failure OR severity:critical) action:*");
-        assert_eq!(effective_text(None, &Query::All, None), "");
-        assert_eq!(effective_text(None, &parse("a b"), None), "a b");
+        let text =
+            effective_text(Some("iam-identity.user-apikey."), "outcome:failure OR severity:critical", field.as_ref());
+        assert_eq!(text, "iam-identity.user-apikey. (outcome:failure OR severity:critical) action:*");
+        assert_eq!(effective_text(None, "", None), "");
+        assert_eq!(effective_text(Some("  "), "a b", None), "a b", "a lone part keeps its words as typed");
     }
 
     #[test]

@@ -500,7 +500,7 @@ async fn seed_002_board_shows_one_series_per_key_action_with_its_count() {
     assert_eq!(data["range"], "live");
     assert_eq!(data["graph"], board["graphs"][0]);
     assert_eq!(data["interval"], "1m", "Live: the last 60 minutes by the minute");
-    assert_eq!(data["query"], "iam-identity-user-apikey action:*");
+    assert_eq!(data["query"], "iam-identity.user-apikey. action:*");
     let series: BTreeMap<String, u64> = data["series"]
         .as_array()
         .unwrap()
