@@ -78,7 +78,7 @@ fn boards_are_created_listed_shown_drawn_changed_and_deleted_from_the_cli() {
     let drawn = acta(&server, &config, &["boards", "graph", &id, "0", "--width", "10"]);
     assert!(drawn.status.success(), "{}", drawn.stderr);
     let lines: Vec<&str> = drawn.stdout.lines().collect();
-    assert_eq!(lines[1], "query: iam-identity-user-apikey action:*");
+    assert_eq!(lines[1], "query: iam-identity.user-apikey. action:*");
     assert!(lines[2].starts_with("3 events from "), "{}", drawn.stdout);
     assert_eq!(
         lines[3],

@@ -179,7 +179,7 @@ fn histogram_json(answer: &HistogramAnswer<'_>) -> Value {
             .iter()
             .map(|series| {
                 json!({"value": series.value, "count": series.total,
-                       "query": value_query(answer.query, field, &series.value)})
+                       "query": value_query(answer.q, answer.query, field, &series.value)})
             })
             .collect();
         out.insert("series".into(), Value::Array(series));
@@ -264,7 +264,7 @@ pub(crate) async fn terms(
     let values: Vec<Value> = terms
         .values
         .iter()
-        .map(|(value, count)| json!({"value": value, "count": count, "query": value_query(&query, &by, value)}))
+        .map(|(value, count)| json!({"value": value, "count": count, "query": value_query(&q, &query, &by, value)}))
         .collect();
     Ok(Json(json!({
         "field": by.to_string(),
@@ -321,18 +321,26 @@ fn time_zone(name: Option<&str>) -> Result<(String, TimeZone), ApiError> {
     })
 }
 
-/// The query listing the events of `query` whose `field` has exactly `value`; `None` when the language cannot
-/// say it faithfully (the text would not parse back to the same query).
-pub(crate) fn value_query(query: &Query, field: &Field, value: &str) -> Option<String> {
+/// The query listing the events of `query` (typed as `text`) whose `field` has exactly `value`: the user's words
+/// followed by the condition, so the search bar shows what they typed; the canonical text when the words would
+/// not say the same thing; `None` when the language cannot say it faithfully (no text parses back to the query).
+pub(crate) fn value_query(text: &str, query: &Query, field: &Field, value: &str) -> Option<String> {
     let condition = Query::Field(field.clone(), FieldCond::Equals { value: value.to_string(), case_sensitive: true });
     let combined = match query {
-        Query::All => condition,
+        Query::All => condition.clone(),
         // The parser flattens nested ANDs, so the condition joins the AND for the text to parse back equal.
-        Query::And(children) => Query::And(children.iter().cloned().chain([condition]).collect()),
-        other => Query::And(vec![other.clone(), condition]),
+        Query::And(children) => Query::And(children.iter().cloned().chain([condition.clone()]).collect()),
+        other => Query::And(vec![other.clone(), condition.clone()]),
     };
-    let text = combined.to_string();
-    (acta_query::parse(&text).ok() == Some(combined)).then_some(text)
+    let text = text.trim();
+    let typed = match query {
+        Query::All => condition.to_string(),
+        _ if text.contains(char::is_whitespace) => format!("({text}) {condition}"),
+        _ => format!("{text} {condition}"),
+    };
+    [typed, combined.to_string()]
+        .into_iter()
+        .find(|candidate| acta_query::parse(candidate).ok().as_ref() == Some(&combined))
 }
 
 /// The key of the remainder in a bucket's `by`: `other`, unless a top value is itself `other`.
@@ -362,10 +370,11 @@ mod tests {
     #[test]
     fn value_query_ands_a_case_sensitive_equality() {
         let query = acta_query::parse("iam-identity.user-apikey.").unwrap_or(Query::All);
-        let text = value_query(&query, &Field::Path(vec!["action".into()]), "iam-identity.user-apikey.create");
-        assert_eq!(text.as_deref(), Some("iam-identity-user-apikey action:===iam-identity.user-apikey.create"));
+        let field = Field::Path(vec!["action".into()]);
+        let text = value_query("iam-identity.user-apikey.", &query, &field, "iam-identity.user-apikey.create");
+        assert_eq!(text.as_deref(), Some("iam-identity.user-apikey. action:===iam-identity.user-apikey.create"));
         let or = acta_query::parse("a OR b").unwrap_or(Query::All);
-        let text = value_query(&or, &Field::Path(vec!["outcome".into()]), "has \"quotes\" and spaces");
+        let text = value_query("a OR b", &or, &Field::Path(vec!["outcome".into()]), "has \"quotes\" and spaces");
         assert!(text.is_some_and(|text| text.starts_with("(a OR b) outcome:===")));
     }
 
