@@ -363,3 +363,48 @@ async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited
     assert!(refusals.iter().all(|m| m.ends_with(" -failure")), "{refusals:#?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_header_values_and_slack_urls_are_never_shown_and_kept_when_sent_back() {
+    let server = TestServer::start().await;
+    let user = account_with_manager(&server, "acme").await;
+    let (_, view) = user.post("/v1/views", json!({"name": "Deleted keys", "query": "action:delete"})).await;
+    let slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET";
+    let body = json!({"view": view["id"], "kind": "presence", "threshold": 1, "window": "1h",
+                      "channels": [{"type": "webhook", "url": "https://hooks.example.com/x",
+                                    "headers": {"Authorization": "Bearer tok-123"}},
+                                   {"type": "slack", "url": slack}]});
+    let (status, alert) = user.post("/v1/alerts", body).await;
+    assert_eq!(status, 201, "{alert}");
+    let shown = alert.to_string();
+    assert!(!shown.contains("tok-123") && !shown.contains("XXXXSECRET"), "a credential is shown: {shown}");
+    assert_eq!(alert["channels"][0]["headers"]["Authorization"], "********");
+    assert_eq!(alert["channels"][0]["url"], "https://hooks.example.com/x", "a webhook URL is not a credential");
+
+    let id = alert["id"].as_str().unwrap();
+    let (status, changed) = user.patch(&format!("/v1/alerts/{id}"), json!({"channels": alert["channels"]})).await;
+    assert_eq!(status, 200, "sending the redacted channels back keeps them: {changed}");
+    let id = id.to_string();
+    let dir = server.stop_and_keep().await;
+    let meta = acta_store::Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+    let kept = meta.alert("acme", &id).await.unwrap().unwrap().channels;
+    assert_eq!(kept[0]["headers"]["Authorization"], "Bearer tok-123");
+    assert_eq!(kept[1]["url"], slack);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_credential_moved_to_another_channel_is_refused() {
+    let server = TestServer::start().await;
+    let user = account_with_manager(&server, "acme").await;
+    let (_, view) = user.post("/v1/views", json!({"name": "Deleted keys", "query": "action:delete"})).await;
+    let body = json!({"view": view["id"], "kind": "presence", "threshold": 1, "window": "1h",
+                      "channels": [{"type": "slack", "url": "https://hooks.slack.com/services/T/B/SECRET"}]});
+    let (_, alert) = user.post("/v1/alerts", body).await;
+    let id = alert["id"].as_str().unwrap();
+    // The Slack channel's redacted URL sent as a webhook header at its place: no stored value of that kind.
+    let moved = json!([{"type": "webhook", "url": "https://hooks.example.com/x", "headers": {"X-Key": "********"}}]);
+    let (status, answer) = user.patch(&format!("/v1/alerts/{id}"), json!({"channels": moved})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("channels[0]/headers/X-Key"), "{answer}");
+    server.stop().await;
+}

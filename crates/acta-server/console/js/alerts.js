@@ -62,7 +62,10 @@ function channelEditor(original, index, onRemove) {
   const secretSet = (name) => Boolean(original && original[name] === REDACTED);
   const to = h('input', {type: 'text', autocomplete: 'off', placeholder: 'security@example.com, oncall@example.com',
     value: original && original.type === 'email' ? (original.to || []).join(', ') : ''});
-  const url = h('input', {type: 'url', autocomplete: 'off', placeholder: 'https://', value: original && original.url ? original.url : ''});
+  // A Slack incoming-webhook URL is a credential: the API shows it redacted, so the field stays empty and keeps it.
+  const url = h('input', {type: 'url', autocomplete: 'off',
+    placeholder: secretSet('url') ? 'set; leave empty to keep it' : 'https://',
+    value: original && original.url && !secretSet('url') ? original.url : ''});
   const method = h('select', {}, ['POST', 'PUT', 'PATCH'].map((m) => h('option', {value: m, selected: original && original.method === m}, m)));
   const headers = h('textarea', {rows: 2, spellcheck: 'false', placeholder: 'Authorization: Bearer …'},
     original && original.headers ? Object.entries(original.headers).map(([name, value]) => `${name}: ${value}`).join('\n') : '');
@@ -76,7 +79,7 @@ function channelEditor(original, index, onRemove) {
 
   const parts = {
     email: [field('To', to, 'addresses, separated by commas')],
-    webhook: [field('URL', url), field('Method', method), field('Headers', headers, 'one “Name: value” per line'),
+    webhook: [field('URL', url), field('Method', method), field('Headers', headers, 'one “Name: value” per line; a value shown as ******** is kept'),
       field('Body template (JSON)', body), field('Secret', secret)],
     slack: [field('Incoming webhook URL', url)],
     pagerduty: [field('Routing key', routingKey), field('Severity', severity), field('URL', url, 'empty: PagerDuty’s Events API v2')],
@@ -98,7 +101,8 @@ function channelEditor(original, index, onRemove) {
       if (input.value) return input.value;
       if (!secretSet(name) || original.type !== type.value) return null;
       // The API keeps a secret sent back as the placeholder only at the same position.
-      if (position !== index) throw new Error(`${label}: enter its ${name === 'secret' ? 'secret' : 'routing key'} again (a channel before it was removed)`);
+      const what = {secret: 'secret', routing_key: 'routing key', url: 'URL'}[name] || name;
+      if (position !== index) throw new Error(`${label}: enter its ${what} again (a channel before it was removed)`);
       return REDACTED;
     };
     switch (type.value) {
@@ -125,7 +129,11 @@ function channelEditor(original, index, onRemove) {
         if (signing) out.secret = signing;
         return out;
       }
-      case 'slack': return {type: 'slack', url: url.value.trim()};
+      case 'slack': {
+        const hook = keep('url', {value: url.value.trim()});
+        if (!hook) throw new Error(`${label}: give the incoming webhook URL`);
+        return {type: 'slack', url: hook};
+      }
       case 'pagerduty': {
         const out = {type: 'pagerduty', routing_key: keep('routing_key', routingKey) || '', severity: severity.value};
         if (url.value.trim()) out.url = url.value.trim();

@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::channels::REDACTED;
 use super::{WINDOWS, channels, render, window_text};
 use crate::admin::{check_name, new_id, refuse};
 use crate::audit;
@@ -23,7 +24,6 @@ use acta_store::Alert;
 const MAX_CHANNELS: usize = 10;
 const MAX_THRESHOLD: i64 = 1_000_000;
 /// What the API shows in place of a secret; sent back unchanged, it keeps the stored secret.
-const REDACTED: &str = "********";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,10 +102,21 @@ fn checked_channels(given: &[Value], before: Option<&Value>) -> Result<Value, Ap
     let mut out = Vec::with_capacity(given.len());
     for (index, channel) in given.iter().enumerate() {
         let mut channel = channel.clone();
-        if let (Some(object), Some(previous)) = (channel.as_object_mut(), before.and_then(|b| b.get(index))) {
-            for secret in ["secret", "routing_key"] {
-                if object.get(secret).and_then(Value::as_str) == Some(REDACTED) {
-                    object.insert(secret.to_string(), previous[secret].clone());
+        // A credential sent back redacted keeps the one stored at the same position, in a channel of the same
+        // type; anything else would put a secret where its owner did not mean it to go.
+        let previous = before.and_then(|b| b.get(index)).filter(|previous| previous["type"] == channel["type"]);
+        for pointer in channels::secret_pointers(&channel) {
+            if channel.pointer(&pointer).and_then(Value::as_str) != Some(REDACTED) {
+                continue;
+            }
+            let kept = previous.and_then(|previous| previous.pointer(&pointer)).filter(|kept| !kept.is_null());
+            match (kept, channel.pointer_mut(&pointer)) {
+                (Some(kept), Some(slot)) => *slot = kept.clone(),
+                _ => {
+                    return Err(invalid(format!(
+                        "channels[{index}]{pointer} is {REDACTED}, and no stored value is at that place to keep: \
+                         give it again"
+                    )));
                 }
             }
         }

@@ -124,16 +124,32 @@ pub(crate) fn validate(channel: &Value) -> Result<Value, String> {
 /// A channel as shown by the API: secrets are replaced by whether they are set.
 pub(crate) fn redact(channel: &Value) -> Value {
     let mut shown = channel.clone();
-    if let Some(object) = shown.as_object_mut() {
-        for secret in ["secret", "routing_key"] {
-            if let Some(value) = object.get_mut(secret)
-                && !value.is_null()
-            {
-                *value = json!("********");
-            }
+    for pointer in secret_pointers(channel) {
+        if let Some(value) = shown.pointer_mut(&pointer)
+            && !value.is_null()
+        {
+            *value = json!(REDACTED);
         }
     }
     shown
+}
+
+/// What stands in for a secret in what the API shows.
+pub(crate) const REDACTED: &str = "********";
+
+/// The JSON pointers of a channel's members that are credentials: the webhook's signing secret and every header
+/// value (they carry `Authorization`), PagerDuty's routing key, and a Slack incoming-webhook URL (the URL is the
+/// credential). Readers may read alerts; they must not learn these.
+pub(crate) fn secret_pointers(channel: &Value) -> Vec<String> {
+    let mut pointers = vec!["/secret".to_string(), "/routing_key".to_string()];
+    if channel["type"].as_str() == Some("slack") {
+        pointers.push("/url".to_string());
+    }
+    if let Some(headers) = channel["headers"].as_object() {
+        // JSON pointer escaping (RFC 6901) of the header name.
+        pointers.extend(headers.keys().map(|name| format!("/headers/{}", name.replace('~', "~0").replace('/', "~1"))));
+    }
+    pointers
 }
 
 /// Sends the notification of `message` on `channel`. `Ok` carries the receiver's answer for the history.
