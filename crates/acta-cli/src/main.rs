@@ -298,7 +298,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ACTA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // tantivy logs every commit (about once a second per partition) at info: noise to an operator.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
