@@ -4,12 +4,14 @@
 //! - `ingest` loads a server over HTTP, closed or open loop, and reports throughput, ack latency and the time
 //!   until the last event is searchable ([`ingest`]).
 //! - `query` times a fixed set of searches ([`query`]).
-//! - `all` starts its own server on a temporary directory on 127.0.0.1 with this very binary and runs the three,
+//! - `alert` times immediate alerts from the ingest answer to the webhook's arrival ([`alert`]).
+//! - `all` starts its own server on a temporary directory on 127.0.0.1 with this very binary and runs the four,
 //!   adding storage per event and the server's peak RSS ([`all`]).
 //!
-//! Alerts do not exist yet, so there is no `bench alert`. Timings are wall-clock and meant for reports; no test
-//! asserts on them. Every wait of this module is bounded by a timeout.
+//! Timings are wall-clock and meant for reports; no test asserts on them. Every wait of this module is bounded
+//! by a timeout.
 
+mod alert;
 mod all;
 pub(crate) mod generate;
 mod ingest;
@@ -44,7 +46,16 @@ pub(crate) enum BenchCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Start a server on a temporary directory (127.0.0.1), then generate, ingest and query; report everything.
+    /// Send probe events that fire immediate webhook alerts to a receiver on 127.0.0.1; report the latency from
+    /// each ingest answer to the webhook's arrival, and lost notifications.
+    Alert {
+        #[command(flatten)]
+        args: alert::AlertCommandArgs,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Start a server on a temporary directory (127.0.0.1), then generate, ingest, query and alert; report
+    /// everything.
     All(all::AllArgs),
 }
 
@@ -98,6 +109,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Generate(args) => generate_command(&args),
         BenchCommand::Ingest { args, connection } => ingest::command(args, &connection).await,
         BenchCommand::Query { args, connection } => query::command(args, &connection).await,
+        BenchCommand::Alert { args, connection } => alert::command(args, &connection).await,
         BenchCommand::All(args) => all::command(args).await,
     }
 }
