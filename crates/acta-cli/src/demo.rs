@@ -14,7 +14,14 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitCode> {
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
-    let running = crate::start_server(data.clone(), listen, integrity, acta_server::AlertSettings::default()).await?;
+    let running = crate::start_server(
+        data.clone(),
+        listen,
+        integrity,
+        acta_server::AlertSettings::default(),
+        acta_server::Limits::default(),
+    )
+    .await?;
     let url = format!("http://{}", running.addr);
     let admin_key = match &running.created_admin_key {
         Some(key) => key.clone(),

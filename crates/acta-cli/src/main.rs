@@ -112,6 +112,9 @@ struct ServeArgs {
     signing: SigningArgs,
     #[command(flatten)]
     alerts: AlertArgs,
+    /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
+    #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
+    metrics_require_key: bool,
 }
 
 /// Where checkpoints are signed from.
@@ -272,7 +275,9 @@ fn init_logging() {
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
     let integrity = args.signing.options()?;
-    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?).await?;
+    let limits =
+        acta_server::Limits { metrics_require_key: args.metrics_require_key, ..acta_server::Limits::default() };
+    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, limits).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -289,12 +294,13 @@ pub(crate) async fn start_server(
     listen: SocketAddr,
     integrity: acta_store::IntegrityOptions,
     alerts: acta_server::AlertSettings,
+    limits: acta_server::Limits,
 ) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
         listen,
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
-        limits: acta_server::Limits::default(),
+        limits,
         integrity: Some(integrity),
         alerts,
     };

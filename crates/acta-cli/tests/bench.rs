@@ -109,6 +109,8 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
         acta(&["bench", "query", "--url", &server.url, "--api-key", common::ADMIN_KEY, "--runs", "2", "--json"]);
     assert!(query.status.success(), "bench query failed\n{}\n{}", query.stdout, query.stderr);
     let report = json_of(&query);
+    assert_eq!(report["server_memory"]["pid"], Value::Null, "without --pid: {report}");
+    assert!(report["server_memory"]["peak_rss_bytes"].as_u64().unwrap() > 0, "from /metrics: {report}");
     let queries = report["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 7);
     for entry in queries {

@@ -100,6 +100,7 @@ pub(crate) async fn ingest(
     let parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
         .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
     let outcome = ingest_parsed(&state, &principal, params.account.as_deref(), parsed, now).await?;
+    state.metrics.count_ingest(outcome.accepted, outcome.rejected, outcome.duplicates);
     let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok((status, Json(outcome.to_json())).into_response())
 }

@@ -15,6 +15,7 @@ pub mod console;
 pub mod error;
 mod events;
 mod integrity;
+pub mod metrics;
 pub mod session;
 pub mod state;
 pub mod timespec;
@@ -117,7 +118,9 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         tokio::spawn(alerts::outbox::run(store.clone(), alerts.clone(), stopping.clone())),
     ];
     let sessions = Arc::new(session::Sessions::default());
-    let state = AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping, sessions };
+    let metrics = Arc::default();
+    let state =
+        AppState { store: store.clone(), live, limits: config.limits.clone(), alerts, stopping, sessions, metrics };
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -159,6 +162,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics::metrics))
         .route("/", get(console::index))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))

@@ -36,11 +36,18 @@ pub struct Limits {
     pub query_deadline: Duration,
     /// Above this many durable but unsearchable events, ingest answers 429.
     pub max_index_lag: u64,
+    /// `GET /metrics` answers only the platform admin key (open by default, like most exporters).
+    pub metrics_require_key: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 10 * 1024 * 1024, query_deadline: Duration::from_secs(30), max_index_lag: 500_000 }
+        Limits {
+            max_body_bytes: 10 * 1024 * 1024,
+            query_deadline: Duration::from_secs(30),
+            max_index_lag: 500_000,
+            metrics_require_key: false,
+        }
     }
 }
 
@@ -59,4 +66,6 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The web console's sign-in sessions (in memory: a restart signs everyone out).
     pub sessions: Arc<crate::session::Sessions>,
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

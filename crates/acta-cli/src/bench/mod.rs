@@ -96,7 +96,8 @@ pub(crate) struct GenerateArgs {
 /// A server to observe besides talking to it over HTTP.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct ServerProbe {
-    /// The server's process id, to report its peak RSS (VmHWM in /proc/<pid>/status; local servers only).
+    /// The server's process id, to report its peak RSS from /proc/<pid>/status (local servers only). Without
+    /// it the peak comes from the server's `GET /metrics` process gauges.
     #[arg(long)]
     pid: Option<u32>,
     /// The server's data directory, to report bytes on disk per event (use a fresh one for exact figures).
@@ -172,10 +173,11 @@ impl Latency {
     }
 }
 
-/// The server's memory, from `/proc/<pid>/status`.
+/// The server's memory, from `/proc/<pid>/status` (local) or its `/metrics` process gauges.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Memory {
-    pub(crate) pid: u32,
+    /// The process read, when local; `None` when the figures came from `/metrics`.
+    pub(crate) pid: Option<u32>,
     /// VmHWM: the peak resident set since the process started.
     pub(crate) peak_rss_bytes: u64,
     /// VmRSS when read.
@@ -191,7 +193,34 @@ pub(crate) fn memory(pid: u32) -> Option<Memory> {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kib| kib * 1024)
     };
-    Some(Memory { pid, peak_rss_bytes: kib("VmHWM:")?, rss_bytes: kib("VmRSS:")? })
+    Some(Memory { pid: Some(pid), peak_rss_bytes: kib("VmHWM:")?, rss_bytes: kib("VmRSS:")? })
+}
+
+/// The server's memory from `/proc/<pid>/status` when a pid is given, else from its `/metrics` process gauges
+/// (`process_resident_memory_max_bytes`, `process_resident_memory_bytes`); `None` when neither answers.
+pub(crate) async fn server_memory(client: &crate::client::Client, pid: Option<u32>) -> Option<Memory> {
+    if let Some(pid) = pid {
+        return memory(pid);
+    }
+    let response = client.get("/metrics").timeout(Duration::from_secs(10)).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    memory_from_metrics(&response.text().await.ok()?)
+}
+
+fn memory_from_metrics(text: &str) -> Option<Memory> {
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .map(|value| value as u64)
+    };
+    Some(Memory {
+        pid: None,
+        peak_rss_bytes: sample("process_resident_memory_max_bytes")?,
+        rss_bytes: sample("process_resident_memory_bytes")?,
+    })
 }
 
 /// Bytes on disk of a data directory, by part, and per stored event.
@@ -297,12 +326,12 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 
 fn print_memory(memory: Option<&Memory>) {
     if let Some(memory) = memory {
+        let from = memory.pid.map_or_else(|| "from /metrics".to_string(), |pid| format!("pid {pid}"));
         println!(
-            "  {:<13}peak {} (VmHWM), now {} (pid {})",
+            "  {:<13}peak {} (VmHWM), now {} ({from})",
             "server RSS",
             human_bytes(memory.peak_rss_bytes),
             human_bytes(memory.rss_bytes),
-            memory.pid
         );
     }
 }
@@ -326,6 +355,15 @@ mod tests {
     fn own_memory_is_readable() {
         let memory = memory(std::process::id()).unwrap();
         assert!(memory.peak_rss_bytes >= memory.rss_bytes && memory.rss_bytes > 0);
+    }
+
+    #[test]
+    fn memory_is_read_from_the_metrics_process_gauges() {
+        let text = "# HELP process_resident_memory_bytes x\nprocess_resident_memory_bytes 2048\n\
+                    process_resident_memory_max_bytes 4096\n";
+        let memory = memory_from_metrics(text).unwrap();
+        assert_eq!((memory.pid, memory.rss_bytes, memory.peak_rss_bytes), (None, 2048, 4096));
+        assert!(memory_from_metrics("up 1\n").is_none());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Latency, Memory, ServerProbe, memory, print_memory};
+use super::{Latency, Memory, ServerProbe, print_memory, server_memory};
 use crate::client::{Client, Connection, api_error_text};
 
 #[derive(clap::Args)]
@@ -115,9 +115,7 @@ pub(crate) struct QueryReport {
 pub(crate) async fn command(args: QueryArgs, connection: &Connection) -> anyhow::Result<ExitCode> {
     let client = connection.client()?;
     let mut report = run(&client, &args.runs).await?;
-    if let Some(pid) = args.probe.pid {
-        report.server_memory = memory(pid);
-    }
+    report.server_memory = server_memory(&client, args.probe.pid).await;
     if args.probe.data.is_some() {
         eprintln!("note: --data is used by `bench ingest` and `bench all`; `bench query` reports no storage");
     }
