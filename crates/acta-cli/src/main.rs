@@ -355,3 +355,12 @@ async fn reindex(args: ReindexArgs) -> anyhow::Result<std::process::ExitCode> {
     println!("{rebuilt} partitions rebuilt");
     Ok(std::process::ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_subcommand_has_unique_argument_names() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -35,13 +35,13 @@ const MAX_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AlertArgs {
     /// Probe events to send (one notification expected per event).
-    #[arg(long = "alert-events", default_value_t = 200)]
+    #[arg(id = "alert_events", long = "alert-events", default_value_t = 200)]
     pub(crate) events: usize,
     /// Milliseconds between two probe events.
-    #[arg(long = "alert-interval-ms", default_value_t = 50)]
+    #[arg(id = "alert_interval_ms", long = "alert-interval-ms", default_value_t = 50)]
     pub(crate) interval_ms: u64,
     /// How long to wait for webhooks after the last probe, in seconds; those still missing then are lost.
-    #[arg(long = "alert-wait", default_value_t = 15)]
+    #[arg(id = "alert_wait", long = "alert-wait", default_value_t = 15)]
     pub(crate) wait_s: u64,
 }
 
