@@ -16,8 +16,15 @@ pub(crate) async fn run(
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
     let smtp = alerts.smtp_url.is_some();
-    let running =
-        crate::start_server(data.clone(), listen, integrity, alerts, acta_server::RetentionSettings::default()).await?;
+    let running = crate::start_server(
+        data.clone(),
+        listen,
+        integrity,
+        alerts,
+        acta_server::RetentionSettings::default(),
+        acta_server::Limits::default(),
+    )
+    .await?;
     let url = format!("http://{}", running.addr);
     // The server took ACTA_BOOTSTRAP_KEY as the admin key when it was set (and wrote no admin-key file).
     let bootstrap =

@@ -138,6 +138,9 @@ struct ServeArgs {
     #[arg(long = "retention-period-minutes", env = "ACTA_RETENTION_PERIOD_MINUTES", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     retention_period_minutes: u64,
+    /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
+    #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
+    metrics_require_key: bool,
 }
 
 /// Where checkpoints are signed from.
@@ -316,7 +319,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         archive_roots,
         ..acta_server::RetentionSettings::default()
     };
-    let running = start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention).await?;
+    let limits =
+        acta_server::Limits { metrics_require_key: args.metrics_require_key, ..acta_server::Limits::default() };
+    let running =
+        start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention, limits).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -334,12 +340,13 @@ pub(crate) async fn start_server(
     integrity: acta_store::IntegrityOptions,
     alerts: acta_server::AlertSettings,
     retention: acta_server::RetentionSettings,
+    limits: acta_server::Limits,
 ) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
         listen,
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
-        limits: acta_server::Limits::default(),
+        limits,
         integrity: Some(integrity),
         alerts,
         retention,
@@ -394,4 +401,13 @@ async fn reindex(args: ReindexArgs) -> anyhow::Result<std::process::ExitCode> {
     store.close().await;
     println!("{rebuilt} partitions rebuilt");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_subcommand_has_unique_argument_names() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -109,18 +109,81 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
         acta(&["bench", "query", "--url", &server.url, "--api-key", common::ADMIN_KEY, "--runs", "2", "--json"]);
     assert!(query.status.success(), "bench query failed\n{}\n{}", query.stdout, query.stderr);
     let report = json_of(&query);
+    assert_eq!(report["server_memory"]["pid"], Value::Null, "without --pid: {report}");
+    assert!(report["server_memory"]["peak_rss_bytes"].as_u64().unwrap() > 0, "from /metrics: {report}");
     let queries = report["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 7);
     for entry in queries {
-        if entry["name"] == "histogram_24h_by_action_top5" && entry["available"] == false {
-            assert!(entry["note"].as_str().unwrap().contains("not available"), "{entry}");
-            continue;
-        }
+        assert_eq!(entry["available"], true, "{entry}");
         assert_eq!(entry["latency"]["samples"], 2, "{entry}");
     }
+    let histogram = queries.iter().find(|entry| entry["name"] == "histogram_24h_by_action_top5").unwrap();
+    let in_buckets = histogram["result"].as_u64().unwrap();
+    assert!(in_buckets > 0 && in_buckets < 300, "the last 24 h of 7 days of events: {histogram}");
     let needle = queries.iter().find(|entry| entry["name"] == "needle_target_name").unwrap();
     assert_eq!(needle["result"], 1, "the generator planted one needle: {needle}");
     let recent = queries.iter().find(|entry| entry["name"] == "time_range_count_24h").unwrap();
     let recent = recent["result"].as_u64().unwrap();
     assert!(recent > 0 && recent < 300, "7 days of events, some in the last 24 h: {recent}");
+}
+
+fn bench_alert(server: &common::Server, events: &str) -> common::Output {
+    bench_alert_waiting(server, events, "15")
+}
+
+fn bench_alert_waiting(server: &common::Server, events: &str, wait_s: &str) -> common::Output {
+    acta(&[
+        "bench",
+        "alert",
+        "--url",
+        &server.url,
+        "--api-key",
+        common::ADMIN_KEY,
+        "--alert-events",
+        events,
+        "--alert-interval-ms",
+        "20",
+        "--alert-wait",
+        wait_s,
+        "--json",
+    ])
+}
+
+#[test]
+fn bench_alert_receives_one_webhook_per_probe_and_removes_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    let server = common::start_with(&data, &logs, &[("ACTA_WEBHOOK_ALLOW", "127.0.0.1/32")]);
+
+    let output = bench_alert(&server, "12");
+    assert!(output.status.success(), "bench alert failed\n{}\n{}", output.stdout, output.stderr);
+    let report = json_of(&output);
+    assert_eq!(report["events"], 12);
+    assert_eq!(report["accepted"], 12);
+    assert_eq!(report["alerts"], 12, "20 ms apart, each probe needs its own 30 s window");
+    assert_eq!((report["lost"].as_u64(), report["unexpected"].as_u64()), (Some(0), Some(0)), "{report}");
+    assert_eq!(report["answer_to_webhook"]["samples"], 12);
+    assert_eq!(report["send_to_webhook"]["samples"], 12);
+
+    let alerts: Value = server.get("/v1/alerts").send().unwrap().json().unwrap();
+    assert_eq!(alerts["alerts"].as_array().map(Vec::len), Some(0), "{alerts}");
+    let views: Value = server.get("/v1/views").send().unwrap().json().unwrap();
+    assert_eq!(views["views"].as_array().map(Vec::len), Some(0), "{views}");
+    let stored = server.wait_count("target.name:acta-bench-probe", 12, Duration::from_secs(20));
+    assert_eq!(stored, 12, "the probes are stored events");
+}
+
+#[test]
+fn bench_alert_counts_every_notification_lost_when_the_server_refuses_loopback_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    let server = common::start(&data, &logs);
+
+    let output = bench_alert_waiting(&server, "3", "2");
+    assert_eq!(output.status.code(), Some(1), "lost notifications make the exit status 1\n{}", output.stderr);
+    let report = json_of(&output);
+    assert_eq!((report["accepted"].as_u64(), report["lost"].as_u64()), (Some(3), Some(3)), "{report}");
+    assert!(report["note"].as_str().unwrap().contains("--webhook-allow 127.0.0.1/32"), "{report}");
+    let views: Value = server.get("/v1/views").send().unwrap().json().unwrap();
+    assert_eq!(views["views"].as_array().map(Vec::len), Some(0), "{views}");
 }

@@ -187,10 +187,12 @@ pub(crate) async fn ingest_events(
     parsed: Vec<Result<Event, Vec<acta_cadf::Problem>>>,
     now: i64,
 ) -> Result<BatchOutcome, ApiError> {
-    match requested_instance {
-        Some(instance) => ingest_into(state, principal, requested_account, instance, parsed, now).await,
-        None => ingest_parsed(state, principal, requested_account, parsed, now).await,
-    }
+    let outcome = match requested_instance {
+        Some(instance) => ingest_into(state, principal, requested_account, instance, parsed, now).await?,
+        None => ingest_parsed(state, principal, requested_account, parsed, now).await?,
+    };
+    state.metrics.count_ingest(outcome.accepted, outcome.rejected, outcome.duplicates);
+    Ok(outcome)
 }
 
 /// Stores parsed events in one named instance (`POST /v1/events?instance=`). An account's key names an

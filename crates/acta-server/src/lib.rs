@@ -19,6 +19,7 @@ pub mod console;
 pub mod error;
 mod events;
 mod integrity;
+pub mod metrics;
 pub mod retention;
 pub mod session;
 pub mod state;
@@ -152,6 +153,7 @@ pub async fn start(config: ServerConfig) -> anyhow_like::Result<Running> {
         sessions,
         retention: Arc::default(),
         retention_settings: config.retention.clone(),
+        metrics: Arc::default(),
     };
     let retention_task = tokio::spawn(retention::run(state.clone(), stopping));
     let app = router(state.clone());
@@ -195,6 +197,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics::metrics))
         .route("/", get(console::index))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))

@@ -36,11 +36,18 @@ pub struct Limits {
     pub query_deadline: Duration,
     /// Above this many durable but unsearchable events, ingest answers 429.
     pub max_index_lag: u64,
+    /// `GET /metrics` answers only the platform admin key (open by default, like most exporters).
+    pub metrics_require_key: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_body_bytes: 10 * 1024 * 1024, query_deadline: Duration::from_secs(30), max_index_lag: 500_000 }
+        Limits {
+            max_body_bytes: 10 * 1024 * 1024,
+            query_deadline: Duration::from_secs(30),
+            max_index_lag: 500_000,
+            metrics_require_key: false,
+        }
     }
 }
 
@@ -63,4 +70,6 @@ pub struct AppState {
     pub retention: Arc<crate::retention::Retention>,
     /// Retention and archive settings of the operator (clock, archive roots).
     pub retention_settings: crate::retention::RetentionSettings,
+    /// Counters for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -1,6 +1,7 @@
 //! `acta bench all`: the single command that gives every figure. It starts `acta serve` (this very binary) on a
-//! fresh temporary directory on 127.0.0.1, generates the events in memory, ingests them, waits until they are
-//! searchable, measures the data directory, runs the queries, reads the server's peak RSS, stops the server,
+//! fresh temporary directory on 127.0.0.1 (allowing webhooks to 127.0.0.1), generates the events in memory,
+//! ingests them, waits until they are searchable, measures the data directory, runs the queries, measures
+//! immediate alerts' webhook latency, reads the server's peak RSS, stops the server,
 //! then seals the log to show the size a finished day takes, and removes the directory (unless `--keep`).
 //!
 //! The server is a separate process so that its RSS is its own, and it is stopped with SIGTERM so that the
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 
+use super::alert::{self, AlertArgs, AlertReport};
 use super::ingest::{self, Batches, IngestReport, LoadArgs};
 use super::query::{self, QueryReport, RunArgs};
 use super::{DataSet, Memory, Storage, memory, print_memory};
@@ -35,6 +37,11 @@ pub(crate) struct AllArgs {
     data_set: DataSet,
     #[command(flatten)]
     runs: RunArgs,
+    #[command(flatten)]
+    alert: AlertArgs,
+    /// Skip the alert measurement.
+    #[arg(long)]
+    no_alert: bool,
     /// Where to create the temporary data directory (default: the system's temporary directory). Put it on
     /// the disk you want to measure: fsync cost depends on it.
     #[arg(long)]
@@ -60,6 +67,9 @@ struct AllReport {
     kept: bool,
     ingest: IngestReport,
     queries: QueryReport,
+    /// Immediate alerts, after the queries (absent with `--no-alert`, or with the reason it failed in `alert_note`).
+    alert: Option<AlertReport>,
+    alert_note: String,
     /// After the server stopped and today's log segment was sealed (compressed), as any finished day is.
     storage_sealed: Option<Storage>,
     /// Peak and current RSS of the server after the queries.
@@ -118,6 +128,17 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
     }
     // The peak after the queries is reported once, at the top level of the report.
     let queries = query::run(&client, &args.runs).await?;
+    if !args.json {
+        query::print(&queries);
+    }
+    let (alert, alert_note) = if args.no_alert {
+        (None, "skipped (--no-alert)".to_string())
+    } else {
+        match alert::run(&client, &args.alert, Some("default")).await {
+            Ok(report) => (Some(report), String::new()),
+            Err(error) => (None, format!("failed: {error:#}")),
+        }
+    };
     let server_memory = memory(server.pid);
     Ok(AllReport {
         events: args.events,
@@ -130,6 +151,8 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
         kept: args.keep,
         ingest,
         queries,
+        alert,
+        alert_note,
         storage_sealed: None,
         server_memory,
     })
@@ -158,7 +181,10 @@ async fn seal_and_measure(data: &Path, ingest: &IngestReport) -> anyhow::Result<
 }
 
 fn print(report: &AllReport) {
-    super::query::print(&report.queries);
+    match &report.alert {
+        Some(alert) => alert::print(alert),
+        None => println!("alert: {}", report.alert_note),
+    }
     if let Some(storage) = &report.storage_sealed {
         storage.print("sealed");
     }
@@ -202,6 +228,9 @@ impl LocalServer {
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
                 .env("ACTA_BOOTSTRAP_KEY", &key)
+                // The alert measurement's webhook receiver listens on 127.0.0.1, which the SSRF guard refuses
+                // unless allowed.
+                .env("ACTA_WEBHOOK_ALLOW", "127.0.0.1/32")
                 .env("ACTA_LOG", "warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{DataSet, Latency, Memory, ServerProbe, Storage, generate, memory, print_memory};
+use super::{DataSet, Latency, Memory, ServerProbe, Storage, generate, print_memory, server_memory};
 use crate::client::{Client, Connection, api_error_text};
 
 /// How long to poll `/v1/events/count` between checks for searchability.
@@ -231,11 +231,9 @@ pub(crate) async fn command(args: IngestArgs, connection: &Connection) -> anyhow
     let client = Arc::new(connection.client()?);
     let batches = load_events(&args.events, &args.data_set, args.load.batch)?;
     let mut report = run(&client, Arc::new(batches), &args.load).await?;
-    if let Some(pid) = args.probe.pid {
-        report.server_memory = memory(pid);
-        if report.server_memory.is_none() {
-            eprintln!("warning: cannot read /proc/{pid}/status: no memory figures");
-        }
+    report.server_memory = server_memory(&client, args.probe.pid).await;
+    if report.server_memory.is_none() {
+        eprintln!("warning: no memory figures (neither /proc/<pid>/status with --pid nor the server's /metrics)");
     }
     if let Some(data) = &args.probe.data {
         let events = report.searchable.counted.unwrap_or(report.accepted);

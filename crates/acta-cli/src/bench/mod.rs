@@ -4,12 +4,14 @@
 //! - `ingest` loads a server over HTTP, closed or open loop, and reports throughput, ack latency and the time
 //!   until the last event is searchable ([`ingest`]).
 //! - `query` times a fixed set of searches ([`query`]).
-//! - `all` starts its own server on a temporary directory on 127.0.0.1 with this very binary and runs the three,
+//! - `alert` times immediate alerts from the ingest answer to the webhook's arrival ([`alert`]).
+//! - `all` starts its own server on a temporary directory on 127.0.0.1 with this very binary and runs the four,
 //!   adding storage per event and the server's peak RSS ([`all`]).
 //!
-//! Alerts do not exist yet, so there is no `bench alert`. Timings are wall-clock and meant for reports; no test
-//! asserts on them. Every wait of this module is bounded by a timeout.
+//! Timings are wall-clock and meant for reports; no test asserts on them. Every wait of this module is bounded
+//! by a timeout.
 
+mod alert;
 mod all;
 pub(crate) mod generate;
 mod ingest;
@@ -44,7 +46,16 @@ pub(crate) enum BenchCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Start a server on a temporary directory (127.0.0.1), then generate, ingest and query; report everything.
+    /// Send probe events that fire immediate webhook alerts to a receiver on 127.0.0.1; report the latency from
+    /// each ingest answer to the webhook's arrival, and lost notifications.
+    Alert {
+        #[command(flatten)]
+        args: alert::AlertCommandArgs,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Start a server on a temporary directory (127.0.0.1), then generate, ingest, query and alert; report
+    /// everything.
     All(all::AllArgs),
 }
 
@@ -85,7 +96,8 @@ pub(crate) struct GenerateArgs {
 /// A server to observe besides talking to it over HTTP.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct ServerProbe {
-    /// The server's process id, to report its peak RSS (VmHWM in /proc/<pid>/status; local servers only).
+    /// The server's process id, to report its peak RSS from /proc/<pid>/status (local servers only). Without
+    /// it the peak comes from the server's `GET /metrics` process gauges.
     #[arg(long)]
     pid: Option<u32>,
     /// The server's data directory, to report bytes on disk per event (use a fresh one for exact figures).
@@ -98,6 +110,7 @@ pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Generate(args) => generate_command(&args),
         BenchCommand::Ingest { args, connection } => ingest::command(args, &connection).await,
         BenchCommand::Query { args, connection } => query::command(args, &connection).await,
+        BenchCommand::Alert { args, connection } => alert::command(args, &connection).await,
         BenchCommand::All(args) => all::command(args).await,
     }
 }
@@ -160,10 +173,11 @@ impl Latency {
     }
 }
 
-/// The server's memory, from `/proc/<pid>/status`.
+/// The server's memory, from `/proc/<pid>/status` (local) or its `/metrics` process gauges.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct Memory {
-    pub(crate) pid: u32,
+    /// The process read, when local; `None` when the figures came from `/metrics`.
+    pub(crate) pid: Option<u32>,
     /// VmHWM: the peak resident set since the process started.
     pub(crate) peak_rss_bytes: u64,
     /// VmRSS when read.
@@ -179,7 +193,34 @@ pub(crate) fn memory(pid: u32) -> Option<Memory> {
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kib| kib * 1024)
     };
-    Some(Memory { pid, peak_rss_bytes: kib("VmHWM:")?, rss_bytes: kib("VmRSS:")? })
+    Some(Memory { pid: Some(pid), peak_rss_bytes: kib("VmHWM:")?, rss_bytes: kib("VmRSS:")? })
+}
+
+/// The server's memory from `/proc/<pid>/status` when a pid is given, else from its `/metrics` process gauges
+/// (`process_resident_memory_max_bytes`, `process_resident_memory_bytes`); `None` when neither answers.
+pub(crate) async fn server_memory(client: &crate::client::Client, pid: Option<u32>) -> Option<Memory> {
+    if let Some(pid) = pid {
+        return memory(pid);
+    }
+    let response = client.get("/metrics").timeout(Duration::from_secs(10)).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    memory_from_metrics(&response.text().await.ok()?)
+}
+
+fn memory_from_metrics(text: &str) -> Option<Memory> {
+    let sample = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .map(|value| value as u64)
+    };
+    Some(Memory {
+        pid: None,
+        peak_rss_bytes: sample("process_resident_memory_max_bytes")?,
+        rss_bytes: sample("process_resident_memory_bytes")?,
+    })
 }
 
 /// Bytes on disk of a data directory, by part, and per stored event.
@@ -285,12 +326,12 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
 
 fn print_memory(memory: Option<&Memory>) {
     if let Some(memory) = memory {
+        let from = memory.pid.map_or_else(|| "from /metrics".to_string(), |pid| format!("pid {pid}"));
         println!(
-            "  {:<13}peak {} (VmHWM), now {} (pid {})",
+            "  {:<13}peak {} (VmHWM), now {} ({from})",
             "server RSS",
             human_bytes(memory.peak_rss_bytes),
             human_bytes(memory.rss_bytes),
-            memory.pid
         );
     }
 }
@@ -314,6 +355,15 @@ mod tests {
     fn own_memory_is_readable() {
         let memory = memory(std::process::id()).unwrap();
         assert!(memory.peak_rss_bytes >= memory.rss_bytes && memory.rss_bytes > 0);
+    }
+
+    #[test]
+    fn memory_is_read_from_the_metrics_process_gauges() {
+        let text = "# HELP process_resident_memory_bytes x\nprocess_resident_memory_bytes 2048\n\
+                    process_resident_memory_max_bytes 4096\n";
+        let memory = memory_from_metrics(text).unwrap();
+        assert_eq!((memory.pid, memory.rss_bytes, memory.peak_rss_bytes), (None, 2048, 4096));
+        assert!(memory_from_metrics("up 1\n").is_none());
     }
 
     #[test]

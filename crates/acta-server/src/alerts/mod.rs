@@ -105,6 +105,8 @@ pub struct Alerts {
     reload: mpsc::Sender<oneshot::Sender<()>>,
     /// Wakes the delivery worker (new notifications).
     pub(crate) outbox_wake: Notify,
+    /// Delivery outcomes, for `/metrics`.
+    pub(crate) notifications: crate::metrics::NotificationCounts,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -117,7 +119,7 @@ impl Alerts {
     /// The shared part and the receiving end of reload requests (for the engine).
     pub(crate) fn new(settings: AlertSettings) -> (Alerts, mpsc::Receiver<oneshot::Sender<()>>) {
         let (reload, requests) = mpsc::channel(64);
-        (Alerts { settings, reload, outbox_wake: Notify::new() }, requests)
+        (Alerts { settings, reload, outbox_wake: Notify::new(), notifications: Default::default() }, requests)
     }
 
     /// Makes the engine reload alert definitions, and waits until it has: an event accepted after a change's

@@ -89,6 +89,7 @@ async fn deliver(store: &Store, alerts: &Alerts, delivery: Delivery, message: Va
             AttemptOutcome { ok: false, detail: error.detail, at, retry_at_ns }
         }
     };
+    alerts.notifications.count_attempt(outcome.ok, outcome.retry_at_ns.is_none());
     if let Err(error) = store.meta().record_attempt(&delivery, &outcome).await {
         tracing::error!(%error, delivery = %delivery.id, "recording a delivery attempt");
     }

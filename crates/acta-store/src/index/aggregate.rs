@@ -33,8 +33,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
-use super::translate::{PartitionFacts, translate};
-use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, tantivy_error};
+use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
 use crate::log::Record;
 
 /// What to aggregate: a query over some instances and an eventTime range (`from` inclusive, `to` exclusive).
@@ -253,20 +252,13 @@ impl<'a> Run<'a> {
 
     fn partition(&mut self, scope: &InstanceScope, partition: &Partition) -> Result<(), IndexError> {
         self.check_deadline()?;
-        let searcher = partition.reader.searcher();
-        let facts = PartitionFacts {
-            searcher: &searcher,
-            account: &scope.account,
-            instance: &scope.instance,
-            region: &scope.region,
-        };
-        let translated = translate(&self.inner.fields, &facts, self.on.query);
-        let query = self.inner.with_time(translated.query, self.on.from, self.on.to);
-        let keep_docs = !translated.exact || self.by.is_some();
+        let PartitionQuery { searcher, query, exact } =
+            self.inner.partition_query(scope, partition, self.on.query, self.on.from, self.on.to);
+        let keep_docs = !exact || self.by.is_some();
         let collector = BucketCollector { boundaries: self.boundaries.clone(), keep_docs };
         let segments = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
         for segment in segments {
-            if !translated.exact {
+            if !exact {
                 self.verified(scope, &segment.docs)?;
                 continue;
             }

@@ -340,23 +340,16 @@ impl EventIndex {
         let mut any_inexact = false;
         for (scope_index, partition) in &partitions {
             let scope = &search.scopes[*scope_index];
-            let searcher = partition.reader.searcher();
-            let facts = PartitionFacts {
-                searcher: &searcher,
-                account: &scope.account,
-                instance: &scope.instance,
-                region: &scope.region,
-            };
-            let translated = translate(&self.inner.fields, &facts, search.query);
-            let query = self.inner.with_time(translated.query, search.from, search.to);
+            let PartitionQuery { searcher, query, exact } =
+                self.inner.partition_query(scope, partition, search.query, search.from, search.to);
             let below = search.after.map(|after| local_bound(after, &scope.instance));
-            let limit = translated.exact.then_some(search.limit);
-            any_inexact |= !translated.exact;
+            let limit = exact.then_some(search.limit);
+            any_inexact |= !exact;
             let keys = searcher
                 .search(&query, &SortedCollector { limit, below })
                 .map_err(|source| tantivy_error(&partition.name, source))?;
             candidates.extend(keys.into_iter().map(|(time, received, seq)| {
-                (SortKey { time, received, instance: scope.instance.clone(), seq }, translated.exact, *scope_index)
+                (SortKey { time, received, instance: scope.instance.clone(), seq }, exact, *scope_index)
             }));
         }
         candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
@@ -391,16 +384,9 @@ impl EventIndex {
         let mut examined = 0u64;
         for (scope_index, partition) in self.inner.partitions_for(scopes, from, to, None) {
             let scope = &scopes[scope_index];
-            let searcher = partition.reader.searcher();
-            let facts = PartitionFacts {
-                searcher: &searcher,
-                account: &scope.account,
-                instance: &scope.instance,
-                region: &scope.region,
-            };
-            let translated = translate(&self.inner.fields, &facts, query);
-            let tantivy_query = self.inner.with_time(translated.query, from, to);
-            if translated.exact {
+            let PartitionQuery { searcher, query: tantivy_query, exact } =
+                self.inner.partition_query(scope, &partition, query, from, to);
+            if exact {
                 let count =
                     searcher.search(&tantivy_query, &Count).map_err(|source| tantivy_error(&partition.name, source))?;
                 total += count as u64;
@@ -509,6 +495,8 @@ impl Inner {
             }
             Err(source) => return Err(tantivy_error(&name, source)),
         };
+        // The positioned fields' tokenizer: tantivy needs it to index documents (queries build their terms).
+        index.tokenizers().register(schema::ENCODED_TOKENIZER, schema::EncodedTokenizer::default());
         let info = index
             .load_metas()
             .ok()
@@ -552,6 +540,28 @@ impl Inner {
         selected
     }
 
+    /// A partition's searcher and a query translated for it, restricted to the time range: what search, count
+    /// and the aggregations all start from.
+    fn partition_query(
+        &self,
+        scope: &InstanceScope,
+        partition: &Partition,
+        query: &Query,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> PartitionQuery {
+        let searcher = partition.reader.searcher();
+        let facts = PartitionFacts {
+            searcher: &searcher,
+            account: &scope.account,
+            instance: &scope.instance,
+            region: &scope.region,
+        };
+        let translated = translate(&self.fields, &facts, query);
+        let query = self.with_time(translated.query, from, to);
+        PartitionQuery { searcher, query, exact: translated.exact }
+    }
+
     fn with_time(&self, query: Box<dyn TantivyQuery>, from: Option<i64>, to: Option<i64>) -> Box<dyn TantivyQuery> {
         if from.is_none() && to.is_none() {
             return query;
@@ -592,6 +602,14 @@ impl Inner {
     }
 }
 
+/// What [`Inner::partition_query`] prepares.
+struct PartitionQuery {
+    searcher: tantivy::Searcher,
+    query: Box<dyn TantivyQuery>,
+    /// Whether the index alone answers the query (else each candidate is checked on the log).
+    exact: bool,
+}
+
 /// The reference evaluator's verdict on a stored event.
 fn verify(compiled: &Compiled, scope: &InstanceScope, record: &Record) -> bool {
     let raw = String::from_utf8_lossy(&record.event);
@@ -619,6 +637,9 @@ fn local_bound(after: &SortKey, instance: &str) -> LocalKey {
     };
     (after.time, after.received, seq_bound)
 }
+
+/// While the indexer is behind the log, it commits every this many commit intervals instead of every one.
+const BACKLOG_COMMIT_FACTOR: u32 = 10;
 
 /// Follows the log into the partitions. Owned by the indexer thread (and by `rebuild`).
 struct Indexer {
@@ -699,11 +720,29 @@ impl Indexer {
             return Ok(());
         }
         let from = (indexed + 1).max(segment.first_seq);
-        let records: Vec<Record> = self.inner.log.scan(instance, day, from)?.collect::<Result<Vec<_>, _>>()?;
-        for record in records {
-            self.add(instance, day, &record)?;
+        self.index_from(instance, day, from)
+    }
+
+    /// Indexes a segment's records from `from` to its durable end, one at a time, so a backlog is never held
+    /// in memory. A long backlog becomes searchable in steps of [`BACKLOG_COMMIT_FACTOR`] commit intervals.
+    fn index_from(&mut self, instance: &str, day: Day, from: u64) -> Result<(), IndexError> {
+        let log = self.inner.log.clone();
+        for record in log.scan(instance, day, from)? {
+            self.add(instance, day, &record?)?;
+            if self.last_commit.elapsed() >= self.inner.options.commit_interval * BACKLOG_COMMIT_FACTOR {
+                self.commit_all()?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether every instance's durable records have been added (committed or not).
+    fn caught_up(&self) -> bool {
+        self.inner
+            .log
+            .instances()
+            .iter()
+            .all(|instance| self.next_seq.get(instance).copied().unwrap_or(1) > self.inner.log.last_seq(instance))
     }
 
     fn rebuild_partition(&mut self, instance: &str, day: Day) -> Result<(), IndexError> {
@@ -750,7 +789,13 @@ impl Indexer {
                 }
             }
             let stopping = self.inner.stop.load(Ordering::SeqCst);
-            let due = stopping || self.last_commit.elapsed() >= self.inner.options.commit_interval;
+            // Behind the log, commits are spaced out: each makes a segment whose term dictionary is built and
+            // later merged again, which is most of the indexing cost, so a burst is absorbed in fewer, larger
+            // segments; once caught up, the last events are committed at the usual interval.
+            let interval = self.inner.options.commit_interval;
+            let elapsed = self.last_commit.elapsed();
+            let due =
+                stopping || (elapsed >= interval && (elapsed >= interval * BACKLOG_COMMIT_FACTOR || self.caught_up()));
             if !self.dirty.is_empty()
                 && due
                 && let Err(error) = self.commit_all()
@@ -774,12 +819,7 @@ impl Indexer {
             if segment.last_seq < next {
                 continue;
             }
-            let from = next.max(segment.first_seq);
-            let records: Vec<Record> =
-                self.inner.log.scan(instance, segment.day, from)?.collect::<Result<Vec<_>, _>>()?;
-            for record in records {
-                self.add(instance, segment.day, &record)?;
-            }
+            self.index_from(instance, segment.day, next.max(segment.first_seq))?;
         }
         Ok(())
     }
