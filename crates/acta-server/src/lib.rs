@@ -19,6 +19,7 @@ pub mod console;
 pub mod error;
 mod events;
 mod integrity;
+pub mod openapi;
 pub mod retention;
 pub mod session;
 pub mod state;
@@ -195,6 +196,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(console::index))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
