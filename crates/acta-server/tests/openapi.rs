@@ -282,6 +282,17 @@ async fn the_document_is_served_without_a_key_with_the_security_headers() {
 }
 
 #[tokio::test]
+async fn the_document_is_served_whatever_key_is_sent() {
+    let server = TestServer::start().await;
+    let url = format!("{}/v1/openapi.json", server.url);
+    let response = server.http.get(&url).bearer_auth("acta_not_a_key").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server.http.post(&url).send().await.unwrap();
+    assert_eq!(response.status(), 405, "the document is only read");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn ingest_search_count_and_aggregations_answer_as_documented() {
     let server = TestServer::start().await;
     let document = document();
@@ -344,6 +355,14 @@ async fn refusals_answer_the_documented_error_shape() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "query_syntax");
     assert_documented(&document, "get", "/v1/events/count", 400, &error);
+
+    let response = server.post("/v1/views").json(&json!({"name": 5, "query": ""})).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert_documented(&document, "post", "/v1/views", 422, &response.json().await.unwrap());
+
+    let response = server.post("/v1/views").body(r#"{"name": "x", "query": ""}"#).send().await.unwrap();
+    assert_eq!(response.status(), 415);
+    assert_documented(&document, "post", "/v1/views", 415, &response.json().await.unwrap());
 
     let response = server.get("/v1/boards/no-such-board").send().await.unwrap();
     assert_eq!(response.status(), 404);
