@@ -20,6 +20,7 @@ pub mod error;
 mod events;
 mod integrity;
 pub mod metrics;
+pub mod openapi;
 pub mod retention;
 pub mod session;
 pub mod state;
@@ -198,6 +199,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
         .route("/metrics", get(metrics::metrics))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(console::index))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
