@@ -241,13 +241,9 @@ async fn a_directory_archive_written_by_the_server_verifies_and_imports_the_same
     assert_eq!(stored, original, "same ids and bytes, in the same order");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_s3_archive_written_by_the_server_verifies_and_imports_the_same_events() {
-    let Some(weed) = Seaweed::binary() else {
-        return;
-    };
-    let s3_port = free_port();
-    let _seaweed = Seaweed::start(&weed, s3_port).await;
+/// A stopped server whose days 0 and 1 were archived to SeaweedFS under `s3://acta/audit/archives`; its
+/// verifier key; and the options that reach the store.
+async fn archived_to_s3(s3_port: u16) -> (Server, String, Vec<String>) {
     let server = Server::start("127.0.0.0/8").await;
     let endpoint = format!("http://127.0.0.1:{s3_port}");
     let archive = json!({"kind": "s3", "endpoint": endpoint, "bucket": "acta", "prefix": "audit/archives",
@@ -260,9 +256,6 @@ async fn an_s3_archive_written_by_the_server_verifies_and_imports_the_same_event
     let archived: Vec<String> = report.archived.iter().map(|(_, day)| day.clone()).collect();
     assert_eq!(archived, vec![day_name(0), day_name(1)]);
     let key = server.verifier_key();
-    let server = server.stop().await;
-
-    let url = "s3://acta/audit/archives";
     let connection: Vec<String> = [
         "--s3-endpoint",
         &endpoint,
@@ -274,18 +267,80 @@ async fn an_s3_archive_written_by_the_server_verifies_and_imports_the_same_event
     ]
     .map(String::from)
     .to_vec();
-    let mut args: Vec<String> = vec!["verify".into(), url.into(), "--key".into(), key];
+    (server.stop().await, key, connection)
+}
+
+const S3_ARCHIVE: &str = "s3://acta/audit/archives";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_archive_written_by_the_server_verifies_and_imports_the_same_events() {
+    let Some(weed) = Seaweed::binary() else {
+        return;
+    };
+    let s3_port = free_port();
+    let _seaweed = Seaweed::start(&weed, s3_port).await;
+    let (server, key, connection) = archived_to_s3(s3_port).await;
+
+    let mut args: Vec<String> = vec!["verify".into(), S3_ARCHIVE.into(), "--key".into(), key];
     args.extend(connection.iter().cloned());
     let (code, stdout, stderr) = acta(args).await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains(&format!("verified the archive {url}: 1 instance(s), 2 day(s)")), "{stdout}");
+    assert!(stdout.contains(&format!("verified the archive {S3_ARCHIVE}: 1 instance(s), 2 day(s)")), "{stdout}");
 
     let log = server.dir.path().join("log/default");
     let original = records_of(&[0, 1].map(|day| log.join(format!("{}.seg", day_name(day)))));
     assert_eq!(original.len(), 8);
-    let (summary, stored) = import_into_fresh_instance(url, &connection).await;
+    let (summary, stored) = import_into_fresh_instance(S3_ARCHIVE, &connection).await;
     assert_eq!((summary["stored"].as_u64(), summary["failed"].as_u64()), (Some(8), Some(0)), "{summary}");
     assert_eq!(stored, original, "same ids and bytes, in the same order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_object_of_an_s3_archive_fails_verification_and_is_not_imported_naming_its_url() {
+    let Some(weed) = Seaweed::binary() else {
+        return;
+    };
+    let s3_port = free_port();
+    let _seaweed = Seaweed::start(&weed, s3_port).await;
+    let (server, key, connection) = archived_to_s3(s3_port).await;
+    // Someone with write access to the bucket flips a byte of day 0's segment.
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
+        .with_bucket_name("acta")
+        .with_region("us-east-1")
+        .with_access_key_id(S3_ACCESS_KEY)
+        .with_secret_access_key(S3_SECRET_KEY)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
+    let day0 = format!("audit/archives/account=default/instance=default/year=2026/month=01/day=01/{}.seg", day_name(0));
+    let location = object_store::path::Path::from(day0.as_str());
+    let mut bytes = object_store::ObjectStore::get(&store, &location).await.unwrap().bytes().await.unwrap().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    object_store::ObjectStore::put(&store, &location, bytes.into()).await.unwrap();
+    let url = format!("s3://acta/{day0}");
+
+    let mut args: Vec<String> = vec!["verify".into(), S3_ARCHIVE.into(), "--key".into(), key];
+    args.extend(connection.iter().cloned());
+    let (code, stdout, stderr) = acta(args).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("{url}: SHA-256")) && stdout.contains("the file was changed"), "{stdout}");
+
+    // Day 1 still imports; day 0 is refused as a whole.
+    let day1 = records_of(&[server.dir.path().join("log/default").join(format!("{}.seg", day_name(1)))]);
+    let fresh = Server::start("").await;
+    fresh.set_day(3);
+    let mut args: Vec<String> = vec!["import".into(), S3_ARCHIVE.into(), "--json".into()];
+    args.extend(["--url", &fresh.url, "--api-key", ADMIN_KEY].map(String::from));
+    args.extend(connection.iter().cloned());
+    let (code, stdout, stderr) = acta(args).await;
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!((summary["stored"].as_u64(), summary["failed"].as_u64()), (Some(day1.len() as u64), Some(1)));
+    let failure = summary["failures"][0].as_str().unwrap();
+    assert!(failure.contains("not imported") && failure.contains(&url), "{failure}");
+    fresh.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
