@@ -6,7 +6,8 @@
 //! ```
 //!
 //! An archive is read as a list of named files (relative names with `/`), so where the bytes live (a local
-//! directory today, an object store prefix later) only changes how the list is made and a file is opened.
+//! directory, or an `s3://` prefix downloaded to a temporary directory by `s3.rs`) only changes how the list is
+//! made and what messages call a file.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -25,9 +26,9 @@ pub(crate) const MANIFEST: &str = "MANIFEST.json";
 /// One file of an input: a name for messages and where its bytes are.
 #[derive(Debug, Clone)]
 pub(crate) struct NamedFile {
-    /// How messages name it (a path, or later an object URL).
+    /// How messages name it (a path, or the `s3://` URL of a downloaded object).
     pub(crate) name: String,
-    /// Its local copy. (An object store source downloads to a temporary file first: segment readers need
+    /// Its local copy. (An object store source is downloaded to temporary files first: segment readers need
     /// positioned reads.)
     pub(crate) path: PathBuf,
 }
@@ -179,6 +180,11 @@ pub(crate) fn is_archive(dir: &Path) -> bool {
 
 /// The files under a local archive root, by relative name.
 pub(crate) fn list_local(root: &Path) -> io::Result<Vec<(String, NamedFile)>> {
+    list_local_as(root, &root.display().to_string())
+}
+
+/// [`list_local`], with messages naming the files under `shown` (the URL of a downloaded copy).
+pub(crate) fn list_local_as(root: &Path, shown: &str) -> io::Result<Vec<(String, NamedFile)>> {
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -189,7 +195,9 @@ pub(crate) fn list_local(root: &Path) -> io::Result<Vec<(String, NamedFile)>> {
             } else if let Ok(relative) = path.strip_prefix(root) {
                 let parts: Vec<String> =
                     relative.components().map(|part| part.as_os_str().to_string_lossy().into_owned()).collect();
-                found.push((parts.join("/"), NamedFile::local(&path)));
+                let relative = parts.join("/");
+                let name = format!("{}/{relative}", shown.trim_end_matches('/'));
+                found.push((relative, NamedFile { name, path }));
             }
         }
     }

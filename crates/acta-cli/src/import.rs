@@ -33,7 +33,8 @@ const BACKPRESSURE_BUDGET: Duration = Duration::from_secs(600);
 #[derive(clap::Args)]
 pub(crate) struct ImportArgs {
     /// Files or directories: NDJSON (plain, .zst or .gz), a JSON array, a log segment (.seg/.log), an archive
-    /// directory (account=*/instance=*/year=*/month=*/day=*/), or a directory tree of those.
+    /// directory (account=*/instance=*/year=*/month=*/day=*/), or a directory tree of those; or the same under
+    /// an S3 prefix, s3://BUCKET/PREFIX (downloaded to a temporary directory first).
     #[arg(required = true, value_name = "SOURCE")]
     sources: Vec<PathBuf>,
     /// Store every event in this instance (id or name) instead of routing each by its logSourceCRN.
@@ -50,6 +51,9 @@ pub(crate) struct ImportArgs {
     json: bool,
     #[command(flatten)]
     connection: Connection,
+    /// How to reach the store of s3:// sources.
+    #[command(flatten)]
+    s3: crate::s3::S3Args,
 }
 
 /// One thing to read.
@@ -60,6 +64,22 @@ enum Unit {
     Segment(NamedFile),
     /// One archived day of an instance.
     Day(ArchiveDay),
+}
+
+impl Unit {
+    /// The unit with its files named by `rename` (a downloaded copy's files by their URL).
+    fn renamed(self, rename: &dyn Fn(&str) -> String) -> Unit {
+        let file = |file: NamedFile| NamedFile { name: rename(&file.name), path: file.path };
+        match self {
+            Unit::Events(named) => Unit::Events(file(named)),
+            Unit::Segment(named) => Unit::Segment(file(named)),
+            Unit::Day(mut day) => {
+                day.files =
+                    std::mem::take(&mut day.files).into_iter().map(|(name, named)| (name, file(named))).collect();
+                Unit::Day(day)
+            }
+        }
+    }
 }
 
 /// How a unit's events travel: NDJSON lines may be anything (a bad line is rejected alone); events read
@@ -98,7 +118,28 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let client = args.connection.client()?;
     let mut totals = Totals::default();
     let mut units = Vec::new();
+    // The local copies of s3:// sources, removed when the import ends.
+    let mut copies = Vec::new();
     for source in &args.sources {
+        if crate::s3::is_s3(source.as_os_str()) {
+            let url = source.to_string_lossy();
+            let copy = match crate::s3::download(&url, &args.s3).await {
+                Ok(copy) => copy,
+                Err(error) => {
+                    totals.failures.push(format!("{error:#}"));
+                    continue;
+                }
+            };
+            match units_of(&copy.path) {
+                Ok((found, failures)) => {
+                    units.extend(found.into_iter().map(|unit| unit.renamed(&|name| copy.rename(name))));
+                    totals.failures.extend(failures.iter().map(|failure| copy.rename(failure)));
+                }
+                Err(failure) => totals.failures.push(copy.rename(&failure)),
+            }
+            copies.push(copy);
+            continue;
+        }
         match units_of(source) {
             Ok((found, failures)) => {
                 units.extend(found);
@@ -124,6 +165,7 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         sender.unit(unit, &mut totals).await?;
     }
     progress.finish_and_clear();
+    drop(copies);
     let failed = totals.failures.len();
     if args.json {
         let summary = json!({

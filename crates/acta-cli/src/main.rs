@@ -12,6 +12,7 @@ mod demo;
 mod events;
 mod histogram;
 mod import;
+mod s3;
 mod verify;
 
 use std::net::SocketAddr;
@@ -134,6 +135,11 @@ struct ServeArgs {
     /// archives are refused, so a manager cannot make the server write anywhere it can.
     #[arg(long = "archive-root", value_name = "DIR")]
     archive_roots: Vec<PathBuf>,
+    /// Networks an S3 archive endpoint may reach although loopback, private or link-local (comma-separated
+    /// CIDRs), for a store on this host or the operator's network. Without it, managers cannot make the server
+    /// connect to such addresses. Separate from --webhook-allow: an internal chat relay is not a storage host.
+    #[arg(long = "archive-endpoint-allow", env = "ACTA_ARCHIVE_ENDPOINT_ALLOW", value_name = "CIDRS")]
+    archive_endpoint_allow: Option<String>,
     /// Minutes between retention runs (one also runs at start); sealed segments are archived every minute.
     #[arg(long = "retention-period-minutes", env = "ACTA_RETENTION_PERIOD_MINUTES", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -294,7 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Boards { command, connection, json } => boards::boards(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
-        Command::Verify(args) => Ok(verify::run(&args)),
+        Command::Verify(args) => verify::run_source(args).await,
         Command::Import(args) => import::run(args).await,
     }
 }
@@ -314,9 +320,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         std::fs::create_dir_all(root).with_context(|| format!("--archive-root {}", root.display()))?;
         archive_roots.push(root.canonicalize().with_context(|| format!("--archive-root {}", root.display()))?);
     }
+    let archive_endpoint_allow = match &args.archive_endpoint_allow {
+        Some(text) => {
+            acta_server::parse_allowlist(text).map_err(|error| anyhow::anyhow!("--archive-endpoint-allow: {error}"))?
+        }
+        None => Vec::new(),
+    };
     let retention = acta_server::RetentionSettings {
         period: std::time::Duration::from_secs(args.retention_period_minutes * 60),
         archive_roots,
+        archive_endpoint_allow,
         ..acta_server::RetentionSettings::default()
     };
     let limits =

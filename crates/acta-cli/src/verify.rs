@@ -51,6 +51,39 @@ pub(crate) struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// How to reach the store of an s3:// archive.
+    #[command(flatten)]
+    s3: crate::s3::S3Args,
+    /// What messages call `path` (the URL of an archive downloaded from S3).
+    #[arg(skip)]
+    shown: Option<String>,
+}
+
+impl VerifyArgs {
+    fn shown(&self) -> String {
+        self.shown.clone().unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+/// `acta verify`: an `s3://bucket/prefix` archive is downloaded into a temporary directory (removed after)
+/// and checked like a local one.
+pub(crate) async fn run_source(mut args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if !crate::s3::is_s3(args.path.as_os_str()) {
+        return Ok(run(&args));
+    }
+    let url = args.path.to_string_lossy().into_owned();
+    let downloaded = match crate::s3::download(&url, &args.s3).await {
+        Ok(downloaded) => downloaded,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    args.path = downloaded.path.clone();
+    args.shown = Some(downloaded.shown.clone());
+    let code = tokio::task::spawn_blocking(move || run(&args)).await?;
+    drop(downloaded);
+    Ok(code)
 }
 
 /// One finding, named as precisely as the evidence allows.
@@ -156,10 +189,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, Usage> {
     }
     let log_root = args.path.join("log");
     if !log_root.is_dir() {
-        return Err(Usage(format!(
-            "{} is not a data directory or an export: it has no log/ directory",
-            args.path.display()
-        )));
+        return Err(Usage(format!("{} is not a data directory or an export: it has no log/ directory", args.shown())));
     }
     let mut report = Report::default();
     let ring = key_ring(args, &mut report)?;
@@ -204,6 +234,8 @@ fn verify_bundle(args: &VerifyArgs) -> Result<Report, Usage> {
             keys: args.keys.clone(),
             checkpoints: args.checkpoints.clone(),
             json: args.json,
+            s3: crate::s3::S3Args::default(),
+            shown: None,
         };
         verify(&unpacked)
     });
@@ -872,8 +904,8 @@ impl Segment<'_> {
 /// while archiving was off): where the seqs jump, the days in between are named as missing and the next day's
 /// link cannot be checked; where they do not, the link must name the previous day's final checkpoint.
 fn verify_archive(args: &VerifyArgs) -> Result<Report, Usage> {
-    let listing =
-        crate::archive::list_local(&args.path).map_err(|error| Usage(format!("{}: {error}", args.path.display())))?;
+    let listing = crate::archive::list_local_as(&args.path, &args.shown())
+        .map_err(|error| Usage(format!("{}: {error}", args.shown())))?;
     let (instances, strays) = crate::archive::days(listing);
     let mut report = Report::default();
     for stray in strays {
@@ -893,7 +925,7 @@ fn verify_archive(args: &VerifyArgs) -> Result<Report, Usage> {
     }
     report.notes.insert(
         0,
-        format!("verified the archive {}: {} instance(s), {day_count} day(s)", args.path.display(), instances.len()),
+        format!("verified the archive {}: {} instance(s), {day_count} day(s)", args.shown(), instances.len()),
     );
     Ok(report)
 }

@@ -15,6 +15,7 @@ use acta_store::log::SegmentInfo;
 use acta_store::{ArchivedSegment, Day, Store};
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
+use object_store::client::{HttpClient, HttpConnector};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::alerts::ssrf;
 use crate::error::ApiError;
 
 /// The archive format named in every manifest.
@@ -167,8 +169,49 @@ impl ArchiveConfig {
         }
     }
 
-    /// The object store of this destination.
-    pub fn open(&self) -> Result<Arc<dyn ObjectStore>, String> {
+    /// For S3, whether the endpoint may be reached: the webhook rule (no loopback, private, link-local or
+    /// metadata address, no unspecified, shared or multicast one) unless the operator allowed the network
+    /// (`acta serve --archive-endpoint-allow`). Checked when a manager sets the archive and again before every
+    /// connection, since a name may resolve elsewhere later.
+    /// A name that does not resolve now is accepted: its addresses are judged at connect time, and a DNS
+    /// outage should not refuse a manager's valid configuration.
+    pub async fn check_endpoint(&self, allow: &[ipnet::IpNet]) -> Result<(), ApiError> {
+        match self.endpoint_target(allow).await {
+            Ok(_) => Ok(()),
+            Err(refusal) if refusal.rule == "unresolved" => Ok(()),
+            Err(refusal) => {
+                let mut error = ApiError::bad_request("invalid_field", refusal.message);
+                error.details = vec![json!({"field": "endpoint", "rule": refusal.rule})];
+                Err(error)
+            }
+        }
+    }
+
+    /// The checked addresses of an S3 endpoint (`None` for a directory).
+    async fn endpoint_target(&self, allow: &[ipnet::IpNet]) -> Result<Option<ssrf::Target>, EndpointRefusal> {
+        let ArchiveConfig::S3 { endpoint, .. } = self else { return Ok(None) };
+        match ssrf::check(endpoint, allow).await {
+            Ok(target) => Ok(Some(target)),
+            Err(ssrf::Refusal::Forbidden { host, address, kind }) => Err(EndpointRefusal {
+                rule: kind,
+                message: format!(
+                    "endpoint {host} resolves to {address}, a {kind} address; archives reach such addresses only \
+                     when the operator allows them (acta serve --archive-endpoint-allow, \
+                     ACTA_ARCHIVE_ENDPOINT_ALLOW)"
+                ),
+            }),
+            Err(ssrf::Refusal::Unresolved { host, error }) => Err(EndpointRefusal {
+                rule: "unresolved",
+                message: format!("endpoint host {host} does not resolve: {error}"),
+            }),
+            Err(ssrf::Refusal::BadUrl(message)) => Err(EndpointRefusal { rule: "url", message }),
+        }
+    }
+
+    /// The object store of this destination. An S3 endpoint is checked against the address rule first, and
+    /// the client connects only to the addresses that were checked and follows no redirect.
+    pub async fn open(&self, allow: &[ipnet::IpNet]) -> Result<Arc<dyn ObjectStore>, String> {
+        let target = self.endpoint_target(allow).await.map_err(|refusal| refusal.message)?;
         match self {
             ArchiveConfig::Directory { path, .. } => {
                 std::fs::create_dir_all(path).map_err(|error| format!("archive directory {path}: {error}"))?;
@@ -192,7 +235,16 @@ impl ArchiveConfig {
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(120))
                     .with_allow_http(*allow_http);
+                let Some(target) = target else { return Err("the endpoint was not checked".to_string()) };
+                let connector = PinnedConnector {
+                    domain: target.domain,
+                    addresses: target.addresses,
+                    allow_http: *allow_http,
+                    connect_timeout: Duration::from_secs(5),
+                    timeout: Duration::from_secs(120),
+                };
                 let store = AmazonS3Builder::new()
+                    .with_http_connector(connector)
                     .with_endpoint(endpoint)
                     .with_bucket_name(bucket)
                     .with_region(region.as_deref().unwrap_or("us-east-1"))
@@ -210,6 +262,43 @@ impl ArchiveConfig {
                 }
             }
         }
+    }
+}
+
+/// Why an S3 endpoint may not be reached: the rule it breaks and a message naming it.
+struct EndpointRefusal {
+    rule: &'static str,
+    message: String,
+}
+
+/// Builds the S3 client so that it connects only to the addresses the endpoint rule checked (a name that
+/// resolves elsewhere by the time of the connection cannot slip through), and never follows a redirect.
+#[derive(Debug)]
+struct PinnedConnector {
+    domain: Option<String>,
+    addresses: Vec<std::net::SocketAddr>,
+    allow_http: bool,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl HttpConnector for PinnedConnector {
+    fn connect(&self, _options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .https_only(!self.allow_http)
+            // Compression would change the Content-Length object_store relies on for sizes.
+            .no_gzip()
+            .user_agent(concat!("Acta/", env!("CARGO_PKG_VERSION")));
+        if let Some(domain) = &self.domain {
+            builder = builder.resolve_to_addrs(domain, &self.addresses);
+        }
+        let client =
+            builder.build().map_err(|error| object_store::Error::Generic { store: "S3", source: Box::new(error) })?;
+        Ok(HttpClient::new(client))
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) async fn set_archive(
     if let Err(error) = config.check(&state.retention_settings.archive_roots) {
         return Err(refuse(&state, &principal, action(400), error).await);
     }
+    if let Err(error) = config.check_endpoint(&state.retention_settings.archive_endpoint_allow).await {
+        return Err(refuse(&state, &principal, action(400), error).await);
+    }
     let text = serde_json::to_string(&config).map_err(ApiError::internal)?;
     state.store.meta().set_archive(&account, &instance.id, &text, &crate::admin::now_text()).await?;
     audit::record(&state, &principal, action(200)).await?;

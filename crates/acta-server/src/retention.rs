@@ -68,6 +68,9 @@ pub struct RetentionSettings {
     pub archive_period: Duration,
     /// The directories under which managers may put directory archives (`--archive-root`, repeatable).
     pub archive_roots: Vec<PathBuf>,
+    /// Networks an S3 archive endpoint may reach although loopback, private or link-local
+    /// (`--archive-endpoint-allow`, `ACTA_ARCHIVE_ENDPOINT_ALLOW`); empty refuses them all.
+    pub archive_endpoint_allow: Vec<ipnet::IpNet>,
     /// Arrival times and "now" for retention. A test knob (like `AlertSettings::window_divisor`): tests put
     /// now 40 days ahead; production uses the system clock.
     pub clock: Clock,
@@ -82,6 +85,7 @@ impl Default for RetentionSettings {
             period: Duration::from_secs(300),
             archive_period: Duration::from_secs(60),
             archive_roots: Vec::new(),
+            archive_endpoint_allow: Vec::new(),
             clock: Clock::default(),
             crash_after_step: None,
         }
@@ -272,7 +276,7 @@ async fn archive_instance(
     if pending.is_empty() {
         return Ok(());
     }
-    let target = config.open()?;
+    let target = config.open(&state.retention_settings.archive_endpoint_allow).await?;
     for segment in pending {
         let archived =
             archive::archive_segment(&state.store, target.clone(), &instance.account, &segment, config.ndjson())

