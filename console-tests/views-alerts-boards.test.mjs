@@ -324,7 +324,7 @@ describe('views, alerts and boards in the console (seed 002)', () => {
   it('names the board and saves it in a category', async () => {
     await goTo('Boards');
     await page.getByRole('link', {name: 'API keys live'}).click();
-    await page.getByRole('button', {name: 'Edit'}).click();
+    await page.getByRole('button', {name: 'Edit', exact: true}).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Name', {exact: true}).fill('User API keys, live');
     await dialog.getByLabel('Category').fill('Security');

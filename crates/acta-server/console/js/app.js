@@ -12,7 +12,8 @@ const PAGES = [
   {id: 'alerts', title: 'Alerts', load: () => import('./alerts.js'), when: (key) => !key.instance},
   {id: 'boards', title: 'Boards', load: () => import('./boards.js')},
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
-  {id: 'instances', title: 'Instances', load: () => import('./instances.js'), when: (key) => key.role === 'manager' || key.role === 'admin'},
+  // Everyone sees plans and storage figures; only managers of the whole account change them.
+  {id: 'instances', title: 'Instances', load: () => import('./instances.js')},
 ];
 
 const app = document.getElementById('app');
