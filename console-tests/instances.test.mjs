@@ -78,7 +78,7 @@ describe('retention plans and archives on the instances page', () => {
     if (dir) rmSync(dir, {recursive: true, force: true});
   });
 
-  const row = (name) => page.locator('table.instances tbody tr', {has: page.locator('th', {hasText: new RegExp(`^${name}$`)})});
+  const row = (name) => page.locator('table.instances tbody tr', {has: page.locator('th .instance-name', {hasText: new RegExp(`^${name}$`)})});
   const instance = (id) => manager.ok('GET', `/v1/instances/${id}`);
 
   async function choosePlan(name, days) {
@@ -163,7 +163,7 @@ describe('retention plans and archives on the instances page', () => {
     await dialog.getByRole('button', {name: 'Save archive'}).click();
     await page.getByText('The archive of “eu-de” is saved.').waitFor();
     const cell = row('eu-de').locator('td.archive');
-    await cell.getByText('S3 http://127.0.0.1:9 · acta-archive/initech').waitFor();
+    await cell.getByText('S3 acta-archive/initech at http://127.0.0.1:9').waitFor();
     assert.match(await cell.textContent(), /key AKIA-INITECH · secret \(redacted\)/);
     assert.ok(!(await page.content()).includes(S3_SECRET), 'the secret is not in the page');
     const shown = await manager.ok('GET', `/v1/instances/${euDe.id}/archive`);
@@ -190,7 +190,7 @@ describe('retention plans and archives on the instances page', () => {
       await readerPage.getByLabel('API key').fill(reader.secret);
       await readerPage.getByRole('button', {name: 'Sign in'}).click();
       await readerPage.getByRole('link', {name: 'Instances', exact: true}).click();
-      const usRow = readerPage.locator('table.instances tbody tr', {has: readerPage.locator('th', {hasText: /^us-south$/})});
+      const usRow = readerPage.locator('table.instances tbody tr', {has: readerPage.locator('th .instance-name', {hasText: /^us-south$/})});
       await usRow.locator('td.plan', {hasText: '14 days'}).waitFor();
       assert.equal(await readerPage.locator('.instances-page button').count(), 0, 'no Change plan, archive or create buttons');
       assert.equal(await readerPage.getByRole('form', {name: 'Create an instance'}).count(), 0);

@@ -130,20 +130,22 @@ export function mount(root, ctx) {
   function archiveText(archive) {
     if (!archive) return null;
     if (archive.kind === 'directory') return `Directory ${archive.path}`;
-    if (archive.kind === 's3') return `S3 ${archive.endpoint} · ${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''}`;
+    if (archive.kind === 's3') return `S3 ${archive.bucket}${archive.prefix ? `/${archive.prefix}` : ''} at ${archive.endpoint}`;
     return String(archive.kind);
   }
 
-  function archiveCell(instance, shown) {
+  function archiveCell(instance, shown, buttons) {
+    const actions = buttons ? h('div', {class: 'cell-actions'}, buttons) : null;
     if (shown === undefined) return h('td', {class: 'archive muted'}, '…');
     if (shown instanceof Error) return h('td', {class: 'archive inline-error'}, shown.message);
-    if (!shown) return h('td', {class: 'archive muted'}, 'none');
+    if (!shown) return h('td', {class: 'archive'}, h('span', {class: 'muted'}, 'none'), ' ', actions);
     const archive = shown.archive || {};
     return h('td', {class: 'archive'},
       h('div', {class: 'mono'}, archiveText(archive)),
       archive.kind === 's3' ? h('div', {class: 'muted'}, `key ${archive.access_key_id} · secret ${archive.secret_access_key}`) : null,
       archive.ndjson ? h('div', {class: 'muted'}, 'with NDJSON') : null,
-      shown.failing ? h('div', {class: 'inline-error'}, `failing: ${shown.last_error || 'see the server log'}`) : null);
+      shown.failing ? h('div', {class: 'inline-error'}, `failing: ${shown.last_error || 'see the server log'}`) : null,
+      actions);
   }
 
   async function archiveOf(instance) {
@@ -257,34 +259,36 @@ export function mount(root, ctx) {
   }
   function timeText(text) {
     const time = parseTime(text);
-    return Number.isFinite(time) ? formatTime(time, {millis: false}) : '';
+    return Number.isFinite(time) ? formatTime(time, {millis: false}).slice(0, 16) : '';
   }
 
   function row(instance, archive) {
     const created = parseTime(instance.created_at);
     const storage = instance.storage || {};
     const label = instance.name;
+    const archiveUsable = canManage && !(archive instanceof Error) && archive !== undefined;
     return h('tr', {dataset: {instanceId: instance.id}},
-      h('th', {scope: 'row'}, instance.name),
-      h('td', {class: 'mono'}, instance.id),
+      h('th', {scope: 'row'}, h('span', {class: 'instance-name'}, instance.name),
+        instance.global ? [' ', h('span', {class: 'badge category'}, 'global')] : null,
+        instance.strict ? [' ', h('span', {class: 'badge category', title: 'Events must be strict CADF (DSP0262)'}, 'strict')] : null,
+        h('div', {class: 'instance-id mono muted', title: 'Instance ID'}, instance.id),
+        Number.isFinite(created) ? h('div', {class: 'instance-id muted'}, `created ${formatTime(created, {millis: false}).slice(0, 16)}`) : null),
       h('td', {}, instance.region),
       h('td', {class: 'plan'}, `${instance.retention_days} days`,
-        canManage ? [' ', h('button', {type: 'button', class: 'small', 'aria-label': `Change the plan of ${label}`, on: {click: () => changePlan(instance)}}, 'Change plan')] : null),
-      h('td', {}, instance.global ? 'yes' : ''),
-      h('td', {}, instance.strict ? 'strict' : 'lenient'),
+        canManage ? [' ', h('button', {type: 'button', class: 'small', 'aria-label': `Change the plan of ${label}`, on: {click: () => changePlan(instance)}}, 'Change…')] : null),
       h('td', {class: 'number'}, Number.isFinite(storage.events) ? formatCount(storage.events) : ''),
       h('td', {class: 'number'}, bytesText(storage.bytes)),
       h('td', {class: 'time'}, timeText(storage.oldest)),
       h('td', {class: 'time'}, timeText(storage.newest)),
-      canManage ? archiveCell(instance, archive) : null,
+      canManage ? archiveCell(instance, archive, archiveUsable ? [
+        h('button', {type: 'button', class: 'small', 'aria-label': `Set the archive of ${label}`,
+          on: {click: () => editArchive(instance, archive)}}, archive ? 'Change…' : 'Set…'),
+        archive ? h('button', {type: 'button', class: 'small danger', 'aria-label': `Remove the archive of ${label}`,
+          on: {click: () => removeArchive(instance)}}, 'Remove') : null,
+      ] : null) : null,
       h('td', {class: 'time'}, storage.archived_through || ''),
-      h('td', {class: 'time'}, Number.isFinite(created) ? formatTime(created, {millis: false}) : ''),
       canManage ? h('td', {class: 'actions'},
         h('button', {type: 'button', class: 'small', 'aria-label': `Change ${label}`, on: {click: () => edit(instance)}}, 'Change'),
-        archive instanceof Error ? null : h('button', {type: 'button', class: 'small', 'aria-label': `Set the archive of ${label}`,
-          on: {click: () => editArchive(instance, archive)}}, archive ? 'Archive…' : 'Set archive'),
-        archive && !(archive instanceof Error) ? h('button', {type: 'button', class: 'small danger', 'aria-label': `Remove the archive of ${label}`,
-          on: {click: () => removeArchive(instance)}}, 'Remove archive') : null,
         instance.global ? null : h('button', {type: 'button', class: 'small danger', 'aria-label': `Delete ${label}`, on: {click: () => remove(instance)}}, 'Delete'))
         : null);
   }
@@ -300,8 +304,8 @@ export function mount(root, ctx) {
     }
   }
 
-  const columns = ['Name', 'ID', 'Region', 'Retention', 'Global', 'CADF', 'Events', 'Size', 'Oldest', 'Newest',
-    ...(canManage ? ['Archive'] : []), 'Archived through', 'Created', ...(canManage ? ['Actions'] : [])];
+  const columns = ['Name', 'Region', 'Retention', 'Events', 'Size', 'Oldest', 'Newest',
+    ...(canManage ? ['Archive'] : []), 'Archived through', ...(canManage ? ['Actions'] : [])];
   replace(root, h('section', {class: 'page instances-page', 'aria-label': 'Instances'},
     h('header', {class: 'page-head'}, h('h1', {}, 'Instances'),
       h('p', {class: 'muted'}, 'Each instance keeps this account’s events of one region for its retention plan, then deletes them a day at a time (after copying them to its archive, when it has one). Global events (IAM, Acta’s own audit trail) go to the global instance.')),
