@@ -264,8 +264,9 @@ export function mount(root, ctx) {
         notice.say(`Graph “${moved}” moved ${step < 0 ? 'up' : 'down'}.`);
         render();
         // The keyboard stays on the graph it moved.
-        const button = body.querySelector(`section.graph[data-graph="${target}"] button[data-move="${step < 0 ? 'up' : 'down'}"]`)
-          || body.querySelector(`section.graph[data-graph="${target}"] button[data-move]`);
+        const card = `section.graph[data-graph="${target}"]`;
+        const button = body.querySelector(`${card} button[data-move="${step < 0 ? 'up' : 'down'}"]:not([disabled])`)
+          || body.querySelector(`${card} button[data-move]:not([disabled])`);
         if (button) button.focus();
       }
     }
