@@ -126,7 +126,7 @@ export function mount(root, ctx) {
 
   // ----- archives -----
 
-  /** `S3 http://127.0.0.1:9000 · bucket/prefix`, `Directory /srv/archive`, or null. */
+  /** `S3 bucket/prefix at https://s3.example.com`, `Directory /srv/archive`, or null. */
   function archiveText(archive) {
     if (!archive) return null;
     if (archive.kind === 'directory') return `Directory ${archive.path}`;
