@@ -59,9 +59,14 @@ describe('editing boards and their drill-downs', () => {
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', {name: 'Sign in'}).click();
     await page.locator('.who').getByText('builder@umbrella.example').waitFor();
-    await page.goto(`${server.url}/#/boards?board=${encodeURIComponent(board.id)}`);
-    await page.getByRole('heading', {name: 'Widgets', level: 1}).waitFor();
+    await openBoard();
   });
+
+  async function openBoard() {
+    await page.getByRole('link', {name: 'Boards', exact: true}).click();
+    await page.getByRole('link', {name: 'Widgets', exact: true}).click();
+    await page.getByRole('heading', {name: 'Widgets', level: 1}).waitFor();
+  }
 
   after(async () => {
     if (browser) await browser.close();
@@ -103,7 +108,7 @@ describe('editing boards and their drill-downs', () => {
 
   /** Clicks the bar holding the widget events and resolves to its detail panel. */
   async function openBar() {
-    await page.goto(`${server.url}/#/boards?board=${encodeURIComponent(board.id)}`);
+    await openBoard();
     const graph = page.locator('section.graph', {has: page.locator('h2', {hasText: 'Widget reads by agent'})});
     const bars = graph.locator('.histogram-svg g.bar');
     await bars.first().waitFor();
