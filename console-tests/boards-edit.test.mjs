@@ -138,8 +138,11 @@ describe('editing boards and their drill-downs', () => {
 
   it('lists the events without the breakdown field from a bar', async () => {
     const detail = await openBar();
+    const withoutAgent = detail.getByRole('link', {name: 'Show events of (without initiator.host.agent)'});
+    await withoutAgent.waitFor();
+    await detail.getByRole('link', {name: 'Show events of other'}).waitFor();
     await page.screenshot({path: screenshotPath('board-drilldown.png')});
-    await detail.getByRole('link', {name: 'Show events of (without initiator.host.agent)'}).click();
+    await withoutAgent.click();
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 2);
     const rows = await searchRows();
     assert.equal(rows.length, 2);
