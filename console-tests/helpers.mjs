@@ -33,14 +33,16 @@ export function requireTools() {
 
 /**
  * Starts `acta serve` on 127.0.0.1:0 and resolves once it prints its address.
- * Options: `smtpUrl`, the relay for alert emails (`--smtp-url`).
+ * Options: `smtpUrl`, the relay for alert emails (`--smtp-url`); `data`, a data directory to start on again
+ * (the caller's: `stop()` leaves it); `archiveRoot` (`--archive-root`); `env`, more environment variables.
  */
-export async function startServer({smtpUrl} = {}) {
-  const data = mkdtempSync(path.join(tmpdir(), 'acta-console-'));
+export async function startServer({smtpUrl, data: givenData, archiveRoot, env = {}} = {}) {
+  const data = givenData || mkdtempSync(path.join(tmpdir(), 'acta-console-'));
   const args = ['serve', '--data', data, '--listen', '127.0.0.1:0'];
   if (smtpUrl) args.push('--smtp-url', smtpUrl);
+  if (archiveRoot) args.push('--archive-root', archiveRoot);
   const child = spawn(actaBinary(), args, {
-    env: {...process.env, ACTA_BOOTSTRAP_KEY: ADMIN_KEY, ACTA_LOG: process.env.ACTA_LOG || 'warn'},
+    env: {...process.env, ACTA_BOOTSTRAP_KEY: ADMIN_KEY, ACTA_LOG: process.env.ACTA_LOG || 'warn', ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -70,7 +72,7 @@ export async function startServer({smtpUrl} = {}) {
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(data, {recursive: true, force: true});
+      if (!givenData) rmSync(data, {recursive: true, force: true});
     },
   };
 }

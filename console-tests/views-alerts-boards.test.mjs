@@ -95,11 +95,17 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     if (smtp) await smtp.stop();
   });
 
+  const settled = () => page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
+
   async function search(q, range = '24h') {
     await page.getByRole('link', {name: 'Search', exact: true}).click();
+    // The page's own first search ends before the query is typed: on a loaded machine it used to finish after
+    // the typing and put its (empty) query back.
+    await settled();
     await page.getByLabel('Search query').fill(q);
     await page.locator(`.range-button[data-range="${range}"]`).click();
-    await page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
+    await settled();
+    assert.equal(await page.getByLabel('Search query').inputValue(), q);
   }
 
   async function goTo(name) {
@@ -324,7 +330,7 @@ describe('views, alerts and boards in the console (seed 002)', () => {
   it('names the board and saves it in a category', async () => {
     await goTo('Boards');
     await page.getByRole('link', {name: 'API keys live'}).click();
-    await page.getByRole('button', {name: 'Edit'}).click();
+    await page.getByRole('button', {name: 'Edit', exact: true}).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Name', {exact: true}).fill('User API keys, live');
     await dialog.getByLabel('Category').fill('Security');

@@ -312,6 +312,24 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
+/// The clock of arrival times and retention. Debug builds only, a test knob for the console's browser tests,
+/// which drive the real binary: `ACTA_TEST_CLOCK_OFFSET_DAYS=20` restarts a server "20 days later", so its
+/// earlier days fall out of a shorter plan. Release builds ignore the variable: no setting of a production
+/// server can make it delete early.
+fn test_clock() -> anyhow::Result<acta_server::Clock> {
+    #[cfg(debug_assertions)]
+    if let Ok(text) = std::env::var("ACTA_TEST_CLOCK_OFFSET_DAYS") {
+        let days: i64 =
+            text.trim().parse().ok().filter(|days: &i64| (-3650..=3650).contains(days)).with_context(|| {
+                format!("ACTA_TEST_CLOCK_OFFSET_DAYS {text:?} must be a whole number of days (+/-3650)")
+            })?;
+        tracing::warn!(days, "test knob: the retention and arrival clock is shifted");
+        let offset = days * 86_400_000_000_000;
+        return Ok(acta_server::Clock(std::sync::Arc::new(move || acta_server::now_ns() + offset)));
+    }
+    Ok(acta_server::Clock::default())
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     init_logging();
     let integrity = args.signing.options()?;
@@ -330,6 +348,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         period: std::time::Duration::from_secs(args.retention_period_minutes * 60),
         archive_roots,
         archive_endpoint_allow,
+        clock: test_clock()?,
         ..acta_server::RetentionSettings::default()
     };
     let limits =

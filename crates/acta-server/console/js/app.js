@@ -12,7 +12,8 @@ const PAGES = [
   {id: 'alerts', title: 'Alerts', load: () => import('./alerts.js'), when: (key) => !key.instance},
   {id: 'boards', title: 'Boards', load: () => import('./boards.js')},
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
-  {id: 'instances', title: 'Instances', load: () => import('./instances.js'), when: (key) => key.role === 'manager' || key.role === 'admin'},
+  // Everyone sees plans and storage figures; only managers of the whole account change them.
+  {id: 'instances', title: 'Instances', load: () => import('./instances.js')},
 ];
 
 const app = document.getElementById('app');
@@ -42,7 +43,12 @@ function navigate(id, params, {push}) {
   else window.history.replaceState(null, '', hash);
 }
 
+// Counts calls of show(): a page module still loading when the address changes again must not mount over the
+// newer page (a link followed right after sign-in).
+let showing = 0;
+
 async function show() {
+  const turn = ++showing;
   const {page, params} = route();
   for (const link of document.querySelectorAll('nav.main a')) {
     if (link.dataset.page === page.id) link.setAttribute('aria-current', 'page');
@@ -53,9 +59,11 @@ async function show() {
     return;
   }
   if (mounted && mounted.page.unmount) mounted.page.unmount();
+  mounted = null;
   const root = document.getElementById('page');
   replace(root);
   const module = await page.load();
+  if (turn !== showing) return;
   // `link` addresses another page: an href, so links work from the keyboard and open in a new tab.
   const ctx = {me, params, navigate: (p, options) => navigate(page.id, p, options), link: hashOf};
   mounted = {id: page.id, page: module.mount(root, ctx) || {}};

@@ -1,7 +1,7 @@
 // The boards page (seed 000's predefined dashboard, seed 002 step 5): boards by category; a board's graphs
 // drawn by histogram.js, one colour per value of the breakdown with a legend; "live" graphs refresh every few
-// seconds. New board, add a graph (field, query, range, breakdown), remove one, rename, change the category
-// and filter, delete. Clicking a bar shows its count (and per value) and links to its events on the search
+// seconds. New board, add a graph (field, query, range, breakdown), edit one, move it up or down, remove it,
+// rename, change the category and filter, delete. Clicking a bar shows its count (and per value) and links to its events on the search
 // page, through the graph's drill-down.
 
 import {api} from './api.js';
@@ -176,19 +176,32 @@ export function mount(root, ctx) {
       else if (confirmed) open({}, `Board “${board.name}” deleted.`);
     }
 
-    async function addGraph() {
-      const title = h('input', {maxlength: 200, autocomplete: 'off', placeholder: 'optional'});
-      const graphField = h('input', {list: 'graph-fields', autocomplete: 'off', spellcheck: 'false', placeholder: 'action'});
-      const query = h('input', {autocomplete: 'off', spellcheck: 'false', class: 'mono', placeholder: 'iam-identity.user-apikey.'});
-      const range = h('select', {}, RANGES.map(([id, label]) => h('option', {value: id, selected: id === '24h'}, label)));
-      const from = h('input', {type: 'datetime-local', value: toLocalInput(Date.now() - 24 * 3600e3)});
-      const to = h('input', {type: 'datetime-local', value: toLocalInput(Date.now())});
-      const custom = h('div', {class: 'custom-range', hidden: true}, field('From', from), field('To', to));
+    /**
+     * The graph editor, for a new graph (`graph` undefined) or one already on the board. Resolves to the board's
+     * new graph list once the server took it, or null when cancelled.
+     */
+    async function graphDialog(graph, index) {
+      const old = graph || {range: '24h'};
+      const customRange = old.range && typeof old.range === 'object';
+      const title = h('input', {maxlength: 200, autocomplete: 'off', placeholder: 'optional', value: old.title || ''});
+      const graphField = h('input', {list: 'graph-fields', autocomplete: 'off', spellcheck: 'false', placeholder: 'action', value: old.field || ''});
+      const query = h('input', {autocomplete: 'off', spellcheck: 'false', class: 'mono', placeholder: 'iam-identity.user-apikey.', value: old.query || ''});
+      const rangeId = customRange ? 'custom' : old.range;
+      const range = h('select', {}, RANGES.map(([id, label]) => h('option', {value: id, selected: id === rangeId}, label)));
+      // A range the console does not offer (the API takes others, such as `12h`) stays as it is.
+      if (!customRange && !RANGES.some(([id]) => id === old.range)) range.prepend(h('option', {value: old.range, selected: true}, rangeLabel(old.range)));
+      const fromMs = customRange ? timeOf(old.range.from) : Date.now() - 24 * 3600e3;
+      const toMs = customRange ? timeOf(old.range.to) : Date.now();
+      const from = h('input', {type: 'datetime-local', value: toLocalInput(Number.isFinite(fromMs) ? fromMs : Date.now() - 24 * 3600e3)});
+      const to = h('input', {type: 'datetime-local', value: toLocalInput(Number.isFinite(toMs) ? toMs : Date.now())});
+      const custom = h('div', {class: 'custom-range', hidden: !customRange}, field('From', from), field('To', to));
       range.addEventListener('change', () => { custom.hidden = range.value !== 'custom'; });
-      const breakdown = h('input', {list: 'graph-fields', autocomplete: 'off', spellcheck: 'false', placeholder: 'none'});
-      const top = h('input', {type: 'number', min: 1, max: 100, step: 1, placeholder: '5'});
-      const added = await openDialog({
-        title: 'Add graph',
+      const breakdown = h('input', {list: 'graph-fields', autocomplete: 'off', spellcheck: 'false', placeholder: 'none',
+        value: (old.breakdown && old.breakdown.field) || ''});
+      const top = h('input', {type: 'number', min: 1, max: 100, step: 1, placeholder: '5', value: (old.breakdown && old.breakdown.top) || ''});
+      let graphs = null;
+      const done = await openDialog({
+        title: graph ? `Edit graph ${graphTitle(graph)}` : 'Add graph',
         fields: [fieldList('graph-fields'),
           field('Field', graphField, 'what to graph: counts of events that have it'),
           field('Query', query, 'which events (the search language); empty: all'),
@@ -196,38 +209,65 @@ export function mount(root, ctx) {
           field('Breakdown by', breakdown, 'one colour per value of this field'),
           field('Top values', top, 'values shown before “other” (default 5)'),
           field('Title', title)],
-        submitLabel: 'Add graph',
+        submitLabel: graph ? 'Save graph' : 'Add graph',
         onSubmit: async () => {
-          const graph = {query: query.value.trim()};
-          if (title.value.trim()) graph.title = title.value.trim();
-          if (graphField.value.trim()) graph.field = graphField.value.trim();
+          // The editor shows every member of a graph (title, query, field, range, breakdown), so it rebuilds it.
+          const next = {query: query.value.trim()};
+          if (title.value.trim()) next.title = title.value.trim();
+          if (graphField.value.trim()) next.field = graphField.value.trim();
           if (range.value === 'custom') {
             const fromMs = new Date(from.value).getTime();
             const toMs = new Date(to.value).getTime();
             if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) throw new Error('Choose a start before the end.');
-            graph.range = {from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString()};
+            next.range = {from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString()};
           } else {
-            graph.range = range.value;
+            next.range = range.value;
           }
           if (breakdown.value.trim()) {
-            graph.breakdown = {field: breakdown.value.trim()};
-            if (top.value) graph.breakdown.top = Number(top.value);
+            next.breakdown = {field: breakdown.value.trim()};
+            if (top.value) next.breakdown.top = Number(top.value);
           }
-          board = await api('PATCH', `/v1/boards/${encodeURIComponent(board.id)}`, {body: {graphs: [...(board.graphs || []), graph]}});
+          const list = [...(board.graphs || [])];
+          if (graph) list[index] = next;
+          else list.push(next);
+          board = await api('PATCH', `/v1/boards/${encodeURIComponent(board.id)}`, {body: {graphs: list}});
+          graphs = board.graphs || [];
         },
       });
-      if (added) {
-        notice.say(`Graph “${graphTitle(board.graphs[board.graphs.length - 1])}” added.`);
+      return done ? graphs : null;
+    }
+
+    async function addGraph() {
+      const graphs = await graphDialog();
+      if (graphs) {
+        notice.say(`Graph “${graphTitle(graphs[graphs.length - 1])}” added.`);
         render();
       }
     }
 
-    async function removeGraph(index) {
-      const graph = board.graphs[index];
-      const graphs = board.graphs.filter((_, i) => i !== index);
-      if (await patch({graphs}, `Removing graph “${graphTitle(graph)}”`)) {
-        notice.say(`Graph “${graphTitle(graph)}” removed.`);
+    async function editGraph(index) {
+      const graphs = await graphDialog(board.graphs[index], index);
+      if (graphs) {
+        notice.say(`Graph “${graphTitle(graphs[index])}” saved.`);
         render();
+      }
+    }
+
+    /** Moves a graph one place up (-1) or down (+1). */
+    async function moveGraph(index, step) {
+      const graphs = [...board.graphs];
+      const target = index + step;
+      if (target < 0 || target >= graphs.length) return;
+      [graphs[index], graphs[target]] = [graphs[target], graphs[index]];
+      const moved = graphTitle(graphs[target]);
+      if (await patch({graphs}, `Moving graph “${moved}”`)) {
+        notice.say(`Graph “${moved}” moved ${step < 0 ? 'up' : 'down'}.`);
+        render();
+        // The keyboard stays on the graph it moved.
+        const card = `section.graph[data-graph="${target}"]`;
+        const button = body.querySelector(`${card} button[data-move="${step < 0 ? 'up' : 'down'}"]:not([disabled])`)
+          || body.querySelector(`${card} button[data-move]:not([disabled])`);
+        if (button) button.focus();
       }
     }
 
@@ -288,7 +328,8 @@ export function mount(root, ctx) {
         // Each value of the breakdown (the other values under the answer's `other_key`), and the events
         // without the field, with a link to exactly those events.
         const entries = values.map(([value, count]) => ({label: value, count, params: {value}}));
-        if (bucket.missing) entries.push({label: `(without ${data().field || 'the field'})`, count: bucket.missing, params: {missing: 'true'}});
+        const breakdownField = (graph.breakdown && graph.breakdown.field) || data().field || 'the field';
+        if (bucket.missing) entries.push({label: `(without ${breakdownField})`, count: bucket.missing, params: {missing: 'true'}});
         const valueItems = entries.map(({label, count, params}) => {
           const link = h('span', {class: 'muted'}, '');
           const colour = params.value !== undefined && card.colours ? card.colours.colourOf(params.value) : null;
@@ -327,8 +368,16 @@ export function mount(root, ctx) {
           h('span', {class: 'muted'}, `${rangeLabel(graph.range)}${breakdownText}`),
           live ? h('span', {class: 'badge live'}, 'live') : null,
           h('span', {class: 'spacer'}), summary,
-          canWrite ? h('button', {type: 'button', class: 'small danger', 'aria-label': `Remove graph ${graphTitle(graph)}`,
-            on: {click: () => removeGraph(index)}}, 'Remove') : null),
+          canWrite ? [
+            h('button', {type: 'button', class: 'small', 'aria-label': `Move graph ${graphTitle(graph)} up`, dataset: {move: 'up'},
+              disabled: index === 0, on: {click: () => moveGraph(index, -1)}}, '↑'),
+            h('button', {type: 'button', class: 'small', 'aria-label': `Move graph ${graphTitle(graph)} down`, dataset: {move: 'down'},
+              disabled: index === board.graphs.length - 1, on: {click: () => moveGraph(index, 1)}}, '↓'),
+            h('button', {type: 'button', class: 'small', 'aria-label': `Edit graph ${graphTitle(graph)}`,
+              on: {click: () => editGraph(index)}}, 'Edit'),
+            h('button', {type: 'button', class: 'small danger', 'aria-label': `Remove graph ${graphTitle(graph)}`,
+              on: {click: () => removeGraph(index)}}, 'Remove'),
+          ] : null),
         graph.query ? h('p', {class: 'graph-query mono muted'}, graph.query) : null,
         chart, note, detail);
       cards.push(card);
