@@ -51,7 +51,12 @@ describe('retention plans and archives on the instances page', () => {
       await first.stop();
     }
     // Day 20: the same data directory.
-    server = await startServer({data, archiveRoot, env: {ACTA_TEST_CLOCK_OFFSET_DAYS: '20'}});
+    // The S3 test's endpoint is on 127.0.0.1, which archives reach only when the operator allows it.
+    server = await startServer({
+      data,
+      archiveRoot,
+      env: {ACTA_TEST_CLOCK_OFFSET_DAYS: '20', ACTA_ARCHIVE_ENDPOINT_ALLOW: '127.0.0.1/32'},
+    });
     manager = client(server.url, managerKey);
     const before = await manager.ok('GET', `/v1/instances/${usSouth.id}`);
     assert.equal(before.storage.events, EVENTS, 'the events survived the restart under a 30-day plan');
