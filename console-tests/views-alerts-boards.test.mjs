@@ -99,8 +99,10 @@ describe('views, alerts and boards in the console (seed 002)', () => {
 
   async function search(q, range = '24h') {
     await page.getByRole('link', {name: 'Search', exact: true}).click();
-    // The page's own first search ends before the query is typed: on a loaded machine it used to finish after
-    // the typing and put its (empty) query back.
+    // The link opens a fresh search: wait until the page has taken it (its query emptied) and its own first
+    // search has ended, or either could put the empty query back over the typed one.
+    const input = await page.getByLabel('Search query').elementHandle();
+    await page.waitForFunction((element) => element.value === '', input);
     await settled();
     await page.getByLabel('Search query').fill(q);
     await page.locator(`.range-button[data-range="${range}"]`).click();
