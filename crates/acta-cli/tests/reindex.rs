@@ -53,11 +53,11 @@ fn populate(data: &Path, logs: &Path) -> Answers {
     before
 }
 
-/// `DIR/index/default/<day>` for the day of the only log segment.
+/// `DIR/index/days/<day>` for the day of the only log segment.
 fn partition_dir(data: &Path) -> PathBuf {
     let segment = common::only_segment(data);
     let day = segment.file_stem().unwrap().to_str().unwrap().to_string();
-    data.join("index").join("default").join(day)
+    data.join("index").join("days").join(day)
 }
 
 fn file_names(dir: &Path) -> BTreeSet<String> {

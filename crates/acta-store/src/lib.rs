@@ -3,8 +3,9 @@
 //!
 //! Roles and boundaries:
 //! - [`log`]: per-instance append-only segments; an append returns only when the records are durable.
-//! - [`index`]: tantivy partitions per (instance, arrival day) that follow the log and answer queries with
-//!   the search language's exact semantics; rebuildable from the log at any time.
+//! - [`index`]: tantivy partitions per arrival day, shared by all instances, that follow the log and answer
+//!   queries with the search language's exact semantics, each restricted to its caller's instances;
+//!   rebuildable from the log at any time.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
 //! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
 //!   own thread, like the index.

@@ -68,7 +68,7 @@ fn a_partition_written_with_another_schema_is_rebuilt_from_the_log_on_open() {
     drop(index);
 
     // An older Acta's partition: another schema, and a commit saying it holds everything.
-    let partition = dir.path().join("index").join(INSTANCE).join(day.to_string());
+    let partition = dir.path().join("index").join("days").join(day.to_string());
     std::fs::remove_dir_all(&partition).unwrap();
     std::fs::create_dir_all(&partition).unwrap();
     let mut builder = tantivy::schema::Schema::builder();
@@ -76,7 +76,7 @@ fn a_partition_written_with_another_schema_is_rebuilt_from_the_log_on_open() {
     let old = tantivy::Index::create_in_dir(&partition, builder.build()).unwrap();
     let mut writer: tantivy::IndexWriter = old.writer_with_num_threads(1, 15_000_000).unwrap();
     let mut prepared = writer.prepare_commit().unwrap();
-    prepared.set_payload(&serde_json::to_string(&info).unwrap());
+    prepared.set_payload(&json!({"instances": {INSTANCE: info}}).to_string());
     prepared.commit().unwrap();
     drop(writer);
 

@@ -20,7 +20,7 @@
 //!    values the index holds truncated (longer than `MAX_TERM_VALUE`), and for paths the index cannot name
 //!    (a segment that is empty or holds one of the index's separator characters).
 //!
-//! `_account`, `_instance` and `_region` are the partition's own: every matching event of it has that value.
+//! `_account`, `_instance` and `_region` are the instance's own: every event of an instance has its value.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
+use super::collect::InstanceColumn;
+use super::scope::Scopes;
 use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
 use crate::log::Record;
 
@@ -110,9 +112,10 @@ impl EventIndex {
         by: Option<&Field>,
         top: usize,
     ) -> Result<Histogram, IndexError> {
+        let scopes = Scopes::new(on.scopes);
         let mut run = Run::new(&self.inner, on, boundaries, by);
-        for (scope_index, partition) in self.inner.partitions_for(on.scopes, on.from, on.to, None) {
-            run.partition(&on.scopes[scope_index], &partition)?;
+        for (partition, present) in self.inner.partitions_for(&scopes, on.from, on.to, None) {
+            run.partition(&scopes, &present, &partition)?;
         }
         Ok(run.finish(top))
     }
@@ -144,8 +147,8 @@ struct By {
 
 #[derive(Clone)]
 enum Source {
-    /// `_account`, `_instance`, `_region`: one value per partition.
-    Partition,
+    /// `_account`, `_instance`, `_region`: one value per instance.
+    Instance,
     /// A column of `schema::COLUMNS` (tantivy field name), with the `equals_cs` path for partitions without it.
     Column(&'static str, String),
     /// The `equals_cs` terms under this path.
@@ -157,7 +160,7 @@ enum Source {
 impl By {
     fn new(field: &Field) -> By {
         let source = match field_path(field) {
-            None => Source::Partition,
+            None => Source::Instance,
             Some(_) if !indexable(field) => Source::Log,
             Some(path) => match super::schema::COLUMNS.iter().find(|(name, _)| Field::from_name(name) == *field) {
                 Some((_, column)) => Source::Column(column, path),
@@ -209,6 +212,8 @@ impl ValueCounts {
 struct Matched {
     doc: DocId,
     bucket: usize,
+    /// The position of its instance among the scopes.
+    scope: u32,
     seq: u64,
 }
 
@@ -250,16 +255,17 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn partition(&mut self, scope: &InstanceScope, partition: &Partition) -> Result<(), IndexError> {
+    fn partition(&mut self, scopes: &Scopes, present: &[usize], partition: &Partition) -> Result<(), IndexError> {
         self.check_deadline()?;
         let PartitionQuery { searcher, query, exact } =
-            self.inner.partition_query(scope, partition, self.on.query, self.on.from, self.on.to);
+            self.inner.partition_query(scopes, present, partition, self.on.query, self.on.from, self.on.to);
         let keep_docs = !exact || self.by.is_some();
-        let collector = BucketCollector { boundaries: self.boundaries.clone(), keep_docs };
+        let collector =
+            BucketCollector { boundaries: self.boundaries.clone(), keep_docs, instances: scopes.instances().clone() };
         let segments = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
         for segment in segments {
             if !exact {
-                self.verified(scope, &segment.docs)?;
+                self.verified(scopes, &segment.docs)?;
                 continue;
             }
             for (total, count) in self.counts.iter_mut().zip(&segment.counts) {
@@ -274,13 +280,12 @@ impl<'a> Run<'a> {
                 docs.sort_unstable_by_key(|matched| matched.doc);
             }
             let from_log = match &source {
-                Source::Partition => {
-                    let mut counts = ValueCounts::default();
-                    for (bucket, count) in segment.counts.iter().enumerate().filter(|(_, count)| **count > 0) {
-                        counts.add(bucket, *count);
-                        self.with_value[bucket] += count;
+                Source::Instance => {
+                    for matched in &docs {
+                        let value = instance_value(&field, scopes.get(matched.scope as usize));
+                        self.values.entry(value.to_string()).or_default().add(matched.bucket, 1);
+                        self.with_value[matched.bucket] += 1;
                     }
-                    self.add_value(partition_value(&field, scope).to_string(), counts);
                     Vec::new()
                 }
                 Source::Log => docs,
@@ -301,6 +306,7 @@ impl<'a> Run<'a> {
             for matched in from_log {
                 self.examined += 1;
                 self.check_deadline()?;
+                let scope = scopes.get(matched.scope as usize);
                 let record = self.inner.read_record(&scope.instance, matched.seq)?;
                 let texts = with_view(scope, &record, |view| distinct_texts(view, &field)).unwrap_or_default();
                 let mut any = false;
@@ -318,10 +324,11 @@ impl<'a> Run<'a> {
 
     /// Candidates of an inexact query: each is read, checked by the reference evaluator, and, when it
     /// matches, counted with the values it has.
-    fn verified(&mut self, scope: &InstanceScope, docs: &[Matched]) -> Result<(), IndexError> {
+    fn verified(&mut self, scopes: &Scopes, docs: &[Matched]) -> Result<(), IndexError> {
         for matched in docs {
             self.check_deadline()?;
             self.examined += 1;
+            let scope = scopes.get(matched.scope as usize);
             let record = self.inner.read_record(&scope.instance, matched.seq)?;
             let compiled = &self.compiled;
             let field = self.by.as_ref().map(|by| &by.field);
@@ -514,8 +521,8 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The value every event of the partition has for `_account`, `_instance` or `_region`.
-fn partition_value<'s>(field: &Field, scope: &'s InstanceScope) -> &'s str {
+/// The value every event of an instance has for `_account`, `_instance` or `_region`.
+fn instance_value<'s>(field: &Field, scope: &'s InstanceScope) -> &'s str {
     match field {
         Field::Account => &scope.account,
         Field::Instance => &scope.instance,
@@ -556,6 +563,7 @@ fn io_error(partition: &str, source: std::io::Error) -> IndexError {
 struct BucketCollector {
     boundaries: Arc<[i64]>,
     keep_docs: bool,
+    instances: Arc<[String]>,
 }
 
 /// What one segment matched.
@@ -568,6 +576,7 @@ struct SegmentMatches {
 struct BucketSegmentCollector {
     boundaries: Arc<[i64]>,
     keep_docs: bool,
+    instance: InstanceColumn,
     time: Column<i64>,
     seq: Column<u64>,
     matches: SegmentMatches,
@@ -582,6 +591,7 @@ impl Collector for BucketCollector {
         Ok(BucketSegmentCollector {
             boundaries: self.boundaries.clone(),
             keep_docs: self.keep_docs,
+            instance: InstanceColumn::open(reader, self.instances.clone())?,
             time: fast.i64("time")?,
             seq: fast.u64("seq")?,
             matches: SegmentMatches { ordinal, counts: vec![0; self.boundaries.len() + 1], docs: Vec::new() },
@@ -605,10 +615,14 @@ impl SegmentCollector for BucketSegmentCollector {
         // document without one in the first bucket, not lose it.
         let time = self.time.first(doc).unwrap_or(i64::MIN);
         let bucket = self.boundaries.partition_point(|boundary| *boundary <= time);
+        // A restricted query matches only documents of in-scope instances.
+        let Some(scope) = self.instance.scope_of(doc) else {
+            return;
+        };
         self.matches.counts[bucket] += 1;
         if self.keep_docs {
             let seq = self.seq.first(doc).unwrap_or(0);
-            self.matches.docs.push(Matched { doc, bucket, seq });
+            self.matches.docs.push(Matched { doc, bucket, scope, seq });
         }
     }
 

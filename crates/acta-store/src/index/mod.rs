@@ -1,19 +1,25 @@
-//! The search index: tantivy partitions per (instance, arrival day), derived from the log.
+//! The search index: tantivy partitions per arrival day, shared by every instance of every account, derived
+//! from the log.
 //!
 //! Invariants:
-//! - The index holds no copy of an event, only what finds it and its sequence number in the log; it can
-//!   always be rebuilt from the log (`EventIndex::open` catches up and recreates missing partitions).
-//! - The indexer follows the log, so it indexes every durable record exactly once and in sequence order, and
-//!   each commit records (in tantivy's commit payload) how far the partition is indexed.
-//! - A query opens only the partitions of the instances it is given, so the caller's account scope is the
-//!   only way in.
+//! - The index holds no copy of an event, only what finds it, its instance and its sequence number in the
+//!   log; it can always be rebuilt from the log (`EventIndex::open` catches up and recreates what is missing).
+//! - One indexer thread follows the log and owns every writer, so it indexes each durable record exactly once
+//!   and in sequence order per instance; each commit records (in tantivy's commit payload) how far each
+//!   instance is indexed in that partition.
+//! - The cost is bounded by volume, not tenants: one partition per arrival day whatever the number of
+//!   accounts, and a writer (its memory budget and threads) only for the day being written.
+//! - Every read goes through [`scope::restrict`]: a query reaches only the documents of the instances it is
+//!   given, so the caller's account scope is the only way in.
 
 mod aggregate;
 mod collect;
+mod indexer;
 mod schema;
+mod scope;
 mod translate;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -25,13 +31,19 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 
 use crate::log::{Day, Log, LogError, Record};
 pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
 use collect::{LocalKey, SortedCollector};
-use schema::{EventDoc, Fields};
+use indexer::{Indexer, Request, Wakeup};
+use schema::Fields;
+use scope::{Scopes, restrict};
 use translate::{PartitionFacts, time_range, translate};
+
+/// Where the shared partitions live under the index directory: `days/<YYYY-MM-DD>`. Anything else there was
+/// written by an earlier layout (one partition per instance and day) and is rebuilt from the log.
+const DAYS_DIR: &str = "days";
 
 /// Errors of the index.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +51,7 @@ pub enum IndexError {
     /// tantivy failed.
     #[error("index {partition}: {source}")]
     Tantivy {
-        /// The partition (`instance/day`).
+        /// The partition (`days/<day>`).
         partition: String,
         /// The cause.
         source: tantivy::TantivyError,
@@ -61,6 +73,21 @@ pub enum IndexError {
         /// How many candidates had been checked.
         examined: u64,
     },
+    /// A partition of an instance's segment cannot be removed yet.
+    #[error("index partition {day} of {instance} not fully indexed yet ({committed} of {last_seq}); retry later")]
+    NotIndexedYet {
+        /// The instance.
+        instance: String,
+        /// The day.
+        day: Day,
+        /// What is committed.
+        committed: u64,
+        /// The segment's last record.
+        last_seq: u64,
+    },
+    /// The indexer thread has stopped.
+    #[error("the indexer has stopped")]
+    Stopped,
 }
 
 /// Tuning of the index.
@@ -68,13 +95,15 @@ pub enum IndexError {
 pub struct IndexOptions {
     /// How often new events are committed (made searchable).
     pub commit_interval: Duration,
-    /// Memory budget of one partition writer.
+    /// Memory budget of the writer of the day being written (shared by its threads).
     pub writer_heap_bytes: usize,
+    /// Indexing threads of that writer.
+    pub writer_threads: usize,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { commit_interval: Duration::from_millis(1000), writer_heap_bytes: 50_000_000 }
+        IndexOptions { commit_interval: Duration::from_millis(1000), writer_heap_bytes: 96_000_000, writer_threads: 2 }
     }
 }
 
@@ -129,7 +158,7 @@ pub struct Hit {
     pub record: Record,
 }
 
-/// What the indexer committed in a partition; kept as tantivy's commit payload.
+/// What the indexer committed of one instance in one partition.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PartitionInfo {
     /// The highest sequence number indexed and committed.
@@ -142,11 +171,26 @@ pub struct PartitionInfo {
     pub events: u64,
 }
 
+/// A partition's commit payload: what each instance has in it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Payload {
+    instances: BTreeMap<String, PartitionInfo>,
+}
+
+/// The shared partition of one arrival day.
 struct Partition {
     name: String,
+    path: PathBuf,
     index: Index,
     reader: IndexReader,
-    info: Mutex<PartitionInfo>,
+    /// As of the last commit.
+    info: Mutex<BTreeMap<String, PartitionInfo>>,
+}
+
+impl Partition {
+    fn indexed(&self, instance: &str) -> u64 {
+        lock(&self.info).get(instance).map_or(0, |info| info.indexed_seq)
+    }
 }
 
 /// Ids accepted but not yet searchable, so duplicates are recognized before the index sees them.
@@ -163,13 +207,12 @@ struct Inner {
     fields: Fields,
     log: Arc<Log>,
     options: IndexOptions,
-    partitions: RwLock<BTreeMap<(String, Day), Arc<Partition>>>,
+    partitions: RwLock<BTreeMap<Day, Arc<Partition>>>,
+    /// Per instance, the highest sequence number committed (searchable).
     committed: Mutex<HashMap<String, u64>>,
     pending: Mutex<PendingIds>,
-    wakeup: (Mutex<HashSet<String>>, Condvar),
+    wakeup: (Mutex<Wakeup>, Condvar),
     stop: AtomicBool,
-    /// Partitions removed by retention whose writers the indexer thread must drop.
-    removed: Mutex<Vec<(String, Day)>>,
 }
 
 /// The index of all instances of a data directory.
@@ -179,21 +222,22 @@ pub struct EventIndex {
 }
 
 impl EventIndex {
-    /// Opens the index at `dir`, brings every partition up to date with the log (recreating missing ones),
-    /// and starts the indexer thread.
+    /// Opens the index at `dir`, brings every partition up to date with the log (recreating missing ones and
+    /// replacing an index of an earlier layout), and starts the indexer thread.
     pub fn open(dir: &Path, log: Arc<Log>, options: IndexOptions) -> Result<EventIndex, IndexError> {
-        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.to_path_buf(), source })?;
+        let days = dir.join(DAYS_DIR);
+        std::fs::create_dir_all(&days).map_err(|source| IndexError::Io { path: days.clone(), source })?;
+        remove_earlier_layout(dir)?;
         let inner = Arc::new(Inner {
-            dir: dir.to_path_buf(),
+            dir: days,
             fields: Fields::new(),
             log,
             options,
             partitions: RwLock::new(BTreeMap::new()),
             committed: Mutex::new(HashMap::new()),
             pending: Mutex::new(PendingIds::default()),
-            wakeup: (Mutex::new(HashSet::new()), Condvar::new()),
+            wakeup: (Mutex::new(Wakeup::default()), Condvar::new()),
             stop: AtomicBool::new(false),
-            removed: Mutex::new(Vec::new()),
         });
         let mut indexer = Indexer::new(inner.clone());
         indexer.catch_up_all()?;
@@ -206,9 +250,7 @@ impl EventIndex {
 
     /// Tells the indexer that an instance's log has new durable records.
     pub fn notify(&self, instance: &str) {
-        let (set, condvar) = &self.inner.wakeup;
-        lock(set).insert(instance.to_string());
-        condvar.notify_one();
+        self.inner.notify(instance);
     }
 
     /// How many durable events are not yet searchable, over all instances.
@@ -256,24 +298,32 @@ impl EventIndex {
         }
     }
 
-    /// The partitions and what each holds, for the catalog and storage figures.
+    /// What each instance has in each partition, by instance and day.
     pub fn partitions(&self) -> Vec<(String, Day, PartitionInfo)> {
         let partitions = read(&self.inner.partitions);
-        partitions
+        let mut listed: Vec<(String, Day, PartitionInfo)> = partitions
             .iter()
-            .map(|((instance, day), partition)| (instance.clone(), *day, lock(&partition.info).clone()))
-            .collect()
+            .flat_map(|(day, partition)| {
+                lock(&partition.info)
+                    .iter()
+                    .map(|(instance, info)| (instance.clone(), *day, info.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        listed
     }
 
     /// Marks which of `ids` are already stored in any of the account's `instances` (or are being stored
     /// now, or repeat an earlier id of the same list), and reserves the others until [`Self::confirm_ids`]
     /// or [`Self::release_ids`].
     pub fn reserve_ids(&self, account: &str, instances: &[String], ids: &[String]) -> Result<Vec<bool>, IndexError> {
+        let scopes = Scopes::of_instances(instances);
         let mut pending = lock(&self.inner.pending);
         let mut duplicates = Vec::with_capacity(ids.len());
         for id in ids {
             let reserved = pending.by_account.get(account).is_some_and(|ids| ids.contains_key(id));
-            let duplicate = reserved || self.inner.find_indexed_id(instances, id)?.is_some();
+            let duplicate = reserved || self.inner.find_indexed_id(&scopes, id)?.is_some();
             if !duplicate {
                 pending.by_account.entry(account.to_string()).or_default().insert(id.clone(), None);
             }
@@ -324,7 +374,7 @@ impl EventIndex {
             lock(&self.inner.pending).by_account.get(account).and_then(|ids| ids.get(id).cloned().flatten());
         let location = match pending_location {
             Some(location) if instances.contains(&location.0) => Some(location),
-            _ => self.inner.find_indexed_id(instances, id)?,
+            _ => self.inner.find_indexed_id(&Scopes::of_instances(instances), id)?,
         };
         let Some((instance, seq)) = location else {
             return Ok(None);
@@ -334,27 +384,27 @@ impl EventIndex {
 
     /// Events matching a search, in result order.
     pub fn search(&self, search: &Search<'_>) -> Result<Vec<Hit>, IndexError> {
+        let scopes = Scopes::new(search.scopes);
         let mut candidates: Vec<(SortKey, bool, usize)> = Vec::new();
         let compiled = Compiled::new(search.query);
-        let partitions = self.inner.partitions_for(search.scopes, search.from, search.to, search.after);
+        let below = search.after.map(|after| local_bound(after, &scopes));
         let mut any_inexact = false;
-        for (scope_index, partition) in &partitions {
-            let scope = &search.scopes[*scope_index];
+        for (partition, present) in self.inner.partitions_for(&scopes, search.from, search.to, search.after) {
             let PartitionQuery { searcher, query, exact } =
-                self.inner.partition_query(scope, partition, search.query, search.from, search.to);
-            let below = search.after.map(|after| local_bound(after, &scope.instance));
+                self.inner.partition_query(&scopes, &present, &partition, search.query, search.from, search.to);
             let limit = exact.then_some(search.limit);
             any_inexact |= !exact;
-            let keys = searcher
-                .search(&query, &SortedCollector { limit, below })
-                .map_err(|source| tantivy_error(&partition.name, source))?;
-            candidates.extend(keys.into_iter().map(|(time, received, seq)| {
-                (SortKey { time, received, instance: scope.instance.clone(), seq }, exact, *scope_index)
+            let collector = SortedCollector { instances: scopes.instances().clone(), limit, below };
+            let keys = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
+            candidates.extend(keys.into_iter().map(|(time, received, position, seq)| {
+                let position = position as usize;
+                let instance = scopes.get(position).instance.clone();
+                (SortKey { time, received, instance, seq }, exact, position)
             }));
         }
         candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         let mut hits = Vec::with_capacity(search.limit.min(candidates.len()));
-        for (examined, (key, exact, scope_index)) in (0u64..).zip(candidates) {
+        for (examined, (key, exact, position)) in (0u64..).zip(candidates) {
             if hits.len() >= search.limit {
                 break;
             }
@@ -362,7 +412,7 @@ impl EventIndex {
                 return Err(IndexError::Deadline { examined });
             }
             let record = self.inner.read_record(&key.instance, key.seq)?;
-            if !exact && !verify(&compiled, &search.scopes[scope_index], &record) {
+            if !exact && !verify(&compiled, scopes.get(position), &record) {
                 continue;
             }
             hits.push(Hit { key, record });
@@ -379,27 +429,28 @@ impl EventIndex {
         to: Option<i64>,
         deadline: Option<Instant>,
     ) -> Result<u64, IndexError> {
+        let scopes = Scopes::new(scopes);
         let compiled = Compiled::new(query);
         let mut total = 0u64;
         let mut examined = 0u64;
-        for (scope_index, partition) in self.inner.partitions_for(scopes, from, to, None) {
-            let scope = &scopes[scope_index];
+        for (partition, present) in self.inner.partitions_for(&scopes, from, to, None) {
             let PartitionQuery { searcher, query: tantivy_query, exact } =
-                self.inner.partition_query(scope, &partition, query, from, to);
+                self.inner.partition_query(&scopes, &present, &partition, query, from, to);
             if exact {
                 let count =
                     searcher.search(&tantivy_query, &Count).map_err(|source| tantivy_error(&partition.name, source))?;
                 total += count as u64;
                 continue;
             }
-            let keys = searcher
-                .search(&tantivy_query, &SortedCollector { limit: None, below: None })
-                .map_err(|source| tantivy_error(&partition.name, source))?;
-            for (_, _, seq) in keys {
+            let collector = SortedCollector { instances: scopes.instances().clone(), limit: None, below: None };
+            let keys =
+                searcher.search(&tantivy_query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
+            for (_, _, position, seq) in keys {
                 if deadline.is_some_and(|deadline| Instant::now() > deadline) {
                     return Err(IndexError::Deadline { examined });
                 }
                 examined += 1;
+                let scope = scopes.get(position as usize);
                 let record = self.inner.read_record(&scope.instance, seq)?;
                 if verify(&compiled, scope, &record) {
                     total += 1;
@@ -409,41 +460,48 @@ impl EventIndex {
         Ok(total)
     }
 
-    /// Deletes a partition's index files and rebuilds it from the log (`acta reindex`, server stopped).
+    /// Rebuilds what an instance has in a day's partition from its log segment (`acta reindex`). The old
+    /// documents are deleted and the new ones added in one commit, so searches see one or the other.
     pub fn rebuild(&self, instance: &str, day: Day) -> Result<(), IndexError> {
-        let mut indexer = Indexer::new(self.inner.clone());
-        indexer.rebuild_partition(instance, day)?;
-        indexer.commit_all()
+        self.inner.request(|done| Request::Rebuild { instance: instance.to_string(), day, done })
     }
 
-    /// Removes the partition of a log segment that retention is about to remove. Refused while the indexer
-    /// has not committed up to `last_seq` (the segment's last record): a partition still being written would
-    /// be recreated by the indexer. The log segment must go right after; until it does, a restart rebuilds
-    /// the partition from it, which is harmless.
+    /// Removes what an instance has in a day's partition, for retention, which removes the log segment right
+    /// after (until it does, a restart indexes the segment again, which is harmless). Refused while the
+    /// indexer has not committed up to `last_seq` (the segment's last record): documents still on their way
+    /// would come back.
     pub fn remove_partition(&self, instance: &str, day: Day, last_seq: u64) -> Result<(), IndexError> {
         let committed = lock(&self.inner.committed).get(instance).copied().unwrap_or(0);
         if committed < last_seq {
-            return Err(IndexError::Io {
-                path: self.inner.partition_path(instance, day),
-                source: std::io::Error::other(format!(
-                    "partition not fully indexed yet ({committed} of {last_seq}); retry later"
-                )),
-            });
+            return Err(IndexError::NotIndexedYet { instance: instance.to_string(), day, committed, last_seq });
         }
-        write(&self.inner.partitions).remove(&(instance.to_string(), day));
-        lock(&self.inner.removed).push((instance.to_string(), day));
-        self.notify(instance);
-        let path = self.inner.partition_path(instance, day);
-        match std::fs::remove_dir_all(&path) {
-            Ok(()) => Ok(()),
-            Err(source) if source.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(IndexError::Io { path, source }),
-        }
+        self.inner.request(|done| Request::Remove { instance: instance.to_string(), day, done })
     }
 
-    /// The bytes on disk of an instance's partitions.
+    /// The bytes on disk of an instance's share of the partitions: each partition's size in proportion to the
+    /// instance's events in it.
     pub fn instance_bytes(&self, instance: &str) -> u64 {
-        dir_bytes(&self.inner.dir.join(instance))
+        let partitions: Vec<Arc<Partition>> = read(&self.inner.partitions).values().cloned().collect();
+        partitions
+            .iter()
+            .map(|partition| {
+                let (mine, all) = {
+                    let info = lock(&partition.info);
+                    let mine = info.get(instance).map_or(0, |info| info.events);
+                    (mine, info.values().map(|info| info.events).sum::<u64>())
+                };
+                if mine == 0 || all == 0 {
+                    return 0;
+                }
+                let bytes = u128::from(dir_bytes(&partition.path));
+                u64::try_from(bytes * u128::from(mine) / u128::from(all)).unwrap_or(u64::MAX)
+            })
+            .sum()
+    }
+
+    /// The bytes on disk of the whole index.
+    pub fn bytes(&self) -> u64 {
+        dir_bytes(&self.inner.dir)
     }
 
     /// Stops the indexer after a last commit.
@@ -453,6 +511,8 @@ impl EventIndex {
         if let Some(handle) = lock(&self.indexer).take() {
             let _ = handle.join();
         }
+        // Requests that came too late get their channel closed, which their callers read as `Stopped`.
+        lock(&self.inner.wakeup.0).requests.clear();
     }
 }
 
@@ -462,30 +522,70 @@ impl Drop for EventIndex {
     }
 }
 
+/// Deletes the partitions of the earlier layout (`<instance>/<day>`): the log rebuilds them in the shared one.
+fn remove_earlier_layout(dir: &Path) -> Result<(), IndexError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| IndexError::Io { path, source }
+    };
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.file_name().is_some_and(|name| name == DAYS_DIR) || !path.is_dir() {
+            continue;
+        }
+        tracing::warn!(
+            path = %path.display(),
+            "removing an index written by an earlier version (one partition per instance); it is rebuilt from the log"
+        );
+        std::fs::remove_dir_all(&path).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
 impl Inner {
-    fn partition_path(&self, instance: &str, day: Day) -> PathBuf {
-        self.dir.join(instance).join(day.to_string())
+    fn notify(&self, instance: &str) {
+        let (wakeup, condvar) = &self.wakeup;
+        lock(wakeup).instances.insert(instance.to_string());
+        condvar.notify_one();
     }
 
-    /// The partition of (instance, day), opened or created.
-    fn partition(&self, instance: &str, day: Day) -> Result<Arc<Partition>, IndexError> {
-        let key = (instance.to_string(), day);
-        if let Some(partition) = read(&self.partitions).get(&key) {
+    /// Hands a request to the indexer thread, which owns the writers, and waits for its answer.
+    fn request(
+        &self,
+        make: impl FnOnce(std::sync::mpsc::Sender<Result<(), IndexError>>) -> Request,
+    ) -> Result<(), IndexError> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(IndexError::Stopped);
+        }
+        let (done, answer) = std::sync::mpsc::channel();
+        let (wakeup, condvar) = &self.wakeup;
+        lock(wakeup).requests.push(make(done));
+        condvar.notify_one();
+        answer.recv().unwrap_or(Err(IndexError::Stopped))
+    }
+
+    fn partition_path(&self, day: Day) -> PathBuf {
+        self.dir.join(day.to_string())
+    }
+
+    /// The partition of a day, opened or created.
+    fn partition(&self, day: Day) -> Result<Arc<Partition>, IndexError> {
+        if let Some(partition) = read(&self.partitions).get(&day) {
             return Ok(partition.clone());
         }
         let mut partitions = write(&self.partitions);
-        if let Some(partition) = partitions.get(&key) {
+        if let Some(partition) = partitions.get(&day) {
             return Ok(partition.clone());
         }
-        let name = format!("{instance}/{day}");
-        let path = self.partition_path(instance, day);
+        let name = format!("{DAYS_DIR}/{day}");
+        let path = self.partition_path(day);
         std::fs::create_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
         let index = match Index::open_or_create(mmap_directory(&path)?, self.fields.schema.clone()) {
             Ok(index) => index,
-            // A partition written by a version of Acta with other fields (the aggregation columns were added
-            // later): its documents lack what queries now read, so it starts over empty and the indexer,
-            // seeing nothing indexed, fills it again from the log. Only the indexer opens partitions, so
-            // no query sees it half-built; at start-up this happens before the server answers.
+            // A partition written by a version of Acta with other fields: its documents lack what queries now
+            // read, so it starts over empty and the indexer, seeing nothing indexed, fills it again from the
+            // log. Only the indexer opens partitions, so no query sees it half-built; at start-up this happens
+            // before the server answers.
             Err(tantivy::TantivyError::SchemaError(reason)) => {
                 tracing::warn!(partition = %name, %reason, "index partition has another schema; rebuilding it from the log");
                 std::fs::remove_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
@@ -497,7 +597,7 @@ impl Inner {
         };
         // The positioned fields' tokenizer: tantivy needs it to index documents (queries build their terms).
         index.tokenizers().register(schema::ENCODED_TOKENIZER, schema::EncodedTokenizer::default());
-        let info = index
+        let payload: Payload = index
             .load_metas()
             .ok()
             .and_then(|metas| metas.payload)
@@ -508,57 +608,70 @@ impl Inner {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(|source| tantivy_error(&name, source))?;
-        let partition = Arc::new(Partition { name, index, reader, info: Mutex::new(info) });
-        partitions.insert(key, partition.clone());
+        let partition = Arc::new(Partition { name, path, index, reader, info: Mutex::new(payload.instances) });
+        partitions.insert(day, partition.clone());
         Ok(partition)
     }
 
-    /// The partitions of the scopes that may hold events in the time range (and before the cursor).
+    /// The partitions that may hold events of the scopes in the time range (and before the cursor), each with
+    /// the positions of the scopes that have events there.
     fn partitions_for(
         &self,
-        scopes: &[InstanceScope],
+        scopes: &Scopes,
         from: Option<i64>,
         to: Option<i64>,
         after: Option<&SortKey>,
-    ) -> Vec<(usize, Arc<Partition>)> {
-        let partitions = read(&self.partitions);
+    ) -> Vec<(Arc<Partition>, Vec<usize>)> {
+        let partitions: Vec<Arc<Partition>> = read(&self.partitions).values().cloned().collect();
         let mut selected = Vec::new();
-        for (scope_index, scope) in scopes.iter().enumerate() {
-            let range = (scope.instance.clone(), Day::MIN)..=(scope.instance.clone(), Day::MAX);
-            for (_, partition) in partitions.range(range) {
-                let info = lock(&partition.info);
-                let (Some(min), Some(max)) = (info.time_min, info.time_max) else {
-                    continue;
-                };
-                let before_cursor = after.is_none_or(|after| min <= after.time);
-                let overlaps = from.is_none_or(|from| max >= from) && to.is_none_or(|to| min < to);
-                if overlaps && before_cursor {
-                    selected.push((scope_index, partition.clone()));
-                }
+        for partition in partitions {
+            let info = lock(&partition.info);
+            let present: Vec<usize> = if info.len() < scopes.instances().len() {
+                // Walk the smaller side: a partition of few instances read by the platform admin, or a
+                // partition of thousands read by one account.
+                info.keys().filter_map(|instance| scopes.position(instance).ok()).collect()
+            } else {
+                (0..scopes.instances().len()).filter(|position| info.contains_key(&scopes.get(*position).instance)).collect()
+            };
+            let present: Vec<usize> = present
+                .into_iter()
+                .filter(|position| {
+                    let Some(info) = info.get(&scopes.get(*position).instance) else {
+                        return false;
+                    };
+                    let (Some(min), Some(max)) = (info.time_min, info.time_max) else {
+                        return false;
+                    };
+                    let before_cursor = after.is_none_or(|after| min <= after.time);
+                    let overlaps = from.is_none_or(|from| max >= from) && to.is_none_or(|to| min < to);
+                    overlaps && before_cursor
+                })
+                .collect();
+            drop(info);
+            if !present.is_empty() {
+                selected.push((partition, present));
             }
         }
         selected
     }
 
-    /// A partition's searcher and a query translated for it, restricted to the time range: what search, count
-    /// and the aggregations all start from.
+    /// A partition's searcher and a query translated for it, restricted to the present scopes' instances and
+    /// to the time range: what search, count and the aggregations all start from.
     fn partition_query(
         &self,
-        scope: &InstanceScope,
+        scopes: &Scopes,
+        present: &[usize],
         partition: &Partition,
         query: &Query,
         from: Option<i64>,
         to: Option<i64>,
     ) -> PartitionQuery {
         let searcher = partition.reader.searcher();
-        let facts = PartitionFacts {
-            searcher: &searcher,
-            account: &scope.account,
-            instance: &scope.instance,
-            region: &scope.region,
-        };
+        let present: Vec<&InstanceScope> = present.iter().map(|position| scopes.get(*position)).collect();
+        let facts = PartitionFacts { searcher: &searcher, present: &present };
         let translated = translate(&self.fields, &facts, query);
         let query = self.with_time(translated.query, from, to);
+        let query = restrict(&self.fields, present.iter().map(|scope| scope.instance.as_str()), query);
         PartitionQuery { searcher, query, exact: translated.exact }
     }
 
@@ -569,22 +682,20 @@ impl Inner {
         Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, time_range(&self.fields, from, to))]))
     }
 
-    fn find_indexed_id(&self, instances: &[String], id: &str) -> Result<Option<(String, u64)>, IndexError> {
+    /// Where an id is stored among the scopes' instances, newest partition first.
+    fn find_indexed_id(&self, scopes: &Scopes, id: &str) -> Result<Option<(String, u64)>, IndexError> {
         let term = Term::from_field_text(self.fields.id, id);
-        let partitions = read(&self.partitions);
-        for instance in instances {
-            let range = (instance.clone(), Day::MIN)..=(instance.clone(), Day::MAX);
-            for (_, partition) in partitions.range(range) {
-                let searcher = partition.reader.searcher();
-                let found = searcher
-                    .search(
-                        &TermQuery::new(term.clone(), IndexRecordOption::Basic),
-                        &SortedCollector { limit: Some(1), below: None },
-                    )
-                    .map_err(|source| tantivy_error(&partition.name, source))?;
-                if let Some((_, _, seq)) = found.first() {
-                    return Ok(Some((instance.clone(), *seq)));
-                }
+        for (partition, present) in self.partitions_for(scopes, None, None, None).into_iter().rev() {
+            let searcher = partition.reader.searcher();
+            let query = restrict(
+                &self.fields,
+                present.iter().map(|position| scopes.get(*position).instance.as_str()),
+                Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
+            );
+            let collector = SortedCollector { instances: scopes.instances().clone(), limit: Some(1), below: None };
+            let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
+            if let Some((_, _, position, seq)) = found.first() {
+                return Ok(Some((scopes.get(*position as usize).instance.clone(), *seq)));
             }
         }
         Ok(None)
@@ -610,6 +721,16 @@ struct PartitionQuery {
     exact: bool,
 }
 
+/// The cursor as a bound on the collectors' keys (see [`LocalKey`]): an instance not in scope bounds at the
+/// position it would take, which is below every in-scope instance ordered after it.
+fn local_bound(after: &SortKey, scopes: &Scopes) -> LocalKey {
+    let (position, seq) = match scopes.position(&after.instance) {
+        Ok(position) => (position, after.seq),
+        Err(position) => (position, 0),
+    };
+    (after.time, after.received, u32::try_from(position).unwrap_or(u32::MAX), seq)
+}
+
 /// The reference evaluator's verdict on a stored event.
 fn verify(compiled: &Compiled, scope: &InstanceScope, record: &Record) -> bool {
     let raw = String::from_utf8_lossy(&record.event);
@@ -626,289 +747,6 @@ fn verify(compiled: &Compiled, scope: &InstanceScope, record: &Record) -> bool {
         received: &received,
     };
     compiled.matches(&PreparedEvent::new(view))
-}
-
-/// The cursor as a bound on the keys of one instance's partition (see [`SortKey`] for the order).
-fn local_bound(after: &SortKey, instance: &str) -> LocalKey {
-    let seq_bound = match instance.cmp(after.instance.as_str()) {
-        std::cmp::Ordering::Less => u64::MAX,
-        std::cmp::Ordering::Equal => after.seq,
-        std::cmp::Ordering::Greater => 0,
-    };
-    (after.time, after.received, seq_bound)
-}
-
-/// While the indexer is behind the log, it commits every this many commit intervals instead of every one.
-const BACKLOG_COMMIT_FACTOR: u32 = 10;
-
-/// Follows the log into the partitions. Owned by the indexer thread (and by `rebuild`).
-struct Indexer {
-    inner: Arc<Inner>,
-    writers: HashMap<(String, Day), IndexWriter>,
-    /// Partitions with uncommitted documents, and what their commit will record.
-    dirty: HashMap<(String, Day), PartitionInfo>,
-    /// Per instance, the next sequence number to index.
-    next_seq: HashMap<String, u64>,
-    last_commit: Instant,
-}
-
-impl Indexer {
-    fn new(inner: Arc<Inner>) -> Indexer {
-        Indexer {
-            inner,
-            writers: HashMap::new(),
-            dirty: HashMap::new(),
-            next_seq: HashMap::new(),
-            last_commit: Instant::now(),
-        }
-    }
-
-    fn catch_up_all(&mut self) -> Result<(), IndexError> {
-        self.drop_partitions_without_segment()?;
-        for instance in self.inner.log.instances() {
-            for segment in self.inner.log.segments(&instance) {
-                self.catch_up_segment(&instance, segment.day)?;
-            }
-            let last = self.inner.log.last_seq(&instance);
-            self.next_seq.insert(instance.clone(), last + 1);
-        }
-        self.commit_all()
-    }
-
-    /// The index may only hold what the log holds: a partition whose log segment is gone is deleted.
-    fn drop_partitions_without_segment(&self) -> Result<(), IndexError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| IndexError::Io { path, source }
-        };
-        for instance_dir in std::fs::read_dir(&self.inner.dir).map_err(io(&self.inner.dir))? {
-            let instance_dir = instance_dir.map_err(io(&self.inner.dir))?.path();
-            let Some(instance) = instance_dir.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
-                continue;
-            };
-            let days: HashSet<Day> = self.inner.log.segments(&instance).iter().map(|segment| segment.day).collect();
-            for day_dir in std::fs::read_dir(&instance_dir).map_err(io(&instance_dir))? {
-                let day_dir = day_dir.map_err(io(&instance_dir))?.path();
-                let day = day_dir.file_name().and_then(|name| name.to_str()).and_then(|name| name.parse::<Day>().ok());
-                if day.is_some_and(|day| days.contains(&day)) {
-                    continue;
-                }
-                tracing::warn!(partition = %day_dir.display(), "index partition without log segment removed");
-                std::fs::remove_dir_all(&day_dir).map_err(io(&day_dir))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn catch_up_segment(&mut self, instance: &str, day: Day) -> Result<(), IndexError> {
-        let partition = self.inner.partition(instance, day)?;
-        let indexed = lock(&partition.info).indexed_seq;
-        let mut committed = lock(&self.inner.committed);
-        let entry = committed.entry(instance.to_string()).or_insert(0);
-        *entry = (*entry).max(indexed);
-        drop(committed);
-        let Some(segment) = self.inner.log.segments(instance).into_iter().find(|segment| segment.day == day) else {
-            return Ok(());
-        };
-        if indexed > segment.last_seq {
-            // Recovery cut the log below what the index had committed (a torn tail that had been indexed, or
-            // a restored log): the partition holds events the log does not, so it is rebuilt from the log.
-            tracing::warn!(instance, %day, indexed, last = segment.last_seq, "index ahead of the log; rebuilding");
-            return self.rebuild_partition(instance, day);
-        }
-        if indexed == segment.last_seq {
-            return Ok(());
-        }
-        let from = (indexed + 1).max(segment.first_seq);
-        self.index_from(instance, day, from)
-    }
-
-    /// Indexes a segment's records from `from` to its durable end, one at a time, so a backlog is never held
-    /// in memory. A long backlog becomes searchable in steps of [`BACKLOG_COMMIT_FACTOR`] commit intervals.
-    fn index_from(&mut self, instance: &str, day: Day, from: u64) -> Result<(), IndexError> {
-        let log = self.inner.log.clone();
-        for record in log.scan(instance, day, from)? {
-            self.add(instance, day, &record?)?;
-            if self.last_commit.elapsed() >= self.inner.options.commit_interval * BACKLOG_COMMIT_FACTOR {
-                self.commit_all()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether every instance's durable records have been added (committed or not).
-    fn caught_up(&self) -> bool {
-        self.inner
-            .log
-            .instances()
-            .iter()
-            .all(|instance| self.next_seq.get(instance).copied().unwrap_or(1) > self.inner.log.last_seq(instance))
-    }
-
-    fn rebuild_partition(&mut self, instance: &str, day: Day) -> Result<(), IndexError> {
-        let key = (instance.to_string(), day);
-        self.writers.remove(&key);
-        self.dirty.remove(&key);
-        let path = self.inner.partition_path(instance, day);
-        write(&self.inner.partitions).remove(&key);
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|source| IndexError::Io { path: path.clone(), source })?;
-        }
-        // The instance's progress is what its remaining partitions hold; the rebuild raises it again.
-        let remaining = read(&self.inner.partitions)
-            .range((instance.to_string(), Day::MIN)..=(instance.to_string(), Day::MAX))
-            .map(|(_, partition)| lock(&partition.info).indexed_seq)
-            .max()
-            .unwrap_or(0);
-        lock(&self.inner.committed).insert(instance.to_string(), remaining);
-        self.catch_up_segment(instance, day)
-    }
-
-    fn run(mut self) {
-        loop {
-            let notified: Vec<String> = {
-                let (set, condvar) = &self.inner.wakeup;
-                let mut guard = lock(set);
-                if guard.is_empty() && !self.inner.stop.load(Ordering::SeqCst) {
-                    let wait = self.inner.options.commit_interval / 4;
-                    guard = match condvar.wait_timeout(guard, wait) {
-                        Ok((guard, _)) => guard,
-                        Err(poisoned) => poisoned.into_inner().0,
-                    };
-                }
-                guard.drain().collect()
-            };
-            let removed: Vec<(String, Day)> = lock(&self.inner.removed).drain(..).collect();
-            for key in removed {
-                self.writers.remove(&key);
-                self.dirty.remove(&key);
-            }
-            for instance in notified {
-                if let Err(error) = self.follow(&instance) {
-                    tracing::error!(%error, instance, "indexing failed; will retry");
-                }
-            }
-            let stopping = self.inner.stop.load(Ordering::SeqCst);
-            // Behind the log, commits are spaced out: each makes a segment whose term dictionary is built and
-            // later merged again, which is most of the indexing cost, so a burst is absorbed in fewer, larger
-            // segments; once caught up, the last events are committed at the usual interval.
-            let interval = self.inner.options.commit_interval;
-            let elapsed = self.last_commit.elapsed();
-            let due =
-                stopping || (elapsed >= interval && (elapsed >= interval * BACKLOG_COMMIT_FACTOR || self.caught_up()));
-            if !self.dirty.is_empty()
-                && due
-                && let Err(error) = self.commit_all()
-            {
-                tracing::error!(%error, "index commit failed; will retry");
-            }
-            if stopping {
-                return;
-            }
-        }
-    }
-
-    /// Indexes an instance's durable records from where it stopped.
-    fn follow(&mut self, instance: &str) -> Result<(), IndexError> {
-        let next = *self.next_seq.entry(instance.to_string()).or_insert(1);
-        let last = self.inner.log.last_seq(instance);
-        if next > last {
-            return Ok(());
-        }
-        for segment in self.inner.log.segments(instance) {
-            if segment.last_seq < next {
-                continue;
-            }
-            self.index_from(instance, segment.day, next.max(segment.first_seq))?;
-        }
-        Ok(())
-    }
-
-    fn add(&mut self, instance: &str, day: Day, record: &Record) -> Result<(), IndexError> {
-        let key = (instance.to_string(), day);
-        let partition = self.inner.partition(instance, day)?;
-        if !self.writers.contains_key(&key) {
-            let writer = partition
-                .index
-                .writer_with_num_threads(1, self.inner.options.writer_heap_bytes)
-                .map_err(|source| tantivy_error(&partition.name, source))?;
-            self.writers.insert(key.clone(), writer);
-        }
-        let raw = String::from_utf8_lossy(&record.event);
-        let value: serde_json::Value = serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null);
-        let event_time = value
-            .get("eventTime")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| acta_cadf::parse_time(text).ok())
-            .unwrap_or(record.received_ns);
-        let received_text = acta_cadf::format_time(record.received_ns);
-        let document = schema::document(
-            &self.inner.fields,
-            &EventDoc {
-                seq: record.seq,
-                event_time,
-                received_ns: record.received_ns,
-                received_text: &received_text,
-                id: &record.event_id,
-                raw: &raw,
-                value: &value,
-            },
-        );
-        if let Some(writer) = self.writers.get(&key) {
-            writer.add_document(document).map_err(|source| tantivy_error(&partition.name, source))?;
-        }
-        let info = self.dirty.entry(key).or_insert_with(|| lock(&partition.info).clone());
-        info.indexed_seq = info.indexed_seq.max(record.seq);
-        info.time_min = Some(info.time_min.map_or(event_time, |min| min.min(event_time)));
-        info.time_max = Some(info.time_max.map_or(event_time, |max| max.max(event_time)));
-        info.events += 1;
-        self.next_seq.insert(instance.to_string(), record.seq + 1);
-        Ok(())
-    }
-
-    fn commit_all(&mut self) -> Result<(), IndexError> {
-        let dirty: Vec<((String, Day), PartitionInfo)> = self.dirty.drain().collect();
-        let mut newest_day: HashMap<String, Day> = HashMap::new();
-        for ((instance, day), info) in dirty {
-            let partition = self.inner.partition(&instance, day)?;
-            if let Some(writer) = self.writers.get_mut(&(instance.clone(), day)) {
-                let payload = serde_json::to_string(&info).unwrap_or_default();
-                let mut prepared = writer.prepare_commit().map_err(|source| tantivy_error(&partition.name, source))?;
-                prepared.set_payload(&payload);
-                prepared.commit().map_err(|source| tantivy_error(&partition.name, source))?;
-                partition.reader.reload().map_err(|source| tantivy_error(&partition.name, source))?;
-            }
-            let indexed = info.indexed_seq;
-            *lock(&partition.info) = info;
-            // Visible now: forget pending ids up to here only after the reader sees them.
-            self.forget_pending(&instance, indexed);
-            let newest = newest_day.entry(instance).or_insert(day);
-            *newest = (*newest).max(day);
-        }
-        // Only the newest day of an instance still receives events; older writers release their memory.
-        self.writers.retain(|(instance, day), _| newest_day.get(instance).is_none_or(|newest| day >= newest));
-        self.last_commit = Instant::now();
-        Ok(())
-    }
-
-    fn forget_pending(&self, instance: &str, indexed: u64) {
-        {
-            let mut committed = lock(&self.inner.committed);
-            let entry = committed.entry(instance.to_string()).or_insert(0);
-            *entry = (*entry).max(indexed);
-        }
-        let mut pending = lock(&self.inner.pending);
-        let PendingIds { by_account, by_instance } = &mut *pending;
-        if let Some(queue) = by_instance.get_mut(instance) {
-            while queue.front().is_some_and(|(seq, _, _)| *seq <= indexed) {
-                if let Some((_, account, id)) = queue.pop_front()
-                    && let Some(ids) = by_account.get_mut(&account)
-                {
-                    ids.remove(&id);
-                }
-            }
-        }
-    }
 }
 
 /// The size of the files under `path`, 0 when it does not exist.

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use acta_query::{Field as QueryField, tokenize};
 use serde_json::Value;
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{TantivyDocument, doc};
@@ -48,6 +48,9 @@ pub(crate) const COLUMNS: [(&str, &str); 11] = [
 #[derive(Clone)]
 pub(crate) struct Fields {
     pub(crate) schema: Schema,
+    /// The instance the event belongs to: what [`super::scope::restrict`] keeps a query inside of, and
+    /// (as a column) which log the sequence number points into.
+    pub(crate) instance: Field,
     /// Sequence number in the instance's log: the pointer to the event.
     pub(crate) seq: Field,
     /// eventTime, unix nanoseconds.
@@ -60,7 +63,8 @@ pub(crate) struct Fields {
     pub(crate) text: Field,
     /// `path SEP token` for every token of every value, with positions and gaps between values.
     pub(crate) tokens: Field,
-    /// `path SEP lowercase(value)` for case-insensitive equality.
+    /// `path SEP lowercase(value)` for case-insensitive equality, only for values that are not all lowercase
+    /// already: for the others the `equals_cs` term is the same text (see `translate`).
     pub(crate) equals_ci: Field,
     /// `path SEP value` for case-sensitive equality and prefixes.
     pub(crate) equals_cs: Field,
@@ -73,7 +77,8 @@ pub(crate) struct Fields {
 impl Fields {
     pub(crate) fn new() -> Fields {
         let mut builder = Schema::builder();
-        let seq = builder.add_u64_field("seq", INDEXED | FAST | STORED);
+        let instance = builder.add_text_field("instance", STRING | FAST);
+        let seq = builder.add_u64_field("seq", FAST);
         let time = builder.add_i64_field("time", INDEXED | FAST);
         let received = builder.add_i64_field("received", FAST);
         let id = builder.add_text_field("id", STRING);
@@ -93,12 +98,13 @@ impl Fields {
             .filter_map(|(path, name)| Some((field_path(&QueryField::from_name(path))?, name)))
             .map(|(path, name)| (path, builder.add_text_field(name, TextOptions::default().set_fast(None))))
             .collect();
-        Fields { schema: builder.build(), seq, time, received, id, text, tokens, equals_ci, equals_cs, exists, columns }
+        Fields { schema: builder.build(), instance, seq, time, received, id, text, tokens, equals_ci, equals_cs, exists, columns }
     }
 }
 
 /// What the index needs of one stored event.
 pub(crate) struct EventDoc<'a> {
+    pub(crate) instance: &'a str,
     pub(crate) seq: u64,
     pub(crate) event_time: i64,
     pub(crate) received_ns: i64,
@@ -111,6 +117,7 @@ pub(crate) struct EventDoc<'a> {
 /// Builds the tantivy document of an event.
 pub(crate) fn document(fields: &Fields, event: &EventDoc<'_>) -> TantivyDocument {
     let mut document = doc!(
+        fields.instance => event.instance,
         fields.seq => event.seq,
         fields.time => event.event_time,
         fields.received => event.received_ns,
@@ -140,7 +147,10 @@ pub(crate) fn document(fields: &Fields, event: &EventDoc<'_>) -> TantivyDocument
                     document.add_text(*column, column_value(value));
                 }
                 document.add_text(fields.exists, path);
-                document.add_text(fields.equals_ci, term_text(path, &value.to_lowercase()));
+                let lowercase = value.to_lowercase();
+                if lowercase != *value {
+                    document.add_text(fields.equals_ci, term_text(path, &lowercase));
+                }
                 document.add_text(fields.equals_cs, term_text(path, value));
                 let mut sep = [0u8; 4];
                 let sep: &str = SEP.encode_utf8(&mut sep);

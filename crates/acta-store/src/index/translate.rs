@@ -16,16 +16,16 @@ use tantivy::query::{
 use tantivy::schema::{Field as IndexField, IndexRecordOption};
 use tantivy::{Searcher, Term};
 
+use super::InstanceScope;
 use super::schema::{DERIVED, Fields, MAX_TERM_VALUE, SEP, term_text};
+use super::scope::instances_where;
 
-/// What a partition knows about itself, so conditions on `_account`, `_instance` and `_region` are decided
-/// before the index is consulted.
+/// What a translation needs of a partition: its searcher (prefixes are expanded against its term dictionaries)
+/// and the in-scope instances it holds, so that conditions on `_account`, `_instance` and `_region` become
+/// the documents of the instances for which they hold.
 pub(crate) struct PartitionFacts<'a> {
-    /// The partition's current searcher: prefixes are expanded against its term dictionaries.
     pub(crate) searcher: &'a Searcher,
-    pub(crate) account: &'a str,
-    pub(crate) instance: &'a str,
-    pub(crate) region: &'a str,
+    pub(crate) present: &'a [&'a InstanceScope],
 }
 
 /// A tantivy query and whether it selects exactly what the reference evaluator selects.
@@ -90,21 +90,23 @@ fn field_query(fields: &Fields, facts: &PartitionFacts<'_>, field: &Field, cond:
         Field::Path(segments) => segments.join("."),
         Field::Platform => format!("{DERIVED}platform"),
         Field::Received => format!("{DERIVED}received"),
-        Field::Account => return constant(facts.account, field, cond),
-        Field::Instance => return constant(facts.instance, field, cond),
-        Field::Region => return constant(facts.region, field, cond),
+        Field::Account | Field::Instance | Field::Region => return per_instance(fields, facts, field, cond),
     };
     match cond {
         FieldCond::Tokens(sequence) => sequence_query(facts.searcher, fields.tokens, &path, sequence),
         FieldCond::Equals { value, case_sensitive } => {
-            let (index_field, value) = if *case_sensitive {
-                (fields.equals_cs, value.clone())
-            } else {
-                (fields.equals_ci, value.to_lowercase())
-            };
             let exact = value.len() <= MAX_TERM_VALUE;
-            let term = Term::from_field_text(index_field, &term_text(&path, &value));
-            Translated { query: term_query(term), exact }
+            if *case_sensitive {
+                let term = Term::from_field_text(fields.equals_cs, &term_text(&path, value));
+                return Translated { query: term_query(term), exact };
+            }
+            // Values that are all lowercase have no `equals_ci` term: their `equals_cs` term is the same text.
+            let text = term_text(&path, &value.to_lowercase());
+            let query = BooleanQuery::new(vec![
+                (Occur::Should, term_query(Term::from_field_text(fields.equals_ci, &text))),
+                (Occur::Should, term_query(Term::from_field_text(fields.equals_cs, &text))),
+            ]);
+            Translated { query: Box::new(query), exact }
         }
         FieldCond::Prefix(prefix) => {
             if prefix.len() > MAX_TERM_VALUE {
@@ -119,16 +121,21 @@ fn field_query(fields: &Fields, facts: &PartitionFacts<'_>, field: &Field, cond:
     }
 }
 
-/// Conditions on a value every event of the partition shares.
-fn constant(value: &str, field: &Field, cond: &FieldCond) -> Translated {
+/// Conditions on a value every event of an instance shares: decided per instance with the reference evaluator.
+fn per_instance(fields: &Fields, facts: &PartitionFacts<'_>, field: &Field, cond: &FieldCond) -> Translated {
+    let condition = Query::Field(field.clone(), cond.clone());
     let event = serde_json::Value::Null;
-    let view =
-        acta_query::EventView { raw: "", event: &event, account: value, instance: value, region: value, received: "" };
-    if acta_query::matches(&Query::Field(field.clone(), cond.clone()), &view) {
-        Translated::all()
-    } else {
-        Translated::none()
-    }
+    Translated::exact(instances_where(fields, facts.present, |scope| {
+        let view = acta_query::EventView {
+            raw: "",
+            event: &event,
+            account: &scope.account,
+            instance: &scope.instance,
+            region: &scope.region,
+            received: "",
+        };
+        acta_query::matches(&condition, &view)
+    }))
 }
 
 /// Consecutive tokens in a positioned field; `path` qualifies the terms (empty for the raw line).
