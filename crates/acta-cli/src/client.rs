@@ -101,7 +101,12 @@ impl Client {
     }
 
     pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(format!("{}{path}", self.url)).bearer_auth(&self.key)
+        self.post_as(path, &self.key)
+    }
+
+    /// A POST with another key than the client's (`acta bench all --tenants` sends as many accounts).
+    pub(crate) fn post_as(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.url)).bearer_auth(key)
     }
 
     /// Sends a request and returns the JSON answer, or the API's error message.

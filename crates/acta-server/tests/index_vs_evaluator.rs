@@ -1,4 +1,5 @@
-//! The index answers every query exactly as the reference evaluator does: random events, random queries.
+//! The index answers every query exactly as the reference evaluator does: random events spread over many
+//! accounts and instances that share one index partition, random queries, each run in one account.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -6,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, expected_ids};
+use common::ADMIN_KEY;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -42,6 +43,10 @@ impl Rng {
     }
 }
 
+/// The accounts the corpus is spread over; each has a global instance and one per region of [`REGIONS`].
+const ACCOUNTS: [&str; 8] = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"];
+const REGIONS: [&str; 2] = ["eu-de", "us-south"];
+
 fn corpus() -> Vec<Value> {
     let mut rng = Rng(0x5eed_1234_abcd_ef01);
     let actions = [
@@ -71,6 +76,11 @@ fn corpus() -> Vec<Value> {
                 "reason": {"reasonCode": rng.pick(&codes)},
             });
             let object = event.as_object_mut().unwrap();
+            // Routed by the platform admin key: the account named, and its instance of the region (a region it
+            // has no instance in, and `global`, go to its global instance).
+            let region = *rng.pick(&["eu-de", "us-south", "global", "jp-tok"]);
+            let crn = format!("crn:v1:bluemix:public:kms:{region}:a/{}::", ACCOUNTS[n % ACCOUNTS.len()]);
+            object.insert("logSourceCRN".into(), json!(crn));
             if rng.next().is_multiple_of(3) {
                 object.insert("severity".into(), json!(if rng.next().is_multiple_of(2) { "critical" } else { "normal" }));
             }
@@ -92,7 +102,22 @@ fn corpus() -> Vec<Value> {
 
 struct Shared {
     url: String,
-    events: Vec<Value>,
+    /// Per account, every event it holds (the corpus's and Acta's own audit events of the set-up) as stored.
+    stored: Vec<(String, Vec<Stored>)>,
+}
+
+/// An event as the account holds it, with where it is stored.
+struct Stored {
+    id: String,
+    raw: String,
+    event: Value,
+    instance: String,
+    region: String,
+    received: String,
+}
+
+fn admin(http: &reqwest::blocking::Client, method: reqwest::Method, url: String) -> reqwest::blocking::RequestBuilder {
+    http.request(method, url).bearer_auth(ADMIN_KEY)
 }
 
 /// One server with the corpus, shared by every case.
@@ -102,49 +127,128 @@ fn shared() -> &'static Shared {
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let server = common::TestServer::start().await;
-                let events = corpus();
-                let (status, answer) = server.send(&events).await;
-                assert_eq!(status, 200, "{answer}");
-                assert_eq!(answer["accepted"], 400, "{answer}");
-                server.wait_searchable(400).await;
-                sender.send(Shared { url: server.url.clone(), events }).unwrap();
-                // Keep serving until the test process ends.
-                std::future::pending::<()>().await;
-                drop(server);
-            });
+            let server = runtime.block_on(common::TestServer::start());
+            let url = server.url.clone();
+            let stored = load(&url);
+            sender.send(Shared { url, stored }).unwrap();
+            // Keep serving until the test process ends.
+            runtime.block_on(std::future::pending::<()>());
+            drop(server);
         });
-        receiver.recv_timeout(Duration::from_secs(60)).expect("server with corpus")
+        receiver.recv_timeout(Duration::from_secs(120)).expect("server with corpus")
     })
 }
 
-fn search_ids(url: &str, q: &str) -> Vec<String> {
-    let client = reqwest::blocking::Client::new();
-    let answer: Value = client
-        .get(format!("{url}/v1/events"))
-        .bearer_auth(ADMIN_KEY)
-        .query(&[("q", q), ("limit", "1000")])
+/// Creates the accounts and instances, sends the corpus, and reads back what each account holds.
+fn load(url: &str) -> Vec<(String, Vec<Stored>)> {
+    let http = reqwest::blocking::Client::new();
+    for account in ACCOUNTS {
+        let body = json!({"id": account, "name": format!("Account {account}")});
+        let answer = admin(&http, reqwest::Method::POST, format!("{url}/v1/accounts")).json(&body).send().unwrap();
+        assert_eq!(answer.status(), 201, "{}", answer.text().unwrap());
+        for region in REGIONS {
+            let body = json!({"account": account, "name": region, "region": region});
+            let answer = admin(&http, reqwest::Method::POST, format!("{url}/v1/instances")).json(&body).send().unwrap();
+            assert_eq!(answer.status(), 201, "{}", answer.text().unwrap());
+        }
+    }
+    let events = corpus();
+    let body: String = events.iter().map(|event| format!("{event}\n")).collect();
+    let answer: Value = admin(&http, reqwest::Method::POST, format!("{url}/v1/events"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
         .send()
         .unwrap()
         .json()
         .unwrap();
-    let mut ids: Vec<String> = answer["events"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{q}: {answer}"))
+    assert_eq!(answer["accepted"], events.len(), "{answer}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ACCOUNTS.iter().map(|account| count(url, "", account)).sum::<u64>() < events.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "the corpus did not become searchable");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ACCOUNTS
         .iter()
-        .map(|event| event["id"].as_str().unwrap().to_string())
+        .map(|account| {
+            let held = search(url, "", account);
+            for event in &held {
+                assert_eq!(event["_acta"]["account"], *account, "another account's event: {event}");
+            }
+            let corpus_ids: Vec<&str> = events
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| ACCOUNTS[n % ACCOUNTS.len()] == *account)
+                .map(|(_, event)| event["id"].as_str().unwrap())
+                .collect();
+            let held_ids: Vec<&str> = held.iter().filter_map(|event| event["id"].as_str()).collect();
+            for id in &corpus_ids {
+                assert!(held_ids.contains(id), "{account} lacks its event {id}");
+            }
+            let stored = held.into_iter().map(stored).collect();
+            (account.to_string(), stored)
+        })
+        .collect()
+}
+
+/// An answer's event as it was stored: the answer without `_acta`, whose members say where it is stored.
+fn stored(mut answer: Value) -> Stored {
+    let acta = answer.as_object_mut().unwrap().remove("_acta").unwrap();
+    let text = |key: &str| acta[key].as_str().unwrap_or_default().to_string();
+    Stored {
+        id: text("id"),
+        raw: answer.to_string(),
+        event: answer,
+        instance: text("instance"),
+        region: text("region"),
+        received: text("received"),
+    }
+}
+
+/// What the reference evaluator selects of an account's events, by id.
+fn expected(q: &str, stored: &[Stored], account: &str) -> Vec<String> {
+    let query = acta_query::parse(q).unwrap_or_else(|error| panic!("{q}: {error}"));
+    let mut ids: Vec<String> = stored
+        .iter()
+        .filter(|event| {
+            let view = acta_query::EventView {
+                raw: &event.raw,
+                event: &event.event,
+                account,
+                instance: &event.instance,
+                region: &event.region,
+                received: &event.received,
+            };
+            acta_query::matches(&query, &view)
+        })
+        .map(|event| event.id.clone())
         .collect();
     ids.sort();
     ids
 }
 
-fn count(url: &str, q: &str) -> u64 {
-    let client = reqwest::blocking::Client::new();
-    let answer: Value = client
-        .get(format!("{url}/v1/events/count"))
-        .bearer_auth(ADMIN_KEY)
-        .query(&[("q", q)])
+fn search(url: &str, q: &str, account: &str) -> Vec<Value> {
+    let http = reqwest::blocking::Client::new();
+    let answer: Value = admin(&http, reqwest::Method::GET, format!("{url}/v1/events"))
+        .query(&[("q", q), ("limit", "1000"), ("account", account)])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(answer["next_cursor"].is_null(), "more than one page: {q}");
+    answer["events"].as_array().unwrap_or_else(|| panic!("{q}: {answer}")).clone()
+}
+
+fn search_ids(url: &str, q: &str, account: &str) -> Vec<String> {
+    let mut ids: Vec<String> =
+        search(url, q, account).iter().map(|event| event["_acta"]["id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+fn count(url: &str, q: &str, account: &str) -> u64 {
+    let http = reqwest::blocking::Client::new();
+    let answer: Value = admin(&http, reqwest::Method::GET, format!("{url}/v1/events/count"))
+        .query(&[("q", q), ("account", account)])
         .send()
         .unwrap()
         .json()
@@ -179,7 +283,13 @@ fn term() -> impl Strategy<Value = String> {
         Just("us*th".to_string()),
         Just("message:a*a".to_string()),
         Just("_account:==default".to_string()),
+        Just("_account:==a3".to_string()),
+        Just("_account:a*".to_string()),
+        Just("_account:*".to_string()),
+        Just("_instance:*".to_string()),
         Just("_region:eu".to_string()),
+        Just("_region:==global".to_string()),
+        Just("_region:us-south".to_string()),
     ]
 }
 
@@ -199,12 +309,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
-    fn search_and_count_equal_the_reference_evaluator(q in query()) {
+    fn search_and_count_equal_the_reference_evaluator_in_every_account(
+        q in query(),
+        account in proptest::sample::select(ACCOUNTS.to_vec()),
+    ) {
         prop_assume!(acta_query::parse(&q).is_ok());
         let shared = shared();
-        let expected = expected_ids(&q, &shared.events);
-        prop_assert_eq!(search_ids(&shared.url, &q), expected.clone(), "search of {}", q);
-        prop_assert_eq!(count(&shared.url, &q), expected.len() as u64, "count of {}", q);
+        let stored = &shared.stored.iter().find(|(name, _)| name == account).unwrap().1;
+        let expected = expected(&q, stored, account);
+        prop_assert_eq!(search_ids(&shared.url, &q, account), expected.clone(), "search of {} in {}", q, account);
+        prop_assert_eq!(count(&shared.url, &q, account), expected.len() as u64, "count of {} in {}", q, account);
     }
 }
 
@@ -212,9 +326,11 @@ proptest! {
 fn the_corpus_makes_queries_select_something() {
     // Guards the property above against a corpus on which every query trivially selects nothing.
     let shared = shared();
-    for q in ["kms", "reason.reasonCode:>=400", "requestData.region:==Zürich", "tags:*", "level:critical"] {
-        let expected = expected_ids(q, &shared.events);
-        assert!(!expected.is_empty() && expected.len() < 400, "{q} selects {}", expected.len());
-        assert_eq!(search_ids(&shared.url, q), expected, "{q}");
+    for (account, stored) in &shared.stored {
+        for q in ["kms", "reason.reasonCode:>=400", "tags:*", "level:critical", "_region:==eu-de", "_region:==global"] {
+            let expected = expected(q, stored, account);
+            assert!(!expected.is_empty() && expected.len() < stored.len(), "{q} selects {} in {account}", expected.len());
+            assert_eq!(search_ids(&shared.url, q, account), expected, "{q} in {account}");
+        }
     }
 }

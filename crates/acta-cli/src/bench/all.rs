@@ -42,6 +42,12 @@ pub(crate) struct AllArgs {
     /// Skip the alert measurement.
     #[arg(long)]
     no_alert: bool,
+    /// Many tenants: create this many accounts, each with its own writer key, and send event i with the key
+    /// of account i mod N (so each account holds events/N). Searchable is then when the server's index lag is
+    /// 0, every account's count is checked against what it was sent, the queries run with the first account's
+    /// key, and the alert measurement is skipped.
+    #[arg(long)]
+    tenants: Option<u32>,
     /// Where to create the temporary data directory (default: the system's temporary directory). Put it on
     /// the disk you want to measure: fsync cost depends on it.
     #[arg(long)]
@@ -74,6 +80,36 @@ struct AllReport {
     storage_sealed: Option<Storage>,
     /// Peak and current RSS of the server after the queries.
     server_memory: Option<Memory>,
+    /// Accounts created (`--tenants`), 0 without.
+    tenants: u32,
+    /// With `--tenants`: accounts whose count differed from the events sent to them.
+    tenant_count_mismatches: Option<u64>,
+    /// The most threads and open files the server had, sampled every 100 ms from the start of the load.
+    server_peaks: Peaks,
+}
+
+/// The most threads and open files a process had while sampled.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+struct Peaks {
+    threads: u64,
+    open_files: u64,
+}
+
+/// Samples `/proc/<pid>` every 100 ms until `stop`, and returns the peaks.
+fn sample_peaks(pid: u32, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<Peaks> {
+    std::thread::spawn(move || {
+        let mut peaks = Peaks::default();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let threads = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|status| {
+                status.lines().find_map(|line| line.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
+            });
+            let files = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|entries| entries.count() as u64).ok();
+            peaks.threads = peaks.threads.max(threads.unwrap_or(0));
+            peaks.open_files = peaks.open_files.max(files.unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peaks
+    })
 }
 
 pub(crate) async fn command(args: AllArgs) -> anyhow::Result<ExitCode> {
@@ -104,17 +140,34 @@ pub(crate) async fn command(args: AllArgs) -> anyhow::Result<ExitCode> {
 
 async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<AllReport> {
     let spec = args.data_set.spec(args.events, acta_server::now_ns());
+    let client = Arc::new(Client::new(&server.url, server.key.clone(), true)?);
+    let tenant_keys = match args.tenants {
+        Some(tenants) => create_tenants(&client, tenants).await?,
+        None => Vec::new(),
+    };
     let started = Instant::now();
     let batch = args.load.batch;
-    let batches =
-        tokio::task::spawn_blocking(move || Batches::generate(&spec, batch)).await.context("generating events")?;
+    let keys = tenant_keys.clone();
+    let batches = tokio::task::spawn_blocking(move || {
+        if keys.is_empty() { Batches::generate(&spec, batch) } else { Batches::generate_for_accounts(&spec, batch, &keys) }
+    })
+    .await
+    .context("generating events")?;
     eprintln!("generated {} events in {:.1} s", batches.events(), started.elapsed().as_secs_f64());
 
-    let client = Arc::new(Client::new(&server.url, server.key.clone(), true)?);
-    // Its own server has only the default account: the generated events all go there.
+    // Its own server has only the default account: without tenants, the generated events all go there.
     let mut load = args.load.clone();
-    load.account.get_or_insert_with(|| "default".to_string());
+    if tenant_keys.is_empty() {
+        load.account.get_or_insert_with(|| "default".to_string());
+    }
+    let stop_sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_peaks(server.pid, stop_sampling.clone());
     let mut ingest = ingest::run(&client, Arc::new(batches), &load).await?;
+    let tenant_count_mismatches = if tenant_keys.is_empty() {
+        None
+    } else {
+        Some(check_tenant_counts(&client, &tenant_keys, args.events).await?)
+    };
     ingest.server_memory = memory(server.pid);
     let stored = ingest.searchable.counted.unwrap_or(ingest.accepted);
     ingest.storage = Some(Storage::measure(
@@ -127,12 +180,18 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
         ingest::print(&ingest);
     }
     // The peak after the queries is reported once, at the top level of the report.
-    let queries = query::run(&client, &args.runs).await?;
+    let query_client = match tenant_keys.first() {
+        Some(key) => Arc::new(Client::new(&server.url, key.clone(), true)?),
+        None => client.clone(),
+    };
+    let queries = query::run(&query_client, &args.runs).await?;
     if !args.json {
         query::print(&queries);
     }
     let (alert, alert_note) = if args.no_alert {
         (None, "skipped (--no-alert)".to_string())
+    } else if !tenant_keys.is_empty() {
+        (None, "skipped (--tenants)".to_string())
     } else {
         match alert::run(&client, &args.alert, Some("default")).await {
             Ok(report) => (Some(report), String::new()),
@@ -140,6 +199,8 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
         }
     };
     let server_memory = memory(server.pid);
+    stop_sampling.store(true, std::sync::atomic::Ordering::Relaxed);
+    let server_peaks = sampler.join().unwrap_or_default();
     Ok(AllReport {
         events: args.events,
         days: args.data_set.days,
@@ -155,7 +216,48 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
         alert_note,
         storage_sealed: None,
         server_memory,
+        tenants: args.tenants.unwrap_or(0),
+        tenant_count_mismatches,
+        server_peaks,
     })
+}
+
+/// Creates `tenants` accounts (`bench-0000`, ...), each with a writer key; returns the keys.
+async fn create_tenants(admin: &Client, tenants: u32) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let mut keys = Vec::with_capacity(tenants as usize);
+    for n in 0..tenants {
+        let id = format!("bench-{n:04}");
+        admin
+            .send(admin.post("/v1/accounts").json(&serde_json::json!({"id": id, "name": format!("Bench {n}")})))
+            .await
+            .with_context(|| format!("creating account {id}"))?;
+        let body = serde_json::json!({"account": id, "name": "bench", "role": "writer", "principal": "bench"});
+        let key = admin.json(admin.post("/v1/keys").json(&body)).await.with_context(|| format!("key of {id}"))?;
+        let secret = key["secret"].as_str().ok_or_else(|| anyhow!("no secret in the key answer: {key}"))?;
+        keys.push(secret.to_string());
+    }
+    eprintln!("created {tenants} accounts with a key each in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(keys)
+}
+
+/// Counts every account's events with its own key: each must hold exactly its share (event i is account
+/// i mod N's) and no one else's. Returns how many accounts differ, and says which.
+async fn check_tenant_counts(admin: &Client, keys: &[String], events: u64) -> anyhow::Result<u64> {
+    let tenants = keys.len() as u64;
+    let mut mismatches = 0;
+    for (n, key) in (0u64..).zip(keys) {
+        let client = Client::new(admin.url(), key.clone(), true)?;
+        // Only the generated events: the account also holds Acta's own audit events, whose observer has an id.
+        let answer = client.json(client.get("/v1/events/count").query(&[("q", "-observer.id:*")])).await?;
+        let expected = events / tenants + u64::from(n < events % tenants);
+        let counted = answer["count"].as_u64().unwrap_or(0);
+        if counted != expected {
+            mismatches += 1;
+            eprintln!("account bench-{n:04}: {counted} events searchable, {expected} sent");
+        }
+    }
+    Ok(mismatches)
 }
 
 /// Opens the stopped server's log with a clock one day ahead, which seals today's segment into zstd blocks as
@@ -189,6 +291,13 @@ fn print(report: &AllReport) {
         storage.print("sealed");
     }
     print_memory(report.server_memory.as_ref());
+    println!(
+        "  {:<13}peak {} threads, {} open files (sampled every 100 ms)",
+        "server", report.server_peaks.threads, report.server_peaks.open_files
+    );
+    if let Some(mismatches) = report.tenant_count_mismatches {
+        println!("  {:<13}{} accounts, {mismatches} with a count other than sent", "tenants", report.tenants);
+    }
     if report.kept {
         println!("  {:<13}{}", "data kept in", report.data_dir.display());
     }

@@ -75,12 +75,15 @@ pub(crate) struct LoadArgs {
 }
 
 /// Events grouped into request bodies.
+#[derive(Default)]
 pub(crate) struct Batches {
     bodies: Vec<Bytes>,
     /// Events in each body.
     counts: Vec<usize>,
     /// Bytes of the events of each body, newlines excluded.
     raw: Vec<u64>,
+    /// The key each body is sent with, when not the client's (an account's own key).
+    keys: Vec<Option<Arc<str>>>,
 }
 
 impl Batches {
@@ -89,7 +92,7 @@ impl Batches {
     }
 
     fn from_lines<'a>(lines: impl Iterator<Item = &'a str>, batch: usize) -> Batches {
-        let mut batches = Batches { bodies: Vec::new(), counts: Vec::new(), raw: Vec::new() };
+        let mut batches = Batches::default();
         let (mut body, mut count, mut raw) = (Vec::new(), 0, 0u64);
         for line in lines.map(str::trim).filter(|line| !line.is_empty()) {
             body.extend_from_slice(line.as_bytes());
@@ -97,45 +100,82 @@ impl Batches {
             count += 1;
             raw += line.len() as u64;
             if count == batch {
-                batches.push(std::mem::take(&mut body), count, raw);
+                batches.push(std::mem::take(&mut body), count, raw, None);
                 (count, raw) = (0, 0);
             }
         }
         if count > 0 {
-            batches.push(body, count, raw);
+            batches.push(body, count, raw, None);
         }
         batches
     }
 
-    fn push(&mut self, body: Vec<u8>, count: usize, raw: u64) {
+    fn push(&mut self, body: Vec<u8>, count: usize, raw: u64, key: Option<Arc<str>>) {
         self.bodies.push(Bytes::from(body));
         self.counts.push(count);
         self.raw.push(raw);
+        self.keys.push(key);
+    }
+
+    /// Whether the bodies go to many accounts, each with its key.
+    pub(crate) fn has_tenants(&self) -> bool {
+        self.keys.iter().any(Option::is_some)
     }
 
     /// Generates `spec.count` events into bodies of `batch`, on every core (event i depends on i only).
     pub(crate) fn generate(spec: &generate::Spec, batch: usize) -> Batches {
         let batch = batch.max(1) as u64;
-        let total = spec.count.div_ceil(batch);
+        let bodies: Vec<(Option<Arc<str>>, Vec<u64>)> = (0..spec.count.div_ceil(batch))
+            .map(|k| (None, (k * batch..((k + 1) * batch).min(spec.count)).collect()))
+            .collect();
+        Batches::generate_bodies(spec, bodies)
+    }
+
+    /// Generates `spec.count` events for as many accounts as `keys`: event i belongs to account i mod N, and
+    /// each account's events go in bodies of `batch` sent with its key. The bodies of the accounts are
+    /// interleaved, so every account sends throughout the load.
+    pub(crate) fn generate_for_accounts(spec: &generate::Spec, batch: usize, keys: &[String]) -> Batches {
+        let tenants = keys.len().max(1) as u64;
+        let batch = batch.max(1) as u64;
+        let per_account: Vec<Vec<u64>> =
+            (0..tenants).map(|tenant| (tenant..spec.count).step_by(tenants as usize).collect()).collect();
+        let keys: Vec<Arc<str>> = keys.iter().map(|key| Arc::from(key.as_str())).collect();
+        let rounds = per_account.iter().map(|events| events.len() as u64).max().unwrap_or(0).div_ceil(batch);
+        let mut bodies = Vec::new();
+        for round in 0..rounds {
+            for (tenant, events) in per_account.iter().enumerate() {
+                let start = (round * batch) as usize;
+                if start < events.len() {
+                    let end = (start + batch as usize).min(events.len());
+                    bodies.push((keys.get(tenant).cloned(), events[start..end].to_vec()));
+                }
+            }
+        }
+        Batches::generate_bodies(spec, bodies)
+    }
+
+    /// Generates the events of each body (its key and event indexes), on every core.
+    fn generate_bodies(spec: &generate::Spec, plan: Vec<(Option<Arc<str>>, Vec<u64>)>) -> Batches {
+        let total = plan.len() as u64;
+        let plan = &plan;
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(8) as u64;
         let per_thread = total.div_ceil(threads.max(1));
         let parts: Vec<Batches> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|thread| {
                     scope.spawn(move || {
-                        let mut part = Batches { bodies: Vec::new(), counts: Vec::new(), raw: Vec::new() };
+                        let mut part = Batches::default();
                         let first = thread * per_thread;
-                        for k in first..(first + per_thread).min(total) {
-                            let (start, end) = (k * batch, ((k + 1) * batch).min(spec.count));
-                            let mut body = Vec::with_capacity((end - start) as usize * 1200);
+                        for (key, indexes) in plan.iter().take((first + per_thread).min(total) as usize).skip(first as usize) {
+                            let mut body = Vec::with_capacity(indexes.len() * 1200);
                             let mut raw = 0;
-                            for index in start..end {
-                                let line = generate::event(spec, index);
+                            for index in indexes {
+                                let line = generate::event(spec, *index);
                                 raw += line.len() as u64;
                                 body.extend_from_slice(line.as_bytes());
                                 body.push(b'\n');
                             }
-                            part.push(body, (end - start) as usize, raw);
+                            part.push(body, indexes.len(), raw, key.clone());
                         }
                         part
                     })
@@ -144,16 +184,15 @@ impl Batches {
             // A generator thread only panics on a bug; the empty part then shows as missing events.
             handles
                 .into_iter()
-                .map(|handle| {
-                    handle.join().unwrap_or(Batches { bodies: Vec::new(), counts: Vec::new(), raw: Vec::new() })
-                })
+                .map(|handle| handle.join().unwrap_or_default())
                 .collect()
         });
-        let mut all = Batches { bodies: Vec::new(), counts: Vec::new(), raw: Vec::new() };
+        let mut all = Batches::default();
         for part in parts {
             all.bodies.extend(part.bodies);
             all.counts.extend(part.counts);
             all.raw.extend(part.raw);
+            all.keys.extend(part.keys);
         }
         all
     }
@@ -309,7 +348,9 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
                     };
                     tokio::time::sleep_until(due).await;
                     let measured_from = if rate.is_some() { due } else { tokio::time::Instant::now() };
-                    let (fate, throttled) = send(&client, &path, body.clone(), timeout, backpressure).await;
+                    let key = batches.keys.get(k).cloned().flatten();
+                    let (fate, throttled) =
+                        send(&client, &path, key.as_deref(), body.clone(), timeout, backpressure).await;
                     let answered_at = tokio::time::Instant::now();
                     progress.inc(batches.counts[k] as u64);
                     sent.push(Sent {
@@ -384,7 +425,11 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     report.accepted_per_s = report.accepted as f64 / seconds;
     report.mb_per_s = report.body_bytes as f64 / 1e6 / seconds;
     report.ack_latency = Latency::of(latencies);
-    report.searchable = wait_searchable(client, before, report.accepted, last_answer, load.searchable_timeout).await;
+    report.searchable = if batches.has_tenants() {
+        wait_index_lag(client, report.accepted, last_answer, load.searchable_timeout).await
+    } else {
+        wait_searchable(client, before, report.accepted, last_answer, load.searchable_timeout).await
+    };
     report.sustained_searchable_per_s =
         report.searchable.after_s.map(|after| report.accepted as f64 / (seconds + after).max(1e-6));
     Ok(report)
@@ -392,12 +437,22 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
 
 /// Sends one batch, retrying while the server answers 429 (the index is behind the log, nothing was stored), for
 /// at most `backpressure` in all.
-async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration, backpressure: Duration) -> (Fate, u32) {
+async fn send(
+    client: &Client,
+    path: &str,
+    key: Option<&str>,
+    body: Bytes,
+    timeout: Duration,
+    backpressure: Duration,
+) -> (Fate, u32) {
     let mut throttled = 0;
     let first_sent = Instant::now();
     loop {
-        let request =
-            client.post(path).header("content-type", "application/x-ndjson").timeout(timeout).body(body.clone());
+        let request = match key {
+            Some(key) => client.post_as(path, key),
+            None => client.post(path),
+        };
+        let request = request.header("content-type", "application/x-ndjson").timeout(timeout).body(body.clone());
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return (Fate::Failed(format!("request failed: {error}")), throttled),
@@ -429,6 +484,37 @@ async fn send(client: &Client, path: &str, body: Bytes, timeout: Duration, backp
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         return (Fate::Failed(api_error_text(status, &value)), throttled);
     }
+}
+
+/// For events spread over many accounts, which no one count covers: waits until the server's index lag
+/// (`acta_index_lag_events` in `/metrics`: durable events not yet searchable, over every instance) is 0.
+async fn wait_index_lag(client: &Client, accepted: u64, last_answer: Instant, timeout_s: u64) -> Searchable {
+    let deadline = last_answer + Duration::from_secs(timeout_s);
+    let mut searchable = Searchable {
+        note: "measured by the server's index lag (GET /metrics), since the events are in many accounts".into(),
+        ..Searchable::default()
+    };
+    loop {
+        let lag = match client.send(client.get("/metrics")).await {
+            Ok(response) => response.text().await.ok().and_then(|text| metric(&text, "acta_index_lag_events")),
+            Err(_) => None,
+        };
+        if lag == Some(0.0) {
+            searchable.after_s = Some(last_answer.elapsed().as_secs_f64());
+            searchable.expected = Some(accepted);
+            return searchable;
+        }
+        if Instant::now() >= deadline {
+            searchable.note = format!("the index lag was not 0 within {timeout_s} s of the last answer");
+            return searchable;
+        }
+        tokio::time::sleep(SEARCHABLE_POLL).await;
+    }
+}
+
+/// The value of an unlabelled sample in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 pub(crate) async fn count_all(client: &Client) -> anyhow::Result<u64> {

@@ -1,0 +1,171 @@
+//! Many accounts share each index partition; a key still reaches only its own account's events, whatever its
+//! query says and whichever read it uses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestServer, event};
+use serde_json::{Value, json};
+
+const ACCOUNTS: usize = 30;
+const EVENTS_PER_ACCOUNT: usize = 6;
+
+/// Queries that try to step outside the key's account.
+const ESCAPES: [&str; 10] = [
+    "",
+    "_account:t-01",
+    "_account:*",
+    "_account:t*",
+    "kms OR _account:t-01",
+    "-_account:t-00",
+    "NOT _account:t-00",
+    "_instance:* OR -_instance:*",
+    "secret OR NOT secret",
+    "logSourceCRN:*",
+];
+
+/// An account with a reader key; returns the key.
+async fn account_with_reader(server: &TestServer, id: &str) -> String {
+    let answer = server.post("/v1/accounts").json(&json!({"id": id, "name": id})).send().await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let body = json!({"account": id, "name": "reader", "role": "reader", "principal": format!("auditor@{id}")});
+    let answer: Value = server.post("/v1/keys").json(&body).send().await.unwrap().json().await.unwrap();
+    answer["secret"].as_str().unwrap().to_string()
+}
+
+async fn get_as(server: &TestServer, key: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+    let response = server.http.get(format!("{}{path}", server.url)).bearer_auth(key).query(params).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The accounts, each with its events (`secret <account>` in the message, in its global and eu-de instances),
+/// and their reader keys.
+async fn tenants(server: &TestServer) -> Vec<(String, String)> {
+    let mut tenants = Vec::new();
+    for n in 0..ACCOUNTS {
+        let id = format!("t-{n:02}");
+        let key = account_with_reader(server, &id).await;
+        let body = json!({"account": id, "name": "eu", "region": "eu-de"});
+        assert_eq!(server.post("/v1/instances").json(&body).send().await.unwrap().status(), 201);
+        let events: Vec<Value> = (0..EVENTS_PER_ACCOUNT)
+            .map(|i| {
+                let region = if i % 2 == 0 { "eu-de" } else { "global" };
+                event(
+                    "kms.secrets.read",
+                    json!({"id": format!("{id}-{i}"), "message": format!("secret {id}"),
+                           "logSourceCRN": format!("crn:v1:bluemix:public:kms:{region}:a/{id}::")}),
+                )
+            })
+            .collect();
+        let (status, answer) = server.send(&events).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["accepted"], EVENTS_PER_ACCOUNT, "{answer}");
+        tenants.push((id, key));
+    }
+    tenants
+}
+
+/// Waits until every account's events are searchable with its own key.
+async fn wait_all_searchable(server: &TestServer, tenants: &[(String, String)]) {
+    for (id, key) in tenants {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, body) = get_as(server, key, "/v1/events/count", &[("q", "kms")]).await;
+            let count: Value = serde_json::from_str(&body).unwrap();
+            if count["count"] == EVENTS_PER_ACCOUNT {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{id}: {body}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_query_reaches_another_accounts_events_in_a_shared_partition() {
+    let server = TestServer::start().await;
+    let tenants = tenants(&server).await;
+    wait_all_searchable(&server, &tenants).await;
+    for (id, key) in &tenants {
+        for q in ESCAPES {
+            let (status, body) = get_as(&server, key, "/v1/events", &[("q", q), ("limit", "1000")]).await;
+            assert_eq!(status, 200, "{q}: {body}");
+            let answer: Value = serde_json::from_str(&body).unwrap();
+            let events = answer["events"].as_array().unwrap();
+            for found in events {
+                assert_eq!(found["_acta"]["account"], id.as_str(), "{id} searched {q:?} and saw {found}");
+            }
+            let (_, body) = get_as(&server, key, "/v1/events/count", &[("q", q)]).await;
+            let count: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(count["count"].as_u64(), Some(events.len() as u64), "{id}: count of {q:?}");
+            let (_, body) = get_as(&server, key, "/v1/events/export", &[("q", q), ("format", "ndjson")]).await;
+            for line in body.lines() {
+                assert!(line.contains(&format!("secret {id}")) || !line.contains("secret t-"), "{id} exported {line}");
+            }
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregations_by_account_and_instance_see_only_the_keys_account() {
+    let server = TestServer::start().await;
+    let tenants = tenants(&server).await;
+    wait_all_searchable(&server, &tenants).await;
+    for (id, key) in tenants.iter().take(5) {
+        let (status, body) =
+            get_as(&server, key, "/v1/events/terms", &[("field", "_account"), ("q", "_account:*"), ("from", "30d")])
+                .await;
+        assert_eq!(status, 200, "{body}");
+        let terms: Value = serde_json::from_str(&body).unwrap();
+        let values = terms["values"].as_array().unwrap();
+        assert_eq!(values.len(), 1, "{id}: {terms}");
+        assert_eq!(values[0]["value"], id.as_str(), "{id}: {terms}");
+
+        let (status, body) =
+            get_as(&server, key, "/v1/events/terms", &[("field", "_instance"), ("q", "kms"), ("from", "30d")]).await;
+        assert_eq!(status, 200, "{body}");
+        let terms: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(terms["values"].as_array().unwrap().len(), 2, "{id}: global and eu-de: {terms}");
+        assert_eq!(terms["count"], EVENTS_PER_ACCOUNT, "{id}: {terms}");
+
+        let params = [("q", "kms OR _account:t-01"), ("by", "_region"), ("from", "30d")];
+        let (status, body) = get_as(&server, key, "/v1/events/histogram", &params).await;
+        assert_eq!(status, 200, "{body}");
+        let histogram: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(histogram["count"], EVENTS_PER_ACCOUNT, "{id}: {histogram}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_ids_are_per_account_in_a_shared_partition() {
+    let server = TestServer::start().await;
+    let tenants = tenants(&server).await;
+    wait_all_searchable(&server, &tenants).await;
+    // t-01's ids sent again for t-02: stored, since another account's ids are not duplicates.
+    let events: Vec<Value> = (0..EVENTS_PER_ACCOUNT)
+        .map(|i| {
+            event(
+                "kms.secrets.read",
+                json!({"id": format!("t-01-{i}"), "logSourceCRN": "crn:v1:bluemix:public:kms:global:a/t-02::"}),
+            )
+        })
+        .collect();
+    let (status, answer) = server.send(&events).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], EVENTS_PER_ACCOUNT, "{answer}");
+    // And again for t-01: all duplicates.
+    let again: Vec<Value> = events
+        .iter()
+        .map(|event| {
+            let mut event = event.clone();
+            event["logSourceCRN"] = json!("crn:v1:bluemix:public:kms:global:a/t-01::");
+            event
+        })
+        .collect();
+    let (status, answer) = server.send(&again).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["duplicates"], EVENTS_PER_ACCOUNT, "{answer}");
+    server.stop().await;
+}
