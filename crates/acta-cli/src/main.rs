@@ -1,6 +1,12 @@
 //! The `acta` binary: runs the server (`serve`, `demo`), works on a data directory offline (`reindex`,
 //! `verify`), and is a client of the HTTP API for everything else.
 
+/// jemalloc rather than glibc's malloc: with the index's threads allocating and freeing large buffers, glibc's
+/// per-thread arenas kept about twice the memory (anonymous RSS at 300k events: 744 MiB with glibc, see
+/// docs/benchmarks.md) and limiting them (`MALLOC_ARENA_MAX=2`) cost a third of the throughput.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod admin;
 mod alerts;
 mod archive;

@@ -88,11 +88,15 @@ struct AllReport {
     server_peaks: Peaks,
 }
 
-/// The most threads and open files a process had while sampled.
+/// The most threads and open files a process had while sampled, and its largest resident memory of each kind:
+/// anonymous (heap: what the process allocated) and file-backed (the index's memory-mapped files, which the
+/// kernel can drop and read again). VmHWM is at most their sum.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 struct Peaks {
     threads: u64,
     open_files: u64,
+    rss_anon_bytes: u64,
+    rss_file_bytes: u64,
 }
 
 /// Samples `/proc/<pid>` every 100 ms until `stop`, and returns the peaks.
@@ -100,12 +104,19 @@ fn sample_peaks(pid: u32, stop: Arc<std::sync::atomic::AtomicBool>) -> std::thre
     std::thread::spawn(move || {
         let mut peaks = Peaks::default();
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let threads = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|status| {
-                status.lines().find_map(|line| line.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
-            });
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let field = |name: &str| -> u64 {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                    .unwrap_or(0)
+            };
             let files = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|entries| entries.count() as u64).ok();
-            peaks.threads = peaks.threads.max(threads.unwrap_or(0));
+            peaks.threads = peaks.threads.max(field("Threads:"));
             peaks.open_files = peaks.open_files.max(files.unwrap_or(0));
+            peaks.rss_anon_bytes = peaks.rss_anon_bytes.max(field("RssAnon:") * 1024);
+            peaks.rss_file_bytes = peaks.rss_file_bytes.max(field("RssFile:") * 1024);
             std::thread::sleep(Duration::from_millis(100));
         }
         peaks
@@ -291,9 +302,14 @@ fn print(report: &AllReport) {
         storage.print("sealed");
     }
     print_memory(report.server_memory.as_ref());
+    let peaks = &report.server_peaks;
     println!(
-        "  {:<13}peak {} threads, {} open files (sampled every 100 ms)",
-        "server", report.server_peaks.threads, report.server_peaks.open_files
+        "  {:<13}peak {} threads, {} open files, RSS anonymous {} and file-backed {} (sampled every 100 ms)",
+        "server",
+        peaks.threads,
+        peaks.open_files,
+        super::human_bytes(peaks.rss_anon_bytes),
+        super::human_bytes(peaks.rss_file_bytes),
     );
     if let Some(mismatches) = report.tenant_count_mismatches {
         println!("  {:<13}{} accounts, {mismatches} with a count other than sent", "tenants", report.tenants);

@@ -1,8 +1,10 @@
 //! `acta bench query`: a fixed set of searches, each run N times after one warm-up run, timed end to end
 //! through HTTP (request sent to answer fully read).
 //!
-//! The set follows the issue: free text, field exact, a combination with negation, a phrase in a field, a
-//! time-range count, the 24 h histogram by action (top 5), and a needle by target name. The needle is the one
+//! The set: free text of one token and of two (`user-apikey`, a phrase of the raw line), field exact, a
+//! combination with negation, a phrase in a field, a plain negation (searched and counted), a time-range count,
+//! the 24 h histogram by action (top 5), and a needle by target name. They run right after the load, on the
+//! index as ingest left it (no forced merge). The needle is the one
 //! event `acta bench generate` plants (`NEEDLE_TARGET`); on other data it finds nothing, which the
 //! `result` column shows. An endpoint that answers 404 (an older server without the histogram) is reported as
 //! not available rather than failed.
@@ -68,6 +70,7 @@ const NEEDLE_QUERY: &str = "target.name:==acta-bench-needle-7f3a9c";
 
 const QUERIES: &[QuerySpec] = &[
     QuerySpec { name: "free_text", endpoint: Endpoint::Search, q: "delete", params: &[] },
+    QuerySpec { name: "free_text_two_tokens", endpoint: Endpoint::Search, q: "user-apikey", params: &[] },
     QuerySpec { name: "field_exact", endpoint: Endpoint::Search, q: "action:==kms.secrets.delete", params: &[] },
     QuerySpec {
         name: "combined_negation",
@@ -81,6 +84,8 @@ const QUERIES: &[QuerySpec] = &[
         q: "initiator.host.agent:\"IBM Cloud CLI\"",
         params: &[],
     },
+    QuerySpec { name: "negation", endpoint: Endpoint::Search, q: "-outcome:success", params: &[] },
+    QuerySpec { name: "negation_count", endpoint: Endpoint::Count, q: "-outcome:success", params: &[] },
     QuerySpec { name: "time_range_count_24h", endpoint: Endpoint::Count, q: "", params: &[("from", "24h")] },
     QuerySpec {
         name: "histogram_24h_by_action_top5",

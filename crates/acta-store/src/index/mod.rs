@@ -19,7 +19,7 @@ mod schema;
 mod scope;
 mod translate;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use acta_query::{Compiled, EventView, PreparedEvent, Query};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::Count;
-use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 
@@ -320,10 +320,11 @@ impl EventIndex {
     pub fn reserve_ids(&self, account: &str, instances: &[String], ids: &[String]) -> Result<Vec<bool>, IndexError> {
         let scopes = Scopes::of_instances(instances);
         let mut pending = lock(&self.inner.pending);
+        let indexed = self.inner.indexed_ids(&scopes, ids)?;
         let mut duplicates = Vec::with_capacity(ids.len());
         for id in ids {
             let reserved = pending.by_account.get(account).is_some_and(|ids| ids.contains_key(id));
-            let duplicate = reserved || self.inner.find_indexed_id(&scopes, id)?.is_some();
+            let duplicate = reserved || indexed.contains(id);
             if !duplicate {
                 pending.by_account.entry(account.to_string()).or_default().insert(id.clone(), None);
             }
@@ -680,6 +681,35 @@ impl Inner {
             return query;
         }
         Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, time_range(&self.fields, from, to))]))
+    }
+
+    /// Which of `ids` are stored among the scopes' instances: one query per partition for the whole list, and a
+    /// query per id only in a partition that holds some of them (a batch sent again), since one query per id
+    /// and partition made duplicate detection the bottleneck of ingest into a large partition.
+    fn indexed_ids(&self, scopes: &Scopes, ids: &[String]) -> Result<HashSet<String>, IndexError> {
+        let mut found = HashSet::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let terms: Vec<Term> = ids.iter().map(|id| Term::from_field_text(self.fields.id, id)).collect();
+        for (partition, present) in self.partitions_for(scopes, None, None, None) {
+            let searcher = partition.reader.searcher();
+            let instances = || present.iter().map(|position| scopes.get(*position).instance.as_str());
+            let any = restrict(&self.fields, instances(), Box::new(TermSetQuery::new(terms.clone())));
+            if searcher.search(&any, &Count).map_err(|source| tantivy_error(&partition.name, source))? == 0 {
+                continue;
+            }
+            for (id, term) in ids.iter().zip(&terms) {
+                if found.contains(id) {
+                    continue;
+                }
+                let one = restrict(&self.fields, instances(), Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)));
+                if searcher.search(&one, &Count).map_err(|source| tantivy_error(&partition.name, source))? > 0 {
+                    found.insert(id.clone());
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Where an id is stored among the scopes' instances, newest partition first.

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use acta_query::{Field as QueryField, tokenize};
 use serde_json::Value;
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{TantivyDocument, doc};
@@ -77,21 +77,30 @@ pub(crate) struct Fields {
 impl Fields {
     pub(crate) fn new() -> Fields {
         let mut builder = Schema::builder();
-        let instance = builder.add_text_field("instance", STRING | FAST);
+        // Nothing is scored, so no field keeps norms; eventTime is only filtered by range, which tantivy answers
+        // from the fast column.
+        let keyword = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_fieldnorms(false)
+                .set_index_option(IndexRecordOption::Basic),
+        );
+        let instance = builder.add_text_field("instance", keyword.clone() | FAST);
         let seq = builder.add_u64_field("seq", FAST);
-        let time = builder.add_i64_field("time", INDEXED | FAST);
+        let time = builder.add_i64_field("time", FAST);
         let received = builder.add_i64_field("received", FAST);
-        let id = builder.add_text_field("id", STRING);
+        let id = builder.add_text_field("id", keyword.clone());
         let positioned = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(ENCODED_TOKENIZER)
+                .set_fieldnorms(false)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         let text = builder.add_text_field("text", positioned.clone());
         let tokens = builder.add_text_field("tokens", positioned);
-        let equals_ci = builder.add_text_field("equals_ci", STRING);
-        let equals_cs = builder.add_text_field("equals_cs", STRING);
-        let exists = builder.add_text_field("exists", STRING);
+        let equals_ci = builder.add_text_field("equals_ci", keyword.clone());
+        let equals_cs = builder.add_text_field("equals_cs", keyword.clone());
+        let exists = builder.add_text_field("exists", keyword);
         // Fast only: never searched, read by document. Without a tokenizer the value is kept whole.
         let columns = COLUMNS
             .iter()
