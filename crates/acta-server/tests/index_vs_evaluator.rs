@@ -329,7 +329,11 @@ fn the_corpus_makes_queries_select_something() {
     for (account, stored) in &shared.stored {
         for q in ["kms", "reason.reasonCode:>=400", "tags:*", "level:critical", "_region:==eu-de", "_region:==global"] {
             let expected = expected(q, stored, account);
-            assert!(!expected.is_empty() && expected.len() < stored.len(), "{q} selects {} in {account}", expected.len());
+            assert!(
+                !expected.is_empty() && expected.len() < stored.len(),
+                "{q} selects {} in {account}",
+                expected.len()
+            );
             assert_eq!(search_ids(&shared.url, q, account), expected, "{q} in {account}");
         }
     }

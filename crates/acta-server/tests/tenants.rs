@@ -34,7 +34,8 @@ async fn account_with_reader(server: &TestServer, id: &str) -> String {
 }
 
 async fn get_as(server: &TestServer, key: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
-    let response = server.http.get(format!("{}{path}", server.url)).bearer_auth(key).query(params).send().await.unwrap();
+    let response =
+        server.http.get(format!("{}{path}", server.url)).bearer_auth(key).query(params).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 

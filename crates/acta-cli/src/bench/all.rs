@@ -84,8 +84,17 @@ struct AllReport {
     tenants: u32,
     /// With `--tenants`: accounts whose count differed from the events sent to them.
     tenant_count_mismatches: Option<u64>,
+    /// With `--tenants`: the server's RSS before and after the accounts were created (no events yet).
+    tenant_creation_rss: Option<TenantCreation>,
     /// The most threads and open files the server had, sampled every 100 ms from the start of the load.
     server_peaks: Peaks,
+}
+
+/// What creating the accounts of `--tenants` cost in memory.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct TenantCreation {
+    rss_before_bytes: u64,
+    rss_after_bytes: u64,
 }
 
 /// The most threads and open files a process had while sampled, and its largest resident memory of each kind:
@@ -152,15 +161,25 @@ pub(crate) async fn command(args: AllArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<AllReport> {
     let spec = args.data_set.spec(args.events, acta_server::now_ns());
     let client = Arc::new(Client::new(&server.url, server.key.clone(), true)?);
+    let before_tenants = memory(server.pid);
     let tenant_keys = match args.tenants {
         Some(tenants) => create_tenants(&client, tenants).await?,
         None => Vec::new(),
     };
+    let after_tenants = memory(server.pid);
+    let tenant_creation_rss = before_tenants
+        .zip(after_tenants)
+        .filter(|_| !tenant_keys.is_empty())
+        .map(|(before, after)| TenantCreation { rss_before_bytes: before.rss_bytes, rss_after_bytes: after.rss_bytes });
     let started = Instant::now();
     let batch = args.load.batch;
     let keys = tenant_keys.clone();
     let batches = tokio::task::spawn_blocking(move || {
-        if keys.is_empty() { Batches::generate(&spec, batch) } else { Batches::generate_for_accounts(&spec, batch, &keys) }
+        if keys.is_empty() {
+            Batches::generate(&spec, batch)
+        } else {
+            Batches::generate_for_accounts(&spec, batch, &keys)
+        }
     })
     .await
     .context("generating events")?;
@@ -229,6 +248,7 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
         server_memory,
         tenants: args.tenants.unwrap_or(0),
         tenant_count_mismatches,
+        tenant_creation_rss,
         server_peaks,
     })
 }
@@ -313,6 +333,14 @@ fn print(report: &AllReport) {
     );
     if let Some(mismatches) = report.tenant_count_mismatches {
         println!("  {:<13}{} accounts, {mismatches} with a count other than sent", "tenants", report.tenants);
+    }
+    if let Some(creation) = report.tenant_creation_rss {
+        println!(
+            "  {:<13}server RSS {} before creating the accounts, {} after (no events yet)",
+            "",
+            super::human_bytes(creation.rss_before_bytes),
+            super::human_bytes(creation.rss_after_bytes)
+        );
     }
     if report.kept {
         println!("  {:<13}{}", "data kept in", report.data_dir.display());

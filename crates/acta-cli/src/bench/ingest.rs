@@ -166,7 +166,9 @@ impl Batches {
                     scope.spawn(move || {
                         let mut part = Batches::default();
                         let first = thread * per_thread;
-                        for (key, indexes) in plan.iter().take((first + per_thread).min(total) as usize).skip(first as usize) {
+                        for (key, indexes) in
+                            plan.iter().take((first + per_thread).min(total) as usize).skip(first as usize)
+                        {
                             let mut body = Vec::with_capacity(indexes.len() * 1200);
                             let mut raw = 0;
                             for index in indexes {
@@ -182,10 +184,7 @@ impl Batches {
                 })
                 .collect();
             // A generator thread only panics on a bug; the empty part then shows as missing events.
-            handles
-                .into_iter()
-                .map(|handle| handle.join().unwrap_or_default())
-                .collect()
+            handles.into_iter().map(|handle| handle.join().unwrap_or_default()).collect()
         });
         let mut all = Batches::default();
         for part in parts {

@@ -32,8 +32,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
-use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
 use super::collect::InstanceColumn;
+use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
 use super::scope::Scopes;
 use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
 use crate::log::Record;

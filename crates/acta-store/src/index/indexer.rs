@@ -190,8 +190,7 @@ impl Indexer {
             let (notified, requests) = {
                 let (wakeup, condvar) = &self.inner.wakeup;
                 let mut guard = lock(wakeup);
-                if guard.instances.is_empty() && guard.requests.is_empty() && !self.inner.stop.load(Ordering::SeqCst)
-                {
+                if guard.instances.is_empty() && guard.requests.is_empty() && !self.inner.stop.load(Ordering::SeqCst) {
                     let wait = self.inner.options.commit_interval / 4;
                     guard = match condvar.wait_timeout(guard, wait) {
                         Ok((guard, _)) => guard,
@@ -396,4 +395,3 @@ fn document(fields: &schema::Fields, instance: &str, record: &Record) -> (Tantiv
     );
     (document, event_time)
 }
-

@@ -632,7 +632,9 @@ impl Inner {
                 // partition of thousands read by one account.
                 info.keys().filter_map(|instance| scopes.position(instance).ok()).collect()
             } else {
-                (0..scopes.instances().len()).filter(|position| info.contains_key(&scopes.get(*position).instance)).collect()
+                (0..scopes.instances().len())
+                    .filter(|position| info.contains_key(&scopes.get(*position).instance))
+                    .collect()
             };
             let present: Vec<usize> = present
                 .into_iter()
@@ -703,7 +705,11 @@ impl Inner {
                 if found.contains(id) {
                     continue;
                 }
-                let one = restrict(&self.fields, instances(), Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)));
+                let one = restrict(
+                    &self.fields,
+                    instances(),
+                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
+                );
                 if searcher.search(&one, &Count).map_err(|source| tantivy_error(&partition.name, source))? > 0 {
                     found.insert(id.clone());
                 }

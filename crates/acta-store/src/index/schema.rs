@@ -8,9 +8,7 @@ use std::borrow::Cow;
 
 use acta_query::{Field as QueryField, tokenize};
 use serde_json::Value;
-use tantivy::schema::{
-    FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{TantivyDocument, doc};
 
@@ -107,7 +105,20 @@ impl Fields {
             .filter_map(|(path, name)| Some((field_path(&QueryField::from_name(path))?, name)))
             .map(|(path, name)| (path, builder.add_text_field(name, TextOptions::default().set_fast(None))))
             .collect();
-        Fields { schema: builder.build(), instance, seq, time, received, id, text, tokens, equals_ci, equals_cs, exists, columns }
+        Fields {
+            schema: builder.build(),
+            instance,
+            seq,
+            time,
+            received,
+            id,
+            text,
+            tokens,
+            equals_ci,
+            equals_cs,
+            exists,
+            columns,
+        }
     }
 }
 

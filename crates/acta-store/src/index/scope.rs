@@ -65,10 +65,7 @@ pub(crate) fn restrict<'i>(
 }
 
 /// The documents of these instances (none for an empty list).
-pub(crate) fn instance_set<'i>(
-    fields: &Fields,
-    instances: impl IntoIterator<Item = &'i str>,
-) -> Box<dyn TantivyQuery> {
+pub(crate) fn instance_set<'i>(fields: &Fields, instances: impl IntoIterator<Item = &'i str>) -> Box<dyn TantivyQuery> {
     let mut terms: Vec<Term> =
         instances.into_iter().map(|instance| Term::from_field_text(fields.instance, instance)).collect();
     match terms.len() {
