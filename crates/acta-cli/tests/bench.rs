@@ -112,7 +112,11 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
     assert_eq!(report["server_memory"]["pid"], Value::Null, "without --pid: {report}");
     assert!(report["server_memory"]["peak_rss_bytes"].as_u64().unwrap() > 0, "from /metrics: {report}");
     let queries = report["queries"].as_array().unwrap();
-    assert_eq!(queries.len(), 7);
+    let names: Vec<&str> = queries.iter().map(|entry| entry["name"].as_str().unwrap()).collect();
+    for name in ["free_text", "free_text_two_tokens", "phrase_in_field", "negation", "negation_count"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert_eq!(queries.len(), 10);
     for entry in queries {
         assert_eq!(entry["available"], true, "{entry}");
         assert_eq!(entry["latency"]["samples"], 2, "{entry}");

@@ -95,11 +95,17 @@ impl Server {
 
     /// Sends `count` events arriving on `day` (the clock is set to that day first).
     async fn send_on_day(&self, day: i64, count: usize) {
+        self.send_on_day_in(day, count, None).await;
+    }
+
+    /// Sends `count` events arriving on `day` to an instance (by default the routed one, the global instance).
+    async fn send_on_day_in(&self, day: i64, count: usize, instance: Option<&str>) {
         self.set_day(day);
+        let prefix = instance.map_or(String::new(), |instance| format!("{instance}-"));
         let body: String = (0..count)
             .map(|i| {
                 let event = json!({
-                    "id": format!("day{day}-event{i}"),
+                    "id": format!("{prefix}day{day}-event{i}"),
                     "eventTime": acta_cadf::format_time(DAY0_NS + day * DAY_NS + 3_600_000_000_000),
                     "action": "iam-identity.user-apikey.create",
                     "outcome": "success",
@@ -110,9 +116,10 @@ impl Server {
                 format!("{event}\n")
             })
             .collect();
+        let target = instance.map_or(String::new(), |instance| format!("?instance={instance}"));
         let response = self
             .http
-            .post(format!("{}/v1/events", self.url))
+            .post(format!("{}/v1/events{target}", self.url))
             .bearer_auth(ADMIN_KEY)
             .header("content-type", "application/x-ndjson")
             .body(body)
@@ -257,6 +264,40 @@ async fn partitions_older_than_the_plan_are_deleted_and_the_rest_kept() {
     // Running again deletes nothing more.
     let again = server.run_retention().await;
     assert!(again.deleted.is_empty(), "{again:?}");
+
+    let (dir, key_dir, _root) = server.stop().await;
+    let (valid, output) = verify(dir.path(), key_dir.path());
+    assert!(valid, "acta verify failed after retention:\n{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_day_leaves_search_for_its_instance_only_when_instances_share_the_index() {
+    let server = Server::start().await;
+    let body = json!({"account": "default", "name": "long", "region": "eu-de", "retention_days": 60});
+    let (status, long) = server.call(reqwest::Method::POST, "/v1/instances", Some(body)).await;
+    assert_eq!(status, 201, "{long}");
+    let long_id = long["id"].as_str().unwrap().to_string();
+    let total = forty_days(&server).await;
+    for day in 0..=40 {
+        server.send_on_day_in(day, 2, Some("long")).await;
+    }
+    let created = "action:iam-identity.user-apikey.create";
+    server.wait_count(created, total + 82).await;
+    server.set_day(40);
+
+    let report = server.run_retention().await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    let deleted: Vec<(String, String)> = report.deleted.clone();
+    assert!(deleted.iter().all(|(instance, _)| instance == "default"), "{deleted:?}");
+    assert_eq!(deleted.len(), 10, "{deleted:?}");
+
+    // The global instance's days 0..=9 left search; the same days of the 60-day instance, in the same index
+    // partitions, did not.
+    let kept: u64 = (10..=40).map(|day| 3 + (day % 4) as u64).sum();
+    server.wait_count(&format!("{created} _instance:==default"), kept).await;
+    assert_eq!(server.count(&format!("{created} _instance:=={long_id}")).await, 82);
+    assert_eq!(server.count(&format!("{created} \"day 0\"")).await, 2, "day 0 of the long instance");
+    assert!(server.dir.path().join("index").join("days").join(day_name(0)).is_dir());
 
     let (dir, key_dir, _root) = server.stop().await;
     let (valid, output) = verify(dir.path(), key_dir.path());

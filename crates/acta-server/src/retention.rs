@@ -10,7 +10,8 @@
 //! 3. an `acta.retention.delete` event in the account (instance, day, seqs, arrival range, count, final
 //!    checkpoint), stored durably like any event. Its id is derived from (instance, day), so a run repeated
 //!    after a crash finds it already stored instead of writing a second one;
-//! 4. the index partition (a restart before step 5 rebuilds it from the log, and the next run removes it);
+//! 4. its documents in the shared index partition of that day (a restart before step 5 indexes them again from
+//!    the log, and the next run removes them);
 //! 5. `Log::remove_segment`, which writes the `RETIRED` note before it deletes the file;
 //! 6. the `.leaves` file; the `.notes` stay, so `acta verify` links the next segment to the final checkpoint.
 //!    Leftover `.leaves` of retired days (a crash after step 5) are removed at the start of every run.
@@ -349,7 +350,7 @@ async fn delete_due(state: &AppState, instance: &Instance, report: &mut RunRepor
             .await
             .map_err(|error| error.message)?;
         crash_point(state, 3)?;
-        // 4. The index partition.
+        // 4. Its documents in the index.
         let index = store.index().clone();
         let (instance_id, last_seq) = (instance.id.clone(), segment.last_seq);
         blocking(move || index.remove_partition(&instance_id, day, last_seq).map_err(|e| e.to_string())).await?;
