@@ -106,9 +106,21 @@ impl SegmentCollector for SortedSegmentCollector {
     type Fruit = Vec<LocalKey>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let (Some(time), Some(received), Some(seq)) =
-            (self.time.first(doc), self.received.first(doc), self.seq.first(doc))
-        else {
+        let Some(time) = self.time.first(doc) else {
+            return;
+        };
+        // Once the heap is full, most matches of a large result are older than all it holds: their eventTime
+        // alone rules them out, without reading the other columns.
+        if let (Some(limit), Some(smallest)) = (self.limit, self.heap.peek())
+            && self.heap.len() >= limit
+            && time < smallest.0.0
+        {
+            return;
+        }
+        if self.below.is_some_and(|below| time > below.0) {
+            return;
+        }
+        let (Some(received), Some(seq)) = (self.received.first(doc), self.seq.first(doc)) else {
             return;
         };
         let Some(scope) = self.instance.scope_of(doc) else {
