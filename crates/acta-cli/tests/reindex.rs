@@ -91,6 +91,31 @@ fn deleted_index_partition_is_rebuilt_on_start() {
 }
 
 #[test]
+fn an_index_of_the_earlier_per_instance_layout_is_rebuilt_from_the_log_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));
+    let before = populate(&data, &logs);
+    // Where earlier versions kept the partition of the instance `default`: `index/<instance>/<day>`.
+    let partition = partition_dir(&data);
+    let day = partition.file_name().unwrap().to_owned();
+    let earlier = data.join("index").join("default").join(&day);
+    std::fs::create_dir_all(earlier.parent().unwrap()).unwrap();
+    std::fs::rename(&partition, &earlier).unwrap();
+
+    let server = common::start(&data, &logs);
+    assert_eq!(server.wait_count("", EVENTS as u64, Duration::from_secs(10)), EVENTS as u64);
+    assert_same_answers(&before, &answers(&server));
+    assert!(!data.join("index").join("default").exists(), "the earlier layout is still there");
+    assert!(partition.is_dir(), "no shared partition at {}", partition.display());
+    let said: String = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(said.contains("written by an earlier version"), "the server did not say so:\n{said}");
+    assert!(said.contains("index caught up with the log"), "the server did not report the rebuild:\n{said}");
+}
+
+#[test]
 fn acta_reindex_rebuilds_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let (data, logs) = (dir.path().join("data"), dir.path().join("logs"));

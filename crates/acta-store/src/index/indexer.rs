@@ -69,7 +69,7 @@ impl Indexer {
         for instance in &instances {
             for segment in self.inner.log.segments(instance) {
                 let indexed = self.inner.partition(segment.day)?.indexed(instance);
-                behind += segment.last_seq.saturating_sub(indexed.max(segment.first_seq - 1));
+                behind += segment.last_seq.saturating_sub(indexed.max(segment.first_seq.saturating_sub(1)));
                 work.push((instance.clone(), segment.day));
             }
         }
