@@ -46,6 +46,10 @@ pub(super) struct Indexer {
     /// Per instance, the next sequence number to index.
     next_seq: HashMap<String, u64>,
     last_commit: Instant,
+    /// Whether the writers merge segments: not while the index is behind the log, where merging segments that
+    /// the next commits make bigger anyway cost a fifth of the indexing time (200k events reindexed in 13.3 s
+    /// without merges, 17.0 s with).
+    merging: bool,
 }
 
 impl Indexer {
@@ -56,6 +60,19 @@ impl Indexer {
             dirty: HashMap::new(),
             next_seq: HashMap::new(),
             last_commit: Instant::now(),
+            merging: true,
+        }
+    }
+
+    /// Turns the writers' merging on or off (see `merging`). Turned on before a commit, which is when tantivy
+    /// looks for segments to merge, so the segments a backlog left are merged right after it is indexed.
+    fn set_merging(&mut self, merging: bool) {
+        if self.merging == merging {
+            return;
+        }
+        self.merging = merging;
+        for writer in self.writers.values() {
+            writer.set_merge_policy(merge_policy(merging));
         }
     }
 
@@ -63,6 +80,7 @@ impl Indexer {
     /// saying in the server's log how far it is when that takes a while (a new layout, a lost index).
     pub(super) fn catch_up_all(&mut self) -> Result<(), IndexError> {
         self.drop_partitions_without_segment()?;
+        self.set_merging(false);
         let instances = self.inner.log.instances();
         let mut behind = 0u64;
         let mut work = Vec::new();
@@ -90,6 +108,7 @@ impl Indexer {
             let last = self.inner.log.last_seq(&instance);
             self.next_seq.insert(instance, last + 1);
         }
+        self.set_merging(true);
         self.commit_all()?;
         if behind > 0 {
             tracing::info!(events = done, seconds = started.elapsed().as_secs_f64(), "index caught up with the log");
@@ -209,13 +228,14 @@ impl Indexer {
                 }
             }
             let stopping = self.inner.stop.load(Ordering::SeqCst);
+            let caught_up = self.caught_up();
+            self.set_merging(caught_up || stopping);
             // Behind the log, commits are spaced out: each makes a segment whose term dictionary is built and
             // later merged again, which is most of the indexing cost, so a burst is absorbed in fewer, larger
             // segments; once caught up, the last events are committed at the usual interval.
             let interval = self.inner.options.commit_interval;
             let elapsed = self.last_commit.elapsed();
-            let due =
-                stopping || (elapsed >= interval && (elapsed >= interval * BACKLOG_COMMIT_FACTOR || self.caught_up()));
+            let due = stopping || (elapsed >= interval && (elapsed >= interval * BACKLOG_COMMIT_FACTOR || caught_up));
             if !self.dirty.is_empty()
                 && due
                 && let Err(error) = self.commit_all()
@@ -223,6 +243,12 @@ impl Indexer {
                 tracing::error!(%error, "index commit failed; will retry");
             }
             if stopping {
+                // Segments a backlog left unmerged would stay so in a partition no longer written.
+                for (day, writer) in self.writers.drain() {
+                    if let Err(error) = writer.wait_merging_threads() {
+                        tracing::warn!(%error, %day, "index merges did not finish");
+                    }
+                }
                 return;
             }
         }
@@ -296,6 +322,7 @@ impl Indexer {
                 .index
                 .writer_with_num_threads(options.writer_threads.max(1), options.writer_heap_bytes)
                 .map_err(|source| tantivy_error(&partition.name, source))?;
+            writer.set_merge_policy(merge_policy(self.merging));
             self.writers.insert(day, writer);
         }
         self.writers.get(&day).ok_or(IndexError::Stopped)
@@ -342,9 +369,22 @@ impl Indexer {
                 self.forget_pending(instance, info.indexed_seq);
             }
         }
-        // Only the newest day still receives events; older writers release their memory and threads.
+        // Only the newest day still receives events; older writers release their memory and threads once their
+        // merges are done (dropping a writer would abandon them), on a thread of their own.
         if let Some(newest) = self.writers.keys().max().copied() {
-            self.writers.retain(|day, _| *day >= newest);
+            let older: Vec<Day> = self.writers.keys().filter(|day| **day < newest).copied().collect();
+            for day in older {
+                if let Some(writer) = self.writers.remove(&day) {
+                    let finish = move || {
+                        if let Err(error) = writer.wait_merging_threads() {
+                            tracing::warn!(%error, %day, "index merges did not finish");
+                        }
+                    };
+                    if let Err(error) = std::thread::Builder::new().name("acta-index-retire".into()).spawn(finish) {
+                        tracing::warn!(%error, %day, "no thread to finish the index merges");
+                    }
+                }
+            }
         }
         self.last_commit = Instant::now();
         Ok(())
@@ -367,6 +407,14 @@ impl Indexer {
                 }
             }
         }
+    }
+}
+
+fn merge_policy(merging: bool) -> Box<dyn tantivy::indexer::MergePolicy> {
+    if merging {
+        Box::new(tantivy::indexer::LogMergePolicy::default())
+    } else {
+        Box::new(tantivy::indexer::NoMergePolicy)
     }
 }
 
