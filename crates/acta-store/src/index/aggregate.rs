@@ -540,7 +540,7 @@ fn distinct_texts(view: &EventView<'_>, field: &Field) -> Vec<String> {
 
 /// Runs `f` on the evaluators' view of a stored event; `None` when the stored bytes are not JSON (never for
 /// an accepted event; such an event then matches nothing, as in `verify`).
-fn with_view<T>(scope: &InstanceScope, record: &Record, f: impl FnOnce(&EventView<'_>) -> T) -> Option<T> {
+pub(super) fn with_view<T>(scope: &InstanceScope, record: &Record, f: impl FnOnce(&EventView<'_>) -> T) -> Option<T> {
     let raw = String::from_utf8_lossy(&record.event);
     let event = serde_json::from_str::<serde_json::Value>(&raw).ok()?;
     let received = acta_cadf::format_time(record.received_ns);

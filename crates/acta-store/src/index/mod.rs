@@ -26,7 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use acta_query::{Compiled, EventView, PreparedEvent, Query};
+use acta_query::{Compiled, PreparedEvent, Query};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::Count;
 use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery};
@@ -500,11 +500,6 @@ impl EventIndex {
             .sum()
     }
 
-    /// The bytes on disk of the whole index.
-    pub fn bytes(&self) -> u64 {
-        dir_bytes(&self.inner.dir)
-    }
-
     /// Stops the indexer after a last commit.
     pub fn close(&self) {
         self.inner.stop.store(true, Ordering::SeqCst);
@@ -767,22 +762,9 @@ fn local_bound(after: &SortKey, scopes: &Scopes) -> LocalKey {
     (after.time, after.received, u32::try_from(position).unwrap_or(u32::MAX), seq)
 }
 
-/// The reference evaluator's verdict on a stored event.
+/// The reference evaluator's verdict on a stored event (an event whose bytes are not JSON matches nothing).
 fn verify(compiled: &Compiled, scope: &InstanceScope, record: &Record) -> bool {
-    let raw = String::from_utf8_lossy(&record.event);
-    let Ok(event) = serde_json::from_str::<serde_json::Value>(&raw) else {
-        return false;
-    };
-    let received = acta_cadf::format_time(record.received_ns);
-    let view = EventView {
-        raw: &raw,
-        event: &event,
-        account: &scope.account,
-        instance: &scope.instance,
-        region: &scope.region,
-        received: &received,
-    };
-    compiled.matches(&PreparedEvent::new(view))
+    aggregate::with_view(scope, record, |view| compiled.matches(&PreparedEvent::new(*view))).unwrap_or(false)
 }
 
 /// The size of the files under `path`, 0 when it does not exist.
