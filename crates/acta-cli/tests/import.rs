@@ -76,15 +76,23 @@ async fn fill(data: &Path, key: &Path) -> Vec<Day> {
              {{\n  \"eventTime\": \"{time}\",\n  \"action\": \"iam.user.logout\",\n  \"outcome\": \"success\",\n  \"initiatorId\": \"u-1\",\n  \"targetId\": \"t-1\"\n}},\n\
              {{\"id\":\"d{day}-b\",\"eventTime\":\"{time}\",\"action\":\"kms.secrets.create\",\"outcome\":\"success\",\"initiatorId\":\"u-3\",\"targetId\":\"t-3\"}}]"
         );
-        let parsed = acta_cadf::parse_batch(
-            body.as_bytes(),
-            acta_cadf::BodyFormat::Json,
-            &acta_cadf::Options::default(),
-            acta_server::now_ns(),
-        )
-        .unwrap();
-        let events = parsed.into_iter().map(Result::unwrap).collect();
-        store.ingest(ACCOUNT, INSTANCE, &[INSTANCE.to_owned()], events).await.unwrap();
+        let now = acta_server::now_ns();
+        let events =
+            acta_cadf::parse_batch(body.as_bytes(), acta_cadf::BodyFormat::Json, &acta_cadf::Options::default(), now)
+                .unwrap();
+        let instance = acta_store::Instance {
+            id: INSTANCE.to_owned(),
+            account: ACCOUNT.to_owned(),
+            name: INSTANCE.to_owned(),
+            region: "global".to_owned(),
+            retention_days: 30,
+            global: true,
+            strict: false,
+            created_at: String::new(),
+        };
+        let destination = acta_store::Destination::Instance(instance);
+        let outcome = store.accept(acta_store::Batch { events, destination, now }).await.unwrap();
+        assert_eq!(outcome.accepted, 4, "{outcome:?}");
         store.integrity().unwrap().sync().unwrap();
         days.push(Day::from_ns(clock.load(Ordering::SeqCst)));
         clock.fetch_add(DAY_NS, Ordering::SeqCst);

@@ -98,6 +98,16 @@ impl From<acta_store::StoreError> for ApiError {
     }
 }
 
+impl From<acta_store::IngestError> for ApiError {
+    fn from(error: acta_store::IngestError) -> ApiError {
+        match error {
+            acta_store::IngestError::UnknownAccount(_) => ApiError::not_found("account"),
+            acta_store::IngestError::Store(error) => ApiError::from(error),
+            other @ acta_store::IngestError::OwnEvent { .. } => ApiError::internal(other),
+        }
+    }
+}
+
 impl From<acta_store::IndexError> for ApiError {
     fn from(error: acta_store::IndexError) -> ApiError {
         ApiError::from(acta_store::StoreError::Index(error))

@@ -1,4 +1,5 @@
-//! `GET /metrics`: Prometheus text exposition (format 0.0.4).
+//! The counters and process figures of `GET /metrics` (the handler is `http::metrics`), and their
+//! Prometheus text exposition (format 0.0.4).
 //!
 //! Hand-written rather than through `prometheus-client` or `metrics`: a handful of counters and gauges, no
 //! histograms, one exposition format; the text is a few lines per metric and a crate would add a registry and
@@ -10,15 +11,9 @@
 //! it closed starts the server with `--metrics-require-key`, and then only the platform admin key reads it.
 
 use std::fmt::Write;
+
+use acta_store::Store;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-
-use crate::auth::Principal;
-use crate::error::ApiError;
-use crate::state::AppState;
 
 /// Linux's USER_HZ: the unit of the CPU times in `/proc/<pid>/stat`, fixed at 100 by the kernel's ABI.
 const USER_HZ: f64 = 100.0;
@@ -59,16 +54,14 @@ impl NotificationCounts {
     }
 }
 
-/// `GET /metrics`.
-pub(crate) async fn metrics(
-    State(state): State<AppState>,
-    principal: Result<Principal, ApiError>,
-) -> Result<Response, ApiError> {
-    if state.limits.metrics_require_key && !principal?.is_admin() {
-        return Err(ApiError::forbidden("the metrics need the platform admin key on this server"));
-    }
-    let index = state.store.index().clone();
-    let log = state.store.log().clone();
+/// The text of `GET /metrics`.
+pub(crate) async fn exposition(
+    store: &Store,
+    metrics: &Metrics,
+    notifications: &NotificationCounts,
+) -> Result<String, tokio::task::JoinError> {
+    let index = store.index().clone();
+    let log = store.log().clone();
     // The index lag takes the index's locks and the /proc reads are file system calls: off the async threads.
     let (lag, durable, process) = tokio::task::spawn_blocking(move || {
         let mut durable: Vec<(String, u64)> =
@@ -76,8 +69,7 @@ pub(crate) async fn metrics(
         durable.sort();
         (index.lag(), durable, ProcessStats::read())
     })
-    .await
-    .map_err(ApiError::internal)?;
+    .await?;
 
     let mut out = String::with_capacity(4096);
     if let Some(process) = process {
@@ -86,7 +78,7 @@ pub(crate) async fn metrics(
     let counter = |out: &mut String, name: &str, help: &str, value: u64| {
         metric(out, name, "counter", help, &[("", value as f64)]);
     };
-    let m = &state.metrics;
+    let m = metrics;
     counter(&mut out, "acta_events_accepted_total", "Events stored.", m.accepted.load(Ordering::Relaxed));
     counter(&mut out, "acta_events_rejected_total", "Events refused as invalid.", m.rejected.load(Ordering::Relaxed));
     counter(
@@ -120,7 +112,7 @@ pub(crate) async fn metrics(
         "Durable events not yet searchable (appended to the log, not yet committed to the index).",
         &[("", lag as f64)],
     );
-    let n = &state.alerts.notifications;
+    let n = notifications;
     counter(
         &mut out,
         "acta_alert_notifications_sent_total",
@@ -139,7 +131,7 @@ pub(crate) async fn metrics(
         "Alert notifications given up after their last attempt failed.",
         n.given_up.load(Ordering::Relaxed),
     );
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response())
+    Ok(out)
 }
 
 /// One metric family: HELP, TYPE, and a sample per label set (`""` for none).

@@ -1,31 +1,9 @@
-//! The state shared by all handlers.
+//! The state every handler gets, and only handlers: jobs take what they use.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use acta_store::Store;
-use tokio::sync::broadcast;
-
-/// An event as it was accepted, for live tail and the alert engine.
-#[derive(Debug, Clone)]
-pub struct LiveEvent {
-    /// Account.
-    pub account: String,
-    /// Instance.
-    pub instance: String,
-    /// Region of the instance.
-    pub region: String,
-    /// Event id.
-    pub id: String,
-    /// Sequence number in the instance's log.
-    pub seq: u64,
-    /// Arrival time, unix ns.
-    pub received_ns: i64,
-    /// The event bytes as received (UTF-8 JSON).
-    pub raw: Arc<str>,
-    /// The parsed event.
-    pub value: Arc<serde_json::Value>,
-}
 
 /// Operator settings the handlers need.
 #[derive(Debug, Clone)]
@@ -56,20 +34,16 @@ impl Default for Limits {
 pub struct AppState {
     /// Storage.
     pub store: Arc<Store>,
-    /// Accepted events, as they are answered.
-    pub live: broadcast::Sender<Arc<LiveEvent>>,
     /// Limits.
     pub limits: Limits,
     /// Alerting: operator settings, engine reloads, the outbox worker's wake-up.
-    pub alerts: Arc<crate::alerts::Alerts>,
+    pub alerts: Arc<crate::notify::Alerts>,
     /// Becomes true when the server stops, so long-lived answers (tail) end and shutdown completes.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// The web console's sign-in sessions (in memory: a restart signs everyone out).
-    pub sessions: Arc<crate::session::Sessions>,
-    /// Retention's run state (archive backoff).
-    pub retention: Arc<crate::retention::Retention>,
-    /// Retention and archive settings of the operator (clock, archive roots).
-    pub retention_settings: crate::retention::RetentionSettings,
+    pub sessions: Arc<crate::access::session::Sessions>,
+    /// The retention job (its settings, plans, explicit runs).
+    pub retention: Arc<crate::jobs::retention::Retention>,
     /// Counters for `GET /metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -6,20 +6,23 @@
 //! - [`index`]: tantivy partitions per arrival day, shared by all instances, that follow the log and answer
 //!   queries with the search language's exact semantics, each restricted to its caller's instances;
 //!   rebuildable from the log at any time.
-//! - [`meta`]: accounts, instances, keys (SQLite through sqlx).
 //! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
 //!   own thread, like the index.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
 //!   the notification outbox and delivery attempts, in the same database; [`boards`]: boards and their graphs.
-//! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database).
-//! - [`Store`] ties them together for the server: ingest (dedup, append, notify the indexer) and reads scoped
-//!   to an account. It knows nothing of HTTP.
+//! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database);
+//!   [`lifecycle`]: what archiving reads of a sealed day and what retention removes.
+//! - [`ingest`]: the one write path ([`Store::accept`]): routing, validation per instance, duplicate detection,
+//!   the durable append, publication to the live followers.
+//! - [`Store`] ties them together for the server. It knows nothing of HTTP.
 
 pub mod alerting;
 pub mod archives;
 pub mod boards;
 pub mod index;
+pub mod ingest;
 pub mod integrity;
+pub mod lifecycle;
 pub mod log;
 pub mod meta;
 
@@ -34,6 +37,9 @@ pub use boards::Board;
 pub use index::{
     Aggregation, Breakdown, EventIndex, Histogram, Hit, IndexError, IndexOptions, InstanceScope, PartitionInfo, Search,
     Series, SortKey, Terms,
+};
+pub use ingest::{
+    Batch, BatchOutcome, DEFAULT_ACCOUNT, Destination, EventOutcome, IngestError, LiveEvent, Parsed, Publisher,
 };
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};
@@ -62,6 +68,9 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A sealed segment has no final checkpoint yet.
+    #[error("the segment of {0} has no final checkpoint yet")]
+    NotFinal(Day),
     /// A blocking task failed.
     #[error("internal task failed: {0}")]
     Task(String),
@@ -114,6 +123,8 @@ pub struct Storage {
 
 /// The event log, its index and the metadata of one data directory.
 pub struct Store {
+    append: Arc<dyn ingest::DurableAppend>,
+    publisher: Publisher,
     log: Arc<Log>,
     index: Arc<EventIndex>,
     integrity: Option<Arc<Integrity>>,
@@ -140,7 +151,8 @@ impl Store {
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
-        Ok(Store { log, index, integrity, meta, dir: dir.to_path_buf() })
+        let append = Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() });
+        Ok(Store { append, publisher: Publisher::default(), log, index, integrity, meta, dir: dir.to_path_buf() })
     }
 
     /// The metadata repository.
@@ -168,25 +180,26 @@ impl Store {
         &self.dir
     }
 
-    /// Stores valid events of an account in one of its instances. Returns when the new ones are durable.
-    /// `account_instances` are all instances of the account: an id seen in any of them is a duplicate.
-    pub async fn ingest(
+    /// The live bus: events as they are accepted (see [`ingest`]).
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// The durable append of valid events of an account into one of its instances (see
+    /// [`ingest::DurableAppend`]); [`Store::accept`] is the write path that uses it.
+    async fn append(
         &self,
         account: &str,
         instance: &str,
         account_instances: &[String],
         events: Vec<Event>,
     ) -> Result<Vec<Stored>, StoreError> {
-        let log = self.log.clone();
-        let index = self.index.clone();
-        let account = account.to_string();
-        let instance = instance.to_string();
-        let account_instances = account_instances.to_vec();
-        tokio::task::spawn_blocking(move || {
-            ingest_blocking(&log, &index, &account, &instance, &account_instances, events)
-        })
-        .await
-        .map_err(|error| StoreError::Task(error.to_string()))?
+        let (account, instance, account_instances) =
+            (account.to_string(), instance.to_string(), account_instances.to_vec());
+        let append = self.append.clone();
+        tokio::task::spawn_blocking(move || append.append(&account, &instance, &account_instances, events))
+            .await
+            .map_err(|error| StoreError::Task(error.to_string()))?
     }
 
     /// What an instance keeps on disk: live records, bytes of its log, index and checkpoints, and the arrival
@@ -219,57 +232,4 @@ impl Store {
         let _ = tokio::task::spawn_blocking(move || index.close()).await;
         self.meta.close().await;
     }
-}
-
-fn ingest_blocking(
-    log: &Log,
-    index: &EventIndex,
-    account: &str,
-    instance: &str,
-    account_instances: &[String],
-    events: Vec<Event>,
-) -> Result<Vec<Stored>, StoreError> {
-    let ids: Vec<String> =
-        events.iter().map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string())).collect();
-    let duplicates = index.reserve_ids(account, account_instances, &ids)?;
-    let mut records = Vec::new();
-    let mut reserved = Vec::new();
-    for ((event, id), duplicate) in events.into_iter().zip(&ids).zip(&duplicates) {
-        if *duplicate {
-            continue;
-        }
-        reserved.push(id.clone());
-        records.push(log::NewRecord { account: account.to_string(), event_id: id.clone(), event: event.raw });
-    }
-    let appended = if records.is_empty() {
-        Vec::new()
-    } else {
-        match log.append(instance, records) {
-            Ok(appended) => appended,
-            Err(error) => {
-                index.release_ids(account, &reserved);
-                return Err(error.into());
-            }
-        }
-    };
-    let stored_ids: Vec<(String, u64)> = reserved.iter().cloned().zip(appended.iter().map(|a| a.seq)).collect();
-    index.confirm_ids(account, instance, &stored_ids);
-    if !appended.is_empty() {
-        index.notify(instance);
-    }
-    let mut appended = appended.into_iter();
-    let outcomes = ids
-        .into_iter()
-        .zip(duplicates)
-        .map(|(id, duplicate)| {
-            if duplicate {
-                return Stored::Duplicate { id };
-            }
-            match appended.next() {
-                Some(done) => Stored::New { id, seq: done.seq, received_ns: done.received_ns },
-                None => Stored::Duplicate { id },
-            }
-        })
-        .collect();
-    Ok(outcomes)
 }

@@ -36,7 +36,6 @@ use super::collect::InstanceColumn;
 use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
 use super::scope::Scopes;
 use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
-use crate::log::Record;
 
 /// What to aggregate: a query over some instances and an eventTime range (`from` inclusive, `to` exclusive).
 pub struct Aggregation<'a> {
@@ -308,7 +307,7 @@ impl<'a> Run<'a> {
                 self.check_deadline()?;
                 let scope = scopes.get(matched.scope as usize);
                 let record = self.inner.read_record(&scope.instance, matched.seq)?;
-                let texts = with_view(scope, &record, |view| distinct_texts(view, &field)).unwrap_or_default();
+                let texts = crate::ingest::publish::with_record_view(scope, &record, |view| distinct_texts(view, &field)).unwrap_or_default();
                 let mut any = false;
                 for text in texts.into_iter().filter(|text| !only_truncated || held_truncated(text)) {
                     any = true;
@@ -332,7 +331,7 @@ impl<'a> Run<'a> {
             let record = self.inner.read_record(&scope.instance, matched.seq)?;
             let compiled = &self.compiled;
             let field = self.by.as_ref().map(|by| &by.field);
-            let verdict = with_view(scope, &record, |view| {
+            let verdict = crate::ingest::publish::with_record_view(scope, &record, |view| {
                 compiled.matches(&PreparedEvent::new(*view)).then(|| field.map(|field| distinct_texts(view, field)))
             });
             let Some(Some(texts)) = verdict else {
@@ -536,23 +535,6 @@ fn distinct_texts(view: &EventView<'_>, field: &Field) -> Vec<String> {
     texts.sort_unstable();
     texts.dedup();
     texts
-}
-
-/// Runs `f` on the evaluators' view of a stored event; `None` when the stored bytes are not JSON (never for
-/// an accepted event; such an event then matches nothing, as in `verify`).
-pub(super) fn with_view<T>(scope: &InstanceScope, record: &Record, f: impl FnOnce(&EventView<'_>) -> T) -> Option<T> {
-    let raw = String::from_utf8_lossy(&record.event);
-    let event = serde_json::from_str::<serde_json::Value>(&raw).ok()?;
-    let received = acta_cadf::format_time(record.received_ns);
-    let view = EventView {
-        raw: &raw,
-        event: &event,
-        account: &scope.account,
-        instance: &scope.instance,
-        region: &scope.region,
-        received: &received,
-    };
-    Some(f(&view))
 }
 
 fn io_error(partition: &str, source: std::io::Error) -> IndexError {

@@ -18,10 +18,10 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::auth::Principal;
+use crate::access::auth::Principal;
+use crate::access::scope::{account_of, instances_in_scope, scopes};
 use crate::buckets::{self, BucketError, Interval};
 use crate::error::ApiError;
-use crate::events::{account_of, instances_in_scope, scopes};
 use crate::state::AppState;
 use crate::timespec;
 
@@ -53,7 +53,7 @@ pub(crate) async fn histogram(
     principal.require("reader")?;
     let q = params.q.clone().unwrap_or_default();
     acta_query::parse(&q).map_err(|error| ApiError::query(&error))?;
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     // A histogram needs a start: without one it covers the last 24 hours, as a board's default range does.
     let from = params.from.as_deref().filter(|text| !text.trim().is_empty()).unwrap_or("24h");
     let range = timespec::resolve(Some(from), params.to.as_deref(), now)
@@ -120,7 +120,7 @@ pub(crate) async fn histogram_answer(
     let top = top(request.top, HISTOGRAM_TOP)?;
 
     let account = account_of(principal, request.account)?;
-    let instances = instances_in_scope(state, principal, &account, request.instance).await?;
+    let instances = instances_in_scope(&state.store, principal, &account, request.instance).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
     let deadline = Instant::now() + state.limits.query_deadline;
@@ -237,14 +237,14 @@ pub(crate) async fn terms(
     let q = params.q.clone().unwrap_or_default();
     let query = acta_query::parse(&q).map_err(|error| ApiError::query(&error))?;
     // The range means what it means for search and count: no `from` is the whole retention.
-    let range = timespec::resolve(params.from.as_deref(), params.to.as_deref(), crate::now_ns())
+    let range = timespec::resolve(params.from.as_deref(), params.to.as_deref(), crate::clock::now_ns())
         .map_err(|message| ApiError::bad_request("invalid_time", message))?;
     let name = params.field.as_deref().filter(|text| !text.trim().is_empty());
     let by = field(name.ok_or_else(|| ApiError::bad_request("invalid_field", "field is required"))?)?;
     let top = top(params.top.as_deref(), TERMS_TOP)?;
 
     let account = account_of(&principal, params.account.as_deref())?;
-    let instances = instances_in_scope(&state, &principal, &account, params.instance.as_deref()).await?;
+    let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
     let deadline = Instant::now() + state.limits.query_deadline;

@@ -11,12 +11,16 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::audit::{self, Audit};
-use crate::auth::{self, Principal};
-use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::events::account_of;
-use crate::state::AppState;
+use crate::access::audit::{self};
+use crate::access::auth::{self, Principal};
 use acta_store::{Account, ApiKey, Instance};
+
+use crate::access::audit::refuse;
+use crate::access::scope::{account_of, require_account_manager};
+use crate::clock::now_text;
+use crate::error::{ApiError, JsonBody, QueryParams};
+use crate::http::input::{check_name, check_slug, new_id};
+use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["reader", "writer", "manager", "ingest"];
 
@@ -28,43 +32,6 @@ fn rank(role: &str) -> u8 {
         "admin" => 4,
         _ => 0,
     }
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
-}
-
-pub(crate) fn now_text() -> String {
-    acta_cadf::format_time(crate::now_ns())
-}
-
-/// Ids and names that become paths or CRN parts.
-fn check_slug(what: &str, text: &str) -> Result<(), ApiError> {
-    let valid = !text.is_empty()
-        && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        return Ok(());
-    }
-    Err(ApiError::bad_request("invalid_field", format!("{what} {text:?} must be 1-64 characters of a-z, 0-9, - and _")))
-}
-
-pub(crate) fn check_name(what: &str, text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() || text.chars().count() > 200 || text.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{what} must be 1-200 characters without control characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// Audits a refusal, then returns it.
-pub(crate) async fn refuse(state: &AppState, principal: &Principal, audit: Audit<'_>, error: ApiError) -> ApiError {
-    if let Err(audit_error) = audit::record(state, principal, audit).await {
-        return audit_error;
-    }
-    error
 }
 
 // ----- accounts -----
@@ -104,8 +71,9 @@ pub(crate) async fn create_account(
         created_at: now,
     };
     state.store.meta().create_instance(&global).await?;
-    crate::boards::give_predefined(state.store.meta(), &id).await?;
-    audit::record(&state, &principal, audit::object_action(&id, "account", "create", &id, &account.name, 201)).await?;
+    crate::http::boards::give_predefined(state.store.meta(), &id).await?;
+    audit::record(&state.store, &principal, audit::object_action(&id, "account", "create", &id, &account.name, 201))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": account.id, "name": account.name, "created_at": account.created_at,
@@ -150,14 +118,6 @@ fn check_retention(days: i64) -> Result<(), ApiError> {
 }
 
 /// Refuses unless the key manages the whole account (a key narrowed to one instance manages no instances).
-pub(crate) fn require_account_manager(principal: &Principal) -> Result<(), ApiError> {
-    principal.require("manager")?;
-    if principal.key.instance.is_some() {
-        return Err(ApiError::forbidden("a key narrowed to one instance cannot manage instances"));
-    }
-    Ok(())
-}
-
 /// `POST /v1/instances`.
 pub(crate) async fn create_instance(
     State(state): State<AppState>,
@@ -167,7 +127,7 @@ pub(crate) async fn create_instance(
     let account = account_of(&principal, body.account.as_deref())?;
     if let Err(error) = require_account_manager(&principal) {
         let audit = audit::object_action(&account, "instance", "create", "", &body.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if state.store.meta().account(&account).await?.is_none() {
         return Err(ApiError::not_found("account"));
@@ -193,7 +153,7 @@ pub(crate) async fn create_instance(
     };
     state.store.meta().create_instance(&instance).await?;
     let audit = audit::object_action(&account, "instance", "create", &instance.id, &instance.name, 201);
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     Ok((StatusCode::CREATED, Json(json!(instance))))
 }
 
@@ -204,7 +164,7 @@ pub(crate) async fn list_instances(
     QueryParams(params): QueryParams<AccountParam>,
 ) -> Result<Json<Value>, ApiError> {
     let account = account_of(&principal, params.account.as_deref())?;
-    let instances = crate::events::instances_in_scope(&state, &principal, &account, None).await?;
+    let instances = crate::access::scope::instances_in_scope(&state.store, &principal, &account, None).await?;
     let mut shown = Vec::with_capacity(instances.len());
     for instance in &instances {
         shown.push(instance_json(&state, instance).await?);
@@ -226,7 +186,7 @@ pub(crate) async fn instance_json(state: &AppState, instance: &Instance) -> Resu
         "segments": storage.segments,
     });
     if let Some(row) = state.store.meta().archive(&instance.account, &instance.id).await?
-        && let Ok(config) = serde_json::from_str::<crate::archive::ArchiveConfig>(&row.config)
+        && let Ok(config) = serde_json::from_str::<crate::jobs::archive::ArchiveConfig>(&row.config)
     {
         let archived = state.store.meta().archived_segments(&instance.id, &config.destination()).await?;
         if let (Some(object), Some(last)) = (figures.as_object_mut(), archived.last()) {
@@ -293,7 +253,7 @@ pub(crate) async fn update_instance(
     let mut instance = instance_of(&state, &principal, &account, &id).await?;
     if let Err(error) = require_account_manager(&principal) {
         let audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if let Some(name) = body.name {
         check_name("name", &name)?;
@@ -307,7 +267,7 @@ pub(crate) async fn update_instance(
     if let Some(strict) = body.strict {
         instance.strict = strict;
     }
-    let going = crate::retention::plan(&state, &instance.id, instance.retention_days);
+    let going = state.retention.plan(&instance.id, instance.retention_days);
     let events: u64 = going.iter().map(|partition| partition.events).sum();
     if body.dry_run {
         return Ok(Json(json!({
@@ -332,7 +292,7 @@ pub(crate) async fn update_instance(
         );
         error.details = going.iter().map(|partition| json!(partition)).collect();
         let audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 409);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     state.store.meta().update_instance(&instance).await?;
     let mut audit = audit::object_action(&account, "instance", "update", &instance.id, &instance.name, 200);
@@ -340,11 +300,11 @@ pub(crate) async fn update_instance(
         audit.request_data = Some(json!({"retention_days": {"from": previous_days, "to": instance.retention_days},
                                          "partitions": going, "events": events}));
     }
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     if shortened && !going.is_empty() {
         // The deletion runs now rather than at the next period; it is the retention task's usual run.
         let state = state.clone();
-        tokio::spawn(async move { crate::retention::run_once(&state, true, false).await });
+        tokio::spawn(async move { state.retention.run_once(true, false).await });
     }
     Ok(Json(instance_json(&state, &instance).await?))
 }
@@ -374,11 +334,11 @@ pub(crate) async fn delete_instance(
     };
     if let Some((status, error)) = refusal {
         let audit = audit::object_action(&account, "instance", "delete", &instance.id, &instance.name, status);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     state.store.meta().delete_instance(&account, &id).await?;
     let audit = audit::object_action(&account, "instance", "delete", &instance.id, &instance.name, 204);
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -410,7 +370,7 @@ pub(crate) async fn create_key(
         let audit = audit::key_action(&account, "create", "", &body.name, 403, None);
         let error =
             ApiError::forbidden("no key is minted with the admin role: the platform admin key is made at bootstrap");
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if !ROLES.contains(&body.role.as_str()) {
         return Err(ApiError::bad_request(
@@ -429,7 +389,7 @@ pub(crate) async fn create_key(
     let generated = auth::generate_key();
     if let Some(error) = refusal {
         let audit = audit::key_action(&account, "create", &generated.id, &body.name, error.status.as_u16(), None);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     let key = ApiKey {
         id: generated.id.clone(),
@@ -447,7 +407,8 @@ pub(crate) async fn create_key(
         principal: if key_principal.is_empty() { body.name.clone() } else { key_principal },
     };
     state.store.meta().create_key(&key).await?;
-    audit::record(&state, &principal, audit::key_action(&account, "create", &key.id, &key.name, 201, None)).await?;
+    audit::record(&state.store, &principal, audit::key_action(&account, "create", &key.id, &key.name, 201, None))
+        .await?;
     let mut answer = json!(key);
     if let Some(object) = answer.as_object_mut() {
         object.insert("secret".to_string(), json!(generated.secret));
@@ -568,7 +529,7 @@ pub(crate) async fn update_key(
     let mut key = key_of(&state, &principal, &account, &id).await?;
     if key.locked {
         let audit = audit::key_action(&account, "update", &key.id, &key.name, 409, Some("rename"));
-        return Err(refuse(&state, &principal, audit, locked_error(&key, "update")).await);
+        return Err(refuse(&state.store, &principal, audit, locked_error(&key, "update")).await);
     }
     if let Some(name) = body.name {
         check_name("name", &name)?;
@@ -581,8 +542,12 @@ pub(crate) async fn update_key(
         key.description = description;
     }
     state.store.meta().update_key(&account, &id, &key.name, &key.description).await?;
-    audit::record(&state, &principal, audit::key_action(&account, "update", &key.id, &key.name, 200, Some("rename")))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::key_action(&account, "update", &key.id, &key.name, 200, Some("rename")),
+    )
+    .await?;
     Ok(Json(json!(key)))
 }
 
@@ -599,8 +564,12 @@ pub(crate) async fn set_lock(
     state.store.meta().set_key_locked(&account, &id, locked).await?;
     key.locked = locked;
     let operation = if locked { "lock" } else { "unlock" };
-    audit::record(&state, &principal, audit::key_action(&account, "update", &key.id, &key.name, 200, Some(operation)))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::key_action(&account, "update", &key.id, &key.name, 200, Some(operation)),
+    )
+    .await?;
     Ok(Json(json!(key)))
 }
 
@@ -635,9 +604,10 @@ pub(crate) async fn delete_key(
     let key = key_of(&state, &principal, &account, &id).await?;
     if key.locked {
         let audit = audit::key_action(&account, "delete", &key.id, &key.name, 409, None);
-        return Err(refuse(&state, &principal, audit, locked_error(&key, "delete")).await);
+        return Err(refuse(&state.store, &principal, audit, locked_error(&key, "delete")).await);
     }
     state.store.meta().delete_key(&account, &id).await?;
-    audit::record(&state, &principal, audit::key_action(&account, "delete", &key.id, &key.name, 204, None)).await?;
+    audit::record(&state.store, &principal, audit::key_action(&account, "delete", &key.id, &key.name, 204, None))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

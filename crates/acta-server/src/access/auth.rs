@@ -70,11 +70,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Compares without revealing where two secrets differ (only their lengths, which are public).
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// What a request may do: the authenticated key, and where the request came from (for the audit trail).
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -85,7 +80,7 @@ pub struct Principal {
     /// The client's User-Agent (`Acta CLI/<version>`, ...), or `Acta web console` for a console session.
     pub agent: String,
     /// The console session the request came with, when it authenticated by cookie rather than Bearer.
-    pub session: Option<crate::session::SessionInfo>,
+    pub session: Option<crate::access::session::SessionInfo>,
 }
 
 impl Principal {
@@ -128,7 +123,7 @@ pub(crate) async fn authenticate_key(state: &AppState, text: &str, now_ns: i64) 
     let id = key_id(text).unwrap_or(ADMIN_KEY_ID);
     let invalid = || ApiError::unauthorized("the API key is not valid");
     let key = state.store.meta().key_for_auth(id).await?.ok_or_else(invalid)?;
-    if !same_secret(&key.secret_hash, &hash_key(text)) {
+    if !crate::access::session::same_secret(&key.secret_hash, &hash_key(text)) {
         return Err(invalid());
     }
     check_not_expired(&key, now_ns)?;
@@ -157,12 +152,12 @@ async fn from_session(
     state: &AppState,
     token: &str,
     now_ns: i64,
-) -> Result<(ApiKey, crate::session::SessionInfo), ApiError> {
+) -> Result<(ApiKey, crate::access::session::SessionInfo), ApiError> {
     let (key_id, session) = state
         .sessions
         .resume(token, now_ns)
         .ok_or_else(|| ApiError::unauthorized("the console session has ended; sign in again"))?;
-    crate::session::check_csrf(&parts.method, &parts.headers, &session)?;
+    crate::access::session::check_csrf(&parts.method, &parts.headers, &session)?;
     // Read the key again on every request, so deleting it (or its expiry) ends its sessions at once.
     let Some(key) = state.store.meta().key_for_auth(&key_id).await? else {
         state.sessions.end(&session);
@@ -192,7 +187,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let now_ns = crate::now_ns();
+        let now_ns = crate::clock::now_ns();
         let address = client_address(&parts.extensions);
         // An explicit Authorization header wins over a cookie the browser may also have attached.
         let principal = if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
@@ -211,9 +206,9 @@ impl FromRequestParts<AppState> for Principal {
                 .take(200)
                 .collect();
             Principal { key, address, agent, session: None }
-        } else if let Some(token) = crate::session::cookie_token(&parts.headers) {
+        } else if let Some(token) = crate::access::session::cookie_token(&parts.headers) {
             let (key, session) = from_session(parts, state, token, now_ns).await?;
-            Principal { key, address, agent: crate::session::CONSOLE_AGENT.to_string(), session: Some(session) }
+            Principal { key, address, agent: crate::access::session::CONSOLE_AGENT.to_string(), session: Some(session) }
         } else {
             return Err(ApiError::unauthorized("missing Authorization: Bearer <api key>"));
         };
@@ -221,7 +216,7 @@ impl FromRequestParts<AppState> for Principal {
         let last_used_ns = principal.key.last_used_at.as_deref().and_then(|text| acta_cadf::parse_time(text).ok());
         if last_used_ns.is_none_or(|last| now_ns - last >= LOGIN_AUDIT_INTERVAL_NS) {
             state.store.meta().touch_key(&principal.key.id, &now).await?;
-            crate::audit::key_login(state, &principal).await?;
+            crate::access::audit::key_login(&state.store, &principal).await?;
         }
         Ok(principal)
     }

@@ -21,12 +21,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value, json};
 
-use crate::admin::{check_name, new_id, now_text, refuse};
-use crate::aggregate::{self, HistogramRequest};
-use crate::audit;
-use crate::auth::Principal;
+use crate::access::audit;
+use crate::access::audit::refuse;
+use crate::access::auth::Principal;
+use crate::access::scope::{account_of, instances_in_scope, scopes};
+use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::events::{account_of, instances_in_scope, scopes};
+use crate::http::aggregate::{self, HistogramRequest};
+use crate::http::input::{check_name, new_id};
 use crate::state::AppState;
 
 /// The most graphs a board holds.
@@ -398,7 +400,7 @@ pub(crate) async fn create_board(
     let account = account_of(&principal, body.account.as_deref())?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "board", "create", "", &body.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if state.store.meta().account(&account).await?.is_none() {
         return Err(ApiError::not_found("account"));
@@ -419,10 +421,14 @@ pub(crate) async fn create_board(
     if let Err(error) = state.store.meta().create_board(&board).await {
         let error = ApiError::from(error);
         let audit = audit::object_action(&account, "board", "create", "", &board.name, error.status.as_u16());
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
-    audit::record(&state, &principal, audit::object_action(&account, "board", "create", &board.id, &board.name, 201))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "board", "create", &board.id, &board.name, 201),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(board_json(&board))))
 }
 
@@ -479,7 +485,7 @@ pub(crate) async fn update_board(
     let mut board = board_of(&state, &account, &id).await?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "board", "update", &board.id, &board.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if let Some(name) = body.name {
         board.name = name.trim().to_string();
@@ -496,10 +502,14 @@ pub(crate) async fn update_board(
     if let Err(error) = state.store.meta().update_board(&board).await {
         let error = ApiError::from(error);
         let audit = audit::object_action(&account, "board", "update", &board.id, &board.name, error.status.as_u16());
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
-    audit::record(&state, &principal, audit::object_action(&account, "board", "update", &board.id, &board.name, 200))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "board", "update", &board.id, &board.name, 200),
+    )
+    .await?;
     Ok(Json(board_json(&board)))
 }
 
@@ -514,13 +524,17 @@ pub(crate) async fn delete_board(
     let board = board_of(&state, &account, &id).await?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "board", "delete", &board.id, &board.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if !state.store.meta().delete_board(&account, &id).await? {
         return Err(ApiError::not_found("board"));
     }
-    audit::record(&state, &principal, audit::object_action(&account, "board", "delete", &board.id, &board.name, 204))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "board", "delete", &board.id, &board.name, 204),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -556,7 +570,7 @@ async fn resolve_graph(
     parse(&graph.query)?;
     let field = graph.field.as_deref().map(aggregate::field).transpose()?;
     let q = effective_text(board.filter.as_deref(), &graph.query, field.as_ref());
-    let (from, to) = resolve_range(&graph.range, crate::now_ns())?;
+    let (from, to) = resolve_range(&graph.range, crate::clock::now_ns())?;
     Ok(Resolved { graph_json, graph, q, from, to })
 }
 
@@ -690,7 +704,7 @@ pub(crate) async fn graph_drilldown(
     };
     let parsed = acta_query::parse(&drilled).map_err(|error| ApiError::query(&error))?;
     let account = account_of(&principal, params.account.as_deref())?;
-    let instances = instances_in_scope(&state, &principal, &account, params.instance.as_deref()).await?;
+    let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
     let deadline = Instant::now() + state.limits.query_deadline;

@@ -22,9 +22,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use crate::access::auth::Principal;
+use crate::access::scope::{account_of, instances_in_scope};
 use crate::error::ApiError;
-use crate::events::{account_of, instances_in_scope};
 use crate::state::AppState;
 
 fn integrity(state: &AppState) -> Result<Arc<Integrity>, ApiError> {
@@ -87,7 +87,7 @@ pub(crate) async fn checkpoints(
         None => None,
     };
     let account = account_of(&principal, params.account.as_deref())?;
-    let instances = instances_in_scope(&state, &principal, &account, params.instance.as_deref()).await?;
+    let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
     let ids: Vec<String> = instances.into_iter().map(|instance| instance.id).collect();
     let found = tokio::task::spawn_blocking(move || -> Result<Vec<_>, IntegrityError> {
         let mut found = Vec::new();
@@ -130,7 +130,7 @@ pub(crate) async fn proof(
     principal.require("reader")?;
     let integrity = integrity(&state)?;
     let account = account_of(&principal, params.account.as_deref())?;
-    let instances = instances_in_scope(&state, &principal, &account, None).await?;
+    let instances = instances_in_scope(&state.store, &principal, &account, None).await?;
     let ids: Vec<String> = instances.iter().map(|instance| instance.id.clone()).collect();
     let index = state.store.index().clone();
     let record = tokio::task::spawn_blocking(move || index.find_id(&account, &ids, &id))
@@ -181,7 +181,7 @@ pub(crate) async fn bundle(
     principal.require("reader")?;
     let integrity = integrity(state)?;
     let account = account_of(principal, account)?;
-    let instances = instances_in_scope(state, principal, &account, instance).await?;
+    let instances = instances_in_scope(&state.store, principal, &account, instance).await?;
     let ids: Vec<String> = instances.into_iter().map(|instance| instance.id).collect();
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {

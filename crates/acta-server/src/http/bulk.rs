@@ -21,9 +21,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use crate::access::auth::Principal;
 use crate::error::ApiError;
-use crate::events::{give_ids, ingest_events, refuse_when_index_behind};
+use crate::http::ingest::{give_ids, ingest_events, refuse_when_index_behind, results_json};
 use crate::state::AppState;
 
 /// The index name of answers for events that named none (they were routed).
@@ -62,7 +62,7 @@ async fn run(
     let started = Instant::now();
     principal.require("ingest")?;
     refuse_when_index_behind(&state)?;
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     let actions = parse_body(&body, default_index.as_deref(), now)?;
     let mut items: Vec<Value> = actions
         .iter()
@@ -96,7 +96,7 @@ async fn run(
         give_ids(&mut parsed, ids);
         match ingest_events(&state, &principal, None, index.as_deref(), parsed, now).await {
             Ok(outcome) => {
-                for (&position, result) in positions.iter().zip(outcome.results) {
+                for (&position, result) in positions.iter().zip(results_json(&outcome)) {
                     if let (Some(item), Some(action)) = (items.get_mut(position), actions.get(position)) {
                         *item = answer(action, &result);
                     }

@@ -12,7 +12,7 @@
 //!   cookie stricter).
 //! - CSRF: each session has its own random token, given to the page in the sign-in answer and by
 //!   `GET /v1/session`, never in a cookie. Every state-changing request authenticated by the cookie must carry
-//!   it in `X-CSRF-Token`; the check lives in the [`Principal`](crate::auth::Principal) extractor, so no handler
+//!   it in `X-CSRF-Token`; the check lives in the [`Principal`](crate::access::auth::Principal) extractor, so no handler
 //!   can forget it. Sign-in itself requires a JSON body (a cross-site form cannot send one without a CORS
 //!   preflight, which Acta never grants) and refuses a foreign `Origin` (compared with `Host`, or with
 //!   `X-Forwarded-Host` behind a reverse proxy).
@@ -23,19 +23,12 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine;
 use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::auth::Principal;
-use crate::error::{ApiError, JsonBody};
-use crate::state::AppState;
+use crate::error::ApiError;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "acta_session";
@@ -97,7 +90,7 @@ impl Sessions {
     }
 
     /// Opens a session for a key; returns the cookie value (shown to the browser only) and the session.
-    fn create(&self, key_id: &str, now_ns: i64) -> Result<(String, SessionInfo), ApiError> {
+    pub(crate) fn create(&self, key_id: &str, now_ns: i64) -> Result<(String, SessionInfo), ApiError> {
         let token = random_token();
         let token_hash = hash(&token);
         let entry =
@@ -185,7 +178,7 @@ pub(crate) fn check_csrf(method: &Method, headers: &HeaderMap, session: &Session
             "a console session's state-changing request needs its X-CSRF-Token header",
         ));
     };
-    if !crate::auth::same_secret(sent, &session.csrf) {
+    if !same_secret(sent, &session.csrf) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "the X-CSRF-Token header does not match the session"));
     }
     Ok(())
@@ -194,7 +187,7 @@ pub(crate) fn check_csrf(method: &Method, headers: &HeaderMap, session: &Session
 /// Whether the request's `Origin`, when the browser sent one, is this server: its `Host`, or the host a
 /// reverse proxy says it was asked for (`X-Forwarded-Host`; a page cannot set that header cross-site without
 /// a CORS preflight, so trusting it opens nothing).
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) else {
         return true;
     };
@@ -210,100 +203,15 @@ fn same_origin(headers: &HeaderMap) -> bool {
     [host, forwarded].into_iter().flatten().any(|host| origin_host.eq_ignore_ascii_case(host))
 }
 
-fn over_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
-}
-
-fn cookie(value: &str, max_age_s: i64, secure: bool) -> Result<HeaderValue, ApiError> {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"))
-        .map_err(ApiError::internal)
-}
-
-/// What the console needs to know about who signed in.
-fn describe(principal: &Principal) -> Value {
-    let key = &principal.key;
-    let session = principal
-        .session
-        .as_ref()
-        .map(|session| json!({"csrf_token": session.csrf, "expires_at": acta_cadf::format_time(session.expires_ns)}));
-    json!({
-        "key": {
-            "id": key.id,
-            "name": key.name,
-            "role": key.role,
-            "account": key.account,
-            "instance": key.instance,
-            "principal": key.principal,
-        },
-        "agent": principal.agent,
-        "session": session,
-    })
-}
-
-#[derive(Deserialize)]
-pub(crate) struct SignIn {
-    key: String,
-}
-
-/// `POST /v1/session`: `{key}` -> the session cookie, and the CSRF token in the body.
-pub(crate) async fn sign_in(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    extensions: axum::http::Extensions,
-    JsonBody(body): JsonBody<SignIn>,
-) -> Result<Response, ApiError> {
-    if !same_origin(&headers) {
-        return Err(ApiError::forbidden("sign-in from another origin is refused"));
-    }
-    let now_ns = crate::now_ns();
-    let key = crate::auth::authenticate_key(&state, body.key.trim(), now_ns).await?;
-    let (token, info) = state.sessions.create(&key.id, now_ns)?;
-    let principal = Principal {
-        key,
-        address: crate::auth::client_address(&extensions),
-        agent: CONSOLE_AGENT.to_string(),
-        session: Some(info),
-    };
-    // Every sign-in is a login event, whatever the once-a-minute rule for API calls says: it is the moment a
-    // person starts using the key in a browser.
-    state.store.meta().touch_key(&principal.key.id, &acta_cadf::format_time(now_ns)).await?;
-    crate::audit::key_login(&state, &principal).await?;
-    let mut response = (StatusCode::CREATED, Json(describe(&principal))).into_response();
-    let max_age_s = ABSOLUTE_NS / 1_000_000_000;
-    response.headers_mut().insert(header::SET_COOKIE, cookie(&token, max_age_s, over_https(&headers))?);
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-/// `GET /v1/session`: who is signed in, and the CSRF token again (the page forgets it on reload).
-pub(crate) async fn show(principal: Principal) -> Response {
-    let mut response = Json(describe(&principal)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// `DELETE /v1/session`: signs out (the extractor has checked the CSRF token) and clears the cookie.
-pub(crate) async fn sign_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    principal: Principal,
-) -> Result<Response, ApiError> {
-    if let Some(session) = &principal.session {
-        state.sessions.end(session);
-    }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie("", 0, over_https(&headers))?);
-    Ok(response)
+/// Compares without revealing where two secrets differ (only their lengths, which are public).
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn session_expires_when_idle_and_after_its_lifetime() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use acta_store::{AttemptOutcome, Delivery, Store};
 use serde_json::Value;
 
-use super::{Alerts, channels};
+use crate::notify::{AlertSettings, Alerts, channels};
 
 /// How many due notifications are read at once.
 const BATCH: i64 = 256;
@@ -31,7 +31,7 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
         if *stopping.borrow() {
             return;
         }
-        let now = crate::now_ns();
+        let now = crate::clock::now_ns();
         let due = match store.meta().due_deliveries(now, BATCH).await {
             Ok(due) => due,
             Err(error) => {
@@ -56,7 +56,7 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
             });
         }
         // Rows due now are being sent; their tasks wake the loop when they finish.
-        let now = crate::now_ns();
+        let now = crate::clock::now_ns();
         let sleep = match store.meta().next_delivery_due().await {
             Ok(Some(due)) if due > now => Duration::from_nanos(u64::try_from(due - now).unwrap_or(0)).min(POLL),
             _ => POLL,
@@ -73,7 +73,7 @@ async fn deliver(store: &Store, alerts: &Alerts, delivery: Delivery, message: Va
     let settings = &alerts.settings;
     let started = std::time::Instant::now();
     let result = channels::send(settings, &delivery.channel, &message, &delivery.id).await;
-    let at = acta_cadf::format_time(crate::now_ns());
+    let at = acta_cadf::format_time(crate::clock::now_ns());
     let attempt = delivery.attempts + 1;
     let outcome = match result {
         Ok(detail) => {
@@ -83,7 +83,7 @@ async fn deliver(store: &Store, alerts: &Alerts, delivery: Delivery, message: Va
         }
         Err(error) => {
             let give_up = !error.retryable || attempt >= i64::from(settings.max_attempts);
-            let retry_at_ns = (!give_up).then(|| crate::now_ns().saturating_add(backoff_ns(settings, attempt)));
+            let retry_at_ns = (!give_up).then(|| crate::clock::now_ns().saturating_add(backoff_ns(settings, attempt)));
             tracing::warn!(alert = %delivery.alert, delivery = %delivery.id, attempt, detail = %error.detail,
                            retrying = !give_up, "alert notification not delivered");
             AttemptOutcome { ok: false, detail: error.detail, at, retry_at_ns }
@@ -96,7 +96,7 @@ async fn deliver(store: &Store, alerts: &Alerts, delivery: Delivery, message: Va
 }
 
 /// The delay before attempt `attempt + 1`: base × 2^(attempt-1), capped.
-fn backoff_ns(settings: &super::AlertSettings, attempt: i64) -> i64 {
+fn backoff_ns(settings: &AlertSettings, attempt: i64) -> i64 {
     let exponent = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(20);
     let delay = settings.retry_base.saturating_mul(1 << exponent).min(settings.max_retry_delay);
     i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX)
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let settings = super::super::AlertSettings {
+        let settings = crate::notify::AlertSettings {
             retry_base: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(10),
             ..Default::default()

@@ -7,11 +7,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::admin::{check_name, new_id, now_text, refuse};
-use crate::audit;
-use crate::auth::Principal;
+use crate::access::audit;
+use crate::access::audit::refuse;
+use crate::access::auth::Principal;
+use crate::access::scope::account_of;
+use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::events::account_of;
+use crate::http::input::{check_name, new_id};
 use crate::state::AppState;
 use acta_store::View;
 
@@ -54,7 +56,7 @@ fn check_view(view: &View) -> Result<(), ApiError> {
     if let Some(category) = &view.category {
         check_name("category", category)?;
     }
-    crate::timespec::resolve(view.from.as_deref(), view.to.as_deref(), crate::now_ns())
+    crate::timespec::resolve(view.from.as_deref(), view.to.as_deref(), crate::clock::now_ns())
         .map_err(|message| ApiError::bad_request("invalid_time", message))?;
     Ok(())
 }
@@ -76,7 +78,7 @@ pub(crate) async fn create_view(
     let account = account_of(&principal, body.account.as_deref())?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "view", "create", "", &body.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if state.store.meta().account(&account).await?.is_none() {
         return Err(ApiError::not_found("account"));
@@ -95,8 +97,12 @@ pub(crate) async fn create_view(
     };
     check_view(&view)?;
     state.store.meta().create_view(&view).await?;
-    audit::record(&state, &principal, audit::object_action(&account, "view", "create", &view.id, &view.name, 201))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "view", "create", &view.id, &view.name, 201),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view_json(&view))))
 }
 
@@ -153,7 +159,7 @@ pub(crate) async fn update_view(
     let mut view = view_of(&state, &account, &id).await?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "view", "update", &view.id, &view.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if let Some(name) = body.name {
         view.name = name.trim().to_string();
@@ -175,8 +181,12 @@ pub(crate) async fn update_view(
     state.store.meta().update_view(&view).await?;
     // Alerts on this view now watch the new query.
     state.alerts.reload().await;
-    audit::record(&state, &principal, audit::object_action(&account, "view", "update", &view.id, &view.name, 200))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "view", "update", &view.id, &view.name, 200),
+    )
+    .await?;
     Ok(Json(view_json(&view)))
 }
 
@@ -191,14 +201,18 @@ pub(crate) async fn delete_view(
     let view = view_of(&state, &account, &id).await?;
     if let Err(error) = principal.require("writer") {
         let audit = audit::object_action(&account, "view", "delete", &view.id, &view.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     if let Err(error) = state.store.meta().delete_view(&account, &id).await {
         let error = ApiError::from(error);
         let audit = audit::object_action(&account, "view", "delete", &view.id, &view.name, error.status.as_u16());
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
-    audit::record(&state, &principal, audit::object_action(&account, "view", "delete", &view.id, &view.name, 204))
-        .await?;
+    audit::record(
+        &state.store,
+        &principal,
+        audit::object_action(&account, "view", "delete", &view.id, &view.name, 204),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

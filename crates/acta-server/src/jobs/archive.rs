@@ -1,18 +1,20 @@
 //! Archives of instances: where a manager asks sealed log segments to be copied, and the copying itself.
 //!
 //! One code path for both kinds: a directory is an `object_store` `LocalFileSystem`, S3-compatible storage an
-//! `AmazonS3` with a custom endpoint. A segment is written in the fixed layout shared with `acta import` and
-//! `acta verify` (docs: ARCHITECTURE.md, "archives"): `account=<a>/instance=<i>/year=YYYY/month=MM/day=DD/` with
-//! `<day>.seg`, `<day>.notes`, `<day>.leaves` (when present), `keys`, `events.ndjson.zst` (on request), and
-//! `MANIFEST.json` last, so its presence means the day is complete. A copy counts only once every file has been
-//! read back with the size and SHA-256 the manifest gives.
+//! `AmazonS3` with a custom endpoint. A day is written in the layout of `acta_store::archives::layout`, the one
+//! `acta import` and `acta verify` read, with `MANIFEST.json` last. A copy counts only once every file has been
+//! read back with the size and SHA-256 the manifest gives. The day's files come from the store
+//! (`Store::day_files`); this module writes only to the archive.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use acta_store::archives::layout::{self, FileEntry, Manifest};
+use acta_store::lifecycle::DayFile;
 use acta_store::log::SegmentInfo;
-use acta_store::{ArchivedSegment, Day, Store};
+use acta_store::{ArchivedSegment, Day, Store, StoreError};
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::client::{HttpClient, HttpConnector};
@@ -24,11 +26,62 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::alerts::ssrf;
-use crate::error::ApiError;
+use crate::notify::ssrf;
 
-/// The archive format named in every manifest.
-pub const FORMAT: &str = "acta-archive 1";
+/// Why an archive configuration is refused, or a copy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// A configuration a manager sent breaks a rule (`field`, `rule` say which, when it is one field's).
+    #[error("{message}")]
+    Invalid {
+        /// What is wrong, naming the rule.
+        message: String,
+        /// The field and the rule broken, for the API's error details.
+        rule: Option<(&'static str, &'static str)>,
+    },
+    /// Reading the day from the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The segment is still open.
+    #[error("the segment of {0} is not sealed yet")]
+    NotSealed(Day),
+    /// The archive destination could not be prepared.
+    #[error("archive directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The archive destination failed.
+    #[error("{context}: {source}")]
+    Destination {
+        /// What was being done (`writing <name>`, `reading back <name>`, the S3 client).
+        context: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file read back differs from what was written.
+    #[error("{name} read back as {bytes} bytes with SHA-256 {sha256}, not as written")]
+    ReadBack {
+        /// The object.
+        name: String,
+        /// Its size as read.
+        bytes: u64,
+        /// Its SHA-256 as read.
+        sha256: String,
+    },
+}
+
+impl ArchiveError {
+    fn invalid(message: String) -> ArchiveError {
+        ArchiveError::Invalid { message, rule: None }
+    }
+
+    fn destination(context: String, source: impl std::error::Error + Send + Sync + 'static) -> ArchiveError {
+        ArchiveError::Destination { context, source: Box::new(source) }
+    }
+}
 
 /// An instance's archive as a manager configures it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +148,8 @@ impl ArchiveConfig {
     }
 
     /// Checks a configuration a manager sent; a directory must be inside an allowed root (it is created there).
-    pub fn check(&self, roots: &[PathBuf]) -> Result<(), ApiError> {
-        let bad = |message: String| Err(ApiError::bad_request("invalid_field", message));
+    pub fn check(&self, roots: &[PathBuf]) -> Result<(), ArchiveError> {
+        let bad = |message: String| Err(ArchiveError::invalid(message));
         match self {
             ArchiveConfig::Directory { path, .. } => {
                 if roots.is_empty() {
@@ -113,15 +166,18 @@ impl ArchiveConfig {
                 };
                 // A symbolic link inside the root must not lead out of it: the part that exists is resolved
                 // before anything is created, and the whole path again after.
-                let root = root.canonicalize().map_err(ApiError::internal)?;
+                let root = root
+                    .canonicalize()
+                    .map_err(|source| ArchiveError::Directory { path: root.display().to_string(), source })?;
                 let existing = wanted.ancestors().find(|ancestor| ancestor.exists()).unwrap_or(wanted);
                 let inside =
                     |candidate: &FsPath| candidate.canonicalize().is_ok_and(|resolved| resolved.starts_with(&root));
                 if !inside(existing) {
                     return bad(format!("path {path:?} leads outside its archive root"));
                 }
-                std::fs::create_dir_all(wanted)
-                    .map_err(|error| ApiError::bad_request("invalid_field", format!("path {path:?}: {error}")))?;
+                if let Err(error) = std::fs::create_dir_all(wanted) {
+                    return bad(format!("path {path:?}: {error}"));
+                }
                 if !inside(wanted) {
                     return bad(format!("path {path:?} leads outside its archive root"));
                 }
@@ -137,9 +193,9 @@ impl ArchiveConfig {
                 allow_http,
                 ..
             } => {
-                let url = url::Url::parse(endpoint).map_err(|_| {
-                    ApiError::bad_request("invalid_field", format!("endpoint {endpoint:?} is not a URL"))
-                })?;
+                let Ok(url) = url::Url::parse(endpoint) else {
+                    return bad(format!("endpoint {endpoint:?} is not a URL"));
+                };
                 match url.scheme() {
                     "https" => {}
                     "http" if *allow_http => {}
@@ -175,14 +231,12 @@ impl ArchiveConfig {
     /// connection, since a name may resolve elsewhere later.
     /// A name that does not resolve now is accepted: its addresses are judged at connect time, and a DNS
     /// outage should not refuse a manager's valid configuration.
-    pub async fn check_endpoint(&self, allow: &[ipnet::IpNet]) -> Result<(), ApiError> {
+    pub async fn check_endpoint(&self, allow: &[ipnet::IpNet]) -> Result<(), ArchiveError> {
         match self.endpoint_target(allow).await {
             Ok(_) => Ok(()),
             Err(refusal) if refusal.rule == "unresolved" => Ok(()),
             Err(refusal) => {
-                let mut error = ApiError::bad_request("invalid_field", refusal.message);
-                error.details = vec![json!({"field": "endpoint", "rule": refusal.rule})];
-                Err(error)
+                Err(ArchiveError::Invalid { message: refusal.message, rule: Some(("endpoint", refusal.rule)) })
             }
         }
     }
@@ -210,12 +264,14 @@ impl ArchiveConfig {
 
     /// The object store of this destination. An S3 endpoint is checked against the address rule first, and
     /// the client connects only to the addresses that were checked and follows no redirect.
-    pub async fn open(&self, allow: &[ipnet::IpNet]) -> Result<Arc<dyn ObjectStore>, String> {
-        let target = self.endpoint_target(allow).await.map_err(|refusal| refusal.message)?;
+    pub async fn open(&self, allow: &[ipnet::IpNet]) -> Result<Arc<dyn ObjectStore>, ArchiveError> {
+        let target = self.endpoint_target(allow).await.map_err(|refusal| ArchiveError::invalid(refusal.message))?;
         match self {
             ArchiveConfig::Directory { path, .. } => {
-                std::fs::create_dir_all(path).map_err(|error| format!("archive directory {path}: {error}"))?;
-                let store = LocalFileSystem::new_with_prefix(path).map_err(|error| error.to_string())?;
+                std::fs::create_dir_all(path)
+                    .map_err(|source| ArchiveError::Directory { path: path.clone(), source })?;
+                let store = LocalFileSystem::new_with_prefix(path)
+                    .map_err(|error| ArchiveError::destination(format!("archive directory {path}"), error))?;
                 Ok(Arc::new(store))
             }
             ArchiveConfig::S3 {
@@ -235,7 +291,9 @@ impl ArchiveConfig {
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(120))
                     .with_allow_http(*allow_http);
-                let Some(target) = target else { return Err("the endpoint was not checked".to_string()) };
+                let Some(target) = target else {
+                    return Err(ArchiveError::invalid("the endpoint was not checked".to_string()));
+                };
                 let connector = PinnedConnector {
                     domain: target.domain,
                     addresses: target.addresses,
@@ -255,7 +313,7 @@ impl ArchiveConfig {
                     .with_retry(retry)
                     .with_client_options(client)
                     .build()
-                    .map_err(|error| error.to_string())?;
+                    .map_err(|error| ArchiveError::destination("the S3 client".to_string(), error))?;
                 match prefix.as_deref().map(|prefix| prefix.trim_matches('/')).filter(|prefix| !prefix.is_empty()) {
                     Some(prefix) => Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix))),
                     None => Ok(Arc::new(store)),
@@ -302,20 +360,6 @@ impl HttpConnector for PinnedConnector {
     }
 }
 
-/// The directory of one archived day, relative to the archive root.
-pub fn day_dir(account: &str, instance: &str, day: Day) -> String {
-    let text = day.to_string();
-    let (year, rest) = text.split_once('-').unwrap_or((&text, ""));
-    let (month, day_of_month) = rest.split_once('-').unwrap_or((rest, ""));
-    format!("account={account}/instance={instance}/year={year}/month={month}/day={day_of_month}")
-}
-
-/// One file of an archived day: its name and where its bytes come from.
-enum Source {
-    File(PathBuf),
-    Bytes(bytes::Bytes),
-}
-
 /// Copies one sealed segment into the archive and reads it back. Returns what to record as confirmed.
 pub async fn archive_segment(
     store: &Store,
@@ -323,180 +367,109 @@ pub async fn archive_segment(
     account: &str,
     segment: &SegmentInfo,
     ndjson: bool,
-) -> Result<ArchivedSegment, String> {
+) -> Result<ArchivedSegment, ArchiveError> {
     let instance = segment.instance.as_str();
     let day = segment.day;
     if !segment.sealed {
-        return Err(format!("the segment of {day} is not sealed yet"));
+        return Err(ArchiveError::NotSealed(day));
     }
-    let data_dir = store.dir();
-    let seg_path = store.log().segment_path(instance, day);
-    let notes_path = acta_store::integrity::files::notes_path(data_dir, instance, day);
-    let leaves_path = acta_store::integrity::files::leaves_path(data_dir, instance, day);
-    let keys_path = acta_store::integrity::files::keys_path(data_dir);
-    let final_checkpoint = final_checkpoint(store, instance, day).await?;
+    let final_checkpoint = store.final_checkpoint(instance, day).await?;
+    let files = store.day_files(segment, ndjson).await?;
+    let (first_received, last_received) = store.received_range(segment).await?;
 
-    let mut files: Vec<(String, Source)> = vec![(format!("{day}.seg"), Source::File(seg_path))];
-    if store.integrity().is_some() {
-        files.push((format!("{day}.notes"), Source::File(notes_path)));
-        if leaves_path.exists() {
-            files.push((format!("{day}.leaves"), Source::File(leaves_path)));
-        }
-        if keys_path.exists() {
-            // A copy as it is now: a key added later cannot have signed this day's final checkpoint.
-            let keys =
-                tokio::fs::read(&keys_path).await.map_err(|error| format!("{}: {error}", keys_path.display()))?;
-            files.push(("keys".to_string(), Source::Bytes(keys.into())));
-        }
-    }
-    let (first_received, last_received) = received_range(store, segment).await?;
-    if ndjson {
-        files.push(("events.ndjson.zst".to_string(), Source::Bytes(ndjson_zst(store, segment).await?.into())));
-    }
-
-    let dir = day_dir(account, instance, day);
-    let mut manifest_files = serde_json::Map::new();
+    let dir = layout::day_dir(account, instance, day);
+    let mut described = BTreeMap::new();
     let mut total: u64 = 0;
-    for (name, source) in &files {
-        let (bytes, sha256) = put(&target, &format!("{dir}/{name}"), source).await?;
-        total += bytes;
-        manifest_files.insert(name.clone(), json!({"bytes": bytes, "sha256": sha256}));
+    for file in &files {
+        let entry = put(&target, &format!("{dir}/{}", file.name), file).await?;
+        total += entry.bytes;
+        described.insert(file.name.clone(), entry);
     }
-    let manifest = json!({
-        "format": FORMAT,
-        "account": account,
-        "instance": instance,
-        "day": day.to_string(),
-        "first_seq": segment.first_seq,
-        "last_seq": segment.last_seq,
-        "events": segment.records,
-        "first_received": acta_cadf::format_time(first_received),
-        "last_received": acta_cadf::format_time(last_received),
-        "final_checkpoint": final_checkpoint,
-        "files": manifest_files,
-    });
-    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|error| error.to_string())?;
+    let manifest = Manifest {
+        format: layout::FORMAT.to_string(),
+        account: account.to_string(),
+        instance: instance.to_string(),
+        day: day.to_string(),
+        first_seq: segment.first_seq,
+        last_seq: segment.last_seq,
+        events: segment.records,
+        first_received: acta_cadf::format_time(first_received),
+        last_received: acta_cadf::format_time(last_received),
+        final_checkpoint,
+        files: described,
+    };
+    let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|error| ArchiveError::destination(layout::MANIFEST.to_string(), error))?;
     manifest_bytes.push(b'\n');
-    let manifest_sha = hex(&Sha256::digest(&manifest_bytes));
+    let manifest_sha = acta_store::integrity::files::to_hex(&Sha256::digest(&manifest_bytes));
     // Every file is read back before the manifest is written: the manifest promises a complete day.
-    for (name, described) in &manifest_files {
-        confirm(&target, &format!("{dir}/{name}"), described).await?;
+    for (name, entry) in &manifest.files {
+        confirm(&target, &format!("{dir}/{name}"), entry).await?;
     }
-    let manifest_len = manifest_bytes.len() as u64;
-    let (_, written_sha) = put(&target, &format!("{dir}/MANIFEST.json"), &Source::Bytes(manifest_bytes.into())).await?;
-    confirm(&target, &format!("{dir}/MANIFEST.json"), &json!({"bytes": manifest_len, "sha256": written_sha})).await?;
+    let manifest_name = format!("{dir}/{}", layout::MANIFEST);
+    let written = put_bytes(&target, &manifest_name, manifest_bytes).await?;
+    confirm(&target, &manifest_name, &written).await?;
     Ok(ArchivedSegment {
         day: day.to_string(),
-        bytes: i64::try_from(total + manifest_len).unwrap_or(i64::MAX),
+        bytes: i64::try_from(total + written.bytes).unwrap_or(i64::MAX),
         manifest_sha256: manifest_sha,
-        confirmed_at: crate::admin::now_text(),
+        confirmed_at: acta_cadf::format_time(crate::clock::now_ns()),
     })
 }
 
-/// The final signed checkpoint of a closed segment (`None` when the server runs without checkpoints).
-pub async fn final_checkpoint(store: &Store, instance: &str, day: Day) -> Result<Option<String>, String> {
-    let Some(integrity) = store.integrity().cloned() else {
-        return Ok(None);
-    };
-    let path = acta_store::integrity::files::notes_path(store.dir(), instance, day);
-    let owned = instance.to_string();
-    let last = tokio::task::spawn_blocking(move || {
-        // One round signs the final checkpoint of a segment that was just sealed.
-        integrity.sync_instance(&owned).map_err(|error| error.to_string())?;
-        acta_store::integrity::files::last_note(&path).map_err(|error| format!("{}: {error}", path.display()))
-    })
-    .await
-    .map_err(|error| error.to_string())??;
-    match last {
-        Some(entry) if entry.is_final => Ok(Some(entry.note)),
-        _ => Err(format!("the segment of {day} has no final checkpoint yet")),
-    }
-}
-
-/// Arrival times of a segment's first and last records.
-pub async fn received_range(store: &Store, segment: &SegmentInfo) -> Result<(i64, i64), String> {
-    let log = store.log().clone();
-    let segment = segment.clone();
-    tokio::task::spawn_blocking(move || {
-        let first = log.read(&segment.instance, segment.day, segment.first_seq).map_err(|error| error.to_string())?;
-        let last = log.read(&segment.instance, segment.day, segment.last_seq).map_err(|error| error.to_string())?;
-        Ok((first.received_ns, last.received_ns))
-    })
-    .await
-    .map_err(|error| error.to_string())?
-}
-
-/// Each record's event bytes as received, one per line, zstd-compressed.
-async fn ndjson_zst(store: &Store, segment: &SegmentInfo) -> Result<Vec<u8>, String> {
-    let log = store.log().clone();
-    let segment = segment.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut encoder = zstd::Encoder::new(Vec::new(), 3).map_err(|error| error.to_string())?;
-        let scan = log.scan(&segment.instance, segment.day, segment.first_seq).map_err(|error| error.to_string())?;
-        for record in scan {
-            let record = record.map_err(|error| error.to_string())?;
-            std::io::Write::write_all(&mut encoder, &record.event).map_err(|error| error.to_string())?;
-            std::io::Write::write_all(&mut encoder, b"\n").map_err(|error| error.to_string())?;
-        }
-        encoder.finish().map_err(|error| error.to_string())
-    })
-    .await
-    .map_err(|error| error.to_string())?
-}
-
-/// Writes one object, returning its size and SHA-256.
-async fn put(target: &Arc<dyn ObjectStore>, name: &str, source: &Source) -> Result<(u64, String), String> {
-    let location = ObjectPath::from(name);
-    let failed = |error: &dyn std::fmt::Display| format!("writing {name}: {error}");
+/// Writes one object from a file of the day, returning its size and SHA-256.
+async fn put(target: &Arc<dyn ObjectStore>, name: &str, file: &DayFile) -> Result<FileEntry, ArchiveError> {
+    let mut reader = file.open().await?;
+    let failed = |error: std::io::Error| ArchiveError::destination(format!("writing {name}"), error);
     let mut hasher = Sha256::new();
     let mut written: u64 = 0;
-    let mut writer = object_store::buffered::BufWriter::new(Arc::clone(target), location);
-    match source {
-        Source::Bytes(bytes) => {
-            hasher.update(bytes);
-            written = bytes.len() as u64;
-            writer.write_all(bytes).await.map_err(|error| failed(&error))?;
+    let mut writer = object_store::buffered::BufWriter::new(Arc::clone(target), ObjectPath::from(name));
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .await
+            .map_err(|source| ArchiveError::Store(StoreError::Io { path: PathBuf::from(&file.name), source }))?;
+        if read == 0 {
+            break;
         }
-        Source::File(path) => {
-            let mut file = tokio::fs::File::open(path).await.map_err(|error| format!("{}: {error}", path.display()))?;
-            let mut buffer = vec![0; 1 << 20];
-            loop {
-                let read = file.read(&mut buffer).await.map_err(|error| format!("{}: {error}", path.display()))?;
-                if read == 0 {
-                    break;
-                }
-                let chunk = buffer.get(..read).unwrap_or_default();
-                hasher.update(chunk);
-                written += read as u64;
-                writer.write_all(chunk).await.map_err(|error| failed(&error))?;
-            }
-        }
+        let chunk = buffer.get(..read).unwrap_or_default();
+        hasher.update(chunk);
+        written += read as u64;
+        writer.write_all(chunk).await.map_err(failed)?;
     }
     // A failed shutdown leaves at most an incomplete object, which is never confirmed (and `abort` after a
     // shutdown is refused by the writer).
-    writer.shutdown().await.map_err(|error| failed(&error))?;
-    Ok((written, hex(&hasher.finalize())))
+    writer.shutdown().await.map_err(failed)?;
+    Ok(FileEntry { bytes: written, sha256: acta_store::integrity::files::to_hex(&hasher.finalize()) })
+}
+
+/// Writes one object from bytes.
+async fn put_bytes(target: &Arc<dyn ObjectStore>, name: &str, bytes: Vec<u8>) -> Result<FileEntry, ArchiveError> {
+    let entry =
+        FileEntry { bytes: bytes.len() as u64, sha256: acta_store::integrity::files::to_hex(&Sha256::digest(&bytes)) };
+    target
+        .put(&ObjectPath::from(name), bytes.into())
+        .await
+        .map_err(|error| ArchiveError::destination(format!("writing {name}"), error))?;
+    Ok(entry)
 }
 
 /// Reads an object back and checks its size and SHA-256.
-async fn confirm(target: &Arc<dyn ObjectStore>, name: &str, described: &Value) -> Result<(), String> {
-    let location = ObjectPath::from(name);
-    let got = target.get(&location).await.map_err(|error| format!("reading back {name}: {error}"))?;
+async fn confirm(target: &Arc<dyn ObjectStore>, name: &str, described: &FileEntry) -> Result<(), ArchiveError> {
+    let reading = |error: object_store::Error| ArchiveError::destination(format!("reading back {name}"), error);
+    let got = target.get(&ObjectPath::from(name)).await.map_err(reading)?;
     let mut stream = got.into_stream();
     let mut hasher = Sha256::new();
     let mut bytes: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|error| format!("reading back {name}: {error}"))?;
+        let chunk = chunk.map_err(reading)?;
         bytes += chunk.len() as u64;
         hasher.update(&chunk);
     }
-    let sha256 = hex(&hasher.finalize());
-    if Some(bytes) != described["bytes"].as_u64() || Some(sha256.as_str()) != described["sha256"].as_str() {
-        return Err(format!("{name} read back as {bytes} bytes with SHA-256 {sha256}, not as written"));
+    let sha256 = acta_store::integrity::files::to_hex(&hasher.finalize());
+    if bytes != described.bytes || sha256 != described.sha256 {
+        return Err(ArchiveError::ReadBack { name: name.to_string(), bytes, sha256 });
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    acta_store::integrity::files::to_hex(bytes)
 }

@@ -11,13 +11,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::channels::REDACTED;
-use super::{WINDOWS, channels, render, window_text};
-use crate::admin::{check_name, new_id, refuse};
-use crate::audit;
-use crate::auth::Principal;
+use crate::access::audit;
+use crate::access::audit::refuse;
+use crate::access::auth::Principal;
+use crate::access::scope::account_of;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::events::account_of;
+use crate::http::input::{check_name, new_id};
+use crate::notify::channels::REDACTED;
+use crate::notify::{WINDOWS, channels, render, window_text};
 use crate::state::AppState;
 use acta_store::Alert;
 
@@ -181,14 +182,14 @@ pub(crate) async fn create_alert(
     let label = body.name.clone().unwrap_or_default();
     if let Err(error) = require(&principal, "writer") {
         let audit = audit::object_action(&account, "alert", "create", "", &label, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     let view = state.store.meta().view(&account, &body.view).await?.ok_or_else(|| ApiError::not_found("view"))?;
     let (immediate, at_end) = match body.kind.as_str() {
         "absence" => (body.immediate.unwrap_or(false), true),
         _ => (body.immediate.unwrap_or(true), body.at_end.unwrap_or(false)),
     };
-    let now_ns = crate::now_ns();
+    let now_ns = crate::clock::now_ns();
     let now = acta_cadf::format_time(now_ns);
     let alert = Alert {
         id: new_id(),
@@ -212,7 +213,7 @@ pub(crate) async fn create_alert(
     state.store.meta().create_alert(&alert).await?;
     state.alerts.reload().await;
     let audit = audit::object_action(&account, "alert", "create", &alert.id, &alert.name, 201);
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     Ok((StatusCode::CREATED, Json(alert_json(&alert))))
 }
 
@@ -253,7 +254,7 @@ pub(crate) async fn update_alert(
     let before = alert_of(&state, &account, &id).await?;
     if let Err(error) = require(&principal, "writer") {
         let audit = audit::object_action(&account, "alert", "update", &before.id, &before.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     let mut alert = before.clone();
     if let Some(view) = body.view {
@@ -293,7 +294,7 @@ pub(crate) async fn update_alert(
     let condition_changed =
         (&alert.view, &alert.kind, alert.threshold, alert.window_secs, alert.immediate, alert.at_end)
             != (&before.view, &before.kind, before.threshold, before.window_secs, before.immediate, before.at_end);
-    let now_ns = crate::now_ns();
+    let now_ns = crate::clock::now_ns();
     if condition_changed {
         alert.anchor_ns = now_ns;
         alert.evaluated_until_ns = now_ns;
@@ -302,7 +303,7 @@ pub(crate) async fn update_alert(
     state.store.meta().update_alert(&alert).await?;
     state.alerts.reload().await;
     let audit = audit::object_action(&account, "alert", "update", &alert.id, &alert.name, 200);
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     Ok(Json(alert_json(&alert)))
 }
 
@@ -317,12 +318,12 @@ pub(crate) async fn delete_alert(
     let alert = alert_of(&state, &account, &id).await?;
     if let Err(error) = require(&principal, "writer") {
         let audit = audit::object_action(&account, "alert", "delete", &alert.id, &alert.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     state.store.meta().delete_alert(&account, &id).await?;
     state.alerts.reload().await;
     let audit = audit::object_action(&account, "alert", "delete", &alert.id, &alert.name, 204);
-    audit::record(&state, &principal, audit).await?;
+    audit::record(&state.store, &principal, audit).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -338,14 +339,14 @@ pub(crate) async fn test_alert(
     let alert = alert_of(&state, &account, &id).await?;
     if let Err(error) = require(&principal, "writer") {
         let audit = audit::object_action(&account, "alert", "test", &alert.id, &alert.name, 403);
-        return Err(refuse(&state, &principal, audit, error).await);
+        return Err(refuse(&state.store, &principal, audit, error).await);
     }
     let view = state.store.meta().view(&account, &alert.view).await?.ok_or_else(|| ApiError::not_found("view"))?;
     let name = alert.name.clone();
-    let firing = super::engine::fire_test(&state.store, &state.alerts, alert, view)
+    let firing = crate::jobs::alert_engine::fire_test(&state.store, &state.alerts, alert, view)
         .await
         .ok_or_else(|| ApiError::internal("the test firing could not be recorded"))?;
-    audit::record(&state, &principal, audit::object_action(&account, "alert", "test", &id, &name, 202)).await?;
+    audit::record(&state.store, &principal, audit::object_action(&account, "alert", "test", &id, &name, 202)).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"firing": firing}))))
 }
 

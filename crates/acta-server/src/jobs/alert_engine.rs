@@ -18,13 +18,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use acta_query::{Compiled, EventView, PreparedEvent};
+use acta_query::{Compiled, PreparedEvent};
 use acta_store::{Alert, NewFiring, Store, View};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::Alerts;
-use crate::state::LiveEvent;
+use crate::notify::Alerts;
+use acta_store::{InstanceScope, LiveEvent};
 
 /// Matching events kept per window, for the notification.
 const MAX_SAMPLES: usize = 10;
@@ -64,7 +64,7 @@ impl Runtime {
         let window_ns = (nominal / i64::from(divisor.max(1))).max(1_000_000);
         let window = Window { start: 0, end: 0, count: 0, fired: false, samples: Vec::new() };
         let mut runtime = Runtime { compiled: Compiled::new(&query), alert, view, window_ns, window };
-        runtime.window = runtime.window_at(crate::now_ns());
+        runtime.window = runtime.window_at(crate::clock::now_ns());
         Some(runtime)
     }
 
@@ -74,17 +74,6 @@ impl Runtime {
         let start = self.alert.anchor_ns + k * self.window_ns;
         Window { start, end: start + self.window_ns, count: 0, fired: false, samples: Vec::new() }
     }
-}
-
-/// One event as the engine needs it (live or replayed from the log).
-struct Seen<'a> {
-    account: &'a str,
-    instance: &'a str,
-    region: &'a str,
-    id: &'a str,
-    received_ns: i64,
-    raw: &'a str,
-    value: &'a Value,
 }
 
 struct Engine {
@@ -104,9 +93,9 @@ pub(crate) async fn run(
     let mut engine = Engine { store, alerts, by_account: HashMap::new() };
     engine.load(true).await;
     let marks = engine.replay().await;
-    engine.tick(crate::now_ns()).await;
+    engine.tick(crate::clock::now_ns()).await;
     loop {
-        let now = crate::now_ns();
+        let now = crate::clock::now_ns();
         let next_end = engine.by_account.values().flatten().map(|runtime| runtime.window.end).min();
         let wait = next_end.map_or(Duration::from_secs(1), |end| {
             Duration::from_nanos(u64::try_from(end + LATE_EVENT_GRACE_NS - now).unwrap_or(0))
@@ -125,18 +114,14 @@ pub(crate) async fn run(
                     if marks.get(&event.instance).is_some_and(|mark| event.seq <= *mark) {
                         continue;
                     }
-                    let seen = Seen {
-                        account: &event.account, instance: &event.instance, region: &event.region, id: &event.id,
-                        received_ns: event.received_ns, raw: &event.raw, value: &event.value,
-                    };
-                    engine.observe(&seen).await;
+                    engine.observe(&event).await;
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::error!(missed, "the alert engine fell behind the live bus; those events were not counted");
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = tokio::time::sleep(wait) => engine.tick(crate::now_ns()).await,
+            _ = tokio::time::sleep(wait) => engine.tick(crate::clock::now_ns()).await,
         }
     }
 }
@@ -155,7 +140,7 @@ impl Engine {
         let divisor = self.alerts.settings.window_divisor;
         let mut old: HashMap<String, Runtime> =
             self.by_account.drain().flat_map(|(_, runtimes)| runtimes).map(|r| (r.alert.id.clone(), r)).collect();
-        let now = crate::now_ns();
+        let now = crate::clock::now_ns();
         for (alert, view) in definitions {
             let previous = old.remove(&alert.id).filter(|runtime| runtime.alert.anchor_ns == alert.anchor_ns);
             let Some(mut runtime) = Runtime::new(alert, view, divisor) else {
@@ -219,16 +204,7 @@ impl Engine {
             };
             records.sort_by_key(|record| (record.received_ns, record.seq));
             for record in &records {
-                let seen = Seen {
-                    account: &account,
-                    instance: &record.instance,
-                    region: &record.region,
-                    id: &record.id,
-                    received_ns: record.received_ns,
-                    raw: &record.raw,
-                    value: &record.value,
-                };
-                self.observe(&seen).await;
+                self.observe(record).await;
             }
             replayed += records.len();
         }
@@ -241,49 +217,33 @@ impl Engine {
     }
 
     /// Counts an event in every alert of its account whose query it matches.
-    async fn observe(&mut self, seen: &Seen<'_>) {
-        let Some(runtimes) = self.by_account.get_mut(seen.account) else {
+    async fn observe(&mut self, seen: &LiveEvent) {
+        let Some(runtimes) = self.by_account.get_mut(&seen.account) else {
             return;
         };
-        let received = acta_cadf::format_time(seen.received_ns);
-        let view = EventView {
-            raw: seen.raw,
-            event: seen.value,
-            account: seen.account,
-            instance: seen.instance,
-            region: seen.region,
-            received: &received,
-        };
-        // The event is tokenized once for all alerts of the account.
-        let prepared = PreparedEvent::new(view);
         let mut to_fire = Vec::new();
-        for (index, runtime) in runtimes.iter_mut().enumerate() {
-            if seen.received_ns >= runtime.window.end {
-                to_fire.push((index, true));
-                continue;
+        seen.with_view(|view| {
+            // The event is tokenized once for all alerts of the account.
+            let prepared = PreparedEvent::new(*view);
+            for (index, runtime) in runtimes.iter_mut().enumerate() {
+                if seen.received_ns >= runtime.window.end {
+                    // Whether it matches is asked in its own window, once the current one is closed.
+                    to_fire.push((index, true, runtime.compiled.matches(&prepared)));
+                    continue;
+                }
+                if seen.received_ns >= runtime.window.start && runtime.compiled.matches(&prepared) {
+                    to_fire.push((index, false, true));
+                }
             }
-            if seen.received_ns >= runtime.window.start && runtime.compiled.matches(&prepared) {
-                to_fire.push((index, false));
-            }
-        }
-        drop(prepared);
-        for (index, closes_window) in to_fire {
-            let Some(runtime) = self.by_account.get_mut(seen.account).and_then(|r| r.get_mut(index)) else {
+        });
+        for (index, closes_window, matches) in to_fire {
+            let Some(runtime) = self.by_account.get_mut(&seen.account).and_then(|r| r.get_mut(index)) else {
                 continue;
             };
             if closes_window {
                 close_window(&self.store, &self.alerts, runtime, seen.received_ns).await;
                 // Now in the event's window: count it there if it matches.
-                let received = acta_cadf::format_time(seen.received_ns);
-                let view = EventView {
-                    raw: seen.raw,
-                    event: seen.value,
-                    account: seen.account,
-                    instance: seen.instance,
-                    region: seen.region,
-                    received: &received,
-                };
-                if !runtime.compiled.matches(&PreparedEvent::new(view)) {
+                if !matches {
                     continue;
                 }
             }
@@ -302,10 +262,10 @@ impl Engine {
     }
 }
 
-async fn count_match(store: &Store, alerts: &Alerts, runtime: &mut Runtime, seen: &Seen<'_>) {
+async fn count_match(store: &Store, alerts: &Alerts, runtime: &mut Runtime, seen: &LiveEvent) {
     runtime.window.count += 1;
     if runtime.window.samples.len() < MAX_SAMPLES {
-        let mut event = seen.value.clone();
+        let mut event = (*seen.value).clone();
         if let Value::Object(object) = &mut event {
             object.insert(
                 "_acta".to_string(),
@@ -369,7 +329,7 @@ fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i
         "threshold": alert.threshold,
         "count": runtime.window.count,
         "window": {
-            "length": super::window_text(alert.window_secs),
+            "length": crate::notify::window_text(alert.window_secs),
             "start": window.map(|window| window.0),
             "end": window.map(|window| window.1),
         },
@@ -381,7 +341,7 @@ fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i
 /// Records a firing with one outbox row per channel (none when muted) in one transaction and wakes the
 /// delivery worker. Returns whether a firing was recorded (false: this window already fired, or an error).
 async fn fire(store: &Store, alerts: &Alerts, runtime: &Runtime, reason: &str, window: Option<(i64, i64)>) -> bool {
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     let id = uuid::Uuid::now_v7().simple().to_string();
     let is_muted = reason != "test" && muted(&runtime.alert, now);
     let deliveries = if is_muted {
@@ -420,7 +380,7 @@ async fn fire(store: &Store, alerts: &Alerts, runtime: &Runtime, reason: &str, w
 /// `POST /v1/alerts/{id}/test`: a firing outside any window, sent on every channel even when muted.
 pub(crate) async fn fire_test(store: &Store, alerts: &Alerts, alert: Alert, view: View) -> Option<String> {
     let runtime = Runtime::new(alert, view, alerts.settings.window_divisor)?;
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     let id = uuid::Uuid::now_v7().simple().to_string();
     let channels = runtime.alert.channels.as_array().cloned().unwrap_or_default();
     let firing = NewFiring {
@@ -448,17 +408,6 @@ pub(crate) async fn fire_test(store: &Store, alerts: &Alerts, alert: Alert, view
     }
 }
 
-/// A replayed record that matched at least one alert of its account.
-struct Replayed {
-    instance: String,
-    region: String,
-    id: String,
-    seq: u64,
-    received_ns: i64,
-    raw: String,
-    value: Value,
-}
-
 /// Reads the account's records that arrived at or after `from` (up to each instance's mark) and keeps those
 /// matching at least one of `queries`: matches are few, the records of a day may be many.
 fn scan_matching(
@@ -467,7 +416,7 @@ fn scan_matching(
     scopes: &[(String, String, u64)],
     from: i64,
     queries: &[String],
-) -> Vec<Replayed> {
+) -> Vec<LiveEvent> {
     let compiled: Vec<Compiled> =
         queries.iter().filter_map(|query| acta_query::parse(query).ok()).map(|query| Compiled::new(&query)).collect();
     let from_day = acta_store::Day::from_ns(from);
@@ -498,26 +447,17 @@ fn scan_matching(
                 if record.received_ns < from || record.account != account {
                     continue;
                 }
-                let raw = String::from_utf8_lossy(&record.event).into_owned();
-                let Ok(value) = serde_json::from_str::<Value>(&raw) else {
+                let scope = InstanceScope {
+                    instance: instance.clone(),
+                    account: account.to_string(),
+                    region: region.clone(),
+                };
+                let Some(event) = LiveEvent::of_record(&scope, record) else {
                     continue;
                 };
-                let received = acta_cadf::format_time(record.received_ns);
-                let view = EventView { raw: &raw, event: &value, account, instance, region, received: &received };
-                let prepared = PreparedEvent::new(view);
-                if !compiled.iter().any(|query| query.matches(&prepared)) {
-                    continue;
+                if event.with_view(|view| compiled.iter().any(|query| query.matches(&PreparedEvent::new(*view)))) {
+                    kept.push(event);
                 }
-                drop(prepared);
-                kept.push(Replayed {
-                    instance: instance.clone(),
-                    region: region.clone(),
-                    id: record.event_id,
-                    seq: record.seq,
-                    received_ns: record.received_ns,
-                    raw,
-                    value,
-                });
             }
         }
     }

@@ -8,9 +8,10 @@
 
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use acta_store::Store;
+
+use crate::access::auth::Principal;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// What an audited action did to what.
 pub(crate) struct Audit<'a> {
@@ -75,10 +76,10 @@ pub(crate) fn object_action<'a>(
 }
 
 /// Writes the audit event durably.
-pub(crate) async fn record(state: &AppState, principal: &Principal, audit: Audit<'_>) -> Result<(), ApiError> {
+pub(crate) async fn record(store: &Store, principal: &Principal, audit: Audit<'_>) -> Result<(), ApiError> {
     let failed = audit.status >= 400;
     let message = if failed { format!("{} -failure", audit.message) } else { audit.message };
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     let mut event = json!({
         "id": uuid::Uuid::now_v7().to_string(),
         "typeURI": "http://schemas.dmtf.org/cloud/audit/1.0/event",
@@ -103,24 +104,16 @@ pub(crate) async fn record(state: &AppState, principal: &Principal, audit: Audit
     if let (Some(data), Some(object)) = (audit.request_data, event.as_object_mut()) {
         object.insert("requestData".to_string(), data);
     }
-    let bytes = event.to_string().into_bytes();
-    let parsed = acta_cadf::parse_event(&bytes, &acta_cadf::Options::default(), now)
-        .map_err(|problems| ApiError::internal(format!("audit event rejected: {problems:?}")))?;
-    let instances = state.store.meta().instances(audit.account).await?;
-    if instances.is_empty() {
-        return Err(ApiError::internal(format!("account {} has no instance for its audit trail", audit.account)));
-    }
-    crate::events::store_batch(state, audit.account, &instances, None, vec![(0, Ok(parsed))], now).await?;
-    Ok(())
+    Ok(store.accept_own(audit.account, &event, now).await?)
 }
 
 /// A key authenticated (audited at most once a minute per key; the platform admin belongs to no account).
-pub(crate) async fn key_login(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
+pub(crate) async fn key_login(store: &Store, principal: &Principal) -> Result<(), ApiError> {
     let Some(account) = principal.key.account.clone() else {
         return Ok(());
     };
     let audit = key_action(&account, "login", &principal.key.id, &principal.key.name, 200, None);
-    record(state, principal, audit).await
+    record(store, principal, audit).await
 }
 
 fn reason_type(status: u16) -> &'static str {
@@ -134,4 +127,12 @@ fn reason_type(status: u16) -> &'static str {
         409 => "Conflict",
         _ => "Other",
     }
+}
+
+/// Audits a refusal, then returns it.
+pub(crate) async fn refuse(store: &Store, principal: &Principal, audit: Audit<'_>, error: ApiError) -> ApiError {
+    if let Err(audit_error) = record(store, principal, audit).await {
+        return audit_error;
+    }
+    error
 }

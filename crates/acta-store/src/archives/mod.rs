@@ -1,7 +1,10 @@
-//! Archive configurations of instances and the segments confirmed in them (migration `0005_archives.sql`).
+//! Archive configurations of instances and the segments confirmed in them (migration `0005_archives.sql`),
+//! and the archive format ([`layout`]).
 //!
 //! Like every account-owned read, the configuration is read with its account id; the background worker alone
 //! lists all of them.
+
+pub mod layout;
 
 use sqlx::Row;
 

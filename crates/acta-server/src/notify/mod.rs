@@ -1,22 +1,14 @@
-//! Alerts: evaluation on the live event stream, the durable notification outbox, and the channels.
+//! Alert notifications: the operator's alerting settings, the handle handlers share with the alert engine
+//! and the delivery worker ([`Alerts`]), and the sending of one notification.
 //!
-//! - [`engine`] subscribes to the live bus (fed after every durable append), runs each event through the
-//!   compiled matchers of its account's alerts, counts per window, fires immediate presence alerts when the Nth
-//!   event arrives and checks at-end presence and absence when a window ends. A firing and its notifications
-//!   are one SQLite transaction (`Meta::record_firing`).
-//! - [`outbox`] is the delivery worker: it sends due notifications, records every attempt, and retries with
-//!   exponential backoff. Because notifications are rows before they are sent, a crash loses none.
+//! The engine (`jobs::alert_engine`) fires; the delivery worker (`jobs::delivery`) sends what the outbox holds.
 //! - [`channels`] sends one notification: email (SMTP with lettre), webhook (signed), Slack, PagerDuty;
 //!   every HTTP target goes through [`ssrf`].
 //! - [`render`] turns a firing into text and JSON, with times in the alert's time zone.
-//! - [`api`] holds the `/v1/alerts` handlers.
 
-pub(crate) mod api;
-pub(crate) mod channels;
-pub(crate) mod engine;
-pub(crate) mod outbox;
-pub(crate) mod render;
-pub(crate) mod ssrf;
+pub mod channels;
+pub mod render;
+pub mod ssrf;
 
 use std::time::Duration;
 
@@ -91,11 +83,6 @@ pub(crate) fn window_text(seconds: i64) -> String {
         .iter()
         .find(|(_, secs)| *secs == seconds)
         .map_or_else(|| format!("{seconds}s"), |(text, _)| (*text).to_string())
-}
-
-/// Resolves when the server stops. The watch guard is dropped inside, so callers' futures stay `Send`.
-pub(crate) async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = stopping.wait_for(|stopping| *stopping).await;
 }
 
 /// What handlers share with the engine and the delivery worker.

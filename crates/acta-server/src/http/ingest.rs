@@ -1,0 +1,165 @@
+//! `POST /v1/events`: parse the body, decide where its events may go, hand them to the store's write path
+//! (`Store::accept`), and answer each event's fate.
+
+use acta_cadf::{BodyFormat, Options};
+use acta_store::{Batch, BatchOutcome, EventOutcome, Parsed};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::access::auth::Principal;
+use crate::access::scope;
+use crate::error::{ApiError, QueryParams};
+use crate::state::AppState;
+
+/// Ingest parameters.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IngestParams {
+    account: Option<String>,
+    /// Stores every event of the request in this instance (id or name), instead of routing each by its
+    /// `logSourceCRN` region.
+    instance: Option<String>,
+}
+
+/// The header of `POST /v1/events` that gives ids to events whose bytes carry none: one entry per event of the
+/// body, in order, separated by commas; an empty entry gives none. `acta import` sends the ids an archive's log
+/// envelopes recorded, so a re-imported event keeps its id without a byte of it changing.
+pub(crate) const EVENT_IDS_HEADER: &str = "x-acta-event-ids";
+
+/// The longest id the header may give (the log envelope holds up to 64 KiB; ids Acta assigns are 36).
+const MAX_GIVEN_ID_BYTES: usize = 128;
+
+/// The ids of [`EVENT_IDS_HEADER`], one per event of a body of `count` events.
+fn given_ids(headers: &HeaderMap, count: usize) -> Result<Option<Vec<Option<String>>>, ApiError> {
+    let Some(value) = headers.get(EVENT_IDS_HEADER) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| ApiError::bad_request("invalid_event_ids", message);
+    let text = value.to_str().map_err(|_| invalid(format!("{EVENT_IDS_HEADER} is not ASCII")))?;
+    let entries: Vec<&str> = text.split(',').map(str::trim).collect();
+    if entries.len() != count {
+        return Err(invalid(format!(
+            "{EVENT_IDS_HEADER} gives {} entries for {count} events: give one per event, in order (empty for none)",
+            entries.len()
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            if entry.is_empty() {
+                return Ok(None);
+            }
+            let printable = entry.bytes().all(|byte| byte.is_ascii_graphic());
+            if entry.len() > MAX_GIVEN_ID_BYTES || !printable {
+                return Err(invalid(format!(
+                    "{EVENT_IDS_HEADER} entry {index}: an id is 1 to {MAX_GIVEN_ID_BYTES} printable ASCII characters"
+                )));
+            }
+            Ok(Some(entry.to_owned()))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `POST /v1/events`.
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(params): QueryParams<IngestParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    principal.require("ingest")?;
+    refuse_when_index_behind(&state)?;
+    let is_ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson"));
+    let format = if is_ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
+    let now = crate::clock::now_ns();
+    let mut parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
+        .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+    if let Some(ids) = given_ids(&headers, parsed.len())? {
+        give_ids(&mut parsed, ids);
+    }
+    let instance = params.instance.as_deref().filter(|instance| !instance.is_empty());
+    let outcome = ingest_events(&state, &principal, params.account.as_deref(), instance, parsed, now).await?;
+    let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok((status, Json(outcome_json(&outcome))).into_response())
+}
+
+/// Refuses an ingest request while the index is too far behind the log, before anything of it is stored.
+pub(crate) fn refuse_when_index_behind(state: &AppState) -> Result<(), ApiError> {
+    if state.store.index().lag() <= state.limits.max_index_lag {
+        return Ok(());
+    }
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "index_behind",
+        "the index is behind the log; retry shortly (nothing of this request was stored)",
+    );
+    error.retry_after = Some(1);
+    Err(error)
+}
+
+/// Gives ids to the events that have none of their own: the bytes stay the authority on an event's id.
+pub(crate) fn give_ids(parsed: &mut [Parsed], ids: Vec<Option<String>>) {
+    for (result, id) in parsed.iter_mut().zip(ids) {
+        if let (Ok(event), Some(id)) = (result, id)
+            && event.id.is_none()
+        {
+            event.id = Some(id);
+        }
+    }
+}
+
+/// Stores parsed events where the key may write them: in the named instance when one is given, else each routed
+/// (see [`scope::destination`]). Counts them for `/metrics`.
+pub(crate) async fn ingest_events(
+    state: &AppState,
+    principal: &Principal,
+    requested_account: Option<&str>,
+    requested_instance: Option<&str>,
+    events: Vec<Parsed>,
+    now: i64,
+) -> Result<BatchOutcome, ApiError> {
+    let destination = scope::destination(&state.store, principal, requested_account, requested_instance).await?;
+    let outcome = state.store.accept(Batch { events, destination, now }).await?;
+    state.metrics.count_ingest(outcome.accepted, outcome.rejected, outcome.duplicates);
+    Ok(outcome)
+}
+
+/// The answer of `POST /v1/events`.
+fn outcome_json(outcome: &BatchOutcome) -> Value {
+    json!({
+        "accepted": outcome.accepted,
+        "rejected": outcome.rejected,
+        "duplicates": outcome.duplicates,
+        "results": results_json(outcome),
+    })
+}
+
+/// Each event's fate: `{"index", "status": "stored" | "duplicate" | "rejected", "id" | "errors"}`.
+pub(crate) fn results_json(outcome: &BatchOutcome) -> Vec<Value> {
+    outcome
+        .results
+        .iter()
+        .enumerate()
+        .map(|(index, result)| match result {
+            EventOutcome::Stored { id } => json!({"index": index, "status": "stored", "id": id}),
+            EventOutcome::Duplicate { id } => json!({"index": index, "status": "duplicate", "id": id}),
+            EventOutcome::Rejected(problems) => {
+                let errors: Vec<Value> = problems
+                    .iter()
+                    .map(|problem| json!({"pointer": problem.pointer, "message": problem.message}))
+                    .collect();
+                json!({"index": index, "status": "rejected", "errors": errors})
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! The handlers, one module per resource, and the router. Only handlers take `AppState`.
+
+pub mod admin;
+pub mod aggregate;
+pub mod alerts;
+pub mod archive;
+pub mod boards;
+pub mod bulk;
+pub mod console;
+pub mod events;
+pub mod export;
+pub mod ingest;
+pub mod input;
+pub mod integrity;
+pub mod metrics;
+pub mod openapi;
+pub mod session;
+pub mod tail;
+pub mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/openapi.json", get(openapi::document))
+        .route("/", get(console::index))
+        .route("/console/{*path}", get(console::asset))
+        .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
+        .route("/v1/events", post(ingest::ingest).get(events::search))
+        .route("/v1/events/count", get(events::count))
+        .route("/_bulk", post(bulk::bulk))
+        .route("/{index}/_bulk", post(bulk::bulk_into))
+        .route("/v1/events/tail", get(tail::tail))
+        .route("/v1/events/export", get(export::export))
+        .route("/v1/events/histogram", get(aggregate::histogram))
+        .route("/v1/events/terms", get(aggregate::terms))
+        .route("/v1/events/{id}", get(events::one))
+        .route("/v1/accounts", post(admin::create_account).get(admin::list_accounts))
+        .route("/v1/instances", post(admin::create_instance).get(admin::list_instances))
+        .route(
+            "/v1/instances/{id}",
+            get(admin::show_instance).patch(admin::update_instance).delete(admin::delete_instance),
+        )
+        .route(
+            "/v1/instances/{id}/archive",
+            get(archive::show_archive).put(archive::set_archive).delete(archive::delete_archive),
+        )
+        .route("/v1/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))
+        .route("/v1/keys/{id}/lock", post(admin::lock_key))
+        .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
+        .route("/v1/events/{id}/proof", get(integrity::proof))
+        .route("/v1/integrity/keys", get(integrity::keys))
+        .route("/v1/integrity/checkpoints", get(integrity::checkpoints))
+        .route("/v1/views", post(views::create_view).get(views::list_views))
+        .route("/v1/views/categories", get(views::list_categories))
+        .route("/v1/views/{id}", get(views::show_view).patch(views::update_view).delete(views::delete_view))
+        .route("/v1/alerts", post(alerts::create_alert).get(alerts::list_alerts))
+        .route("/v1/alerts/{id}", get(alerts::show_alert).patch(alerts::update_alert).delete(alerts::delete_alert))
+        .route("/v1/alerts/{id}/test", post(alerts::test_alert))
+        .route("/v1/alerts/{id}/history", get(alerts::alert_history))
+        .route(
+            "/v1/boards",
+            post(boards::create_board)
+                .get(boards::list_boards)
+                .layer(DefaultBodyLimit::max(boards::MAX_BODY_BYTES.min(body_limit))),
+        )
+        .route("/v1/boards/categories", get(boards::list_categories))
+        .route(
+            "/v1/boards/{id}",
+            get(boards::show_board)
+                .patch(boards::update_board)
+                .delete(boards::delete_board)
+                .layer(DefaultBodyLimit::max(boards::MAX_BODY_BYTES.min(body_limit))),
+        )
+        .route("/v1/boards/{id}/graphs/{n}/data", get(boards::graph_data))
+        .route("/v1/boards/{id}/graphs/{n}/drilldown", get(boards::graph_drilldown))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(console::security_headers))
+        .with_state(state)
+}

@@ -1,0 +1,19 @@
+//! Background work. A job takes what it uses (the store, its settings, the alerting handle), never the
+//! handlers' `AppState`, and reaches files only through the store.
+//!
+//! - [`retention`]: archive sealed segments, then delete what each instance's plan no longer keeps.
+//! - [`archive`]: the copy of one sealed day into an archive, read back before it counts.
+//! - [`alert_engine`]: counts matching events per alert window and records firings.
+//! - [`delivery`]: sends the notifications of the durable outbox, with retries.
+//! - [`sealer`]: seals finished days of quiet instances.
+
+pub mod alert_engine;
+pub mod archive;
+pub mod delivery;
+pub mod retention;
+pub mod sealer;
+
+/// Resolves when the server stops. The watch guard is dropped inside, so callers' futures stay `Send`.
+pub(crate) async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+}
