@@ -12,7 +12,8 @@ use crate::access::auth::Principal;
 use crate::access::scope::account_of;
 use crate::access::scope::require_account_manager;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::admin::{AccountParam, instance_of};
+use crate::http::input::AccountParam;
+use crate::http::instances::instance_of;
 use crate::jobs::archive::{ArchiveConfig, ArchiveError};
 use crate::state::AppState;
 

@@ -1,5 +1,7 @@
 //! The checks of names and ids every resource's handlers share, and new ids.
 
+use serde::Deserialize;
+
 use crate::error::ApiError;
 
 /// A new object id: 16 lowercase hex digits.
@@ -27,4 +29,10 @@ pub(crate) fn check_name(what: &str, text: &str) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// `?account=`: the account a request acts in (the platform admin's choice; a key's own otherwise).
+#[derive(Deserialize)]
+pub(crate) struct AccountParam {
+    pub(crate) account: Option<String>,
 }

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use crate::access::auth::Principal;
 use crate::access::scope::{account_of, instances_in_scope};
 use crate::error::ApiError;
+use crate::http::input::AccountParam;
 use crate::state::AppState;
 
 fn integrity(state: &AppState) -> Result<Arc<Integrity>, ApiError> {
@@ -114,18 +115,12 @@ pub(crate) async fn checkpoints(
     Ok(Json(json!({ "checkpoints": checkpoints })))
 }
 
-/// Proof parameters.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ProofParams {
-    account: Option<String>,
-}
-
 /// `GET /v1/events/{id}/proof`.
 pub(crate) async fn proof(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Params(params): Params<ProofParams>,
+    Params(params): Params<AccountParam>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let integrity = integrity(&state)?;

@@ -1,6 +1,6 @@
 //! The handlers, one module per resource, and the router. Only handlers take `AppState`.
 
-pub mod admin;
+pub mod accounts;
 pub mod aggregate;
 pub mod alerts;
 pub mod archive;
@@ -11,7 +11,9 @@ pub mod events;
 pub mod export;
 pub mod ingest;
 pub mod input;
+pub mod instances;
 pub mod integrity;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod session;
@@ -44,20 +46,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/histogram", get(aggregate::histogram))
         .route("/v1/events/terms", get(aggregate::terms))
         .route("/v1/events/{id}", get(events::one))
-        .route("/v1/accounts", post(admin::create_account).get(admin::list_accounts))
-        .route("/v1/instances", post(admin::create_instance).get(admin::list_instances))
+        .route("/v1/accounts", post(accounts::create_account).get(accounts::list_accounts))
+        .route("/v1/instances", post(instances::create_instance).get(instances::list_instances))
         .route(
             "/v1/instances/{id}",
-            get(admin::show_instance).patch(admin::update_instance).delete(admin::delete_instance),
+            get(instances::show_instance).patch(instances::update_instance).delete(instances::delete_instance),
         )
         .route(
             "/v1/instances/{id}/archive",
             get(archive::show_archive).put(archive::set_archive).delete(archive::delete_archive),
         )
-        .route("/v1/keys", post(admin::create_key).get(admin::list_keys))
-        .route("/v1/keys/{id}", get(admin::show_key).patch(admin::update_key).delete(admin::delete_key))
-        .route("/v1/keys/{id}/lock", post(admin::lock_key))
-        .route("/v1/keys/{id}/unlock", post(admin::unlock_key))
+        .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/v1/keys/{id}", get(keys::show_key).patch(keys::update_key).delete(keys::delete_key))
+        .route("/v1/keys/{id}/lock", post(keys::lock_key))
+        .route("/v1/keys/{id}/unlock", post(keys::unlock_key))
         .route("/v1/events/{id}/proof", get(integrity::proof))
         .route("/v1/integrity/keys", get(integrity::keys))
         .route("/v1/integrity/checkpoints", get(integrity::checkpoints))

@@ -447,11 +447,8 @@ fn scan_matching(
                 if record.received_ns < from || record.account != account {
                     continue;
                 }
-                let scope = InstanceScope {
-                    instance: instance.clone(),
-                    account: account.to_string(),
-                    region: region.clone(),
-                };
+                let scope =
+                    InstanceScope { instance: instance.clone(), account: account.to_string(), region: region.clone() };
                 let Some(event) = LiveEvent::of_record(&scope, record) else {
                     continue;
                 };

@@ -307,7 +307,9 @@ impl<'a> Run<'a> {
                 self.check_deadline()?;
                 let scope = scopes.get(matched.scope as usize);
                 let record = self.inner.read_record(&scope.instance, matched.seq)?;
-                let texts = crate::ingest::publish::with_record_view(scope, &record, |view| distinct_texts(view, &field)).unwrap_or_default();
+                let texts =
+                    crate::ingest::publish::with_record_view(scope, &record, |view| distinct_texts(view, &field))
+                        .unwrap_or_default();
                 let mut any = false;
                 for text in texts.into_iter().filter(|text| !only_truncated || held_truncated(text)) {
                     any = true;

@@ -764,7 +764,8 @@ fn local_bound(after: &SortKey, scopes: &Scopes) -> LocalKey {
 
 /// The reference evaluator's verdict on a stored event (an event whose bytes are not JSON matches nothing).
 fn verify(compiled: &Compiled, scope: &InstanceScope, record: &Record) -> bool {
-    crate::ingest::publish::with_record_view(scope, record, |view| compiled.matches(&PreparedEvent::new(*view))).unwrap_or(false)
+    crate::ingest::publish::with_record_view(scope, record, |view| compiled.matches(&PreparedEvent::new(*view)))
+        .unwrap_or(false)
 }
 
 /// The size of the files under `path`, 0 when it does not exist.
