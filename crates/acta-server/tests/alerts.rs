@@ -428,3 +428,21 @@ async fn a_restart_recounts_the_window_from_the_log_and_never_fires_it_twice() {
     assert_eq!(user.history_when(&alert, Duration::from_secs(1), |_| true).await.len(), 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_flooded_past_the_live_bus_counts_every_event_from_the_log() {
+    // One request of more events than the live bus holds for a follower: the engine falls behind it.
+    const FLOOD: usize = 12_000;
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let body = json!({"view": view, "kind": "presence", "threshold": FLOOD, "window": "1h", "immediate": true,
+                      "channels": [webhook(&receiver)]});
+    user.alert(body).await;
+    user.send(matching(FLOOD)).await;
+    let requests = receiver.wait_for(1, Duration::from_secs(60)).await;
+    assert_eq!(requests.len(), 1, "the alert's window did not reach {FLOOD} matches");
+    assert_eq!(requests[0].json()["matches"], FLOOD);
+    server.stop().await;
+}

@@ -13,6 +13,11 @@
 //! down), then takes live events with higher seqs only. The log is exact and ordered by arrival, which the
 //! index (ordered by eventTime and committed about once a second) is not. Windows wholly inside a downtime are
 //! not evaluated.
+//!
+//! The bus is how events arrive quickly, the log is what is counted: the engine keeps, per instance, the last
+//! seq it counted. An event whose seq is not the next one (the bus delivered a later batch first) and a bus that
+//! dropped events because the engine fell behind it are both answered by reading the missing records from the
+//! log, so every durable event is counted once, in its instance's order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::notify::Alerts;
-use acta_store::{InstanceScope, LiveEvent};
+use acta_store::{InstanceScope, LiveEvent, Record};
 
 /// Matching events kept per window, for the notification.
 const MAX_SAMPLES: usize = 10;
@@ -80,6 +85,8 @@ struct Engine {
     store: Arc<Store>,
     alerts: Arc<Alerts>,
     by_account: HashMap<String, Vec<Runtime>>,
+    /// Per instance, the last seq counted (or skipped as replayed).
+    counted: HashMap<String, u64>,
 }
 
 /// Runs the engine until the server stops. `live` must have subscribed before the server accepts events.
@@ -90,9 +97,9 @@ pub(crate) async fn run(
     mut reloads: mpsc::Receiver<oneshot::Sender<()>>,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let mut engine = Engine { store, alerts, by_account: HashMap::new() };
+    let mut engine = Engine { store, alerts, by_account: HashMap::new(), counted: HashMap::new() };
     engine.load(true).await;
-    let marks = engine.replay().await;
+    engine.replay().await;
     engine.tick(crate::clock::now_ns()).await;
     loop {
         let now = crate::clock::now_ns();
@@ -109,15 +116,10 @@ pub(crate) async fn run(
                 let _ = reply.send(());
             }
             next = live.recv() => match next {
-                Ok(event) => {
-                    // Records up to the start-up mark were replayed from the log.
-                    if marks.get(&event.instance).is_some_and(|mark| event.seq <= *mark) {
-                        continue;
-                    }
-                    engine.observe(&event).await;
-                }
+                Ok(event) => engine.follow(&event).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "the alert engine fell behind the live bus; those events were not counted");
+                    tracing::warn!(missed, "the alert engine fell behind the live bus; reading those events from the log");
+                    engine.catch_up().await;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
@@ -161,11 +163,11 @@ impl Engine {
         }
     }
 
-    /// Replays, from the log, what arrived since each account's oldest open window started; returns each
-    /// instance's last seq at that moment (live events up to it are skipped).
-    async fn replay(&mut self) -> HashMap<String, u64> {
+    /// Replays, from the log, what arrived since each account's oldest open window started, up to each
+    /// instance's last seq at this moment (from which live events are counted).
+    async fn replay(&mut self) {
         let log = self.store.log().clone();
-        let mut marks: HashMap<String, u64> =
+        let marks: HashMap<String, u64> =
             log.instances().into_iter().map(|instance| (instance.clone(), log.last_seq(&instance))).collect();
         let accounts: Vec<(String, i64, Vec<String>)> = self
             .by_account
@@ -211,9 +213,88 @@ impl Engine {
         if replayed > 0 {
             tracing::info!(replayed, "alert windows recounted from the log");
         }
-        // Instances created later start at seq 1: nothing of theirs was replayed.
-        marks.retain(|_, mark| *mark > 0);
-        marks
+        self.counted = marks;
+    }
+
+    /// Counts a live event, after what the log holds before it that the bus has not brought.
+    async fn follow(&mut self, event: &LiveEvent) {
+        let counted = self.counted.get(&event.instance).copied().unwrap_or(0);
+        if event.seq <= counted {
+            return;
+        }
+        if event.seq > counted + 1 && self.by_account.contains_key(&event.account) {
+            let missing = self.read_log(vec![(event.instance.clone(), counted, event.seq - 1)]).await;
+            for earlier in &missing {
+                self.observe(earlier).await;
+            }
+        }
+        self.counted.insert(event.instance.clone(), event.seq);
+        self.observe(event).await;
+    }
+
+    /// Counts, from the log, everything durable the bus dropped: every instance up to its last durable seq, in
+    /// arrival order across instances.
+    async fn catch_up(&mut self) {
+        let log = self.store.log().clone();
+        let ranges: Vec<(String, u64, u64)> = log
+            .instances()
+            .into_iter()
+            .filter_map(|instance| {
+                let counted = self.counted.get(&instance).copied().unwrap_or(0);
+                let durable = log.last_seq(&instance);
+                (durable > counted).then_some((instance, counted, durable))
+            })
+            .collect();
+        let ends: Vec<(String, u64)> =
+            ranges.iter().map(|(instance, _, durable)| (instance.clone(), *durable)).collect();
+        let mut missing = self.read_log(ranges).await;
+        missing.sort_by_key(|event| (event.received_ns, event.seq));
+        for event in &missing {
+            self.observe(event).await;
+        }
+        self.counted.extend(ends);
+    }
+
+    /// The records of each `(instance, after, through)` with `after < seq <= through`, as events, for the
+    /// instances of accounts that have alerts (the others are skipped unread).
+    async fn read_log(&self, ranges: Vec<(String, u64, u64)>) -> Vec<LiveEvent> {
+        let instances = match self.store.meta().all_instances().await {
+            Ok(instances) => instances,
+            Err(error) => {
+                tracing::error!(%error, "listing instances to read the log for the alert engine");
+                return Vec::new();
+            }
+        };
+        let scopes: Vec<(InstanceScope, u64, u64)> = ranges
+            .into_iter()
+            .filter_map(|(id, after, through)| {
+                let instance = instances.iter().find(|instance| instance.id == id)?;
+                self.by_account.contains_key(&instance.account).then(|| {
+                    let scope = InstanceScope {
+                        instance: id,
+                        account: instance.account.clone(),
+                        region: instance.region.clone(),
+                    };
+                    (scope, after, through)
+                })
+            })
+            .collect();
+        let log = self.store.log().clone();
+        let read = tokio::task::spawn_blocking(move || {
+            scopes
+                .iter()
+                .flat_map(|(scope, after, through)| {
+                    read_records(&log, &scope.instance, *after, *through, None)
+                        .into_iter()
+                        .filter_map(|record| LiveEvent::of_record(scope, record))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        read.unwrap_or_else(|error| {
+            tracing::error!(%error, "reading the log for the alert engine");
+            Vec::new()
+        })
     }
 
     /// Counts an event in every alert of its account whose query it matches.
@@ -419,44 +500,55 @@ fn scan_matching(
 ) -> Vec<LiveEvent> {
     let compiled: Vec<Compiled> =
         queries.iter().filter_map(|query| acta_query::parse(query).ok()).map(|query| Compiled::new(&query)).collect();
-    let from_day = acta_store::Day::from_ns(from);
     let mut kept = Vec::new();
     for (instance, region, mark) in scopes {
-        for segment in log.segments(instance) {
-            if segment.day < from_day {
+        let scope = InstanceScope { instance: instance.clone(), account: account.to_string(), region: region.clone() };
+        for record in read_records(log, instance, 0, *mark, Some(from)) {
+            let Some(event) = LiveEvent::of_record(&scope, record) else {
                 continue;
-            }
-            let scan = match log.scan(instance, segment.day, segment.first_seq) {
-                Ok(scan) => scan,
-                Err(error) => {
-                    tracing::error!(%error, %instance, "scanning the log for the alert replay");
-                    continue;
-                }
             };
-            for record in scan {
-                let record = match record {
-                    Ok(record) => record,
-                    Err(error) => {
-                        tracing::error!(%error, %instance, "reading the log for the alert replay");
-                        break;
-                    }
-                };
-                if record.seq > *mark {
-                    break;
-                }
-                if record.received_ns < from || record.account != account {
-                    continue;
-                }
-                let scope =
-                    InstanceScope { instance: instance.clone(), account: account.to_string(), region: region.clone() };
-                let Some(event) = LiveEvent::of_record(&scope, record) else {
-                    continue;
-                };
-                if event.with_view(|view| compiled.iter().any(|query| query.matches(&PreparedEvent::new(*view)))) {
-                    kept.push(event);
-                }
+            if event.with_view(|view| compiled.iter().any(|query| query.matches(&PreparedEvent::new(*view)))) {
+                kept.push(event);
             }
         }
     }
     kept
+}
+
+/// An instance's records with `after < seq <= through` (and, when given, that arrived at or after `from`), in
+/// seq order. A read error ends the read where it happened, logged: what was read before it is counted.
+fn read_records(log: &acta_store::Log, instance: &str, after: u64, through: u64, from: Option<i64>) -> Vec<Record> {
+    let from_day = from.map(acta_store::Day::from_ns);
+    let mut records = Vec::new();
+    for segment in log.segments(instance) {
+        if segment.last_seq <= after || from_day.is_some_and(|day| segment.day < day) {
+            continue;
+        }
+        if segment.first_seq > through {
+            break;
+        }
+        let scan = match log.scan(instance, segment.day, (after + 1).max(segment.first_seq)) {
+            Ok(scan) => scan,
+            Err(error) => {
+                tracing::error!(%error, %instance, "scanning the log for the alert engine");
+                return records;
+            }
+        };
+        for record in scan {
+            let record = match record {
+                Ok(record) => record,
+                Err(error) => {
+                    tracing::error!(%error, %instance, "reading the log for the alert engine");
+                    return records;
+                }
+            };
+            if record.seq > through {
+                return records;
+            }
+            if from.is_none_or(|from| record.received_ns >= from) {
+                records.push(record);
+            }
+        }
+    }
+    records
 }
