@@ -2,7 +2,7 @@
 //! and the listener, and stops them in order.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use acta_store::{Account, ApiKey, DEFAULT_ACCOUNT, Instance, IntegrityOptions, Store, StoreOptions};
@@ -111,7 +111,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let mut options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
     options.log.clock = config.retention.clock.0.clone();
     let store = Arc::new(Store::open(&config.data_dir, options).await?);
-    let created_admin_key = bootstrap(&store, &config.data_dir, config.bootstrap_key.as_deref()).await?;
+    let created_admin_key = bootstrap(&store, config.bootstrap_key.as_deref()).await?;
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
     let (alerts, reloads) = Alerts::new(config.alerts.clone());
     let alerts = Arc::new(alerts);
@@ -150,7 +150,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
 }
 
 /// On an empty data directory: the platform admin key, the default account and its global instance.
-async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> Result<Option<String>, StartError> {
+async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>, StartError> {
     let meta = store.meta();
     let now = acta_cadf::format_time(clock::now_ns());
     if meta.account(DEFAULT_ACCOUNT).await?.is_none() {
@@ -201,23 +201,7 @@ async fn bootstrap(store: &Store, data_dir: &Path, given: Option<&str>) -> Resul
     })
     .await?;
     if let Some(secret) = &created {
-        write_private(&data_dir.join("admin-key"), secret)?;
+        store.write_admin_key(secret)?;
     }
     Ok(created)
-}
-
-/// Writes a secret readable by its owner only.
-fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(secret.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
 }

@@ -220,6 +220,23 @@ impl Store {
         }
     }
 
+    /// Writes the platform admin key created at bootstrap to `<data>/admin-key`, readable by its owner only,
+    /// so an operator who missed the one time it was printed can still read it.
+    pub fn write_admin_key(&self, secret: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(self.dir.join("admin-key"))?;
+        file.write_all(secret.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    }
+
     /// Signs a last checkpoint of everything durable, and stops the indexer after a final commit.
     pub async fn close(&self) {
         if let Some(integrity) = self.integrity.clone() {
