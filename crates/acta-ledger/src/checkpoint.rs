@@ -93,6 +93,34 @@ impl Checkpoint {
     }
 }
 
+/// The parts of an Acta origin, `<acta node>/<account>/<instance>/<segment>`, as
+/// [`Checkpoint::origin_for`] joins them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The node that signed.
+    pub node: &'a str,
+    /// The account whose events the segment holds.
+    pub account: &'a str,
+    /// The instance whose log the segment is part of.
+    pub instance: &'a str,
+    /// The segment (Acta names a segment by its day).
+    pub segment: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    /// Splits an origin at its `/`s; `None` unless there are exactly four parts. The parts are
+    /// not checked against [`Checkpoint::origin_for`]'s rules: an origin is only read from a
+    /// checkpoint whose signature holds, and what matters is whether it names the segment at hand.
+    pub fn parse(origin: &'a str) -> Option<Self> {
+        let mut parts = origin.split('/');
+        let (node, account, instance, segment) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self { node, account, instance, segment })
+    }
+}
+
 /// The C2SP rules an origin must meet to survive a round trip through the note text.
 fn check_origin(origin: &str) -> Result<(), CheckpointError> {
     if origin.is_empty() {

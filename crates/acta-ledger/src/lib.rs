@@ -14,7 +14,13 @@
 //!   The origin is `<acta node>/<account>/<instance>/<segment>`. The ring keeps every key that
 //!   ever signed, so checkpoints made before a key rotation still verify.
 //! - **Verification** ([`SegmentVerifier`], [`verify_leaves`]): a segment's leaves against its
-//!   checkpoints, giving a [`SegmentReport`] that says what holds and exactly what does not.
+//!   checkpoints (and against copies saved elsewhere), giving a [`SegmentReport`] that says what
+//!   holds and exactly what does not. Which checkpoints speak for a segment is [`Expected`]:
+//!   an exact origin, or an instance's segment in the account of its first checkpoint
+//!   ([`Origin`] splits an origin into its parts).
+//! - **Locating** ([`locate`], [`diff`]): once a copy of the signed leaves gives a checkpoint's
+//!   root, comparing it with the leaves at hand names the leaf that was changed, removed,
+//!   added or reordered ([`Difference`]).
 //!
 //! # Invariants
 //!
@@ -40,13 +46,15 @@
 mod checkpoint;
 mod hash;
 mod keys;
+mod locate;
 mod note;
 mod tree;
 mod verify;
 
-pub use checkpoint::{Checkpoint, CheckpointError};
+pub use checkpoint::{Checkpoint, CheckpointError, Origin};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use keys::{KeyError, SigningKey, VerifierKey};
+pub use locate::{Difference, diff, locate};
 pub use note::{KeyRing, NoteError};
 pub use tree::{Frontier, ProofError, consistency_proof, inclusion_proof, root, verify_consistency, verify_inclusion};
-pub use verify::{Problem, SegmentReport, SegmentVerifier, verify_leaves};
+pub use verify::{Expected, Listed, Problem, SegmentReport, SegmentVerifier, verify_leaves};

@@ -1,6 +1,6 @@
 //! Checkpoint texts, keys and signed notes, including the reference implementation's vectors.
 
-use acta_ledger::{Checkpoint, KeyError, KeyRing, NoteError, SigningKey, VerifierKey, leaf_hash, root};
+use acta_ledger::{Checkpoint, KeyError, KeyRing, NoteError, Origin, SigningKey, VerifierKey, leaf_hash, root};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
@@ -184,6 +184,18 @@ fn origin_is_node_account_instance_segment() {
     ] {
         let [node, account, instance, segment] = parts;
         assert!(Checkpoint::origin_for(node, account, instance, segment).is_err(), "{parts:?}");
+    }
+}
+
+#[test]
+fn origin_parse_splits_an_origin_into_the_parts_origin_for_joins() {
+    let origin = Checkpoint::origin_for("node-1", "acct-42", "prod", "2025-01-31-s0").expect("valid parts");
+    assert_eq!(
+        Origin::parse(&origin),
+        Some(Origin { node: "node-1", account: "acct-42", instance: "prod", segment: "2025-01-31-s0" })
+    );
+    for other in ["node-1/acct-42/prod", "node-1/acct-42/prod/2025-01-31-s0/extra", "no slashes"] {
+        assert_eq!(Origin::parse(other), None, "{other}");
     }
 }
 

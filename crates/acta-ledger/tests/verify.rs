@@ -1,7 +1,8 @@
 //! The segment verifier: every way a segment can differ from what was signed.
 
 use acta_ledger::{
-    Checkpoint, Hash, KeyRing, NoteError, Problem, SegmentVerifier, SigningKey, leaf_hash, root, verify_leaves,
+    Checkpoint, Expected, Hash, KeyRing, Listed, NoteError, Problem, SegmentVerifier, SigningKey, leaf_hash, root,
+    verify_leaves,
 };
 
 const ORIGIN: &str = "node-1/acct-42/prod/2025-01-31-s0";
@@ -204,4 +205,161 @@ fn streaming_verifier_gives_the_same_report_as_verify_leaves() {
         streaming.push(*leaf);
     }
     assert_eq!(streaming.finish(), verify_leaves(&log.ring, ORIGIN, &log.leaves, &notes));
+}
+
+/// The segment of `ORIGIN` as a verifier that finds it by instance and day knows it.
+const SEGMENT: Expected<'static> = Expected::Segment { instance: "prod", segment: "2025-01-31-s0" };
+
+impl Log {
+    /// An honest checkpoint of the first `size` leaves, for another origin.
+    fn checkpoint_of(&self, origin: &str, size: u64) -> String {
+        self.sign(origin, size, root(&self.leaves[..size as usize]))
+    }
+
+    /// Verifies the leaves against listed notes and saved checkpoints.
+    fn verify(
+        &self,
+        expected: Expected<'_>,
+        listed: &[Listed<'_>],
+        saved: &[Checkpoint],
+    ) -> acta_ledger::SegmentReport {
+        let mut verifier = SegmentVerifier::from_listed(&self.ring, expected, listed, saved);
+        for leaf in &self.leaves {
+            verifier.push(*leaf);
+        }
+        verifier.finish()
+    }
+}
+
+fn bare(notes: &[String]) -> Vec<Listed<'_>> {
+    notes.iter().map(|note| Listed::note(note)).collect()
+}
+
+#[test]
+fn a_segment_expected_by_instance_and_segment_accepts_any_node_in_the_first_checkpoints_account() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(10), log.checkpoint_of("node-2/acct-42/prod/2025-01-31-s0", 30)];
+    let report = log.verify(SEGMENT, &bare(&notes), &[]);
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.checkpoints_valid, 2);
+    assert_eq!(report.origin, ORIGIN, "the first accepted checkpoint's");
+}
+
+#[test]
+fn a_checkpoint_of_another_account_than_the_first_is_refused() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(10), log.checkpoint_of("node-1/acct-7/prod/2025-01-31-s0", 30)];
+    let verifier = SegmentVerifier::from_listed(&log.ring, SEGMENT, &bare(&notes), &[]);
+    assert_eq!(verifier.account(), Some("acct-42"));
+    let report = log.verify(SEGMENT, &bare(&notes), &[]);
+    assert_eq!(
+        report.problems,
+        vec![Problem::OtherAccount { checkpoint: 1, expected: "acct-42".to_owned(), found: "acct-7".to_owned() }]
+    );
+    assert_eq!(report.checkpoints_valid, 1);
+}
+
+#[test]
+fn a_checkpoint_of_another_instance_or_segment_is_refused_as_another_origin() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint_of("node-1/acct-42/test/2025-01-31-s0", 10), log.checkpoint(30)];
+    let report = log.verify(SEGMENT, &bare(&notes), &[]);
+    assert_eq!(
+        report.problems,
+        vec![Problem::WrongOrigin {
+            checkpoint: 0,
+            expected: "*/*/prod/2025-01-31-s0".to_owned(),
+            found: "node-1/acct-42/test/2025-01-31-s0".to_owned(),
+        }]
+    );
+}
+
+#[test]
+fn a_checkpoint_listed_with_another_link_is_refused_and_the_first_link_is_kept() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(10), log.checkpoint(20), log.checkpoint(30)];
+    let links = [[1; 32], [2; 32], [1; 32]];
+    let listed: Vec<Listed<'_>> =
+        notes.iter().zip(links).map(|(note, link)| Listed { note, link: Some(link), is_final: false }).collect();
+    let verifier = SegmentVerifier::from_listed(&log.ring, SEGMENT, &listed, &[]);
+    assert_eq!(verifier.link(), Some([1; 32]));
+    let report = log.verify(SEGMENT, &listed, &[]);
+    assert_eq!(report.problems, vec![Problem::OtherLink { checkpoint: 1 }]);
+}
+
+#[test]
+fn accepted_checkpoints_are_known_before_any_leaf() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(10), "not a note".to_owned(), log.checkpoint(30)];
+    let verifier = SegmentVerifier::from_listed(&log.ring, SEGMENT, &bare(&notes), &[]);
+    let accepted: Vec<(usize, u64)> =
+        verifier.accepted().map(|(position, checkpoint)| (position, checkpoint.size)).collect();
+    assert_eq!(accepted, vec![(0, 10), (2, 30)]);
+}
+
+#[test]
+fn a_final_checkpoint_must_cover_every_event() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(20), log.checkpoint(30)];
+    let closing = |is_final: [bool; 2]| -> Vec<Listed<'_>> {
+        notes.iter().zip(is_final).map(|(note, is_final)| Listed { note, link: None, is_final }).collect()
+    };
+    assert!(log.verify(SEGMENT, &closing([false, true]), &[]).is_ok());
+    let report = log.verify(SEGMENT, &closing([true, false]), &[]);
+    assert_eq!(report.problems, vec![Problem::FinalNotAtEnd { checkpoint: 0, size: 20, events: 30 }]);
+    assert_eq!(report.problems[0].to_string(), "checkpoint 1 closed the segment at size 20, but it holds 30 events");
+}
+
+#[test]
+fn saved_checkpoints_must_each_be_a_prefix_of_the_events_in_any_order() {
+    let log = Log::new(30);
+    let notes = [log.checkpoint(20)];
+    let checkpoint = |origin: &str, size: u64, root| Checkpoint { origin: origin.to_owned(), size, root };
+    let saved = [
+        checkpoint(ORIGIN, 25, root(&log.leaves[..25])),
+        checkpoint(ORIGIN, 40, [7; 32]),
+        checkpoint(ORIGIN, 10, [7; 32]),
+        checkpoint(ORIGIN, 22, [7; 32]),
+        checkpoint("node-1/acct-7/prod/2025-01-31-s0", 5, root(&log.leaves[..5])),
+    ];
+    let report = log.verify(SEGMENT, &bare(&notes), &saved);
+    assert!(report.problems.is_empty(), "saved checkpoints are not the segment's own");
+    assert_eq!((report.checkpoints, report.checkpoints_valid), (1, 1));
+    assert!(!report.is_ok());
+    assert_eq!(
+        report.saved,
+        vec![
+            None,
+            Some(Problem::BeyondEnd { checkpoint: 1, size: 40, events: 30 }),
+            Some(Problem::Inconsistent { checkpoint: 2, size: 10, valid: 0, valid_size: 20 }),
+            Some(Problem::Mismatch { checkpoint: 3, size: 22, verified_before: 20 }),
+            Some(Problem::OtherAccount { checkpoint: 4, expected: "acct-42".to_owned(), found: "acct-7".to_owned() }),
+        ]
+    );
+}
+
+#[test]
+fn failed_lists_the_accepted_checkpoints_the_events_do_not_bear_out() {
+    let mut log = Log::new(30);
+    let notes = ["not a note".to_owned(), log.checkpoint(10), log.checkpoint(20), log.checkpoint(30)];
+    log.leaves[14] = leaf_hash(b"rewritten");
+    log.leaves.truncate(25);
+    let report = log.verify(SEGMENT, &bare(&notes), &[]);
+    let failed: Vec<(usize, Option<u64>)> = report.failed().map(|p| (p.checkpoint(), p.size())).collect();
+    assert_eq!(failed, vec![(2, Some(20)), (3, Some(30))]);
+}
+
+#[test]
+fn covering_is_the_last_valid_checkpoint_only_when_it_covers_every_event_and_none_failed() {
+    let log = Log::new(30);
+    let all = [log.checkpoint(10), log.checkpoint(30)];
+    let report = log.verify(SEGMENT, &bare(&all), &[]);
+    assert_eq!((report.latest_valid, report.covering()), (Some(1), Some(1)));
+
+    let open_end = [log.checkpoint(10), log.checkpoint(20)];
+    assert_eq!(log.verify(SEGMENT, &bare(&open_end), &[]).covering(), None);
+
+    let forked = [log.checkpoint(10), log.sign(ORIGIN, 15, [7; 32]), log.checkpoint(30)];
+    let report = log.verify(SEGMENT, &bare(&forked), &[]);
+    assert_eq!((report.latest_valid, report.covering()), (Some(2), None));
 }
