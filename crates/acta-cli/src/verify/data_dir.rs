@@ -36,35 +36,29 @@ pub(super) fn verify(args: &VerifyArgs) -> Result<Report, Usage> {
     Ok(report)
 }
 
-fn subdirectories(dir: &Path) -> Result<BTreeSet<String>, Usage> {
-    let mut names = BTreeSet::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+/// The entries of `dir`; none when it does not exist.
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, Usage> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(error) => return Err(Usage(format!("{}: {error}", dir.display()))),
     };
-    for entry in entries {
-        let entry = entry.map_err(|error| Usage(format!("{}: {error}", dir.display())))?;
-        if entry.path().is_dir()
-            && let Some(name) = entry.file_name().to_str()
-        {
-            names.insert(name.to_owned());
-        }
-    }
-    Ok(names)
+    listing
+        .map(|entry| entry.map(|entry| entry.path()).map_err(|error| Usage(format!("{}: {error}", dir.display()))))
+        .collect()
+}
+
+fn subdirectories(dir: &Path) -> Result<BTreeSet<String>, Usage> {
+    let paths = entries(dir)?;
+    let names = paths.iter().filter(|path| path.is_dir()).filter_map(|path| path.file_name()?.to_str());
+    Ok(names.map(str::to_owned).collect())
 }
 
 /// The segment files of an instance directory by day (`.seg` preferred over a `.log` left by a
 /// crash while sealing).
 fn segment_files(dir: &Path) -> Result<BTreeMap<Day, PathBuf>, Usage> {
     let mut found = BTreeMap::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(found),
-        Err(error) => return Err(Usage(format!("{}: {error}", dir.display()))),
-    };
-    for entry in entries {
-        let path = entry.map_err(|error| Usage(format!("{}: {error}", dir.display())))?.path();
+    for path in entries(dir)? {
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
         let (day, sealed) = match (name.strip_suffix(".seg"), name.strip_suffix(".log")) {
             (Some(day), _) => (day, true),
