@@ -1,9 +1,5 @@
-//! Reading an archive in the layout ARCHITECTURE.md describes ("Archives"), for `acta import` and `acta verify`:
-//!
-//! ```text
-//! account=<id>/instance=<id>/year=YYYY/month=MM/day=DD/
-//!     <day>.seg  <day>.notes  [<day>.leaves]  keys  [events.ndjson.zst]  MANIFEST.json (written last)
-//! ```
+//! Reading an archive, in the format of `acta_store::archives::layout` (the one the server's archive job
+//! writes), for `acta import` and `acta verify`.
 //!
 //! An archive is read as a list of named files (relative names with `/`), so where the bytes live (a local
 //! directory, or an `s3://` prefix downloaded to a temporary directory by `s3.rs`) only changes how the list is
@@ -14,14 +10,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use acta_store::Day;
-use serde::Deserialize;
+use acta_store::archives::layout::{self, FORMAT, MANIFEST, Manifest};
 use sha2::{Digest, Sha256};
-
-/// The `format` of every manifest this version reads.
-pub(crate) const FORMAT: &str = "acta-archive 1";
-
-/// The file whose presence says a day is completely archived.
-pub(crate) const MANIFEST: &str = "MANIFEST.json";
 
 /// One file of an input: a name for messages and where its bytes are.
 #[derive(Debug, Clone)]
@@ -47,27 +37,6 @@ impl NamedFile {
         self.open()?.read_to_end(&mut bytes)?;
         Ok(bytes)
     }
-}
-
-/// A file's entry in a manifest.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct FileEntry {
-    pub(crate) bytes: u64,
-    pub(crate) sha256: String,
-}
-
-/// `MANIFEST.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Manifest {
-    pub(crate) format: String,
-    pub(crate) account: String,
-    pub(crate) instance: String,
-    pub(crate) day: String,
-    pub(crate) first_seq: u64,
-    pub(crate) last_seq: u64,
-    pub(crate) events: u64,
-    pub(crate) final_checkpoint: String,
-    pub(crate) files: BTreeMap<String, FileEntry>,
 }
 
 /// One day directory of an instance.
@@ -214,22 +183,12 @@ pub(crate) fn days(files: Vec<(String, NamedFile)>) -> (Instances, Vec<String>) 
     let mut instances: Instances = BTreeMap::new();
     let mut strays = Vec::new();
     for (relative, file) in files {
-        let parts: Vec<&str> = relative.split('/').collect();
-        let parsed = match parts.as_slice() {
-            [account, instance, year, month, day, name] => (|| {
-                let account = account.strip_prefix("account=").filter(|id| !id.is_empty())?;
-                let instance = instance.strip_prefix("instance=").filter(|id| !id.is_empty())?;
-                let (year, month, day_of_month) =
-                    (year.strip_prefix("year=")?, month.strip_prefix("month=")?, day.strip_prefix("day=")?);
-                let day: Day = format!("{year}-{month}-{day_of_month}").parse().ok()?;
-                Some((account, instance, day, parts[..5].join("/"), *name))
-            })(),
-            _ => None,
-        };
-        let Some((account, instance, day, dir, name)) = parsed else {
+        let Some(path) = layout::parse_path(&relative) else {
             strays.push(file.name);
             continue;
         };
+        let (account, instance, day, name) = (path.account, path.instance, path.day, path.name);
+        let dir = layout::day_dir(account, instance, day);
         instances
             .entry((account.to_owned(), instance.to_owned()))
             .or_default()

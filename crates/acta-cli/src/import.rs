@@ -246,7 +246,7 @@ fn archive_units(root: &Path) -> Result<(Vec<Unit>, Vec<String>), String> {
     let mut units = Vec::new();
     for days in instances.into_values() {
         for archived in days.into_values() {
-            if archived.files.contains_key(archive::MANIFEST) {
+            if archived.files.contains_key(acta_store::archives::layout::MANIFEST) {
                 units.push(Unit::Day(archived));
             } else {
                 failures.push(format!(

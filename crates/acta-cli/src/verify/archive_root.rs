@@ -113,8 +113,14 @@ fn verify_instance(
         for problem in archived.check_files(&manifest) {
             report.problem(instance, Some(day), None, problem);
         }
-        let origin_account =
-            manifest.final_checkpoint.lines().next().and_then(day_segment).map(|(origin, _)| origin.account);
+        let origin_account = manifest
+            .final_checkpoint
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .and_then(day_segment)
+            .map(|(origin, _)| origin.account);
         if origin_account.is_some_and(|origin| origin != account) {
             report.problem(
                 instance,
@@ -172,7 +178,7 @@ fn verify_instance(
             );
         }
         let last = notes.entries().last();
-        if !last.is_some_and(|last| last.is_final && last.note == manifest.final_checkpoint) {
+        if !last.is_some_and(|last| last.is_final && Some(&last.note) == manifest.final_checkpoint.as_ref()) {
             report.problem(
                 instance,
                 Some(day),
