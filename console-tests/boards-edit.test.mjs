@@ -6,7 +6,7 @@
 import {after, before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {ADMIN_KEY, client, launchBrowser, requireTools, screenshotPath, startServer} from './helpers.mjs';
+import {assertCleanPage, client, createAccount, launchBrowser, openPage, screenshotPath, signIn, startWithAdmin, tearDown} from './helpers.mjs';
 
 const ACCOUNT = 'umbrella';
 // Events of one half hour, by user agent: with the top 1 value shown, `cli` has its colour, `ui` and `sdk` are
@@ -34,11 +34,10 @@ describe('editing boards and their drill-downs', () => {
   const pageErrors = [];
 
   before(async () => {
-    requireTools();
-    server = await startServer();
-    const admin = client(server.url, ADMIN_KEY);
-    await admin.ok('POST', '/v1/accounts', {name: 'Umbrella', id: ACCOUNT});
-    const key = (await admin.ok('POST', '/v1/keys', {account: ACCOUNT, name: 'builder', role: 'writer', principal: 'builder@umbrella.example'})).secret;
+    let admin;
+    ({server, admin} = await startWithAdmin());
+    const key = (await createAccount(admin, {id: ACCOUNT, name: 'Umbrella',
+      key: {name: 'builder', role: 'writer', principal: 'builder@umbrella.example'}})).secret;
     writer = client(server.url, key);
     await writer.send(AGENTS.map(widgetEvent));
     await writer.searchable('action:umbrella.widget', AGENTS.length);
@@ -48,17 +47,8 @@ describe('editing boards and their drill-downs', () => {
     ]});
 
     browser = await launchBrowser();
-    const context = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: 'Europe/Paris'});
-    await context.addInitScript(() => {
-      window.__cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-    await page.goto(server.url + '/');
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', {name: 'Sign in'}).click();
-    await page.locator('.who').getByText('builder@umbrella.example').waitFor();
+    ({page} = await openPage(browser, pageErrors, {watched: true}));
+    await signIn(page, server.url, key, 'builder@umbrella.example');
     await openBoard();
   });
 
@@ -68,10 +58,7 @@ describe('editing boards and their drill-downs', () => {
     await page.getByRole('heading', {name: 'Widgets', level: 1}).waitFor();
   }
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  after(() => tearDown(browser, server));
 
   const headings = () => page.locator('section.graph h2').allTextContents();
   const stored = async () => (await writer.ok('GET', `/v1/boards/${board.id}`)).graphs;
@@ -150,7 +137,6 @@ describe('editing boards and their drill-downs', () => {
   });
 
   it('raised no error in the page and broke no CSP rule', async () => {
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    await assertCleanPage(page, pageErrors);
   });
 });

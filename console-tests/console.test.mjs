@@ -6,7 +6,7 @@
 import {after, before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {ADMIN_KEY, client, kmsEvent, launchBrowser, requireTools, screenshotPath, startServer} from './helpers.mjs';
+import {ADMIN_KEY, assertCleanPage, client, createAccount, kmsEvent, launchBrowser, openPage, screenshotPath, signIn, startWithAdmin, tearDown} from './helpers.mjs';
 
 const XSS_MARKER = 'xss-probe';
 const BULK = 130;
@@ -26,14 +26,10 @@ describe('the Acta web console', () => {
   const pageErrors = [];
 
   before(async () => {
-    requireTools();
-    server = await startServer();
-    admin = client(server.url, ADMIN_KEY);
-    await admin.ok('POST', '/v1/accounts', {name: 'Acme', id: 'acme'});
-    await admin.ok('POST', '/v1/instances', {account: 'acme', name: 'us-south', region: 'us-south', retention_days: 30});
-    const officer = await admin.ok('POST', '/v1/keys',
-      {account: 'acme', name: 'officer', role: 'manager', principal: 'officer@acme.example', description: 'security officer'});
-    managerKey = officer.secret;
+    ({server, admin} = await startWithAdmin());
+    managerKey = (await createAccount(admin, {id: 'acme', name: 'Acme',
+      instances: [{name: 'us-south', region: 'us-south', retention_days: 30}],
+      key: {name: 'officer', role: 'manager', principal: 'officer@acme.example', description: 'security officer'}})).secret;
     manager = client(server.url, managerKey);
     // Seed 000: four Key Protect events in the last 24 hours, one three days ago (outside 24 h, inside 7 d).
     await manager.send([kmsEvent('create', 0, 300), kmsEvent('read', 1, 260), kmsEvent('delete', 2, 220), kmsEvent('create', 3, 180),
@@ -61,26 +57,20 @@ describe('the Acta web console', () => {
     await manager.searchable(XSS_MARKER, 1);
 
     browser = await launchBrowser();
-    context = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: 'Europe/Paris'});
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: server.url});
-    // Anything that executes from an event's text would call one of these or set the flag.
-    await context.addInitScript(() => {
-      window.__xssRan = null;
-      window.__dialogs = [];
-      for (const name of ['alert', 'confirm', 'prompt']) {
-        window[name] = (...args) => { window.__dialogs.push([name, ...args]); return null; };
-      }
-      window.__cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
+    ({context, page} = await openPage(browser, pageErrors, {watched: true, async prepare(context) {
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], {origin: server.url});
+      // Anything that executes from an event's text would call one of these or set the flag.
+      await context.addInitScript(() => {
+        window.__xssRan = null;
+        window.__dialogs = [];
+        for (const name of ['alert', 'confirm', 'prompt']) {
+          window[name] = (...args) => { window.__dialogs.push([name, ...args]); return null; };
+        }
+      });
+    }}));
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-  });
+  after(() => tearDown(browser, server));
 
   async function search(q, range = '24h') {
     await page.getByLabel('Search query').fill(q);
@@ -414,12 +404,8 @@ describe('the Acta web console', () => {
   });
 
   it('lets the platform admin pick the account to work in', async () => {
-    const adminContext = await browser.newContext({viewport: {width: 1280, height: 800}});
-    const adminPage = await adminContext.newPage();
-    adminPage.on('pageerror', (error) => pageErrors.push(String(error)));
-    await adminPage.goto(server.url);
-    await adminPage.getByLabel('API key').fill(ADMIN_KEY);
-    await adminPage.getByRole('button', {name: 'Sign in'}).click();
+    const {context: adminContext, page: adminPage} = await openPage(browser, pageErrors);
+    await signIn(adminPage, server.url, ADMIN_KEY);
     await adminPage.getByLabel('Account').selectOption('acme');
     await adminPage.getByLabel('Search query').fill('target.typeURI_str:kms/secrets');
     await adminPage.keyboard.press('Enter');
@@ -437,7 +423,6 @@ describe('the Acta web console', () => {
   });
 
   it('raised no error in the page and broke no CSP rule', async () => {
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    await assertCleanPage(page, pageErrors);
   });
 });

@@ -2,6 +2,7 @@
 // 127.0.0.1 port, a client of its HTTP API (to create the account, keys and events the walks need), and Debian's
 // Chromium driven by playwright-core.
 
+import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import {existsSync, mkdtempSync, mkdirSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -117,6 +118,70 @@ export function client(url, key, agent = 'Acta console tests') {
       }
     },
   };
+}
+
+/**
+ * What every walk's `before()` starts with: the tools checked, a server (with `startServer`'s options), and the
+ * platform admin's client of it.
+ */
+export async function startWithAdmin(options) {
+  requireTools();
+  const server = await startServer(options);
+  return {server, admin: client(server.url, ADMIN_KEY)};
+}
+
+/**
+ * Creates account `id` (named `name`) with the platform admin's client, then its `instances` (bodies without the
+ * account), then a key (`key`, its body without the account). Returns the instances as created and the key's secret.
+ */
+export async function createAccount(admin, {id, name, instances = [], key}) {
+  await admin.ok('POST', '/v1/accounts', {name, id});
+  const created = [];
+  for (const instance of instances) created.push(await admin.ok('POST', '/v1/instances', {account: id, ...instance}));
+  const {secret} = await admin.ok('POST', '/v1/keys', {account: id, ...key});
+  return {instances: created, secret};
+}
+
+/**
+ * A 1280x800 browser context and its page, whose errors go to `pageErrors`. A walk's main page is `watched`: in
+ * Paris time, with every Content-Security-Policy violation recorded in `window.__cspViolations`; `prepare(context)`
+ * runs before that (permissions, init scripts of its own).
+ */
+export async function openPage(browser, pageErrors, {watched = false, prepare} = {}) {
+  const context = await browser.newContext({viewport: {width: 1280, height: 800}, ...(watched ? {timezoneId: 'Europe/Paris'} : {})});
+  if (prepare) await prepare(context);
+  if (watched) {
+    await context.addInitScript(() => {
+      window.__cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+  }
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  return {context, page};
+}
+
+/** Signs in to the console with `key`; with `who`, waits until the console shows that principal. */
+export async function signIn(page, url, key, who) {
+  await page.goto(url + '/');
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  if (who) await page.locator('.who').getByText(who).waitFor();
+}
+
+/** A walk's last check: no error in its pages, no CSP rule broken on its main page. */
+export async function assertCleanPage(page, pageErrors) {
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+}
+
+/** Closes a walk's browser and stops its servers, in this order; any may be missing (its `before()` failed). */
+export async function tearDown(...parts) {
+  for (const part of parts) {
+    if (!part) continue;
+    if (part.close) await part.close();
+    else await part.stop();
+  }
 }
 
 /** Debian's Chromium, headless, with nothing that reaches outside this machine. */

@@ -12,7 +12,8 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 
-import {ADMIN_KEY, client, kmsEvent, launchBrowser, requireTools, screenshotPath, startServer} from './helpers.mjs';
+import {assertCleanPage, client, createAccount, kmsEvent, launchBrowser, openPage, screenshotPath, signIn, startServer, startWithAdmin,
+  tearDown} from './helpers.mjs';
 
 const ACCOUNT = 'initech';
 const EVENTS = 12;
@@ -31,19 +32,17 @@ describe('retention plans and archives on the instances page', () => {
   const pageErrors = [];
 
   before(async () => {
-    requireTools();
     dir = mkdtempSync(path.join(tmpdir(), 'acta-console-instances-'));
     const data = path.join(dir, 'data');
     const archiveRoot = path.join(dir, 'archives');
     // Day 0: the events arrive.
-    const first = await startServer({data, archiveRoot});
+    const {server: first, admin} = await startWithAdmin({data, archiveRoot});
     try {
-      const admin = client(first.url, ADMIN_KEY);
-      await admin.ok('POST', '/v1/accounts', {name: 'Initech', id: ACCOUNT});
-      usSouth = await admin.ok('POST', '/v1/instances', {account: ACCOUNT, name: 'us-south', region: 'us-south', retention_days: 30});
-      euDe = await admin.ok('POST', '/v1/instances', {account: ACCOUNT, name: 'eu-de', region: 'eu-de', retention_days: 30});
-      managerKey = (await admin.ok('POST', '/v1/keys',
-        {account: ACCOUNT, name: 'officer', role: 'manager', principal: 'officer@initech.example'})).secret;
+      let instances;
+      ({instances, secret: managerKey} = await createAccount(admin, {id: ACCOUNT, name: 'Initech',
+        instances: [{name: 'us-south', region: 'us-south', retention_days: 30}, {name: 'eu-de', region: 'eu-de', retention_days: 30}],
+        key: {name: 'officer', role: 'manager', principal: 'officer@initech.example'}}));
+      [usSouth, euDe] = instances;
       const sender = client(first.url, managerKey);
       await sender.send(Array.from({length: EVENTS}, (_, i) => kmsEvent('read', i, 10 + i, ACCOUNT)));
       await sender.searchable('target.typeURI_str:kms/secrets', EVENTS);
@@ -62,24 +61,14 @@ describe('retention plans and archives on the instances page', () => {
     assert.equal(before.storage.events, EVENTS, 'the events survived the restart under a 30-day plan');
 
     browser = await launchBrowser();
-    context = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: 'Europe/Paris'});
-    await context.addInitScript(() => {
-      window.__cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-    await page.goto(server.url + '/');
-    await page.getByLabel('API key').fill(managerKey);
-    await page.getByRole('button', {name: 'Sign in'}).click();
-    await page.locator('.who').getByText('officer@initech.example').waitFor();
+    ({context, page} = await openPage(browser, pageErrors, {watched: true}));
+    await signIn(page, server.url, managerKey, 'officer@initech.example');
     await page.getByRole('link', {name: 'Instances', exact: true}).click();
     await page.getByRole('heading', {name: 'Instances', level: 1}).waitFor();
   });
 
   after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
+    await tearDown(browser, server);
     if (dir) rmSync(dir, {recursive: true, force: true});
   });
 
@@ -190,13 +179,9 @@ describe('retention plans and archives on the instances page', () => {
 
   it('shows a reader the plans and figures but no plan editor', async () => {
     const reader = await manager.ok('POST', '/v1/keys', {name: 'auditor', role: 'reader'});
-    const readerContext = await browser.newContext({viewport: {width: 1280, height: 800}});
+    const {context: readerContext, page: readerPage} = await openPage(browser, pageErrors);
     try {
-      const readerPage = await readerContext.newPage();
-      readerPage.on('pageerror', (error) => pageErrors.push(String(error)));
-      await readerPage.goto(server.url + '/');
-      await readerPage.getByLabel('API key').fill(reader.secret);
-      await readerPage.getByRole('button', {name: 'Sign in'}).click();
+      await signIn(readerPage, server.url, reader.secret);
       await readerPage.getByRole('link', {name: 'Instances', exact: true}).click();
       const usRow = readerPage.locator('table.instances tbody tr', {has: readerPage.locator('th .instance-name', {hasText: /^us-south$/})});
       await usRow.locator('td.plan', {hasText: '14 days'}).waitFor();
@@ -208,7 +193,6 @@ describe('retention plans and archives on the instances page', () => {
   });
 
   it('raised no error in the page and broke no CSP rule', async () => {
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    await assertCleanPage(page, pageErrors);
   });
 });

@@ -8,7 +8,7 @@
 import {after, before, describe, it} from 'node:test';
 import assert from 'node:assert/strict';
 
-import {ADMIN_KEY, client, launchBrowser, requireTools, screenshotPath, startServer} from './helpers.mjs';
+import {assertCleanPage, client, createAccount, launchBrowser, openPage, screenshotPath, signIn, startWithAdmin, tearDown} from './helpers.mjs';
 import {startSmtp} from './smtp.mjs';
 
 const ACCOUNT = 'globex';
@@ -54,14 +54,11 @@ describe('views, alerts and boards in the console (seed 002)', () => {
   const pageErrors = [];
 
   before(async () => {
-    requireTools();
     smtp = await startSmtp();
-    server = await startServer({smtpUrl: smtp.url});
-    const admin = client(server.url, ADMIN_KEY);
-    await admin.ok('POST', '/v1/accounts', {name: 'Globex', id: ACCOUNT});
-    const officer = await admin.ok('POST', '/v1/keys',
-      {account: ACCOUNT, name: 'officer', role: 'manager', principal: 'auditor@globex.example', description: 'security officer'});
-    writerKey = officer.secret;
+    let admin;
+    ({server, admin} = await startWithAdmin({smtpUrl: smtp.url}));
+    writerKey = (await createAccount(admin, {id: ACCOUNT, name: 'Globex',
+      key: {name: 'officer', role: 'manager', principal: 'auditor@globex.example', description: 'security officer'}})).secret;
     writer = client(server.url, writerKey);
     manager = writer;
     // The tutorial's step 2: key actions from the UI and the CLI, one of them refused (the key was locked).
@@ -76,24 +73,11 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     await writer.searchable('(action user-apikey) -login', 7);
 
     browser = await launchBrowser();
-    context = await browser.newContext({viewport: {width: 1280, height: 800}, timezoneId: 'Europe/Paris'});
-    await context.addInitScript(() => {
-      window.__cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
-    page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-    await page.goto(server.url + '/');
-    await page.getByLabel('API key').fill(writerKey);
-    await page.getByRole('button', {name: 'Sign in'}).click();
-    await page.locator('.who').getByText('auditor@globex.example').waitFor();
+    ({context, page} = await openPage(browser, pageErrors, {watched: true}));
+    await signIn(page, server.url, writerKey, 'auditor@globex.example');
   });
 
-  after(async () => {
-    if (browser) await browser.close();
-    if (server) await server.stop();
-    if (smtp) await smtp.stop();
-  });
+  after(() => tearDown(browser, server, smtp));
 
   const settled = () => page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
 
@@ -355,13 +339,9 @@ describe('views, alerts and boards in the console (seed 002)', () => {
 
   it('shows readers the views, alerts and boards without the changes they cannot make', async () => {
     const reader = await manager.ok('POST', '/v1/keys', {name: 'auditor-read-only', role: 'reader'});
-    const readerContext = await browser.newContext({viewport: {width: 1280, height: 800}});
+    const {context: readerContext, page: readerPage} = await openPage(browser, pageErrors);
     try {
-      const readerPage = await readerContext.newPage();
-      readerPage.on('pageerror', (error) => pageErrors.push(String(error)));
-      await readerPage.goto(server.url + '/');
-      await readerPage.getByLabel('API key').fill(reader.secret);
-      await readerPage.getByRole('button', {name: 'Sign in'}).click();
+      await signIn(readerPage, server.url, reader.secret);
       await readerPage.locator('.summary', {hasText: 'in the last 24 hours'}).waitFor();
       assert.equal(await readerPage.getByRole('button', {name: 'Save as view'}).count(), 0);
       await readerPage.getByRole('link', {name: 'Views', exact: true}).click();
@@ -402,7 +382,6 @@ describe('views, alerts and boards in the console (seed 002)', () => {
   });
 
   it('raised no error in the page and broke no CSP rule', async () => {
-    assert.deepEqual(pageErrors, []);
-    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    await assertCleanPage(page, pageErrors);
   });
 });

@@ -44,10 +44,7 @@ fn serve(listener: TcpListener, got: Arc<Mutex<Vec<Request>>>) {
 }
 
 fn acta(server: &common::Server, args: &[&str]) -> Value {
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let envs =
-        [("ACTA_URL", std::ffi::OsStr::new(&server.url)), ("ACTA_API_KEY", std::ffi::OsStr::new(common::ADMIN_KEY))];
-    let output = common::run_acta(&args, &envs, Duration::from_secs(20));
+    let output = common::acta_against(server, common::ADMIN_KEY, None, args, Duration::from_secs(20));
     assert!(output.status.success(), "acta {args:?} failed: {}", output.stderr);
     serde_json::from_str(&output.stdout).unwrap_or(Value::Null)
 }

@@ -6,196 +6,56 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/seaweed.rs"]
-mod seaweed;
+mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
-use acta_server::{Clock, RetentionSettings, Running, ServerConfig};
-use seaweed::{S3_ACCESS_KEY, S3_SECRET_KEY, Seaweed, free_port};
+use common::clocked::{ClockedServer, day_event, day_name};
+use common::seaweed::{S3_ACCESS_KEY, S3_SECRET_KEY, Seaweed};
+use common::{ADMIN_KEY, free_port, records_of, run_acta_async, stored};
 use serde_json::{Value, json};
 
-const ADMIN_KEY: &str = "test-admin-key-archive-roundtrip";
-const DAY_NS: i64 = 86_400_000_000_000;
-const HOUR_NS: i64 = 3_600_000_000_000;
-/// Day 0 is 2026-01-01 (UTC).
-const DAY0_NS: i64 = 1_767_225_600_000_000_000;
-
-/// A server in this process, with its clock in the test's hands.
-struct Server {
-    running: Option<Running>,
-    url: String,
-    http: reqwest::Client,
-    dir: tempfile::TempDir,
-    key_dir: tempfile::TempDir,
-    archive_root: tempfile::TempDir,
-    clock: Arc<AtomicI64>,
+/// Sends events arriving on `day`: some with an id of their own, some to which Acta gives one.
+async fn send_on_day(server: &ClockedServer, day: i64, count: usize) {
+    let events: Vec<Value> = (0..count)
+        .map(|i| {
+            let mut event = day_event(day, i);
+            if i % 2 == 0 {
+                event["id"] = json!(format!("day{day}-event{i}"));
+            }
+            event
+        })
+        .collect();
+    server.send_on_day(day, &events, None).await;
 }
 
-impl Server {
-    async fn start(endpoint_allow: &str) -> Server {
-        let mut server = Server {
-            running: None,
-            url: String::new(),
-            http: reqwest::Client::new(),
-            dir: tempfile::tempdir().unwrap(),
-            key_dir: tempfile::tempdir().unwrap(),
-            archive_root: tempfile::tempdir().unwrap(),
-            clock: Arc::new(AtomicI64::new(DAY0_NS + HOUR_NS)),
-        };
-        server.launch(endpoint_allow).await;
-        server
-    }
-
-    async fn launch(&mut self, endpoint_allow: &str) {
-        let clock = self.clock.clone();
-        let config = ServerConfig {
-            data_dir: self.dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            bootstrap_key: Some(ADMIN_KEY.to_string()),
-            limits: acta_server::Limits::default(),
-            integrity: Some(acta_store::IntegrityOptions::new(self.key_dir.path().join("signing-key"), "test-node")),
-            alerts: acta_server::AlertSettings::default(),
-            retention: RetentionSettings {
-                archive_roots: vec![self.archive_root.path().canonicalize().unwrap()],
-                archive_endpoint_allow: acta_server::parse_allowlist(endpoint_allow).unwrap(),
-                clock: Clock(Arc::new(move || clock.load(Ordering::SeqCst))),
-                ..RetentionSettings::default()
-            },
-        };
-        let running = acta_server::start(config).await.expect("server starts");
-        self.url = format!("http://{}", running.addr);
-        self.running = Some(running);
-    }
-
-    async fn restart(&mut self, endpoint_allow: &str) {
-        if let Some(running) = self.running.take() {
-            running.stop().await.unwrap();
-        }
-        self.launch(endpoint_allow).await;
-    }
-
-    fn set_day(&self, day: i64) {
-        self.clock.store(DAY0_NS + day * DAY_NS + HOUR_NS, Ordering::SeqCst);
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Sends events arriving on `day`: some with an id of their own, some to which Acta gives one.
-    async fn send_on_day(&self, day: i64, count: usize) {
-        self.set_day(day);
-        let body: String = (0..count)
-            .map(|i| {
-                let mut event = json!({
-                    "eventTime": acta_cadf::format_time(DAY0_NS + day * DAY_NS + HOUR_NS),
-                    "action": "iam-identity.user-apikey.create",
-                    "outcome": "success",
-                    "message": format!("event {i} of day {day}"),
-                    "initiator": {"id": "IBMid-1", "name": "user@example.com", "typeURI": "service/security/account/user"},
-                    "target": {"id": "t-1", "name": "demo-key", "typeURI": "iam-identity/user-apikey"},
-                });
-                if i % 2 == 0 {
-                    event["id"] = json!(format!("day{day}-event{i}"));
-                }
-                format!("{event}\n")
-            })
-            .collect();
-        let response = self
-            .http
-            .post(format!("{}/v1/events", self.url))
-            .bearer_auth(ADMIN_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
-    }
-
+impl ClockedServer {
     /// Days 0, 1 and 2 receive events; "now" is day 2, so days 0 and 1 are sealed once the log rolled over.
     async fn fill_three_days(&self) {
         for day in 0..=2 {
-            self.send_on_day(day, 3 + day as usize).await;
+            send_on_day(self, day, 3 + day as usize).await;
         }
         self.set_day(2);
         let log = self.dir.path().join("log/default");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !(log.join(format!("{}.seg", day_name(0))).exists() && log.join(format!("{}.seg", day_name(1))).exists())
         {
             assert!(std::time::Instant::now() < deadline, "days 0 and 1 were never sealed");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    async fn run_retention(&self) -> acta_server::RunReport {
-        self.running.as_ref().unwrap().run_retention().await
-    }
-
-    fn verifier_key(&self) -> String {
-        acta_ledger::SigningKey::load(&self.key_dir.path().join("signing-key")).unwrap().verifier().to_text()
-    }
-
-    async fn stop(mut self) -> Server {
-        if let Some(running) = self.running.take() {
-            running.stop().await.unwrap();
-        }
-        self
     }
 }
 
-fn day_name(day: i64) -> String {
-    acta_cadf::format_time(DAY0_NS + day * DAY_NS)[..10].to_string()
-}
-
-/// Runs the `acta` binary (on a blocking thread: the servers run on this runtime); exit code and all output.
+/// Runs the `acta` binary; exit code and all output.
 async fn acta(args: Vec<String>) -> (Option<i32>, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_acta"));
-    command.args(args).env_remove("ACTA_CONFIG");
-    for variable in ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ALLOW_HTTP"] {
-        command.env_remove(variable);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// (event id, event bytes) of the records of segment files, in seq order.
-fn records_of(segments: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
-    let mut records: Vec<acta_store::log::Record> =
-        segments.iter().flat_map(|path| acta_store::log::read_segment_file(path).unwrap()).collect();
-    records.sort_by_key(|record| record.seq);
-    records.into_iter().map(|record| (record.event_id, record.event)).collect()
-}
-
-/// The segments of a stopped server's instance.
-fn segments_of(data: &Path, instance: &str) -> Vec<PathBuf> {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(data.join("log").join(instance))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "seg" || ext == "log"))
-        .collect();
-    segments.sort();
-    segments
+    let output = run_acta_async(args, Duration::from_secs(120)).await;
+    (output.status.code(), output.stdout, output.stderr)
 }
 
 /// Imports `source` (with `extra` options) into a new instance of a fresh server; returns the import's JSON
 /// summary and what the instance's log holds afterwards.
 async fn import_into_fresh_instance(source: &str, extra: &[String]) -> (Value, Vec<(String, Vec<u8>)>) {
-    let fresh = Server::start("").await;
+    let fresh = ClockedServer::start("").await;
     // After the archived days, so that no event time lies in the fresh server's future.
     fresh.set_day(3);
     let body = json!({"name": "restored", "region": "eu-de", "retention_days": 30});
@@ -209,13 +69,13 @@ async fn import_into_fresh_instance(source: &str, extra: &[String]) -> (Value, V
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     let summary: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("not JSON: {stdout}\n{stderr}"));
     let fresh = fresh.stop().await;
-    let stored = records_of(&segments_of(fresh.dir.path(), &instance));
+    let stored = stored(fresh.dir.path(), &instance);
     (summary, stored)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_archive_written_by_the_server_verifies_and_imports_the_same_events() {
-    let server = Server::start("").await;
+    let server = ClockedServer::start("").await;
     let root = server.archive_root.path().canonicalize().unwrap().join("audit");
     let body = json!({"kind": "directory", "path": root.to_str().unwrap()});
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
@@ -243,8 +103,8 @@ async fn a_directory_archive_written_by_the_server_verifies_and_imports_the_same
 
 /// A stopped server whose days 0 and 1 were archived to SeaweedFS under `s3://acta/audit/archives`; its
 /// verifier key; and the options that reach the store.
-async fn archived_to_s3(s3_port: u16) -> (Server, String, Vec<String>) {
-    let server = Server::start("127.0.0.0/8").await;
+async fn archived_to_s3(s3_port: u16) -> (ClockedServer, String, Vec<String>) {
+    let server = ClockedServer::start("127.0.0.0/8").await;
     let endpoint = format!("http://127.0.0.1:{s3_port}");
     let archive = json!({"kind": "s3", "endpoint": endpoint, "bucket": "acta", "prefix": "audit/archives",
                          "access_key_id": S3_ACCESS_KEY, "secret_access_key": S3_SECRET_KEY, "allow_http": true});
@@ -329,7 +189,7 @@ async fn a_changed_object_of_an_s3_archive_fails_verification_and_is_not_importe
 
     // Day 1 still imports; day 0 is refused as a whole.
     let day1 = records_of(&[server.dir.path().join("log/default").join(format!("{}.seg", day_name(1)))]);
-    let fresh = Server::start("").await;
+    let fresh = ClockedServer::start("").await;
     fresh.set_day(3);
     let mut args: Vec<String> = vec!["import".into(), S3_ARCHIVE.into(), "--json".into()];
     args.extend(["--url", &fresh.url, "--api-key", ADMIN_KEY].map(String::from));
@@ -370,7 +230,7 @@ fn loopback_archive() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_endpoint_on_loopback_is_refused_without_the_operators_allowlist() {
-    let server = Server::start("").await;
+    let server = ClockedServer::start("").await;
     let (status, answer) =
         server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(loopback_archive())).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{answer}");
@@ -387,7 +247,7 @@ async fn an_s3_endpoint_on_loopback_is_refused_without_the_operators_allowlist()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_endpoint_by_name_resolving_to_a_private_address_is_refused() {
-    let server = Server::start("").await;
+    let server = ClockedServer::start("").await;
     let mut body = loopback_archive();
     body["endpoint"] = json!("http://localhost:9");
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
@@ -402,7 +262,7 @@ async fn an_s3_endpoint_by_name_resolving_to_a_private_address_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_endpoint_on_loopback_is_accepted_when_the_operator_allows_it() {
-    let server = Server::start("127.0.0.0/8").await;
+    let server = ClockedServer::start("127.0.0.0/8").await;
     let (status, answer) =
         server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(loopback_archive())).await;
     assert_eq!(status, 200, "{answer}");
@@ -412,7 +272,7 @@ async fn an_s3_endpoint_on_loopback_is_accepted_when_the_operator_allows_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_no_longer_allowed_is_refused_when_archiving_and_nothing_is_deleted() {
-    let mut server = Server::start("127.0.0.0/8").await;
+    let mut server = ClockedServer::start("127.0.0.0/8").await;
     let (status, _) = server
         .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
         .await;
@@ -422,7 +282,7 @@ async fn an_endpoint_no_longer_allowed_is_refused_when_archiving_and_nothing_is_
     assert_eq!(status, 200, "{answer}");
     server.fill_three_days().await;
     // The operator withdraws the network: the stored configuration must not reach it any more.
-    server.restart("").await;
+    server.restart("", None).await;
     let report = server.run_retention().await;
     assert!(report.archived.is_empty() && report.deleted.is_empty(), "{report:?}");
     assert!(report.errors.iter().any(|error| error.contains("a loopback address")), "{report:?}");

@@ -3,19 +3,13 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::time::Duration;
 
+use common::json_of;
 use serde_json::Value;
 
 fn acta(args: &[&str]) -> common::Output {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    common::run_acta(&args, &[], Duration::from_secs(120))
-}
-
-fn json_of(output: &common::Output) -> Value {
-    serde_json::from_str(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}\nstderr:\n{}", output.stdout, output.stderr))
+    common::run_acta_args(args, &[], Duration::from_secs(120))
 }
 
 #[test]

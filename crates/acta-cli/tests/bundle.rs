@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
-use std::time::Duration;
-
 use acta_ledger::SigningKey;
 
 #[test]
@@ -30,13 +27,7 @@ fn an_export_bundle_verifies_offline_and_a_change_inside_it_is_caught() {
     assert!(server.terminate().success());
 
     let key = SigningKey::load(&common::signing_key_path(&data)).unwrap().verifier().to_text();
-    let verify = |path: &std::path::Path| {
-        common::run_acta(
-            &[OsStr::new("verify"), path.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
-            &[],
-            Duration::from_secs(60),
-        )
-    };
+    let verify = |path: &std::path::Path| common::verify_with_key(path, &key, &[]);
     let path = dir.path().join("bundle.tar");
     std::fs::write(&path, &bundle).unwrap();
     let output = verify(&path);

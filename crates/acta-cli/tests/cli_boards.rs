@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,13 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn acta(server: &common::Server, config: &Path, args: &[&str]) -> common::Output {
-    let all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    let envs: [(&str, &OsStr); 3] = [
-        ("ACTA_URL", server.url.as_ref()),
-        ("ACTA_API_KEY", common::ADMIN_KEY.as_ref()),
-        ("ACTA_CONFIG", config.as_os_str()),
-    ];
-    common::run_acta(&all, &envs, Duration::from_secs(30))
+    common::acta_against(server, common::ADMIN_KEY, Some(config), args, Duration::from_secs(30))
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,14 +13,8 @@ target.name,target.typeURI,reason.reasonCode,message,_acta.id,_acta.instance";
 
 /// Runs `acta events <args>` against the server, with the URL and key from the environment only.
 fn acta_events(server: &common::Server, config: &Path, args: &[&str]) -> common::Output {
-    let mut all: Vec<&OsStr> = vec!["events".as_ref()];
-    all.extend(args.iter().map(|arg| OsStr::new(*arg)));
-    let envs: [(&str, &OsStr); 3] = [
-        ("ACTA_URL", server.url.as_ref()),
-        ("ACTA_API_KEY", common::ADMIN_KEY.as_ref()),
-        ("ACTA_CONFIG", config.as_os_str()),
-    ];
-    common::run_acta(&all, &envs, Duration::from_secs(30))
+    let all: Vec<&str> = ["events"].iter().chain(args).copied().collect();
+    common::acta_against(server, common::ADMIN_KEY, Some(config), &all, Duration::from_secs(30))
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -26,14 +25,8 @@ fn events_histogram_draws_a_bar_per_bucket_split_by_the_top_values() {
     server.wait_count("", 4, Duration::from_secs(20));
 
     let run = |args: &[&str]| {
-        let mut all: Vec<&OsStr> = vec!["events".as_ref(), "histogram".as_ref()];
-        all.extend(args.iter().map(|arg| OsStr::new(*arg)));
-        let envs: [(&str, &OsStr); 3] = [
-            ("ACTA_URL", server.url.as_ref()),
-            ("ACTA_API_KEY", common::ADMIN_KEY.as_ref()),
-            ("ACTA_CONFIG", config.as_os_str()),
-        ];
-        common::run_acta(&all, &envs, Duration::from_secs(30))
+        let all: Vec<&str> = ["events", "histogram"].iter().chain(args).copied().collect();
+        common::acta_against(&server, common::ADMIN_KEY, Some(&config), &all, Duration::from_secs(30))
     };
     let drawn = run(&["action:user-apikey", "--from", "live", "--by", "action", "--top", "5", "--width", "10"]);
     assert!(drawn.status.success(), "{}", drawn.stderr);

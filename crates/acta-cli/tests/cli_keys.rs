@@ -4,21 +4,18 @@
 
 mod common;
 
-use std::ffi::OsStr;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
 fn acta(server: &common::Server, key: &str, args: &[&str]) -> common::Output {
-    let all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    let envs: [(&str, &OsStr); 3] =
-        [("ACTA_URL", server.url.as_ref()), ("ACTA_API_KEY", key.as_ref()), ("ACTA_CONFIG", OsStr::new("/dev/null"))];
-    common::run_acta(&all, &envs, Duration::from_secs(30))
+    common::acta_against(server, key, Some(Path::new("/dev/null")), args, Duration::from_secs(30))
 }
 
 fn json_of(output: &common::Output) -> Value {
     assert!(output.status.success(), "stdout: {}\nstderr: {}", output.stdout, output.stderr);
-    serde_json::from_str(output.stdout.trim()).unwrap()
+    common::json_of(output)
 }
 
 #[test]

@@ -19,7 +19,7 @@ use acta_ledger::SigningKey;
 use acta_store::integrity::files;
 use acta_store::log::{LogOptions, read_segment_file};
 use acta_store::{Day, IntegrityOptions, Record, Store, StoreOptions};
-use common::{ADMIN_KEY, Output, Server, run_acta, start};
+use common::{ADMIN_KEY, Output, Server, copy_dir, json_of, run_acta, start, stored, verify_with_key};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -170,23 +170,9 @@ impl Copy {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 fn verify(archive: &Path) -> Output {
     let key = SigningKey::load(&built().key).unwrap().verifier().to_text();
-    let args = [OsStr::new("verify"), archive.as_os_str(), OsStr::new("--key"), OsStr::new(&key)];
-    run_acta(&args, &[], Duration::from_secs(60))
+    verify_with_key(archive, &key, &[])
 }
 
 /// The original records of the data directory, day by day.
@@ -203,9 +189,8 @@ fn original_records() -> Vec<Record> {
 fn fresh_server() -> (Server, tempfile::TempDir, String) {
     let root = tempfile::tempdir().unwrap();
     let server = start(&root.path().join("data"), &root.path().join("logs"));
-    let created: Value = common::http_client()
-        .post(format!("{}/v1/instances", server.url))
-        .bearer_auth(ADMIN_KEY)
+    let created: Value = server
+        .post("/v1/instances")
         .json(&json!({"name": "restored", "region": "eu-de", "retention_days": 30}))
         .send()
         .unwrap()
@@ -221,23 +206,6 @@ fn import(server: &Server, sources: &[&Path], extra: &[&str]) -> Output {
     args.extend([OsStr::new("--url"), OsStr::new(&server.url), OsStr::new("--api-key"), OsStr::new(ADMIN_KEY)]);
     args.extend(extra.iter().map(OsStr::new));
     run_acta(&args, &[], Duration::from_secs(120))
-}
-
-fn summary(output: &Output) -> Value {
-    serde_json::from_str(&output.stdout).unwrap_or_else(|_| panic!("not JSON: {}\n{}", output.stdout, output.stderr))
-}
-
-/// What a stopped server's log holds for an instance: (event id, event bytes) in seq order.
-fn stored(data: &Path, instance: &str) -> Vec<(String, Vec<u8>)> {
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(data.join("log").join(instance))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "seg" || ext == "log"))
-        .collect();
-    segments.sort();
-    let mut records: Vec<Record> = segments.iter().flat_map(|path| read_segment_file(path).unwrap()).collect();
-    records.sort_by_key(|record| record.seq);
-    records.into_iter().map(|record| (record.event_id, record.event)).collect()
 }
 
 #[test]
@@ -317,7 +285,7 @@ fn an_imported_archive_gives_back_the_same_events_with_the_same_bytes_and_ids() 
     let (mut server, root, instance) = fresh_server();
     let output = import(&server, &[&copy.archive()], &["--instance", &instance, "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}\n{}", output.stdout, output.stderr);
-    let answer = summary(&output);
+    let answer = json_of(&output);
     assert_eq!(
         (answer["stored"].clone(), answer["duplicates"].clone(), answer["rejected"].clone()),
         (json!(12), json!(0), json!(0)),
@@ -339,7 +307,7 @@ fn importing_an_archive_twice_stores_nothing_the_second_time() {
     assert_eq!(first.status.code(), Some(0), "{}\n{}", first.stdout, first.stderr);
     let second = import(&server, &[&copy.archive()], &["--instance", &instance, "--json"]);
     assert_eq!(second.status.code(), Some(0), "{}\n{}", second.stdout, second.stderr);
-    let answer = summary(&second);
+    let answer = json_of(&second);
     assert_eq!((answer["stored"].clone(), answer["duplicates"].clone()), (json!(0), json!(12)), "{answer}");
 }
 
@@ -353,7 +321,7 @@ fn an_archive_day_that_does_not_match_its_manifest_is_not_imported() {
     let (server, _root, instance) = fresh_server();
     let output = import(&server, &[&copy.archive()], &["--instance", &instance, "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}\n{}", output.stdout, output.stderr);
-    let answer = summary(&output);
+    let answer = json_of(&output);
     assert_eq!(answer["stored"], 8, "the two intact days: {answer}");
     let failures = answer["failures"].to_string();
     assert!(failures.contains("not imported") && failures.contains(".notes has"), "{answer}");

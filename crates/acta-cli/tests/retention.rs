@@ -4,206 +4,62 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use acta_server::{Clock, RetentionSettings, Running, ServerConfig};
+use common::clocked::{ClockedServer, DAY_NS, DAY0_NS, day_event, day_name};
+use common::seaweed::{S3_ACCESS_KEY, S3_SECRET_KEY, Seaweed};
+use common::{ADMIN_KEY, free_port, run_acta_async};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-#[path = "common/seaweed.rs"]
-mod seaweed;
-use seaweed::{S3_ACCESS_KEY, S3_SECRET_KEY, Seaweed, free_port};
+/// The S3 test's store listens on 127.0.0.1, which archive endpoints reach only when allowed.
+const LOOPBACK: &str = "127.0.0.0/8";
 
-const ADMIN_KEY: &str = "test-admin-key-retention";
-const DAY_NS: i64 = 86_400_000_000_000;
-/// Day 0 is 2026-01-01 (UTC).
-const DAY0_NS: i64 = 1_767_225_600_000_000_000;
-
-struct Server {
-    running: Option<Running>,
-    url: String,
-    http: reqwest::Client,
-    dir: tempfile::TempDir,
-    key_dir: tempfile::TempDir,
-    archive_root: tempfile::TempDir,
-    clock: Arc<AtomicI64>,
+/// Sends `count` events arriving on `day` (the clock is set to that day first).
+async fn send_on_day(server: &ClockedServer, day: i64, count: usize) {
+    send_on_day_in(server, day, count, None).await;
 }
 
-impl Server {
-    async fn start() -> Server {
-        let clock = Arc::new(AtomicI64::new(DAY0_NS + 3_600_000_000_000));
-        let mut server = Server {
-            running: None,
-            url: String::new(),
-            http: reqwest::Client::new(),
-            dir: tempfile::tempdir().unwrap(),
-            key_dir: tempfile::tempdir().unwrap(),
-            archive_root: tempfile::tempdir().unwrap(),
-            clock,
-        };
-        server.launch(None).await;
-        server
-    }
-
-    async fn launch(&mut self, crash_after_step: Option<u8>) {
-        let clock = self.clock.clone();
-        let config = ServerConfig {
-            data_dir: self.dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            bootstrap_key: Some(ADMIN_KEY.to_string()),
-            limits: acta_server::Limits::default(),
-            integrity: Some(acta_store::IntegrityOptions::new(self.key_dir.path().join("signing-key"), "test-node")),
-            alerts: acta_server::AlertSettings::default(),
-            retention: RetentionSettings {
-                archive_roots: vec![self.archive_root.path().canonicalize().unwrap()],
-                // The S3 test's store listens on 127.0.0.1, which archive endpoints reach only when allowed.
-                archive_endpoint_allow: acta_server::parse_allowlist("127.0.0.0/8").unwrap(),
-                clock: Clock(Arc::new(move || clock.load(Ordering::SeqCst))),
-                crash_after_step,
-                ..RetentionSettings::default()
-            },
-        };
-        let running = acta_server::start(config).await.expect("server starts");
-        self.url = format!("http://{}", running.addr);
-        self.running = Some(running);
-    }
-
-    async fn restart(&mut self, crash_after_step: Option<u8>) {
-        if let Some(running) = self.running.take() {
-            running.stop().await.unwrap();
-        }
-        self.launch(crash_after_step).await;
-    }
-
-    fn set_day(&self, day: i64) {
-        self.clock.store(DAY0_NS + day * DAY_NS + 3_600_000_000_000, Ordering::SeqCst);
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Sends `count` events arriving on `day` (the clock is set to that day first).
-    async fn send_on_day(&self, day: i64, count: usize) {
-        self.send_on_day_in(day, count, None).await;
-    }
-
-    /// Sends `count` events arriving on `day` to an instance (by default the routed one, the global instance).
-    async fn send_on_day_in(&self, day: i64, count: usize, instance: Option<&str>) {
-        self.set_day(day);
-        let prefix = instance.map_or(String::new(), |instance| format!("{instance}-"));
-        let body: String = (0..count)
-            .map(|i| {
-                let event = json!({
-                    "id": format!("{prefix}day{day}-event{i}"),
-                    "eventTime": acta_cadf::format_time(DAY0_NS + day * DAY_NS + 3_600_000_000_000),
-                    "action": "iam-identity.user-apikey.create",
-                    "outcome": "success",
-                    "message": format!("event {i} of day {day}"),
-                    "initiator": {"id": "IBMid-1", "name": "user@example.com", "typeURI": "service/security/account/user"},
-                    "target": {"id": "t-1", "name": "demo-key", "typeURI": "iam-identity/user-apikey"},
-                });
-                format!("{event}\n")
-            })
-            .collect();
-        let target = instance.map_or(String::new(), |instance| format!("?instance={instance}"));
-        let response = self
-            .http
-            .post(format!("{}/v1/events{target}", self.url))
-            .bearer_auth(ADMIN_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
-    }
-
-    async fn search(&self, q: &str) -> Vec<Value> {
-        let (status, answer) =
-            self.call(reqwest::Method::GET, &format!("/v1/events?limit=1000&q={}", encode(q)), None).await;
-        assert_eq!(status, 200, "{answer}");
-        answer["events"].as_array().cloned().unwrap_or_default()
-    }
-
-    async fn count(&self, q: &str) -> u64 {
-        let (_, answer) = self.call(reqwest::Method::GET, &format!("/v1/events/count?q={}", encode(q)), None).await;
-        answer["count"].as_u64().unwrap_or_else(|| panic!("no count in {answer}"))
-    }
-
-    /// Waits until `q` counts `expected` (the index commits about once a second).
-    async fn wait_count(&self, q: &str, expected: u64) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let count = self.count(q).await;
-            if count == expected {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "{q:?} counts {count}, expected {expected}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn run_retention(&self) -> acta_server::RunReport {
-        self.running.as_ref().unwrap().run_retention().await
-    }
-
-    async fn stop(mut self) -> (tempfile::TempDir, tempfile::TempDir, tempfile::TempDir) {
-        if let Some(running) = self.running.take() {
-            running.stop().await.unwrap();
-        }
-        (self.dir, self.key_dir, self.archive_root)
-    }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
-fn day_name(day: i64) -> String {
-    acta_cadf::format_time(DAY0_NS + day * DAY_NS)[..10].to_string()
+/// Sends `count` events arriving on `day` to an instance (by default the routed one, the global instance); each
+/// with an id of its own.
+async fn send_on_day_in(server: &ClockedServer, day: i64, count: usize, instance: Option<&str>) {
+    let prefix = instance.map_or(String::new(), |instance| format!("{instance}-"));
+    let events: Vec<Value> = (0..count)
+        .map(|i| {
+            let mut event = json!({"id": format!("{prefix}day{day}-event{i}")});
+            event.as_object_mut().unwrap().extend(day_event(day, i).as_object().unwrap().clone());
+            event
+        })
+        .collect();
+    server.send_on_day(day, &events, instance).await;
 }
 
 /// Events per arrival day of the global instance ("default"), from the log files on disk.
 fn log_days(data: &Path) -> BTreeMap<String, usize> {
-    let dir = data.join("log").join("default");
-    let mut days = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_str().unwrap().to_string();
-        if let Some(day) = name.strip_suffix(".seg").or_else(|| name.strip_suffix(".log")) {
-            days.insert(day.to_string(), acta_store::log::read_segment_file(&path).unwrap().len());
-        }
-    }
-    days
+    common::segments(data, "default")
+        .iter()
+        .map(|path| {
+            let day = path.file_stem().unwrap().to_str().unwrap().to_string();
+            (day, acta_store::log::read_segment_file(path).unwrap().len())
+        })
+        .collect()
 }
 
-fn verify(data: &Path, key_dir: &Path) -> (bool, String) {
-    let key = acta_ledger::SigningKey::load(&key_dir.join("signing-key")).unwrap().verifier().to_text();
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_acta")).arg("verify").arg(data).arg("--key").arg(key).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), text)
+/// `acta verify` on a stopped server's data directory: whether it passed, and everything it printed.
+fn verify(server: &ClockedServer) -> (bool, String) {
+    let output = common::verify_with_key(server.dir.path(), &server.verifier_key(), &[]);
+    (output.status.success(), format!("{}{}", output.stdout, output.stderr))
 }
 
 /// Days 0..=40 with `3 + day % 4` events each (so counts tell days apart).
-async fn forty_days(server: &Server) -> u64 {
+async fn forty_days(server: &ClockedServer) -> u64 {
     let mut total = 0;
     for day in 0..=40 {
         let count = 3 + (day % 4) as usize;
-        server.send_on_day(day, count).await;
+        send_on_day(server, day, count).await;
         total += count as u64;
     }
     total
@@ -211,7 +67,7 @@ async fn forty_days(server: &Server) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_older_than_the_plan_are_deleted_and_the_rest_kept() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let total = forty_days(&server).await;
     server.wait_count("action:iam-identity.user-apikey.create", total).await;
     let before = log_days(server.dir.path());
@@ -265,21 +121,21 @@ async fn partitions_older_than_the_plan_are_deleted_and_the_rest_kept() {
     let again = server.run_retention().await;
     assert!(again.deleted.is_empty(), "{again:?}");
 
-    let (dir, key_dir, _root) = server.stop().await;
-    let (valid, output) = verify(dir.path(), key_dir.path());
+    let server = server.stop().await;
+    let (valid, output) = verify(&server);
     assert!(valid, "acta verify failed after retention:\n{output}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_day_leaves_search_for_its_instance_only_when_instances_share_the_index() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let body = json!({"account": "default", "name": "long", "region": "eu-de", "retention_days": 60});
     let (status, long) = server.call(reqwest::Method::POST, "/v1/instances", Some(body)).await;
     assert_eq!(status, 201, "{long}");
     let long_id = long["id"].as_str().unwrap().to_string();
     let total = forty_days(&server).await;
     for day in 0..=40 {
-        server.send_on_day_in(day, 2, Some("long")).await;
+        send_on_day_in(&server, day, 2, Some("long")).await;
     }
     let created = "action:iam-identity.user-apikey.create";
     server.wait_count(created, total + 82).await;
@@ -299,16 +155,16 @@ async fn an_expired_day_leaves_search_for_its_instance_only_when_instances_share
     assert_eq!(server.count(&format!("{created} \"day 0\"")).await, 2, "day 0 of the long instance");
     assert!(server.dir.path().join("index").join("days").join(day_name(0)).is_dir());
 
-    let (dir, key_dir, _root) = server.stop().await;
-    let (valid, output) = verify(dir.path(), key_dir.path());
+    let server = server.stop().await;
+    let (valid, output) = verify(&server);
     assert!(valid, "acta verify failed after retention:\n{output}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shortened_plan_without_confirm_deletes_nothing() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     for day in 0..=10 {
-        server.send_on_day(day, 2).await;
+        send_on_day(&server, day, 2).await;
     }
     server.wait_count("action:iam-identity.user-apikey.create", 22).await;
     server.set_day(10);
@@ -332,9 +188,9 @@ async fn shortened_plan_without_confirm_deletes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_lists_what_would_go_and_confirm_deletes_it() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     for day in 0..=10 {
-        server.send_on_day(day, 1 + day as usize).await;
+        send_on_day(&server, day, 1 + day as usize).await;
     }
     server.wait_count("action:iam-identity.user-apikey.create", 66).await;
     server.set_day(10);
@@ -361,7 +217,7 @@ async fn dry_run_lists_what_would_go_and_confirm_deletes_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lengthened_plan_applies_at_once() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let (status, answer) =
         server.call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 90}))).await;
     assert_eq!((status, answer["retention_days"].as_i64()), (200, Some(90)), "{answer}");
@@ -371,20 +227,20 @@ async fn lengthened_plan_applies_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_interrupted_at_any_step_is_finished_after_restart() {
     for step in 1..=5u8 {
-        let mut server = Server::start().await;
+        let mut server = ClockedServer::start(LOOPBACK).await;
         let (status, _) = server
             .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
             .await;
         assert_eq!(status, 200);
         for day in 0..=3 {
-            server.send_on_day(day, 2).await;
+            send_on_day(&server, day, 2).await;
         }
         server.wait_count("action:iam-identity.user-apikey.create", 8).await;
-        server.restart(Some(step)).await;
+        server.restart(LOOPBACK, Some(step)).await;
         server.set_day(3);
         let report = server.run_retention().await;
         assert!(report.errors.iter().any(|error| error.contains("simulated crash")), "step {step}: {report:?}");
-        server.restart(None).await;
+        server.restart(LOOPBACK, None).await;
         let report = server.run_retention().await;
         assert!(report.errors.is_empty(), "step {step}: {report:?}");
         let days = log_days(server.dir.path());
@@ -393,8 +249,8 @@ async fn a_deletion_interrupted_at_any_step_is_finished_after_restart() {
         server.wait_count("action:acta.retention.delete", 2).await;
         let checkpoints = server.dir.path().join("checkpoints").join("default");
         assert!(!checkpoints.join(format!("{}.leaves", day_name(0))).exists(), "step {step}");
-        let (dir, key_dir, _root) = server.stop().await;
-        let (valid, output) = verify(dir.path(), key_dir.path());
+        let server = server.stop().await;
+        let (valid, output) = verify(&server);
         assert!(valid, "step {step}: acta verify failed:\n{output}");
     }
 }
@@ -403,23 +259,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_archive_is_written_in_the_layout_before_deletion() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let root = server.archive_root.path().canonicalize().unwrap().join("acme");
     let body = json!({"kind": "directory", "path": root.to_str().unwrap(), "ndjson": true});
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
@@ -429,7 +271,7 @@ async fn directory_archive_is_written_in_the_layout_before_deletion() {
         .await;
     assert_eq!(status, 200);
     for day in 0..=2 {
-        server.send_on_day(day, 2 + day as usize).await;
+        send_on_day(&server, day, 2 + day as usize).await;
     }
     server.wait_count("action:iam-identity.user-apikey.create", 9).await;
     server.set_day(2);
@@ -448,7 +290,8 @@ async fn directory_archive_is_written_in_the_layout_before_deletion() {
     assert_eq!(report.deleted.iter().map(|(_, day)| day.clone()).collect::<Vec<_>>(), vec![day_name(0)]);
 
     let day0 = root.join("account=default/instance=default/year=2026/month=01/day=01");
-    let names: Vec<String> = walk(&day0).iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        common::snapshot(&day0).keys().map(|p| p.file_name().unwrap().to_str().unwrap().to_string()).collect();
     let mut expected =
         vec!["2026-01-01.leaves", "2026-01-01.notes", "2026-01-01.seg", "MANIFEST.json", "events.ndjson.zst", "keys"];
     expected.sort_unstable();
@@ -488,9 +331,9 @@ async fn directory_archive_is_written_in_the_layout_before_deletion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_figures_count_live_events_and_their_arrival_range() {
-    let server = Server::start().await;
-    server.send_on_day(0, 3).await;
-    server.send_on_day(1, 4).await;
+    let server = ClockedServer::start(LOOPBACK).await;
+    send_on_day(&server, 0, 3).await;
+    send_on_day(&server, 1, 4).await;
     let (status, instance) = server.call(reqwest::Method::GET, "/v1/instances/default", None).await;
     assert_eq!(status, 200);
     let storage = &instance["storage"];
@@ -508,7 +351,7 @@ async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
     let Some(weed) = Seaweed::binary() else {
         return;
     };
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let s3_port = free_port();
     let (status, _) = server
         .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
@@ -520,7 +363,7 @@ async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(archive)).await;
     assert_eq!(status, 200, "{answer}");
     for day in 0..=2 {
-        server.send_on_day(day, 3).await;
+        send_on_day(&server, day, 3).await;
     }
     server.wait_count("action:iam-identity.user-apikey.create", 9).await;
     server.set_day(2);
@@ -552,7 +395,7 @@ async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_archive_outside_the_allowed_roots_is_refused() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     let root = server.archive_root.path().canonicalize().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(elsewhere.path(), root.join("link")).unwrap();
@@ -574,20 +417,19 @@ async fn directory_archive_outside_the_allowed_roots_is_refused() {
     server.stop().await;
 }
 
-/// Runs the `acta` binary against the server (on a blocking thread: the server runs on this runtime).
-async fn acta(server: &Server, args: &[&str]) -> (Option<i32>, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_acta"));
-    command.args(args).args(["--url", &server.url, "--api-key", ADMIN_KEY]).env_remove("ACTA_CONFIG");
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
+/// Runs the `acta` binary against the server; its exit code and all it printed.
+async fn acta(server: &ClockedServer, args: &[&str]) -> (Option<i32>, String) {
+    let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_string()).collect();
+    args.extend(["--url", &server.url, "--api-key", ADMIN_KEY].map(String::from));
+    let output = run_acta_async(args, std::time::Duration::from_secs(60)).await;
+    (output.status.code(), format!("{}{}", output.stdout, output.stderr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_prints_the_partitions_a_shorter_plan_deletes_and_needs_confirm() {
-    let server = Server::start().await;
+    let server = ClockedServer::start(LOOPBACK).await;
     for day in 0..=4 {
-        server.send_on_day(day, 2 + day as usize).await;
+        send_on_day(&server, day, 2 + day as usize).await;
     }
     server.wait_count("action:iam-identity.user-apikey.create", 20).await;
     let (code, text) = acta(&server, &["instances", "update", "default", "--retention-days", "2", "--dry-run"]).await;

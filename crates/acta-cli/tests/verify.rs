@@ -20,7 +20,7 @@ use acta_ledger::{Checkpoint, SigningKey};
 use acta_store::integrity::files;
 use acta_store::log::{Envelope, Log, LogOptions, NewRecord, encode_payload};
 use acta_store::{Day, Integrity, IntegrityOptions, Record};
-use common::{Output, run_acta};
+use common::{Output, copy_dir, run_acta, verify_with_key};
 
 const DAY_NS: i64 = 86_400_000_000_000;
 const FIRST_DAY: &str = "2026-11-21";
@@ -58,10 +58,7 @@ impl Built {
     }
 
     fn verify_dir(&self, dir: &Path, extra: &[&OsStr]) -> Output {
-        let key = self.public_key();
-        let mut args: Vec<&OsStr> = vec![OsStr::new("verify"), dir.as_os_str(), OsStr::new("--key"), OsStr::new(&key)];
-        args.extend_from_slice(extra);
-        run_acta(&args, &[], Duration::from_secs(60))
+        verify_with_key(dir, &self.public_key(), extra)
     }
 }
 
@@ -377,28 +374,11 @@ fn a_rollback_to_an_older_consistent_state_is_reported_against_saved_checkpoints
     assert!(output.stdout.contains("1/1 saved checkpoints consistent"), "{}", output.stdout);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn checkpoints_signed_by_another_key_fail() {
     let built = build();
     let stranger = SigningKey::generate("node-1").unwrap().verifier().to_text();
-    let output = run_acta(
-        &[OsStr::new("verify"), built.data().as_os_str(), OsStr::new("--key"), OsStr::new(&stranger)],
-        &[],
-        Duration::from_secs(60),
-    );
+    let output = verify_with_key(&built.data(), &stranger, &[]);
     assert_fails(&output, &["not signed by any known key", "0/7 checkpoints valid"]);
 }
 

@@ -3,80 +3,19 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{ADMIN_KEY, TestServer, event};
+use common::{ADMIN_KEY, As, TestServer, event};
 use serde_json::{Value, json};
 
-/// A client of the server with one key and one User-Agent.
-struct As<'a> {
-    server: &'a TestServer,
-    key: String,
-    agent: &'static str,
-}
-
-impl As<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .server
-            .http
-            .request(method, format!("{}{path}", self.server.url))
-            .bearer_auth(&self.key)
-            .header("user-agent", self.agent);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-    /// Every event matching `q` the key can see, once the index has caught up with `expected` of them.
-    async fn search(&self, q: &str, expected: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let path = format!("/v1/events?limit=1000&q={}", urlencode(q));
-            let (status, answer) = self.get(&path).await;
-            assert_eq!(status, 200, "{q}: {answer}");
-            let events = answer["events"].as_array().cloned().unwrap_or_default();
-            if events.len() >= expected || std::time::Instant::now() > deadline {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
+/// The User-Agent of the CLI: the audit records it.
+const CLI: &str = "Acta CLI/0.1.0";
 
 fn admin(server: &TestServer) -> As<'_> {
-    As { server, key: ADMIN_KEY.to_string(), agent: "Acta CLI/0.1.0" }
+    server.admin().agent(CLI)
 }
 
 /// An account with a manager key; returns the manager.
 async fn account_with_manager<'a>(server: &'a TestServer, id: &str) -> As<'a> {
-    let admin = admin(server);
-    let (status, answer) = admin.post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
-    let (status, answer) = admin.post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server, key: answer["secret"].as_str().unwrap().to_string(), agent: "Acta CLI/0.1.0" }
+    admin(server).account_with_manager(id).await
 }
 
 fn messages(events: &[Value]) -> Vec<String> {
@@ -87,7 +26,7 @@ fn messages(events: &[Value]) -> Vec<String> {
 async fn seed_002_key_journey_is_audited_and_the_seed_queries_find_it() {
     let server = TestServer::start().await;
     let manager = account_with_manager(&server, "acme").await;
-    let console = As { server: &server, key: manager.key.clone(), agent: "Acta web console" };
+    let console = manager.clone().agent("Acta web console");
     let (status, key) = console.post("/v1/keys", json!({"name": "demo-key", "role": "reader"})).await;
     assert_eq!(status, 201, "{key}");
     let path = format!("/v1/keys/{}", key["id"].as_str().unwrap());
@@ -146,7 +85,7 @@ async fn deleted_key_stops_working_at_once() {
     let server = TestServer::start().await;
     let manager = account_with_manager(&server, "acme").await;
     let (_, key) = manager.post("/v1/keys", json!({"name": "temp", "role": "reader"})).await;
-    let temp = As { server: &server, key: key["secret"].as_str().unwrap().to_string(), agent: "test" };
+    let temp = server.with_key(key["secret"].as_str().unwrap()).agent("test");
     assert_eq!(temp.get("/v1/events").await.0, 200);
     assert_eq!(manager.delete(&format!("/v1/keys/{}", key["id"].as_str().unwrap())).await.0, 204);
     assert_eq!(temp.get("/v1/events").await.0, 401);
@@ -159,7 +98,7 @@ async fn expired_key_is_refused() {
     let manager = account_with_manager(&server, "acme").await;
     let body = json!({"name": "old", "role": "reader", "expires_at": "2020-01-01T00:00:00Z"});
     let (_, key) = manager.post("/v1/keys", body).await;
-    let old = As { server: &server, key: key["secret"].as_str().unwrap().to_string(), agent: "test" };
+    let old = server.with_key(key["secret"].as_str().unwrap()).agent("test");
     let (status, answer) = old.get("/v1/events").await;
     assert_eq!(status, 401);
     assert!(answer["error"]["message"].as_str().unwrap().contains("expired"));
@@ -187,7 +126,7 @@ async fn secrets_are_never_stored_in_clear() {
     let manager = account_with_manager(&server, "acme").await;
     let (_, key) = manager.post("/v1/keys", json!({"name": "k", "role": "writer"})).await;
     let secret = key["secret"].as_str().unwrap().to_string();
-    let writer = As { server: &server, key: secret.clone(), agent: "test" };
+    let writer = server.with_key(&secret).agent("test");
     writer.post("/v1/events", json!([event("svc.thing.create", json!({}))])).await;
     let kept = server.stop_and_keep().await;
     let dir = kept.path().to_path_buf();
@@ -226,7 +165,7 @@ async fn each_role_can_do_only_its_part() {
         let (status, key) =
             manager.post("/v1/keys", json!({"name": role, "role": role, "principal": format!("{role}@acme")})).await;
         assert_eq!(status, 201, "{key}");
-        keys.insert(role, As { server: &server, key: key["secret"].as_str().unwrap().to_string(), agent: "test" });
+        keys.insert(role, server.with_key(key["secret"].as_str().unwrap()).agent("test"));
     }
     let batch = json!([event("svc.thing.create", json!({}))]);
     // A reader cannot write.
@@ -257,7 +196,7 @@ async fn refused_key_creation_is_audited_as_a_failure() {
     let server = TestServer::start().await;
     let manager = account_with_manager(&server, "acme").await;
     let (_, writer) = manager.post("/v1/keys", json!({"name": "w", "role": "writer", "principal": "w@acme"})).await;
-    let writer = As { server: &server, key: writer["secret"].as_str().unwrap().to_string(), agent: "test" };
+    let writer = server.with_key(writer["secret"].as_str().unwrap()).agent("test");
     assert_eq!(writer.post("/v1/keys", json!({"name": "escalate", "role": "manager"})).await.0, 403);
     let failures = manager.search("action:user-apikey.create outcome:failure", 1).await;
     assert_eq!(messages(&failures), vec!["IAM Identity Service: create user-apikey escalate -failure"]);

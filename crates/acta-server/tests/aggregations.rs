@@ -9,20 +9,14 @@ use serde_json::{Value, json};
 
 const MINUTE: i64 = 60_000_000_000;
 
-async fn get(server: &TestServer, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-    let response = server.get(path).query(params).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn histogram(server: &TestServer, params: &[(&str, &str)]) -> Value {
-    let (status, answer) = get(server, "/v1/events/histogram", params).await;
+    let (status, answer) = server.admin().get_with("/v1/events/histogram", params).await;
     assert_eq!(status, 200, "{answer}");
     answer
 }
 
 async fn count_between(server: &TestServer, q: &str, from: &str, to: &str) -> u64 {
-    let (status, answer) = get(server, "/v1/events/count", &[("q", q), ("from", from), ("to", to)]).await;
+    let (status, answer) = server.admin().get_with("/v1/events/count", &[("q", q), ("from", from), ("to", to)]).await;
     assert_eq!(status, 200, "{answer}");
     answer["count"].as_u64().unwrap()
 }
@@ -146,7 +140,7 @@ async fn terms_counts_equal_the_counts_of_their_exact_value_queries() {
         for q in ["", "reason.reasonCode:<450"] {
             let mut params = vec![("field", field), ("q", q), ("top", "3")];
             params.extend(range);
-            let (status, answer) = get(&server, "/v1/events/terms", &params).await;
+            let (status, answer) = server.admin().get_with("/v1/events/terms", &params).await;
             assert_eq!(status, 200, "{answer}");
             let mut sum = 0;
             for value in answer["values"].as_array().unwrap() {
@@ -263,7 +257,7 @@ async fn an_event_counts_once_per_distinct_value_and_without_the_field_in_no_val
         event("a.b.c", json!({"id": "untagged", "eventTime": "2026-11-20T10:00:02Z"})),
     ];
     let server = server_with(&events).await;
-    let (status, answer) = get(&server, "/v1/events/terms", &[("field", "tags")]).await;
+    let (status, answer) = server.admin().get_with("/v1/events/terms", &[("field", "tags")]).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         answer["values"],
@@ -306,13 +300,13 @@ async fn bad_field_names_are_400_with_a_clear_message() {
     let server = TestServer::start().await;
     for path in ["/v1/events/histogram", "/v1/events/terms"] {
         for name in ["a..b", "(action", "action:x", "a b"] {
-            let (status, answer) = get(&server, path, &[("by", name), ("field", name)]).await;
+            let (status, answer) = server.admin().get_with(path, &[("by", name), ("field", name)]).await;
             assert_eq!(status, 400, "{path} {name}: {answer}");
             assert_eq!(answer["error"]["code"], "invalid_field");
             assert!(answer["error"]["message"].as_str().unwrap().contains("is not a field name"), "{answer}");
         }
     }
-    let (status, answer) = get(&server, "/v1/events/terms", &[]).await;
+    let (status, answer) = server.admin().get_with("/v1/events/terms", &[]).await;
     assert_eq!((status, answer["error"]["message"].as_str()), (400, Some("field is required")));
     server.stop().await;
 }
@@ -328,7 +322,7 @@ async fn bad_intervals_and_time_zones_are_400() {
         (vec![("top", "-1")], "invalid_top"),
         (vec![("from", "2026-11-20T10:00:00Z"), ("to", "2026-11-20T10:00:00Z")], "invalid_time"),
     ] {
-        let (status, answer) = get(&server, "/v1/events/histogram", &params).await;
+        let (status, answer) = server.admin().get_with("/v1/events/histogram", &params).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (400, Some(code)), "{params:?}: {answer}");
     }
     server.stop().await;
@@ -337,12 +331,14 @@ async fn bad_intervals_and_time_zones_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_a_thousand_buckets_is_400() {
     let server = TestServer::start().await;
-    let (status, answer) = get(&server, "/v1/events/histogram", &[("from", "24h"), ("interval", "1m")]).await;
+    let (status, answer) =
+        server.admin().get_with("/v1/events/histogram", &[("from", "24h"), ("interval", "1m")]).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["code"], "too_many_buckets");
     assert!(answer["error"]["message"].as_str().unwrap().contains("more than 1000 buckets"), "{answer}");
     // 24 hours of 1m buckets is 1441 at most; 2m gives 721, which is allowed.
-    let (status, answer) = get(&server, "/v1/events/histogram", &[("from", "24h"), ("interval", "2m")]).await;
+    let (status, answer) =
+        server.admin().get_with("/v1/events/histogram", &[("from", "24h"), ("interval", "2m")]).await;
     assert_eq!(status, 200, "{answer}");
     server.stop().await;
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::ADMIN_KEY;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -100,30 +99,22 @@ struct Shared {
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let server = common::TestServer::start().await;
+        common::process_server(Duration::from_secs(60), |runtime, server| {
+            runtime.block_on(async {
                 let events = corpus();
                 for (i, batch) in events.chunks(80).enumerate() {
                     let (status, answer) = server.send(batch).await;
                     assert_eq!(status, 200, "{answer}");
                     server.wait_searchable(80 * (i as u64 + 1)).await;
                 }
-                sender.send(Shared { url: server.url.clone(), events }).unwrap();
-                // Keep serving until the test process ends.
-                std::future::pending::<()>().await;
-                drop(server);
-            });
-        });
-        receiver.recv_timeout(Duration::from_secs(60)).expect("server with corpus")
+                Shared { url: server.url.clone(), events }
+            })
+        })
     })
 }
 
 fn get(url: &str, path: &str, params: &[(&str, &str)]) -> Value {
-    let client = reqwest::blocking::Client::new();
-    let response = client.get(format!("{url}{path}")).bearer_auth(ADMIN_KEY).query(params).send().unwrap();
+    let response = common::blocking_admin(reqwest::Method::GET, format!("{url}{path}")).query(params).send().unwrap();
     let status = response.status().as_u16();
     let answer: Value = response.json().unwrap();
     assert_eq!(status, 200, "{path} {params:?}: {answer}");
@@ -154,14 +145,7 @@ fn expected_buckets(events: &[Value], q: &str, field: &str, bounds: &[i64]) -> V
             continue;
         }
         let raw = event.to_string();
-        let view = acta_query::EventView {
-            raw: &raw,
-            event,
-            account: "default",
-            instance: "default",
-            region: "global",
-            received: "",
-        };
+        let view = common::default_view(event, &raw);
         if !acta_query::matches(&query, &view) {
             continue;
         }

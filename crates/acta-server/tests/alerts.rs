@@ -9,35 +9,10 @@ use std::time::{Duration, Instant};
 
 use acta_server::AlertSettings;
 use common::receivers::{HttpReceiver, SmtpSink};
-use common::{ADMIN_KEY, TestServer, event};
+use common::{As, TestServer, account_with_manager, event, poll};
 use serde_json::{Value, json};
 
-/// A client of the server with one key.
-struct As<'a> {
-    server: &'a TestServer,
-    key: String,
-}
-
 impl As<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-
     async fn view(&self, name: &str, query: &str) -> String {
         let (status, view) = self.post("/v1/views", json!({"name": name, "query": query})).await;
         assert_eq!(status, 201, "{view}");
@@ -57,27 +32,18 @@ impl As<'_> {
 
     /// The alert's firings once `done` holds for them (or after `timeout`).
     async fn history_when(&self, alert: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (status, history) = self.get(&format!("/v1/alerts/{alert}/history")).await;
-            assert_eq!(status, 200, "{history}");
-            let firings = history["firings"].as_array().cloned().unwrap_or_default();
-            if done(&firings) || Instant::now() > deadline {
-                return firings;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let path = format!("/v1/alerts/{alert}/history");
+        let firings = |history: &Value| history["firings"].as_array().cloned().unwrap_or_default();
+        let (status, history) = poll(
+            timeout,
+            Duration::from_millis(25),
+            || self.get(&path),
+            |(status, history)| *status != 200 || done(&firings(history)),
+        )
+        .await;
+        assert_eq!(status, 200, "{history}");
+        firings(&history)
     }
-}
-
-async fn account_with_manager<'a>(server: &'a TestServer, id: &str) -> As<'a> {
-    let admin = As { server, key: ADMIN_KEY.to_string() };
-    let (status, answer) = admin.post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
-    let (status, answer) = admin.post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server, key: answer["secret"].as_str().unwrap().to_string() }
 }
 
 fn loopback_allowed() -> AlertSettings {
@@ -405,8 +371,8 @@ async fn the_test_action_sends_a_test_notification_even_when_muted() {
 async fn a_restart_recounts_the_window_from_the_log_and_never_fires_it_twice() {
     let receiver = HttpReceiver::start().await;
     let mut server = TestServer::start_with_alerts(loopback_allowed()).await;
-    let key = account_with_manager(&server, "acme").await.key;
-    let user = As { server: &server, key: key.clone() };
+    let key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&key);
     let view = user.view("widgets", "action:svc.widget.delete").await;
     let alert = user
         .alert(
@@ -415,14 +381,14 @@ async fn a_restart_recounts_the_window_from_the_log_and_never_fires_it_twice() {
         .await;
     user.send(matching(1)).await;
     server.restart().await;
-    let user = As { server: &server, key: key.clone() };
+    let user = server.with_key(&key);
     user.send(matching(1)).await;
     let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(requests.len(), 1, "the event from before the restart was not counted");
     assert_eq!(requests[0].json()["matches"], 2);
     // Another restart replays both events again: the window has fired and does not fire again.
     server.restart().await;
-    let user = As { server: &server, key };
+    let user = server.with_key(&key);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(receiver.requests().len(), 1, "the window fired twice");
     assert_eq!(user.history_when(&alert, Duration::from_secs(1), |_| true).await.len(), 1);

@@ -4,60 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use acta_server::Limits;
-use common::{ADMIN_KEY, TestServer};
+use common::{As, TestServer};
 use serde_json::{Value, json};
-
-struct As<'a> {
-    server: &'a TestServer,
-    key: Option<String>,
-}
-
-impl As<'_> {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url));
-        if let Some(key) = &self.key {
-            request = request.bearer_auth(key);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None).await
-    }
-    async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, Some(body)).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, Some(body)).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, None).await
-    }
-    /// Events matching `q`, once the index shows at least `expected`.
-    async fn search(&self, q: &str, expected: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let encoded: String = q
-                .bytes()
-                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-                .collect();
-            let (status, answer) = self.get(&format!("/v1/events?limit=1000&q={encoded}")).await;
-            assert_eq!(status, 200, "{answer}");
-            let events = answer["events"].as_array().cloned().unwrap_or_default();
-            if events.len() >= expected || std::time::Instant::now() > deadline {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 /// An account with an instance in us-south and keys of every role; returns the instance id and the keys.
 struct Account<'a> {
@@ -69,35 +18,23 @@ struct Account<'a> {
 }
 
 async fn account<'a>(server: &'a TestServer, id: &str) -> Account<'a> {
-    let admin = As { server, key: Some(ADMIN_KEY.to_string()) };
-    let (status, answer) = admin
-        .call(reqwest::Method::POST, "/v1/accounts", Some(json!({"name": format!("Account {id}"), "id": id})))
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "us-south", "region": "us-south"});
-    let (status, instance) = admin.call(reqwest::Method::POST, "/v1/instances", Some(body)).await;
-    assert_eq!(status, 201, "{instance}");
+    let admin = server.admin();
+    admin.create_account(id).await;
+    let instance = admin.create_instance(json!({"account": id, "name": "us-south", "region": "us-south"})).await;
     let instance = instance["id"].as_str().unwrap().to_string();
     let key = |role: &str, narrowed: bool| {
         let mut body = json!({"account": id, "name": role, "role": role, "principal": format!("{role}@{id}")});
         if narrowed {
             body["instance"] = json!(instance);
         }
-        body
+        admin.new_key(body)
     };
-    let mut keys = Vec::new();
-    for (role, narrowed) in [("manager", false), ("writer", false), ("reader", false), ("manager", true)] {
-        let (status, answer) = admin.call(reqwest::Method::POST, "/v1/keys", Some(key(role, narrowed))).await;
-        assert_eq!(status, 201, "{answer}");
-        keys.push(As { server, key: Some(answer["secret"].as_str().unwrap().to_string()) });
-    }
-    let mut keys = keys.into_iter();
     Account {
+        manager: key("manager", false).await,
+        writer: key("writer", false).await,
+        reader: key("reader", false).await,
+        narrowed_manager: key("manager", true).await,
         instance,
-        manager: keys.next().unwrap(),
-        writer: keys.next().unwrap(),
-        reader: keys.next().unwrap(),
-        narrowed_manager: keys.next().unwrap(),
     }
 }
 
@@ -146,7 +83,7 @@ async fn archive_needs_a_manager_of_the_whole_account() {
     let server = TestServer::start().await;
     let acme = account(&server, "acme").await;
     let path = format!("/v1/instances/{}/archive", acme.instance);
-    let anonymous = As { server: &server, key: None };
+    let anonymous = server.anonymous();
     assert_eq!(anonymous.put(&path, s3_archive()).await.0, 401);
     assert_eq!(anonymous.get(&path).await.0, 401);
     assert_eq!(anonymous.delete(&path).await.0, 401);

@@ -5,51 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ADMIN_KEY, TestServer, event};
+use common::{As, TestServer, account_with_manager, event, poll};
 use serde_json::{Value, json};
 
-struct As<'a> {
-    server: &'a TestServer,
-    key: String,
-}
-
 impl As<'_> {
-    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<String>) -> (u16, Value) {
-        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.raw(reqwest::Method::GET, path, None).await
-    }
-    async fn get_with(&self, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .server
-            .http
-            .get(format!("{}{path}", self.server.url))
-            .query(params)
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw(reqwest::Method::POST, path, Some(body.to_string())).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw(reqwest::Method::PATCH, path, Some(body.to_string())).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.raw(reqwest::Method::DELETE, path, None).await
-    }
     async fn count(&self, q: &str, from: &str, to: &str) -> u64 {
         let (status, answer) = self.get_with("/v1/events/count", &[("q", q), ("from", from), ("to", to)]).await;
         assert_eq!(status, 200, "{answer}");
@@ -64,49 +25,27 @@ impl As<'_> {
     }
     /// The messages of the account's events matching `q`, once at least `expected` are searchable.
     async fn messages(&self, q: &str, expected: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let events = self.list(q, "", "").await;
-            let messages: Vec<String> =
-                events.iter().map(|e| e["message"].as_str().unwrap_or_default().to_string()).collect();
-            if messages.len() >= expected || Instant::now() > deadline {
-                return messages;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let events = poll(
+            Duration::from_secs(15),
+            Duration::from_millis(100),
+            || self.list(q, "", ""),
+            |events| events.len() >= expected,
+        )
+        .await;
+        events.iter().map(|e| e["message"].as_str().unwrap_or_default().to_string()).collect()
     }
     /// Waits until `q` counts `expected` events (the index commits about once a second).
     async fn wait_for(&self, q: &str, expected: u64) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let count = self.count(q, "", "").await;
-            if count >= expected {
-                assert_eq!(count, expected, "more events than expected match {q:?}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "only {count} of {expected} events match {q:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let count = poll(
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || self.count(q, "", ""),
+            |count| *count >= expected,
+        )
+        .await;
+        assert!(count >= expected, "only {count} of {expected} events match {q:?}");
+        assert_eq!(count, expected, "more events than expected match {q:?}");
     }
-}
-
-fn admin(server: &TestServer) -> As<'_> {
-    As { server, key: ADMIN_KEY.to_string() }
-}
-
-async fn account_with_manager<'a>(server: &'a TestServer, id: &str) -> As<'a> {
-    let (status, answer) = admin(server).post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
-    let (status, answer) = admin(server).post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server, key: answer["secret"].as_str().unwrap().to_string() }
-}
-
-async fn key<'a>(manager: &As<'a>, role: &str) -> As<'a> {
-    let (status, answer) = manager.post("/v1/keys", json!({"name": format!("{role} key"), "role": role})).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server: manager.server, key: answer["secret"].as_str().unwrap().to_string() }
 }
 
 /// Seed 002's board: field `action`, filter `iam-identity.user-apikey.`, Live, broken down by `action`.
@@ -194,9 +133,9 @@ async fn readers_read_boards_but_cannot_change_them_and_ingest_keys_cannot_read_
     let manager = account_with_manager(&server, "acme").await;
     let (_, board) = manager.post("/v1/boards", seed_002_board()).await;
     let id = board["id"].as_str().unwrap().to_string();
-    let reader = key(&manager, "reader").await;
-    let writer = key(&manager, "writer").await;
-    let ingest = key(&manager, "ingest").await;
+    let reader = manager.key("reader", None).await;
+    let writer = manager.key("writer", None).await;
+    let ingest = manager.key("ingest", None).await;
 
     for who in [&reader, &writer, &manager] {
         assert_eq!(who.get("/v1/boards").await.0, 200);
@@ -239,7 +178,7 @@ async fn readers_read_boards_but_cannot_change_them_and_ingest_keys_cannot_read_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_without_a_valid_key_are_unauthorized() {
     let server = TestServer::start().await;
-    let nobody = As { server: &server, key: "acta_nope_nope_nope".to_string() };
+    let nobody = server.with_key("acta_nope_nope_nope");
     assert_eq!(nobody.get("/v1/boards").await.0, 401);
     assert_eq!(nobody.post("/v1/boards", seed_002_board()).await.0, 401);
     let response = server.http.get(format!("{}/v1/boards", server.url)).send().await.unwrap();
@@ -273,7 +212,7 @@ async fn another_accounts_board_is_not_found_on_every_route() {
 async fn malformed_boards_are_refused_naming_the_problem() {
     let server = TestServer::start().await;
     let user = account_with_manager(&server, "acme").await;
-    let (status, answer) = user.raw(reqwest::Method::POST, "/v1/boards", Some("{\"name\": ".to_string())).await;
+    let (status, answer) = user.raw(reqwest::Method::POST, "/v1/boards", Some("{\"name\": ")).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_body")), "{answer}");
 
     let bad_query = json!({"name": "B", "graphs": [{"query": "", "range": "24h"},
@@ -354,10 +293,10 @@ async fn oversized_board_bodies_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predefined_boards_come_with_every_account_and_do_not_return_once_deleted() {
     let mut server = TestServer::start().await;
-    let (_, default) = admin(&server).get("/v1/boards").await;
+    let (_, default) = server.admin().get("/v1/boards").await;
     assert_eq!(names(&default), ["API key activity", "Account activity", "Failures"], "the default account");
-    let user_key = account_with_manager(&server, "acme").await.key;
-    let user = As { server: &server, key: user_key.clone() };
+    let user_key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&user_key);
     let (_, boards) = user.get("/v1/boards?category=Predefined").await;
     assert_eq!(names(&boards), ["API key activity", "Account activity", "Failures"]);
     let by_name = |name: &str| boards["boards"].as_array().unwrap().iter().find(|b| b["name"] == name).unwrap().clone();
@@ -385,7 +324,7 @@ async fn predefined_boards_come_with_every_account_and_do_not_return_once_delete
     assert_eq!(user.delete(&format!("/v1/boards/{keys_id}")).await.0, 204);
     drop(user);
     server.restart().await;
-    let user = As { server: &server, key: user_key };
+    let user = server.with_key(&user_key);
     let (_, after) = user.get("/v1/boards").await;
     assert_eq!(names(&after), ["Account activity", "Our failures"]);
     server.stop().await;
@@ -524,7 +463,7 @@ async fn seed_002_board_shows_one_series_per_key_action_with_its_count() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drilldowns_of_other_values_and_missing_list_exactly_those_events() {
     let server = TestServer::start().await;
-    let admin = admin(&server);
+    let admin = server.admin();
     // Failures of three initiators and two without a name, over 40 minutes; successes that the query excludes.
     let mut events = Vec::new();
     let names = ["alice", "alice", "alice", "bob", "bob", "carol", "", ""];

@@ -6,62 +6,27 @@ mod common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::{ADMIN_KEY, TestServer, event};
+use common::{TestServer, event};
 use serde_json::{Value, json};
 
 /// Sends an NDJSON bulk body with a key; returns the status and the answer.
 async fn bulk(server: &TestServer, key: &str, path: &str, lines: &[Value]) -> (u16, Value) {
-    let body: String = lines.iter().map(|line| format!("{line}\n")).collect();
-    bulk_raw(server, key, path, body).await
+    server.with_key(key).ndjson(path, lines).await
 }
 
 async fn bulk_raw(server: &TestServer, key: &str, path: &str, body: String) -> (u16, Value) {
-    let response = server
-        .http
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(key)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn post(server: &TestServer, key: &str, path: &str, body: Value) -> Value {
-    let response = server.http.post(format!("{}{path}", server.url)).bearer_auth(key).json(&body).send().await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap()
-}
-
-async fn get(server: &TestServer, key: &str, path: &str) -> (u16, Value) {
-    let response = server.http.get(format!("{}{path}", server.url)).bearer_auth(key).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.with_key(key).send_raw(path, body, "application/x-ndjson").await
 }
 
 /// An account with a writer key and a `us` instance; returns the key and the instance id.
 async fn account(server: &TestServer, id: &str) -> (String, String) {
-    post(server, ADMIN_KEY, "/v1/accounts", json!({"name": id, "id": id})).await;
+    let admin = server.admin();
+    admin.create_account(id).await;
     let body = json!({"account": id, "name": "writer", "role": "writer", "principal": format!("w@{id}")});
-    let key = post(server, ADMIN_KEY, "/v1/keys", body).await["secret"].as_str().unwrap().to_string();
+    let key = admin.new_key(body).await.key.unwrap();
     let instance = json!({"account": id, "name": "us", "region": "us-south", "retention_days": 7});
-    let us = post(server, ADMIN_KEY, "/v1/instances", instance).await["id"].as_str().unwrap().to_string();
+    let us = admin.create_instance(instance).await["id"].as_str().unwrap().to_string();
     (key, us)
-}
-
-/// The stored event with this id, once searchable.
-async fn stored(server: &TestServer, key: &str, id: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, answer) = get(server, key, &format!("/v1/events/{id}")).await;
-        if status == 200 {
-            return answer;
-        }
-        assert!(std::time::Instant::now() < deadline, "event {id}: {status} {answer}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn kms(id: Option<&str>) -> Value {
@@ -83,7 +48,7 @@ async fn bulk_index_actions_store_each_event_and_answer_in_elasticsearch_shape()
     assert_eq!(answer["items"][0]["index"]["status"], json!(201));
     assert_eq!(answer["items"][0]["index"]["result"], json!("created"));
     assert_eq!(answer["items"][1]["create"]["_id"], json!("b-2"));
-    assert_eq!(stored(&server, &key, "b-1").await["action"], json!("kms.secrets.create"));
+    assert_eq!(server.with_key(&key).event("b-1").await["action"], json!("kms.secrets.create"));
     server.stop().await;
 }
 
@@ -96,9 +61,9 @@ async fn a_bulk_document_keeps_its_bytes_exactly() {
     let body = format!("{{\"create\":{{}}}}\n{document}\n");
     let (status, answer) = bulk_raw(&server, &key, "/_bulk", body).await;
     assert_eq!((status, answer["errors"].clone()), (200, json!(false)), "{answer}");
-    stored(&server, &key, "exact-1").await;
+    server.with_key(&key).event("exact-1").await;
     // The proof carries the log record, whose payload ends with the event's bytes as received.
-    let (status, proof) = get(&server, &key, "/v1/events/exact-1/proof").await;
+    let (status, proof) = server.with_key(&key).get("/v1/events/exact-1/proof").await;
     assert_eq!(status, 200, "{proof}");
     let record = base64::engine::general_purpose::STANDARD.decode(proof["record"].as_str().unwrap()).unwrap();
     assert!(record.ends_with(document.as_bytes()), "the record ends with the document's exact bytes");
@@ -133,7 +98,7 @@ async fn the_bulk_id_names_an_event_without_one_so_a_retry_is_not_a_second_copy(
     // Wait until the index has the event, then there must be exactly one.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let count = loop {
-        let (_, answer) = get(&server, &key, "/v1/events/count?q=kms.secrets.create").await;
+        let (_, answer) = server.with_key(&key).get("/v1/events/count?q=kms.secrets.create").await;
         let count = answer["count"].as_u64().unwrap();
         if count > 0 || std::time::Instant::now() > deadline {
             break count;
@@ -153,7 +118,7 @@ async fn the_index_names_the_instance_events_go_to() {
         event("kms.secrets.create", json!({"id": "to-us", "logSourceCRN": "crn:v1:bluemix:public:kms:eu-de:a/acme::"}));
     let (_, answer) = bulk(&server, &key, "/us/_bulk", &[json!({"index": {}}), eu]).await;
     assert_eq!(answer["items"][0]["index"]["_index"], json!("us"), "{answer}");
-    assert_eq!(stored(&server, &key, "to-us").await["_acta"]["instance"], json!(us));
+    assert_eq!(server.with_key(&key).event("to-us").await["_acta"]["instance"], json!(us));
     server.stop().await;
 }
 
@@ -167,8 +132,8 @@ async fn an_unknown_index_fails_its_items_and_stores_nothing_of_them() {
     assert_eq!(answer["items"][0]["index"]["status"], json!(404));
     assert_eq!(answer["items"][0]["index"]["error"]["type"], json!("index_not_found_exception"));
     assert_eq!(answer["items"][1]["index"]["status"], json!(201));
-    stored(&server, &key, "kept").await;
-    assert_eq!(get(&server, &key, "/v1/events/lost").await.0, 404);
+    server.with_key(&key).event("kept").await;
+    assert_eq!(server.with_key(&key).get("/v1/events/lost").await.0, 404);
     server.stop().await;
 }
 
@@ -180,7 +145,7 @@ async fn another_accounts_instance_is_not_found_through_bulk() {
     let (_, answer) =
         bulk(&server, &acme, &format!("/{globex_us}/_bulk"), &[json!({"index": {}}), kms(Some("x"))]).await;
     assert_eq!(answer["items"][0]["index"]["status"], json!(404), "{answer}");
-    assert_eq!(get(&server, &globex, "/v1/events/x").await.0, 404);
+    assert_eq!(server.with_key(&globex).get("/v1/events/x").await.0, 404);
     server.stop().await;
 }
 
@@ -212,7 +177,7 @@ async fn update_and_delete_actions_are_refused_because_events_never_change() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["items"][0]["update"]["status"], json!(400));
     assert_eq!(answer["items"][1]["delete"]["status"], json!(400));
-    assert_eq!(stored(&server, &key, "keep-me").await["outcome"], json!("success"));
+    assert_eq!(server.with_key(&key).event("keep-me").await["outcome"], json!("success"));
     server.stop().await;
 }
 
@@ -227,7 +192,7 @@ async fn a_malformed_action_line_refuses_the_whole_request() {
     let (status, answer) = bulk(&server, &key, "/_bulk", &[json!({"create": {}})]).await;
     assert_eq!(status, 400, "an action without its document: {answer}");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(get(&server, &key, "/v1/events/first").await.0, 404, "nothing of a refused request is stored");
+    assert_eq!(server.with_key(&key).get("/v1/events/first").await.0, 404, "nothing of a refused request is stored");
     server.stop().await;
 }
 
@@ -250,7 +215,7 @@ async fn bulk_needs_a_key_that_may_ingest() {
         401
     );
     let body = json!({"account": "acme", "name": "reader", "role": "reader", "principal": "r@acme"});
-    let reader = post(&server, ADMIN_KEY, "/v1/keys", body).await["secret"].as_str().unwrap().to_string();
+    let reader = server.admin().new_key(body).await.key.unwrap();
     assert_eq!(bulk(&server, &reader, "/_bulk", &lines).await.0, 403);
     let response = server.http.post(format!("{}/_bulk", server.url)).body("{}").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 401);
@@ -268,7 +233,7 @@ async fn an_oversized_bulk_body_is_refused_whole() {
     }
     let (status, _) = bulk(&server, &key, "/_bulk", &lines).await;
     assert_eq!(status, 413);
-    assert_eq!(get(&server, &key, "/v1/events/big-0").await.0, 404);
+    assert_eq!(server.with_key(&key).get("/v1/events/big-0").await.0, 404);
     server.stop().await;
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::ADMIN_KEY;
+use common::blocking_admin;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -116,45 +116,34 @@ struct Stored {
     received: String,
 }
 
-fn admin(http: &reqwest::blocking::Client, method: reqwest::Method, url: String) -> reqwest::blocking::RequestBuilder {
-    http.request(method, url).bearer_auth(ADMIN_KEY)
-}
-
 /// One server with the corpus, shared by every case.
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            let server = runtime.block_on(common::TestServer::start());
+        common::process_server(Duration::from_secs(120), |_, server| {
             let url = server.url.clone();
             let stored = load(&url);
-            sender.send(Shared { url, stored }).unwrap();
-            // Keep serving until the test process ends.
-            runtime.block_on(std::future::pending::<()>());
-            drop(server);
-        });
-        receiver.recv_timeout(Duration::from_secs(120)).expect("server with corpus")
+            Shared { url, stored }
+        })
     })
 }
 
 /// Creates the accounts and instances, sends the corpus, and reads back what each account holds.
 fn load(url: &str) -> Vec<(String, Vec<Stored>)> {
-    let http = reqwest::blocking::Client::new();
     for account in ACCOUNTS {
         let body = json!({"id": account, "name": format!("Account {account}")});
-        let answer = admin(&http, reqwest::Method::POST, format!("{url}/v1/accounts")).json(&body).send().unwrap();
+        let answer = blocking_admin(reqwest::Method::POST, format!("{url}/v1/accounts")).json(&body).send().unwrap();
         assert_eq!(answer.status(), 201, "{}", answer.text().unwrap());
         for region in REGIONS {
             let body = json!({"account": account, "name": region, "region": region});
-            let answer = admin(&http, reqwest::Method::POST, format!("{url}/v1/instances")).json(&body).send().unwrap();
+            let answer =
+                blocking_admin(reqwest::Method::POST, format!("{url}/v1/instances")).json(&body).send().unwrap();
             assert_eq!(answer.status(), 201, "{}", answer.text().unwrap());
         }
     }
     let events = corpus();
     let body: String = events.iter().map(|event| format!("{event}\n")).collect();
-    let answer: Value = admin(&http, reqwest::Method::POST, format!("{url}/v1/events"))
+    let answer: Value = blocking_admin(reqwest::Method::POST, format!("{url}/v1/events"))
         .header("content-type", "application/x-ndjson")
         .body(body)
         .send()
@@ -227,8 +216,7 @@ fn expected(q: &str, stored: &[Stored], account: &str) -> Vec<String> {
 }
 
 fn search(url: &str, q: &str, account: &str) -> Vec<Value> {
-    let http = reqwest::blocking::Client::new();
-    let answer: Value = admin(&http, reqwest::Method::GET, format!("{url}/v1/events"))
+    let answer: Value = blocking_admin(reqwest::Method::GET, format!("{url}/v1/events"))
         .query(&[("q", q), ("limit", "1000"), ("account", account)])
         .send()
         .unwrap()
@@ -246,8 +234,7 @@ fn search_ids(url: &str, q: &str, account: &str) -> Vec<String> {
 }
 
 fn count(url: &str, q: &str, account: &str) -> u64 {
-    let http = reqwest::blocking::Client::new();
-    let answer: Value = admin(&http, reqwest::Method::GET, format!("{url}/v1/events/count"))
+    let answer: Value = blocking_admin(reqwest::Method::GET, format!("{url}/v1/events/count"))
         .query(&[("q", q), ("account", account)])
         .send()
         .unwrap()

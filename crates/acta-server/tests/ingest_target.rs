@@ -4,80 +4,25 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{ADMIN_KEY, TestServer, event};
+use common::{As, TestServer, account_with_manager, answer, event};
 use serde_json::{Value, json};
 
-/// A key of the server.
-struct As<'a> {
-    server: &'a TestServer,
-    key: String,
-}
-
 impl As<'_> {
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(path, body, None).await
-    }
-
+    /// A POST of JSON with the `X-Acta-Event-Ids` header when `ids` are given.
     async fn send(&self, path: &str, body: Value, ids: Option<&str>) -> (u16, Value) {
-        let mut request = self.server.http.post(format!("{}{path}", self.server.url)).bearer_auth(&self.key);
+        let mut request = self.request(reqwest::Method::POST, path);
         if let Some(ids) = ids {
             request = request.header("x-acta-event-ids", ids);
         }
-        let response = request.json(&body).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        answer(request.json(&body)).await
     }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response =
-            self.server.http.get(format!("{}{path}", self.server.url)).bearer_auth(&self.key).send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// The event with this id once it is searchable.
-    async fn event(&self, id: &str) -> Value {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let (status, answer) = self.get(&format!("/v1/events/{id}")).await;
-            if status == 200 {
-                return answer;
-            }
-            assert!(std::time::Instant::now() < deadline, "event {id} not found: {status} {answer}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-fn admin(server: &TestServer) -> As<'_> {
-    As { server, key: ADMIN_KEY.to_string() }
 }
 
 /// An account with a manager key and a `us` instance in us-south; returns the manager and the instance.
 async fn account<'a>(server: &'a TestServer, id: &str) -> (As<'a>, Value) {
-    let (status, answer) = admin(server).post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
-    let (status, answer) = admin(server).post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    let manager = As { server, key: answer["secret"].as_str().unwrap().to_string() };
-    let (status, us) =
-        manager.post("/v1/instances", json!({"name": "us", "region": "us-south", "retention_days": 7})).await;
-    assert_eq!(status, 201, "{us}");
+    let manager = account_with_manager(server, id).await;
+    let us = manager.create_instance(json!({"name": "us", "region": "us-south", "retention_days": 7})).await;
     (manager, us)
-}
-
-/// A key of `role` in the manager's account, narrowed to `instance` when given.
-async fn key<'a>(manager: &As<'a>, role: &str, instance: Option<&str>) -> As<'a> {
-    let mut body = json!({"name": format!("{role} key"), "role": role, "principal": format!("{role}@example.com")});
-    if let Some(instance) = instance {
-        body["instance"] = json!(instance);
-    }
-    let (status, answer) = manager.post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server: manager.server, key: answer["secret"].as_str().unwrap().to_string() }
 }
 
 /// An event whose CRN names eu-de: routing alone would put it in the global instance.
@@ -107,7 +52,7 @@ async fn the_platform_admin_names_an_instance_of_any_account() {
     let server = TestServer::start().await;
     let (manager, us) = account(&server, "acme").await;
     let us_id = us["id"].as_str().unwrap();
-    let (status, answer) = admin(&server).post(&format!("/v1/events?instance={us_id}"), json!([eu_event("a1")])).await;
+    let (status, answer) = server.admin().post(&format!("/v1/events?instance={us_id}"), json!([eu_event("a1")])).await;
     assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
     let stored = manager.event("a1").await;
     assert_eq!(
@@ -123,7 +68,7 @@ async fn an_unknown_instance_is_not_found_and_nothing_is_stored() {
     let (manager, _) = account(&server, "acme").await;
     let (status, answer) = manager.post("/v1/events?instance=nowhere", json!([eu_event("lost")])).await;
     assert_eq!((status, answer["error"]["code"].clone()), (404, json!("not_found")), "{answer}");
-    let (status, answer) = admin(&server).post("/v1/events?instance=nowhere", json!([eu_event("lost")])).await;
+    let (status, answer) = server.admin().post("/v1/events?instance=nowhere", json!([eu_event("lost")])).await;
     assert_eq!(status, 404, "{answer}");
     assert_eq!(manager.get("/v1/events/lost").await.0, 404);
     server.stop().await;
@@ -159,7 +104,7 @@ async fn an_ingest_key_narrowed_to_another_instance_is_refused() {
         .as_str()
         .unwrap()
         .to_string();
-    let narrowed = key(&manager, "ingest", Some(us_id)).await;
+    let narrowed = manager.key("ingest", Some(us_id)).await;
     let (status, answer) = narrowed.post(&format!("/v1/events?instance={global}"), json!([eu_event("n1")])).await;
     assert_eq!((status, answer["error"]["code"].clone()), (403, json!("forbidden")), "{answer}");
     let (status, answer) = narrowed.post(&format!("/v1/events?instance={us_id}"), json!([eu_event("n2")])).await;
@@ -173,10 +118,10 @@ async fn ingest_into_an_instance_needs_a_valid_key_with_the_ingest_role() {
     let server = TestServer::start().await;
     let (manager, us) = account(&server, "acme").await;
     let path = format!("/v1/events?instance={}", us["id"].as_str().unwrap());
-    let nobody = As { server: &server, key: "not-a-key".to_string() };
+    let nobody = server.with_key("not-a-key");
     let (status, answer) = nobody.post(&path, json!([eu_event("x1")])).await;
     assert_eq!(status, 401, "{answer}");
-    let reader = key(&manager, "reader", None).await;
+    let reader = manager.key("reader", None).await;
     let (status, answer) = reader.post(&path, json!([eu_event("x2")])).await;
     assert_eq!((status, answer["error"]["code"].clone()), (403, json!("forbidden")), "{answer}");
     server.stop().await;
@@ -221,9 +166,9 @@ async fn the_platform_admin_names_an_instance_shared_by_several_accounts_by_id_o
     let server = TestServer::start().await;
     let (acme, acme_us) = account(&server, "acme").await;
     account(&server, "globex").await;
-    let (status, answer) = admin(&server).post("/v1/events?instance=us", json!([eu_event("amb")])).await;
+    let (status, answer) = server.admin().post("/v1/events?instance=us", json!([eu_event("amb")])).await;
     assert_eq!((status, answer["error"]["code"].clone()), (400, json!("ambiguous_instance")), "{answer}");
-    let (status, answer) = admin(&server).post("/v1/events?instance=us&account=acme", json!([eu_event("amb")])).await;
+    let (status, answer) = server.admin().post("/v1/events?instance=us&account=acme", json!([eu_event("amb")])).await;
     assert_eq!((status, answer["accepted"].clone()), (200, json!(1)), "{answer}");
     assert_eq!(acme.event("amb").await["_acta"]["instance"], acme_us["id"]);
     server.stop().await;

@@ -29,8 +29,7 @@ async fn hundreds_of_accounts_with_events_keep_the_thread_count_bounded() {
 
     for n in 0..ACCOUNTS {
         let id = format!("acct-{n:03}");
-        let answer = server.post("/v1/accounts").json(&json!({"id": id, "name": id})).send().await.unwrap();
-        assert_eq!(answer.status(), 201);
+        server.admin().create_account(&id).await;
         let crn = format!("crn:v1:bluemix:public:kms:global:a/{id}::");
         let (status, answer) =
             server.send(&[event("kms.secrets.read", json!({"id": format!("{id}-e"), "logSourceCRN": crn}))]).await;

@@ -119,12 +119,10 @@ async fn metrics_require_the_platform_admin_key_when_the_operator_says_so() {
     let wrong = server.http.get(format!("{}/metrics", server.url)).bearer_auth("not-a-key").send().await.unwrap();
     assert_eq!(wrong.status().as_u16(), 401, "a key that does not exist");
 
-    let account = json!({"name": "Acme", "id": "acme"});
-    assert_eq!(server.post("/v1/accounts").json(&account).send().await.unwrap().status().as_u16(), 201);
+    server.admin().create_account("acme").await;
     let key = json!({"account": "acme", "name": "officer", "role": "manager"});
-    let key: serde_json::Value = server.post("/v1/keys").json(&key).send().await.unwrap().json().await.unwrap();
-    let manager = key["secret"].as_str().unwrap();
-    let refused = server.http.get(format!("{}/metrics", server.url)).bearer_auth(manager).send().await.unwrap();
+    let manager = server.admin().new_key(key).await.key.unwrap();
+    let refused = server.http.get(format!("{}/metrics", server.url)).bearer_auth(&manager).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 403, "an account's manager is not the platform admin");
     let refused: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "forbidden", "{refused}");

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, TestServer, event};
+use common::{TestServer, event};
 use serde_json::{Value, json};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -221,7 +221,7 @@ fn is_fallback(status: u16, body: &Value) -> bool {
 
 async fn answer(server: &TestServer, method: &str, path: &str) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-    let request = server.http.request(method, format!("{}{path}", server.url)).bearer_auth(ADMIN_KEY);
+    let request = server.admin().request(method, path);
     // Streams (tail, export) answer their status at once; the body is read only when it is JSON.
     let response = tokio::time::timeout(Duration::from_secs(10), request.send()).await.expect("an answer").unwrap();
     let status = response.status().as_u16();

@@ -53,19 +53,11 @@ async fn events_in(server: &TestServer, account: &str, q: &str) -> Vec<Value> {
 
 /// An account with a manager key; returns the key.
 async fn manager_key(server: &TestServer) -> String {
-    let answer: Value = server
-        .post("/v1/accounts")
-        .json(&json!({"name": "Acme", "id": "acme"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = server.admin();
+    let (_, answer) = admin.post("/v1/accounts", json!({"name": "Acme", "id": "acme"})).await;
     assert_eq!(answer["id"], "acme");
     let body = json!({"account": "acme", "name": "officer", "role": "manager", "principal": "officer@acme.example"});
-    let answer: Value = server.post("/v1/keys").json(&body).send().await.unwrap().json().await.unwrap();
-    answer["secret"].as_str().unwrap().to_string()
+    admin.new_key(body).await.key.unwrap()
 }
 
 #[tokio::test]

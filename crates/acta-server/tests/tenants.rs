@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{TestServer, event};
+use std::time::Duration;
+
+use common::{TestServer, event, poll};
 use serde_json::{Value, json};
 
 const ACCOUNTS: usize = 30;
@@ -26,16 +28,14 @@ const ESCAPES: [&str; 10] = [
 
 /// An account with a reader key; returns the key.
 async fn account_with_reader(server: &TestServer, id: &str) -> String {
-    let answer = server.post("/v1/accounts").json(&json!({"id": id, "name": id})).send().await.unwrap();
-    assert_eq!(answer.status(), 201);
+    let admin = server.admin();
+    admin.create_account(id).await;
     let body = json!({"account": id, "name": "reader", "role": "reader", "principal": format!("auditor@{id}")});
-    let answer: Value = server.post("/v1/keys").json(&body).send().await.unwrap().json().await.unwrap();
-    answer["secret"].as_str().unwrap().to_string()
+    admin.new_key(body).await.key.unwrap()
 }
 
 async fn get_as(server: &TestServer, key: &str, path: &str, params: &[(&str, &str)]) -> (u16, String) {
-    let response =
-        server.http.get(format!("{}{path}", server.url)).bearer_auth(key).query(params).send().await.unwrap();
+    let response = server.with_key(key).request(reqwest::Method::GET, path).query(params).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -47,7 +47,7 @@ async fn tenants(server: &TestServer) -> Vec<(String, String)> {
         let id = format!("t-{n:02}");
         let key = account_with_reader(server, &id).await;
         let body = json!({"account": id, "name": "eu", "region": "eu-de"});
-        assert_eq!(server.post("/v1/instances").json(&body).send().await.unwrap().status(), 201);
+        server.admin().create_instance(body).await;
         let events: Vec<Value> = (0..EVENTS_PER_ACCOUNT)
             .map(|i| {
                 let region = if i % 2 == 0 { "eu-de" } else { "global" };
@@ -69,16 +69,13 @@ async fn tenants(server: &TestServer) -> Vec<(String, String)> {
 /// Waits until every account's events are searchable with its own key.
 async fn wait_all_searchable(server: &TestServer, tenants: &[(String, String)]) {
     for (id, key) in tenants {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let (_, body) = get_as(server, key, "/v1/events/count", &[("q", "kms")]).await;
-            let count: Value = serde_json::from_str(&body).unwrap();
-            if count["count"] == EVENTS_PER_ACCOUNT {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "{id}: {body}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let count = || get_as(server, key, "/v1/events/count", &[("q", "kms")]);
+        let (_, body) = poll(Duration::from_secs(20), Duration::from_millis(50), count, |(_, body)| {
+            serde_json::from_str::<Value>(body).unwrap()["count"] == EVENTS_PER_ACCOUNT
+        })
+        .await;
+        let count: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(count["count"], EVENTS_PER_ACCOUNT, "{id}: {body}");
     }
 }
 

