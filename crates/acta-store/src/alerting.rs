@@ -232,12 +232,7 @@ impl Meta {
 
     /// One view of an account.
     pub async fn view(&self, account: &str, id: &str) -> Result<Option<View>, MetaError> {
-        let row = sqlx::query(&format!("{VIEW_COLUMNS} WHERE account_id = ? AND id = ?"))
-            .bind(account)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.as_ref().map(view_from_row))
+        self.owned_row(VIEW_COLUMNS, account, id, view_from_row).await
     }
 
     /// Replaces a view's name, query, category and range.
@@ -334,12 +329,7 @@ impl Meta {
 
     /// One alert of an account.
     pub async fn alert(&self, account: &str, id: &str) -> Result<Option<Alert>, MetaError> {
-        let row = sqlx::query(&format!("{ALERT_COLUMNS} WHERE account_id = ? AND id = ?"))
-            .bind(account)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.as_ref().map(alert_from_row))
+        self.owned_row(ALERT_COLUMNS, account, id, alert_from_row).await
     }
 
     /// Every alert of every account with its view's name and query (the engine, at start and on change).

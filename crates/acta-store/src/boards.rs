@@ -59,12 +59,7 @@ impl Meta {
 
     /// One board of an account.
     pub async fn board(&self, account: &str, id: &str) -> Result<Option<Board>, MetaError> {
-        let row = sqlx::query(&format!("{BOARD_COLUMNS} WHERE account_id = ? AND id = ?"))
-            .bind(account)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.as_ref().map(board_from_row))
+        self.owned_row(BOARD_COLUMNS, account, id, board_from_row).await
     }
 
     /// Replaces a board's name, category, filter and graphs.

@@ -174,12 +174,7 @@ impl Meta {
 
     /// One instance of an account.
     pub async fn instance(&self, account: &str, id: &str) -> Result<Option<Instance>, MetaError> {
-        let row = sqlx::query(&format!("{INSTANCE_COLUMNS} WHERE account_id = ? AND id = ?"))
-            .bind(account)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(instance_from_row))
+        self.owned_row(INSTANCE_COLUMNS, account, id, instance_from_row).await
     }
 
     /// Creates an API key.
@@ -240,12 +235,7 @@ impl Meta {
 
     /// One key of an account.
     pub async fn key(&self, account: &str, id: &str) -> Result<Option<ApiKey>, MetaError> {
-        let row = sqlx::query(&format!("{KEY_COLUMNS} WHERE account_id = ? AND id = ?"))
-            .bind(account)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(key_from_row))
+        self.owned_row(KEY_COLUMNS, account, id, key_from_row).await
     }
 
     /// Changes a key's name and description.
@@ -307,6 +297,23 @@ impl Meta {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// One object of an account by id: every account-owned table is read by account and id together, so an id
+    /// of another account's object finds nothing. `columns` is the table's `SELECT ... FROM ...`.
+    pub(crate) async fn owned_row<T>(
+        &self,
+        columns: &str,
+        account: &str,
+        id: &str,
+        from_row: fn(&SqliteRow) -> T,
+    ) -> Result<Option<T>, MetaError> {
+        let row = sqlx::query(&format!("{columns} WHERE account_id = ? AND id = ?"))
+            .bind(account)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(from_row))
     }
 
     /// The pool, for the repository parts kept in other modules (views and alerts).
