@@ -333,11 +333,21 @@ fn decode(raw: &[u8], limits: &Limits) -> Result<Map<String, Value>, DecodeError
             format!("event is {} bytes, more than the limit of {} bytes", raw.len(), limits.max_event_bytes),
         )));
     }
-    if let Some(pointer) = scan::find_too_deep(raw, limits.max_depth) {
-        return Err(DecodeError::Rejected(Problem::new(
-            pointer,
-            format!("nesting is deeper than the limit of {} levels", limits.max_depth),
-        )));
+    match scan::find_flaw(raw, limits.max_depth) {
+        Some(scan::Flaw::TooDeep(pointer)) => {
+            return Err(DecodeError::Rejected(Problem::new(
+                pointer,
+                format!("nesting is deeper than the limit of {} levels", limits.max_depth),
+            )));
+        }
+        Some(scan::Flaw::RepeatedMember(pointer)) => {
+            return Err(DecodeError::Rejected(Problem::new(
+                pointer,
+                "this member name appears more than once in its object: JSON readers disagree on which value \
+                 it has, so the event is not accepted (I-JSON, RFC 7493); send each name once",
+            )));
+        }
+        None => {}
     }
     let value: Value = serde_json::from_slice(raw).map_err(|error| DecodeError::NotJson(error.to_string()))?;
     let Value::Object(object) = value else {

@@ -1,8 +1,12 @@
-//! Byte-level scanning of JSON text that must not build a tree: splitting bodies into events and finding
-//! nesting that is too deep. Recursion in a parser is bounded; these loops are not recursive at all.
+//! Byte-level scanning of JSON text that must not build a tree: splitting bodies into events, and finding
+//! nesting that is too deep or a member name repeated in an object. Recursion in a parser is bounded; these
+//! loops are not recursive at all.
 //!
 //! Scanning bytes is safe on UTF-8 because `"`, `\`, brackets and commas are ASCII, and no byte of a
 //! multi-byte character is ASCII.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// `bytes` without JSON whitespace (space, tab, CR, LF) on either side.
 pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
@@ -50,30 +54,49 @@ pub(crate) fn split_array(body: &[u8]) -> Result<Vec<&[u8]>, String> {
     Ok(elements)
 }
 
-/// The RFC 6901 pointer to the first object or array that opens deeper than `max_depth` levels (the top
-/// level being 1), in document order.
+/// What is wrong with the structure of an event's JSON, where (an RFC 6901 pointer).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flaw {
+    /// The first object or array that opens deeper than the limit (the top level being 1).
+    TooDeep(String),
+    /// The second occurrence of a member name in one object: I-JSON (RFC 7493) forbids it, because JSON
+    /// readers disagree on which value such a member has (most keep the last, some the first, some refuse).
+    RepeatedMember(String),
+}
+
+/// The first flaw in document order, from a scan of the bytes before they are parsed: depth first (a parser
+/// would recurse), and repeated member names (a parser would keep one of them, silently).
 ///
-/// Returns `None` when nothing is too deep, and also for text too broken to scan (an unclosed string); the
-/// JSON parser then reports that.
-pub(crate) fn find_too_deep(raw: &[u8], max_depth: usize) -> Option<String> {
+/// Returns `None` when there is none, and also for text too broken to scan (an unclosed string); the JSON
+/// parser then reports that.
+pub(crate) fn find_flaw(raw: &[u8], max_depth: usize) -> Option<Flaw> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut at = 0;
     while let Some(&byte) = raw.get(at) {
         match byte {
             b'"' => {
                 let end = string_end(raw, at)?;
-                if let Some(Frame::Object { key, expects_key: expects_key @ true }) = stack.last_mut() {
-                    *key = unescape(raw.get(at..=end).unwrap_or_default());
+                if let Some(Frame::Object { key, expects_key: expects_key @ true, names }) = stack.last_mut() {
+                    let quoted = raw.get(at..=end).unwrap_or_default();
+                    *key = unescape(quoted);
                     *expects_key = false;
+                    // Compared as written unless escaped (then as decoded): no allocation for the usual key.
+                    let name = match quoted.get(1..quoted.len().saturating_sub(1)) {
+                        Some(inner) if !inner.contains(&b'\\') => Cow::Borrowed(inner),
+                        _ => Cow::Owned(key.clone().into_bytes()),
+                    };
+                    if !names.insert(name) {
+                        return Some(Flaw::RepeatedMember(pointer(&stack)));
+                    }
                 }
                 at = end;
             }
             b'{' | b'[' => {
                 if stack.len() >= max_depth {
-                    return Some(pointer(&stack));
+                    return Some(Flaw::TooDeep(pointer(&stack)));
                 }
                 stack.push(if byte == b'{' {
-                    Frame::Object { key: String::new(), expects_key: true }
+                    Frame::Object { key: String::new(), expects_key: true, names: Names::default() }
                 } else {
                     Frame::Array { index: 0 }
                 });
@@ -94,12 +117,47 @@ pub(crate) fn find_too_deep(raw: &[u8], max_depth: usize) -> Option<String> {
 }
 
 /// Where the scan is inside one open object or array.
-enum Frame {
-    Object { key: String, expects_key: bool },
+enum Frame<'a> {
+    Object { key: String, expects_key: bool, names: Names<'a> },
     Array { index: usize },
 }
 
-fn pointer(stack: &[Frame]) -> String {
+/// The member names an object has so far: a list while they are few (faster than hashing, and objects have a
+/// few), a set once they are many (so a hostile object of thousands of names costs no quadratic time).
+enum Names<'a> {
+    Few(Vec<Cow<'a, [u8]>>),
+    Many(HashSet<Cow<'a, [u8]>>),
+}
+
+impl Default for Names<'_> {
+    fn default() -> Self {
+        Names::Few(Vec::new())
+    }
+}
+
+impl<'a> Names<'a> {
+    const FEW: usize = 32;
+
+    /// Adds a name; `false` when the object already had it.
+    fn insert(&mut self, name: Cow<'a, [u8]>) -> bool {
+        match self {
+            Names::Few(list) if list.contains(&name) => false,
+            Names::Few(list) if list.len() < Self::FEW => {
+                list.push(name);
+                true
+            }
+            Names::Few(list) => {
+                let mut set: HashSet<Cow<'a, [u8]>> = list.drain(..).collect();
+                set.insert(name);
+                *self = Names::Many(set);
+                true
+            }
+            Names::Many(set) => set.insert(name),
+        }
+    }
+}
+
+fn pointer(stack: &[Frame<'_>]) -> String {
     let mut pointer = String::new();
     for frame in stack {
         pointer.push('/');
@@ -224,14 +282,38 @@ mod tests {
     #[test]
     fn too_deep_points_at_first_container_past_the_limit() {
         let raw = br#"{"a":[1,{"b/c~":{"d":[]}}],"e":{"f":{}}}"#;
-        assert_eq!(find_too_deep(raw, 5), None);
-        assert_eq!(find_too_deep(raw, 4), Some("/a/1/b~1c~0/d".to_owned()));
-        assert_eq!(find_too_deep(raw, 2), Some("/a/1".to_owned()));
-        assert_eq!(find_too_deep(raw, 0), Some(String::new()));
+        assert_eq!(find_flaw(raw, 5), None);
+        assert_eq!(find_flaw(raw, 4), Some(Flaw::TooDeep("/a/1/b~1c~0/d".to_owned())));
+        assert_eq!(find_flaw(raw, 2), Some(Flaw::TooDeep("/a/1".to_owned())));
+        assert_eq!(find_flaw(raw, 0), Some(Flaw::TooDeep(String::new())));
     }
 
     #[test]
     fn too_deep_ignores_brackets_inside_strings() {
-        assert_eq!(find_too_deep(br#"{"a":"[[[[{{{{\"[["}"#, 1), None);
+        assert_eq!(find_flaw(br#"{"a":"[[[[{{{{\"[["}"#, 1), None);
+    }
+
+    #[test]
+    fn a_repeated_member_is_found_at_its_second_occurrence_at_any_depth() {
+        let top = br#"{"id":"d1","action":"a","id":"d2"}"#;
+        assert_eq!(find_flaw(top, 8), Some(Flaw::RepeatedMember("/id".to_owned())));
+        let nested = br#"{"initiator":{"id":"u","host":{"a":1}},"target":{"id":"t","id":"t2"}}"#;
+        assert_eq!(find_flaw(nested, 8), Some(Flaw::RepeatedMember("/target/id".to_owned())));
+        // The same name once escaped is the same name.
+        assert_eq!(find_flaw(br#"{"id":1,"i\u0064":2}"#, 8), Some(Flaw::RepeatedMember("/id".to_owned())));
+    }
+
+    #[test]
+    fn a_repeated_member_among_many_is_found() {
+        let members: Vec<String> = (0..100).map(|i| format!("\"m{i}\":{i}")).collect();
+        let raw = format!("{{{},\"m7\":0}}", members.join(","));
+        assert_eq!(find_flaw(raw.as_bytes(), 8), Some(Flaw::RepeatedMember("/m7".to_owned())));
+        assert_eq!(find_flaw(format!("{{{}}}", members.join(",")).as_bytes(), 8), None);
+    }
+
+    #[test]
+    fn the_same_name_in_sibling_objects_or_as_a_value_is_not_repeated() {
+        assert_eq!(find_flaw(br#"{"a":{"id":1},"b":{"id":2},"c":["id","id"],"d":"id"}"#, 8), None);
+        assert_eq!(find_flaw(br#"[{"id":1},{"id":2}]"#, 8), None);
     }
 }

@@ -161,6 +161,20 @@ async fn a_batch_of_only_invalid_events_is_400_with_each_pointer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_naming_a_member_twice_is_rejected_with_its_pointer_and_not_stored() {
+    let server = TestServer::start().await;
+    let twice = r#"{"id":"twice-1","action":"svc.x.delete","outcome":"success","eventTime":"2025-01-01T00:00:00Z",
+                   "initiator":{"id":"u"},"target":{"id":"t"},"id":"twice-2"}"#;
+    let (status, answer) = server.send_raw(format!("[{twice}]"), "application/json").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["results"][0]["errors"][0]["pointer"], "/id", "{answer}");
+    for id in ["twice-1", "twice-2"] {
+        assert_eq!(server.get(&format!("/v1/events/{id}")).send().await.unwrap().status().as_u16(), 404);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_answers_429_with_retry_after_when_the_index_is_behind() {
     let limits = acta_server::Limits { max_index_lag: 0, ..acta_server::Limits::default() };
     let server = TestServer::start_with(limits).await;

@@ -66,6 +66,19 @@ fn json_array_element_too_deep_for_the_parser_is_rejected_alone() {
 }
 
 #[test]
+fn an_event_that_names_a_member_twice_is_rejected_alone_at_the_second_name() {
+    // Stored as it came, `id` would be d2 to Acta and d1 to a reader that keeps the first value.
+    let twice = r#"{"id":"d1","action":"kms.secrets.read","outcome":"success","eventTime":"2025-01-01T00:00:00Z","initiatorId":"u","targetId":"k","id":"d2"}"#;
+    let results = batch(&format!("[{GOOD_1},{twice},{GOOD_2}]"), BodyFormat::Json).expect("a batch");
+    stored(&results[0]);
+    let problems = rejected(&results[1]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].0, "/id");
+    assert!(problems[0].1.contains("appears more than once"), "{problems:?}");
+    stored(&results[2]);
+}
+
+#[test]
 fn ndjson_keeps_good_lines_and_rejects_bad_ones_by_index() {
     let body = format!("{GOOD_1}\n{NO_ACTION}\nnot json\n[1]\n{GOOD_2}\n");
     let results = batch(&body, BodyFormat::Ndjson).expect("a batch");
