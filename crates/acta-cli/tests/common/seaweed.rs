@@ -39,8 +39,25 @@ impl Seaweed {
         }
     }
 
-    /// Starts `weed mini` with its S3 gateway on `s3_port` and waits until it answers.
+    /// Starts `weed mini` with its S3 gateway on `s3_port` and waits until it answers. Its other listeners take
+    /// ports that were free a moment before, which a test running in parallel may take first: an attempt whose
+    /// `weed` exits or does not answer within 40 s is tried again on fresh ports, and the third failure panics
+    /// with the end of what `weed` printed.
     pub async fn start(binary: &Path, s3_port: u16) -> Seaweed {
+        let mut printed = String::new();
+        for _ in 0..3 {
+            match Seaweed::attempt(binary, s3_port).await {
+                Ok(seaweed) => return seaweed,
+                Err(log) => printed = log,
+            }
+        }
+        let tail: String =
+            printed.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        panic!("SeaweedFS did not start in three attempts; the last one printed:\n{tail}");
+    }
+
+    /// One start: the running gateway, or what `weed` printed.
+    async fn attempt(binary: &Path, s3_port: u16) -> Result<Seaweed, String> {
         let dir = tempfile::tempdir().unwrap();
         let config = json!({"identities": [{"name": "acta",
             "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
@@ -73,22 +90,28 @@ impl Seaweed {
             args.push(format!("-{flag}={}", free_port()));
         }
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
+        let log_path = dir.path().join("weed.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let child =
             Command::new(binary).arg("mini").args(&args).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-        let seaweed = Seaweed { child, _dir: dir };
+        let mut seaweed = Seaweed { child, _dir: dir };
         // Up when an anonymous request to the bucket is answered (AccessDenied is an answer).
         let http = reqwest::Client::new();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
         loop {
             if let Ok(response) = http.get(format!("http://127.0.0.1:{s3_port}/acta")).send().await
                 && response.status().as_u16() < 500
             {
                 // The bucket is created just after the gateway listens.
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                return seaweed;
+                return Ok(seaweed);
             }
-            assert!(std::time::Instant::now() < deadline, "SeaweedFS did not start within 60 s");
+            let exited = seaweed.child.try_wait().ok().flatten().is_some();
+            if exited || std::time::Instant::now() > deadline {
+                let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+                drop(seaweed);
+                return Err(printed);
+            }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
