@@ -1,5 +1,5 @@
-//! The events endpoints: ingest, search, count, one event, live tail, export (`format=bundle` is in
-//! `integrity.rs`).
+//! `GET /v1/events`, `/v1/events/count` and `/v1/events/{id}`: search, count and one event, and the search
+//! preparation that tail and export share. Ingest is `ingest.rs`.
 
 use std::time::Instant;
 

@@ -1,5 +1,5 @@
-//! The events endpoints: ingest, search, count, one event, live tail, export (`format=bundle` is in
-//! `integrity.rs`).
+//! `GET /v1/events/export`: every matching event, streamed page by page as NDJSON or CSV (`format=bundle` is
+//! in `integrity.rs`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;

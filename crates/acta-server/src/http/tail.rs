@@ -1,5 +1,4 @@
-//! The events endpoints: ingest, search, count, one event, live tail, export (`format=bundle` is in
-//! `integrity.rs`).
+//! `GET /v1/events/tail`: Server-Sent Events of matching events as the store publishes them.
 
 use std::convert::Infallible;
 
