@@ -4,39 +4,12 @@
 
 mod log_util;
 
-use std::io;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use acta_store::log::{IoOp, Log, LogError, LogOptions};
+use acta_store::log::{IoOp, Log, LogError};
 use log_util::*;
 
 const INSTANCE: &str = "us-east";
-
-/// Fails the operations the test arms, on paths containing a given text.
-#[derive(Clone, Default)]
-struct Faults(Arc<Mutex<Option<(IoOp, &'static str)>>>);
-
-impl Faults {
-    fn arm(&self, op: IoOp, path_contains: &'static str) {
-        *self.0.lock().unwrap() = Some((op, path_contains));
-    }
-
-    fn disarm(&self) {
-        *self.0.lock().unwrap() = None;
-    }
-
-    fn options(&self, clock: &FakeClock) -> LogOptions {
-        let faults = self.clone();
-        let hook = move |op: IoOp, path: &Path| match *faults.0.lock().unwrap() {
-            Some((armed, text)) if armed == op && path.to_string_lossy().contains(text) => {
-                Err(io::Error::other(format!("injected {op:?} failure")))
-            }
-            _ => Ok(()),
-        };
-        LogOptions { io_hook: Some(Arc::new(hook)), ..clock.options() }
-    }
-}
 
 fn assert_poisoned_for_good(log: &Log, faults: &Faults) {
     assert!(log.is_poisoned());

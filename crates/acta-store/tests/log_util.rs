@@ -2,14 +2,45 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use acta_store::log::{Day, LogOptions, NewRecord};
+use acta_store::log::{Day, IoOp, LogOptions, NewRecord};
 
 pub(crate) const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 pub(crate) const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
+
+/// Fails the operations the test arms, on paths containing a given text, with an error of the
+/// armed kind (`Other` unless said).
+#[derive(Clone, Default)]
+pub(crate) struct Faults(Arc<Mutex<Option<(IoOp, &'static str, io::ErrorKind)>>>);
+
+impl Faults {
+    pub(crate) fn arm(&self, op: IoOp, path_contains: &'static str) {
+        self.arm_with(op, path_contains, io::ErrorKind::Other);
+    }
+
+    pub(crate) fn arm_with(&self, op: IoOp, path_contains: &'static str, kind: io::ErrorKind) {
+        *self.0.lock().unwrap() = Some((op, path_contains, kind));
+    }
+
+    pub(crate) fn disarm(&self) {
+        *self.0.lock().unwrap() = None;
+    }
+
+    pub(crate) fn options(&self, clock: &FakeClock) -> LogOptions {
+        let faults = self.clone();
+        let hook = move |op: IoOp, path: &Path| match *faults.0.lock().unwrap() {
+            Some((armed, text, kind)) if armed == op && path.to_string_lossy().contains(text) => {
+                Err(io::Error::new(kind, format!("injected {op:?} failure")))
+            }
+            _ => Ok(()),
+        };
+        LogOptions { io_hook: Some(Arc::new(hook)), ..clock.options() }
+    }
+}
 
 /// A clock the test moves by hand.
 #[derive(Clone)]

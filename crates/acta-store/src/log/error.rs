@@ -37,6 +37,14 @@ pub enum LogError {
     /// A write or sync failed earlier; the log accepts nothing more until it is reopened.
     #[error("the event log stopped accepting writes after a failed write or sync; restart to recover")]
     Poisoned,
+    /// The file system holding the log is full (`ENOSPC`, or over quota: `EDQUOT`). Nothing of the
+    /// batch was kept: what the failed group had written was cut back to the last durable frame.
+    /// The log accepts again as soon as a write succeeds, with no restart.
+    #[error("no space left on the device holding the event log ({}): the batch was not stored; it is accepted again once space is freed", path.display())]
+    NoSpace {
+        /// The file whose write or creation failed.
+        path: PathBuf,
+    },
     /// An instance id outside `[a-z0-9_-]{1,128}`.
     #[error("invalid instance id {0:?}: expected 1 to 128 characters of [a-z0-9_-]")]
     InvalidInstance(String),
@@ -78,6 +86,11 @@ pub enum LogError {
 }
 
 impl LogError {
+    /// Whether an I/O error means the device is full or over quota, a fault that clears by itself.
+    pub(crate) fn is_no_space(error: &io::Error) -> bool {
+        matches!(error.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+    }
+
     pub(crate) fn io(path: &Path, source: io::Error) -> LogError {
         LogError::Io { path: path.to_owned(), source }
     }

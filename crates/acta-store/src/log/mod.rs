@@ -49,9 +49,14 @@
 //!   segment of the UTC day of its `received_ns`.
 //! - An append is acknowledged only after its frames are written and synced; a new file is
 //!   synced together with its directory. Readers see only synced frames.
-//! - If a write or sync fails, the log is poisoned: that append and all later ones fail with
+//! - If a write or a file creation fails because the device is full or over quota, the group
+//!   is undone: its files are cut back to their last durable frame (a segment it created is
+//!   removed), its sequence numbers are given back, and its batches fail with
+//!   [`LogError::NoSpace`]. The next group tries again, so the log accepts once space is back.
+//! - Any other failed write or sync poisons the log: that append and all later ones fail with
 //!   [`LogError::Poisoned`]. A failed fsync is never retried and trusted (the kernel may have
-//!   dropped the pages it could not write). Reopening runs recovery.
+//!   dropped the pages it could not write), even when it reports a full device. Reopening runs
+//!   recovery.
 //! - A batch is all-or-nothing with respect to acknowledgement. (A crash may leave records of
 //!   an unacknowledged batch on disk: at-least-once, which event ids deduplicate upstream.)
 //! - A sealed segment never changes. Only sealed segments are removed, oldest first.
@@ -442,6 +447,12 @@ impl Log {
     /// Whether a failed write or sync has stopped the log.
     pub fn is_poisoned(&self) -> bool {
         self.shared.is_poisoned()
+    }
+
+    /// Since when (clock nanoseconds) appends have failed for want of space, while they do: the
+    /// last group failed with [`LogError::NoSpace`] and none has succeeded since.
+    pub fn no_space_since(&self) -> Option<i64> {
+        self.shared.no_space_since()
     }
 
     /// Counters since open (records, group commits, syncs...).

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::active::ActiveSegment;
@@ -81,6 +81,9 @@ pub(crate) struct Shared {
     pub(crate) io: Io,
     pub(crate) instances: RwLock<BTreeMap<String, Arc<InstanceEntry>>>,
     poisoned: AtomicBool,
+    /// When the last group failed for want of space (clock nanoseconds), or 0 once a group
+    /// succeeded since.
+    no_space_since: AtomicI64,
     pub(crate) counters: Counters,
     pub(crate) cache: Mutex<BlockCache>,
     /// Set when the log is dropped, so the sealer stops taking new work.
@@ -96,6 +99,7 @@ impl Shared {
             opts,
             instances: RwLock::new(BTreeMap::new()),
             poisoned: AtomicBool::new(false),
+            no_space_since: AtomicI64::new(0),
             counters: Counters::default(),
             stopping: AtomicBool::new(false),
         }
@@ -107,6 +111,26 @@ impl Shared {
 
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Notes that a group failed for want of space (the first time of a run of such failures counts).
+    pub(crate) fn note_no_space(&self, error: &dyn std::fmt::Display) {
+        let now = (self.opts.clock)().max(1);
+        if self.no_space_since.compare_exchange(0, now, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            tracing::error!(%error, "event log: no space left; batches are refused until space is freed");
+        }
+    }
+
+    /// Notes that a group was durable: a shortage of space, if there was one, is over.
+    pub(crate) fn note_written(&self) {
+        if self.no_space_since.swap(0, Ordering::AcqRel) != 0 {
+            tracing::info!("event log: space is back; batches are accepted again");
+        }
+    }
+
+    /// Since when appends fail for want of space (clock nanoseconds), if they do.
+    pub(crate) fn no_space_since(&self) -> Option<i64> {
+        Some(self.no_space_since.load(Ordering::Acquire)).filter(|since| *since != 0)
     }
 
     /// Stops all further writes. Called on any failed write or sync whose effect on disk is

@@ -7,7 +7,9 @@
 //! up and form the next group, so concurrent appends share syncs without any timer.
 //!
 //! A group is all-or-nothing: if any write or sync fails, no batch of the group is
-//! acknowledged and the log is poisoned.
+//! acknowledged. A full device (a write or creation failing with `ENOSPC`/`EDQUOT`) undoes the
+//! group, cutting its files back to their durable end, and the next group tries again; any
+//! other failure, and every failed sync, poisons the log.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
@@ -60,6 +62,7 @@ pub(crate) struct WriterInstance {
 }
 
 /// The segment an instance appends to.
+#[derive(Clone)]
 pub(crate) struct Current {
     pub(crate) segment: Arc<ActiveSegment>,
     pub(crate) file: Arc<File>,
@@ -90,7 +93,7 @@ struct Pending {
     /// Created in this group: needs a full fsync, a directory sync, and to be shown to readers.
     is_new: bool,
     /// The file's length before this group: every published group ends exactly at a frame
-    /// boundary (a failed one poisons the log), so this is the segment's durable end.
+    /// boundary (a failed one is undone, or poisons the log), so this is the segment's durable end.
     base_len: u64,
     bytes: Vec<u8>,
     offsets: Vec<u64>,
@@ -105,10 +108,38 @@ struct Group {
     append_replies: Vec<(Reply<Vec<Appended>>, Vec<Appended>)>,
     close_replies: Vec<Reply<()>>,
     rolled_over: Vec<SealJob>,
+    /// Per instance the group appends to, its writer state before the group (`None`: the group
+    /// created it), to undo the group when the device is full.
+    undo: HashMap<String, Option<Saved>>,
 }
 
-/// A write, sync or file creation failed: the group fails and the log is poisoned.
-struct IoFailure(LogError);
+/// What a group changes in a [`WriterInstance`].
+struct Saved {
+    next_seq: u64,
+    last_received_ns: Option<i64>,
+    current: Option<Current>,
+}
+
+/// A write, sync or file creation failed: the group fails.
+struct IoFailure {
+    error: LogError,
+    /// Whether it failed for want of space in a way the group can be undone from: a write or a
+    /// creation (never a sync) that found the device full.
+    no_space: bool,
+}
+
+impl IoFailure {
+    /// A write or creation that failed; `ENOSPC` and `EDQUOT` leave the log usable.
+    fn write(path: &std::path::Path, error: std::io::Error) -> IoFailure {
+        let no_space = LogError::is_no_space(&error);
+        IoFailure { error: LogError::io(path, error), no_space }
+    }
+
+    /// A failure after which the state of the files is unknown: the log is poisoned.
+    fn fatal(error: LogError) -> IoFailure {
+        IoFailure { error, no_space: false }
+    }
+}
 
 impl Writer {
     pub(crate) fn run(mut self, commands: Receiver<Command>) {
@@ -124,7 +155,7 @@ impl Writer {
 
     fn commit(&mut self, commands: Vec<Command>) {
         if self.shared.is_poisoned() {
-            fail_all(commands, Group::default());
+            fail_all(commands, Group::default(), || LogError::Poisoned);
             return;
         }
         let mut group = Group::default();
@@ -137,13 +168,62 @@ impl Writer {
             }
         }
         let result = result.and_then(|()| self.write_and_sync(&group));
-        if let Err(IoFailure(error)) = result {
-            // Poison first: whoever gets the answer must find the log poisoned.
-            self.shared.poison("appending to the log", &error);
-            fail_all(commands.collect(), group);
-            return;
+        match result {
+            Ok(()) => {
+                self.shared.note_written();
+                self.publish(group);
+            }
+            Err(IoFailure { error, no_space: true }) => {
+                let path = match &error {
+                    LogError::Io { path, .. } => path.clone(),
+                    _ => self.shared.root.clone(),
+                };
+                if let Err(undo_error) = self.undo(&mut group) {
+                    // Cutting back failed too: what the files hold is unknown.
+                    self.shared.poison("undoing a group that found the device full", &undo_error);
+                    fail_all(commands.collect(), group, || LogError::Poisoned);
+                    return;
+                }
+                self.shared.note_no_space(&error);
+                fail_all(commands.collect(), group, || LogError::NoSpace { path: path.clone() });
+            }
+            Err(IoFailure { error, no_space: false }) => {
+                // Poison first: whoever gets the answer must find the log poisoned.
+                self.shared.poison("appending to the log", &error);
+                fail_all(commands.collect(), group, || LogError::Poisoned);
+            }
         }
-        self.publish(group);
+    }
+
+    /// Takes back what a failed group did, so the next group starts where the last durable one
+    /// ended: each file is cut back to its durable end (a segment the group created is removed,
+    /// no reader has seen it), and each instance gets back its sequence numbers, arrival time
+    /// and segment. Days the group rolled over stay closed and go to the sealer: they are over.
+    fn undo(&mut self, group: &mut Group) -> Result<(), LogError> {
+        let io = &self.shared.io;
+        for pending in &group.pending {
+            let path = &pending.segment.path;
+            let undone = if pending.is_new { io.remove(path) } else { io.truncate(path, pending.base_len) };
+            undone.map_err(|e| LogError::io(path, e))?;
+        }
+        for (instance, saved) in group.undo.drain() {
+            match saved {
+                None => {
+                    self.instances.remove(&instance);
+                }
+                Some(saved) => {
+                    if let Some(writer_instance) = self.instances.get_mut(&instance) {
+                        writer_instance.next_seq = saved.next_seq;
+                        writer_instance.last_received_ns = saved.last_received_ns;
+                        writer_instance.current = saved.current.filter(|current| !current.segment.is_closed());
+                    }
+                }
+            }
+        }
+        for job in group.rolled_over.drain(..) {
+            let _ = self.seal_jobs.send(job); // sealed at the next open if the sealer is gone
+        }
+        Ok(())
     }
 
     /// Stages one command into the group; its answer waits in the group until the group is
@@ -175,6 +255,14 @@ impl Writer {
     ) -> Result<Vec<Appended>, IoFailure> {
         let shared = Arc::clone(&self.shared);
         let floor_ns = self.floor_ns;
+        if !group.undo.contains_key(instance) {
+            let saved = self.instances.get(instance).map(|writer_instance| Saved {
+                next_seq: writer_instance.next_seq,
+                last_received_ns: writer_instance.last_received_ns,
+                current: writer_instance.current.clone(),
+            });
+            group.undo.insert(instance.to_owned(), saved);
+        }
         let writer_instance = self.instance_mut(group, instance)?;
         let mut appended = Vec::with_capacity(records.len());
         for record in records {
@@ -199,7 +287,7 @@ impl Writer {
             let offset = pending.base_len + pending.bytes.len() as u64;
             // `Log::append` checked the lengths, so framing cannot fail here; if it did, the
             // group fails rather than half of a batch being written.
-            write_frame(&mut pending.bytes, &envelope, &record.event).map_err(IoFailure)?;
+            write_frame(&mut pending.bytes, &envelope, &record.event).map_err(IoFailure::fatal)?;
             pending.offsets.push(offset);
             writer_instance.next_seq += 1;
             writer_instance.last_received_ns = Some(received_ns);
@@ -224,7 +312,7 @@ impl Writer {
         if !self.instances.contains_key(instance) {
             let dir = self.shared.root.join(instance);
             if !dir.is_dir() {
-                self.shared.io.create_dir(&dir).map_err(|e| IoFailure(LogError::io(&dir, e)))?;
+                self.shared.io.create_dir(&dir).map_err(|e| IoFailure::write(&dir, e))?;
                 group.dirs_to_sync.insert(self.shared.root.clone());
             }
             let writer_instance = WriterInstance {
@@ -238,7 +326,7 @@ impl Writer {
             self.instances.insert(instance.to_owned(), writer_instance);
         }
         let writer_instance = self.instances.get_mut(instance);
-        writer_instance.ok_or_else(|| IoFailure(LogError::InvalidInstance(instance.to_owned())))
+        writer_instance.ok_or_else(|| IoFailure::fatal(LogError::InvalidInstance(instance.to_owned())))
     }
 
     fn write_and_sync(&self, group: &Group) -> Result<(), IoFailure> {
@@ -246,18 +334,18 @@ impl Writer {
         let counters = &self.shared.counters;
         for pending in &group.pending {
             let path = &pending.segment.path;
-            io.write_all(&pending.file, path, &pending.bytes).map_err(|e| IoFailure(LogError::io(path, e)))?;
+            io.write_all(&pending.file, path, &pending.bytes).map_err(|e| IoFailure::write(path, e))?;
         }
         for pending in &group.pending {
             let path = &pending.segment.path;
             let synced =
                 if pending.is_new { io.sync_all(&pending.file, path) } else { io.sync_data(&pending.file, path) };
-            synced.map_err(|e| IoFailure(LogError::io(path, e)))?;
+            synced.map_err(|e| IoFailure::fatal(LogError::io(path, e)))?;
             Counters::add(&counters.file_syncs, 1);
         }
         // Deepest first: an instance directory's new files before the root's new directories.
         for dir in group.dirs_to_sync.iter().rev() {
-            io.sync_dir(dir).map_err(|e| IoFailure(LogError::io(dir, e)))?;
+            io.sync_dir(dir).map_err(|e| IoFailure::fatal(LogError::io(dir, e)))?;
             Counters::add(&counters.dir_syncs, 1);
         }
         Ok(())
@@ -327,10 +415,10 @@ fn segment_for(
         // The floors make this impossible; should it happen anyway, stopping is better than a
         // second segment for a day that is closed (or a .log next to its .seg).
         let reason = format!("refusing to reopen the closed day {day}");
-        return Err(IoFailure(LogError::corrupt(&entry.dir, 0, reason)));
+        return Err(IoFailure::fatal(LogError::corrupt(&entry.dir, 0, reason)));
     }
     let path = entry.dir.join(format!("{day}.log"));
-    let io_failure = |e| IoFailure(LogError::io(&path, e));
+    let io_failure = |e| IoFailure::write(&path, e);
     let file = shared.io.create_new(&path).map_err(io_failure)?;
     let read_handle = file.try_clone().map_err(io_failure)?;
     let segment = Arc::new(ActiveSegment::new(day, path.clone(), read_handle, writer_instance.next_seq));
@@ -359,22 +447,22 @@ fn pending_for(group: &mut Group, instance: &str, current: &Current, is_new: boo
     group.pending.len() - 1
 }
 
-/// Answers every batch of a failed group (and the commands not yet staged) with `Poisoned`.
-fn fail_all(unstaged: Vec<Command>, group: Group) {
+/// Answers every batch of a failed group (and the commands not yet staged) with `error()`.
+fn fail_all(unstaged: Vec<Command>, group: Group, error: impl Fn() -> LogError) {
     for command in unstaged {
         match command {
             Command::Append { reply, .. } => {
-                let _ = reply.send(Err(LogError::Poisoned));
+                let _ = reply.send(Err(error()));
             }
             Command::Close { reply, .. } => {
-                let _ = reply.send(Err(LogError::Poisoned));
+                let _ = reply.send(Err(error()));
             }
         }
     }
     for (reply, _) in group.append_replies {
-        let _ = reply.send(Err(LogError::Poisoned));
+        let _ = reply.send(Err(error()));
     }
     for reply in group.close_replies {
-        let _ = reply.send(Err(LogError::Poisoned));
+        let _ = reply.send(Err(error()));
     }
 }
