@@ -153,6 +153,20 @@ struct ServeArgs {
     /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
     #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
     metrics_require_key: bool,
+    /// Refuse client batches (507, with Retry-After) while less than this is free on the data directory's
+    /// device, so retention, archives and Acta's own records still have room; accepted again by themselves
+    /// once space is freed. A size such as 64MiB, 1GB or 0 (refuse only when the device is full).
+    #[arg(long = "min-free-space", env = "ACTA_MIN_FREE_SPACE", value_name = "SIZE", default_value = "64MiB",
+          value_parser = parse_size)]
+    min_free_space: u64,
+}
+
+/// A size in bytes, with an optional unit (`64MiB`, `1 GB`, `4096`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|error| format!("{error} (expected a size such as 64MiB, 1GB or 0)"))
 }
 
 /// Where checkpoints are signed from.
@@ -357,8 +371,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         clock: test_clock()?,
         ..acta_server::RetentionSettings::default()
     };
-    let limits =
-        acta_server::Limits { metrics_require_key: args.metrics_require_key, ..acta_server::Limits::default() };
+    let limits = acta_server::Limits {
+        metrics_require_key: args.metrics_require_key,
+        min_free_bytes: args.min_free_space,
+        ..acta_server::Limits::default()
+    };
     let running =
         start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention, limits).await?;
     println!("acta listening on http://{}", running.addr);

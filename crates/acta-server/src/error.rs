@@ -88,11 +88,14 @@ impl From<acta_store::StoreError> for ApiError {
                 let mut api = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_failed",
-                    "the event log had a write failure and accepts no more events until restarted",
+                    "the event log had a write failure whose effect on disk is unknown and accepts no more events until the server is restarted (see /healthz)",
                 );
                 api.retry_after = Some(30);
                 api
             }
+            error @ (acta_store::StoreError::Log(acta_store::LogError::NoSpace { .. })
+            | acta_store::StoreError::LowSpace { .. }) => storage_full(error.to_string()),
+            acta_store::StoreError::Meta(error) => ApiError::from(error),
             other => ApiError::internal(other),
         }
     }
@@ -118,10 +121,24 @@ impl From<acta_store::MetaError> for ApiError {
     fn from(error: acta_store::MetaError) -> ApiError {
         match error {
             acta_store::MetaError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            other if other.is_no_space() => storage_full(format!(
+                "the metadata database cannot grow: {other}; nothing was changed, and changes are accepted again once space is freed"
+            )),
             other => ApiError::internal(other),
         }
     }
 }
+
+/// A write refused for want of space: the client should come back, the server heals by itself.
+fn storage_full(message: String) -> ApiError {
+    let mut api = ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", message);
+    api.retry_after = Some(STORAGE_FULL_RETRY_AFTER_SECONDS);
+    api
+}
+
+/// How long a client is asked to wait after `storage_full`: an operator freeing space takes a while, and the
+/// first batch after that is accepted at once.
+const STORAGE_FULL_RETRY_AFTER_SECONDS: u64 = 5;
 
 fn deadline(examined: u64) -> ApiError {
     let mut api = ApiError::new(

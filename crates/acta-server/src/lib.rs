@@ -33,4 +33,4 @@ pub use http::{openapi, router};
 pub use jobs::retention::{RetentionSettings, RunReport};
 pub use notify::{AlertSettings, parse_allowlist};
 pub use server::{Running, ServerConfig, StartError, start};
-pub use state::{AppState, Limits};
+pub use state::{AppState, DEFAULT_MIN_FREE_BYTES, Limits};

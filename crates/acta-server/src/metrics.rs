@@ -112,6 +112,45 @@ pub(crate) async fn exposition(
         "Durable events not yet searchable (appended to the log, not yet committed to the index).",
         &[("", lag as f64)],
     );
+    let health = store.health();
+    let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    metric(
+        &mut out,
+        "acta_log_failed",
+        "gauge",
+        "1 when the event log stopped after a write or sync failure of unknown effect (accepts nothing until restarted).",
+        &[("", flag(health.log_failed))],
+    );
+    metric(
+        &mut out,
+        "acta_log_no_space",
+        "gauge",
+        "1 while batches are refused because the device holding the data directory is full (heals by itself).",
+        &[("", flag(health.log_no_space_since_ns.is_some()))],
+    );
+    metric(
+        &mut out,
+        "acta_index_failing",
+        "gauge",
+        "1 while indexing fails and is retried from the log (what was searchable stays searchable).",
+        &[("", flag(health.index_fault.is_some()))],
+    );
+    if let Some(free) = health.free_bytes {
+        metric(
+            &mut out,
+            "acta_data_free_bytes",
+            "gauge",
+            "Bytes free for Acta on the data directory's device.",
+            &[("", free as f64)],
+        );
+    }
+    metric(
+        &mut out,
+        "acta_data_min_free_bytes",
+        "gauge",
+        "The free-space reserve below which client batches are refused (--min-free-space; 0: none).",
+        &[("", health.min_free_bytes as f64)],
+    );
     let n = notifications;
     counter(
         &mut out,

@@ -108,7 +108,11 @@ async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
 
 /// Opens the data directory, bootstraps it if new, and starts serving.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
-    let mut options = StoreOptions { integrity: config.integrity.clone(), ..StoreOptions::default() };
+    let mut options = StoreOptions {
+        integrity: config.integrity.clone(),
+        min_free_bytes: config.limits.min_free_bytes,
+        ..StoreOptions::default()
+    };
     options.log.clock = config.retention.clock.0.clone();
     let store = Arc::new(Store::open(&config.data_dir, options).await?);
     let created_admin_key = bootstrap(&store, config.bootstrap_key.as_deref()).await?;

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use acta_store::Store;
 
+/// The default free-space reserve: room for retention and archive runs, Acta's own records and the index's
+/// merges after clients are refused.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+
 /// Operator settings the handlers need.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -16,6 +20,9 @@ pub struct Limits {
     pub max_index_lag: u64,
     /// `GET /metrics` answers only the platform admin key (open by default, like most exporters).
     pub metrics_require_key: bool,
+    /// Client batches are refused (507) while fewer bytes than this are free on the data directory's device,
+    /// so retention, archives and Acta's own records still have room (0: only a full device refuses).
+    pub min_free_bytes: u64,
 }
 
 impl Default for Limits {
@@ -25,6 +32,7 @@ impl Default for Limits {
             query_deadline: Duration::from_secs(30),
             max_index_lag: 500_000,
             metrics_require_key: false,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }

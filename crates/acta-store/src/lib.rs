@@ -68,12 +68,51 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Fewer bytes are free on the data directory's device than the operator keeps in reserve
+    /// (`StoreOptions::min_free_bytes`): client batches are refused so that retention, archives and
+    /// Acta's own records still have room.
+    #[error(
+        "only {free} bytes are free on the device holding {}, below the {min} bytes kept in reserve (--min-free-space): the batch was not stored; it is accepted again once space is freed",
+        path.display()
+    )]
+    LowSpace {
+        /// The data directory.
+        path: PathBuf,
+        /// Bytes free for Acta's user.
+        free: u64,
+        /// The reserve.
+        min: u64,
+    },
     /// A sealed segment has no final checkpoint yet.
     #[error("the segment of {0} has no final checkpoint yet")]
     NotFinal(Day),
     /// A blocking task failed.
     #[error("internal task failed: {0}")]
     Task(String),
+}
+
+/// The faults a store is in now (see [`Store::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageHealth {
+    /// The log stopped after a write or sync failure whose effect is unknown; only a restart (which
+    /// runs recovery) brings it back.
+    pub log_failed: bool,
+    /// Since when (unix ns) the log refuses batches because the device is full; it heals by itself.
+    pub log_no_space_since_ns: Option<i64>,
+    /// Why indexing fails, while it does; it is retried from the log by itself.
+    pub index_fault: Option<String>,
+    /// Bytes free for Acta on the data directory's device, if the system says.
+    pub free_bytes: Option<u64>,
+    /// The reserve below which client batches are refused (0: none).
+    pub min_free_bytes: u64,
+}
+
+impl StorageHealth {
+    /// Whether client batches are refused for want of space (the device is full, or below the reserve).
+    pub fn short_of_space(&self) -> bool {
+        self.log_no_space_since_ns.is_some()
+            || (self.min_free_bytes > 0 && self.free_bytes.is_some_and(|free| free < self.min_free_bytes))
+    }
 }
 
 /// How to open a store.
@@ -85,6 +124,9 @@ pub struct StoreOptions {
     pub index: IndexOptions,
     /// Signed checkpoints of the log; `None` runs without them (tools and tests that do not need them).
     pub integrity: Option<IntegrityOptions>,
+    /// Client batches are refused while fewer bytes than this are free on the data directory's
+    /// device (0: never), before the device is full.
+    pub min_free_bytes: u64,
 }
 
 /// What became of one accepted event.
@@ -130,6 +172,7 @@ pub struct Store {
     integrity: Option<Arc<Integrity>>,
     meta: Meta,
     dir: PathBuf,
+    min_free_bytes: u64,
 }
 
 impl Store {
@@ -137,6 +180,7 @@ impl Store {
     pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let meta = Meta::open(&dir.join("meta.sqlite")).await?;
+        let min_free_bytes = options.min_free_bytes;
         let log_dir = dir.join("log");
         let index_dir = dir.join("index");
         let data_dir = dir.to_path_buf();
@@ -152,7 +196,8 @@ impl Store {
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
         let append = Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() });
-        Ok(Store { append, publisher: Publisher::default(), log, index, integrity, meta, dir: dir.to_path_buf() })
+        let publisher = Publisher::default();
+        Ok(Store { append, publisher, log, index, integrity, meta, dir: dir.to_path_buf(), min_free_bytes })
     }
 
     /// The metadata repository.
@@ -178,6 +223,40 @@ impl Store {
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Bytes free for Acta on the data directory's device, if the system says.
+    pub fn free_bytes(&self) -> Option<u64> {
+        fs4::available_space(&self.dir).ok()
+    }
+
+    /// The reserve of free bytes below which client batches are refused (0: none).
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_bytes
+    }
+
+    /// The state of the storage, for health checks: which faults are on now.
+    pub fn health(&self) -> StorageHealth {
+        StorageHealth {
+            log_failed: self.log.is_poisoned(),
+            log_no_space_since_ns: self.log.no_space_since(),
+            index_fault: self.index.fault(),
+            free_bytes: self.free_bytes(),
+            min_free_bytes: self.min_free_bytes,
+        }
+    }
+
+    /// Refuses a client batch while the free space is below the reserve.
+    fn check_reserve(&self) -> Result<(), StoreError> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        match self.free_bytes() {
+            Some(free) if free < self.min_free_bytes => {
+                Err(StoreError::LowSpace { path: self.dir.clone(), free, min: self.min_free_bytes })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The live bus: events as they are accepted (see [`ingest`]).

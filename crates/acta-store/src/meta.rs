@@ -24,6 +24,24 @@ pub enum MetaError {
     Conflict(String),
 }
 
+impl MetaError {
+    /// Whether the database could not grow: SQLite's `SQLITE_FULL` (the device or the quota is full). The
+    /// statement was rolled back; the same one succeeds once space is freed.
+    pub fn is_no_space(&self) -> bool {
+        const SQLITE_FULL: &str = "13";
+        match self {
+            MetaError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| code == SQLITE_FULL)
+                    || error.message().contains("database or disk is full")
+            }
+            MetaError::Database(sqlx::Error::Io(error)) => {
+                matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A tenant.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Account {

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod console;
 pub mod events;
 pub mod export;
+pub mod health;
 pub mod ingest;
 pub mod input;
 pub mod instances;
@@ -31,7 +32,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        .route("/healthz", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(console::index))

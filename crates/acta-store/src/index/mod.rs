@@ -213,6 +213,8 @@ struct Inner {
     pending: Mutex<PendingIds>,
     wakeup: (Mutex<Wakeup>, Condvar),
     stop: AtomicBool,
+    /// Why indexing is failing, while it is (cleared by the next successful commit).
+    fault: Mutex<Option<String>>,
 }
 
 /// The index of all instances of a data directory.
@@ -238,6 +240,7 @@ impl EventIndex {
             pending: Mutex::new(PendingIds::default()),
             wakeup: (Mutex::new(Wakeup::default()), Condvar::new()),
             stop: AtomicBool::new(false),
+            fault: Mutex::new(None),
         });
         let mut indexer = Indexer::new(inner.clone());
         indexer.catch_up_all()?;
@@ -251,6 +254,12 @@ impl EventIndex {
     /// Tells the indexer that an instance's log has new durable records.
     pub fn notify(&self, instance: &str) {
         self.inner.notify(instance);
+    }
+
+    /// Why indexing fails, while it does (a full device, an I/O error): what was searchable stays
+    /// searchable, new events wait in the log and are indexed once a retry succeeds.
+    pub fn fault(&self) -> Option<String> {
+        lock(&self.inner.fault).clone()
     }
 
     /// How many durable events are not yet searchable, over all instances.

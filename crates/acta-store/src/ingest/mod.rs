@@ -133,8 +133,14 @@ impl From<crate::meta::MetaError> for IngestError {
 impl Store {
     /// Stores a batch: each event is routed, validated for its instance, appended durably unless its id is
     /// already stored in its account, and published to the live followers. Returns when every stored event is
-    /// durable.
+    /// durable. Refused whole ([`StoreError::LowSpace`]) while the free space is below the operator's reserve.
     pub async fn accept(&self, batch: Batch) -> Result<BatchOutcome, IngestError> {
+        self.check_reserve()?;
+        self.accept_within_reserve(batch).await
+    }
+
+    /// [`Store::accept`] without the free-space reserve, which is kept for Acta's own records.
+    async fn accept_within_reserve(&self, batch: Batch) -> Result<BatchOutcome, IngestError> {
         let mut outcome = BatchOutcome::with_len(batch.events.len());
         let now = batch.now;
         match batch.destination {
@@ -194,7 +200,7 @@ impl Store {
             destination: Destination::Account { account: account.to_string(), fallback_instance: None },
             now,
         };
-        match self.accept(batch).await?.results.as_slice() {
+        match self.accept_within_reserve(batch).await?.results.as_slice() {
             [EventOutcome::Stored { .. } | EventOutcome::Duplicate { .. }] => Ok(()),
             other => Err(own_error(format!("{other:?}"))),
         }
