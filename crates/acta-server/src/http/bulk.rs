@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::access::auth::Principal;
 use crate::error::ApiError;
+use crate::http::guard::IngestPermit;
 use crate::http::ingest::{give_ids, ingest_events, refuse_when_index_behind, results_json};
 use crate::state::AppState;
 
@@ -39,7 +40,12 @@ struct Action {
 }
 
 /// `POST /_bulk`.
-pub(crate) async fn bulk(state: State<AppState>, principal: Principal, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn bulk(
+    state: State<AppState>,
+    principal: Principal,
+    _budget: IngestPermit,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     run(state, principal, None, body).await
 }
 
@@ -47,6 +53,7 @@ pub(crate) async fn bulk(state: State<AppState>, principal: Principal, body: Byt
 pub(crate) async fn bulk_into(
     state: State<AppState>,
     principal: Principal,
+    _budget: IngestPermit,
     Path(index): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
