@@ -73,16 +73,15 @@ async fn a_body_larger_than_the_in_flight_bound_is_refused_while_others_proceed(
     let (status, answer) = admin.send_raw("/v1/events", large, "application/x-ndjson").await;
     assert_eq!((status, answer["error"]["code"].as_str()), (413, Some("payload_too_large")), "{answer}");
 
-    // A client that declares 60,000 bytes and sends a few holds that much of the budget...
-    let mut slow = tokio::net::TcpStream::connect(address(&server)).await.unwrap();
+    // A client that declares 60,000 bytes and sends one holds that much of the budget, so a body of about 15,000
+    // bytes is refused for now. Its share is taken when its head has been read and its key checked: should the
+    // 15,000 bytes come first, the slow client is the one refused, and the round starts again.
+    let medium: String = (0..60).map(|n| small(1000 + n)).collect();
+    assert!(medium.len() > budget - 60_000);
     let head = format!(
         "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/x-ndjson\r\nContent-Length: 60000\r\n\r\n{{",
         common::ADMIN_KEY
     );
-    slow.write_all(head.as_bytes()).await.unwrap();
-    // ...so a body of 10,000 bytes is refused for now (once the slow request holds its share)...
-    let medium: String = (0..60).map(|n| small(1000 + n)).collect();
-    assert!(medium.len() > budget - 60_000);
     let send_medium = || async {
         let response = admin
             .request(Method::POST, "/v1/events")
@@ -95,17 +94,20 @@ async fn a_body_larger_than_the_in_flight_bound_is_refused_while_others_proceed(
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
         (status, retry_after, response.json::<Value>().await.unwrap_or(Value::Null))
     };
-    let (status, retry_after, body) =
-        common::poll(Duration::from_secs(10), Duration::from_millis(20), send_medium, |answer| answer.0 == 503).await;
-    if status != 503 {
-        let mut buffer = vec![0u8; 4096];
-        let read = tokio::time::timeout(Duration::from_secs(2), slow.read(&mut buffer)).await;
-        let text = match read {
-            Ok(Ok(n)) => String::from_utf8_lossy(&buffer[..n]).into_owned(),
-            other => format!("{other:?}"),
-        };
-        panic!("the slow request never held its share of the budget: {body}; the slow client got {text}");
+    let mut refused = None;
+    let mut slow = None;
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(address(&server)).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let answer = send_medium().await;
+        if answer.0 == 503 {
+            refused = Some(answer);
+            slow = Some(stream);
+            break;
+        }
     }
+    let (_, retry_after, body) = refused.expect("in 50 rounds the slow request never held its share of the budget");
     assert_eq!(retry_after.as_deref(), Some("1"));
     assert_eq!(body["error"]["code"], "ingest_busy", "{body}");
     // ...while a small one proceeds.
@@ -118,7 +120,9 @@ async fn a_body_larger_than_the_in_flight_bound_is_refused_while_others_proceed(
     let (status, _, stored) =
         common::poll(Duration::from_secs(10), Duration::from_millis(20), send_medium, |answer| answer.0 == 200).await;
     assert_eq!(status, 200, "the share of a client that went away never came back: {stored}");
-    assert_eq!(stored["accepted"], 60, "{stored}");
+    // Stored now, or by an earlier round that came before the slow client's head.
+    let taken = stored["accepted"].as_u64().unwrap_or(0) + stored["duplicates"].as_u64().unwrap_or(0);
+    assert_eq!(taken, 60, "{stored}");
 }
 
 #[tokio::test]
