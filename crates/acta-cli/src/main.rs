@@ -153,12 +153,90 @@ struct ServeArgs {
     /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
     #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
     metrics_require_key: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// What one client may take of the server; docs/limits.md says what a client sees at each.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Largest request body, in MiB (413 above).
+    #[arg(long = "max-body-mib", env = "ACTA_MAX_BODY_MIB", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    max_body_mib: u64,
+    /// Seconds a search, count or aggregation may run (503 query_deadline after).
+    #[arg(long = "query-deadline-secs", env = "ACTA_QUERY_DEADLINE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    query_deadline_secs: u64,
+    /// Seconds a connection may take to send a whole request head, and may stay idle between requests; the
+    /// connection is closed after.
+    #[arg(long = "header-read-timeout-secs", env = "ACTA_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout_secs: u64,
+    /// Seconds a request body may pause between two chunks.
+    #[arg(long = "body-idle-timeout-secs", env = "ACTA_BODY_IDLE_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_idle_timeout_secs: u64,
+    /// Seconds from a request's head to the head of its answer (408 request_timeout after); streamed answers
+    /// (tail, export) are not cut once started. Keep it above --query-deadline-secs.
+    #[arg(long = "request-timeout-secs", env = "ACTA_REQUEST_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    request_timeout_secs: u64,
+    /// Connections served at once; further clients wait in the listen queue.
+    #[arg(long = "max-connections", env = "ACTA_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// MiB of ingest bodies (POST /v1/events, _bulk) received or processed at once (503 ingest_busy above).
+    #[arg(long = "max-ingest-in-flight-mib", env = "ACTA_MAX_INGEST_IN_FLIGHT_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    max_ingest_in_flight_mib: u64,
+    /// Searches (search, count, histogram, terms, export pages, board counts) running at once. Default: half
+    /// the CPUs, at least 2.
+    #[arg(long = "max-concurrent-searches", env = "ACTA_MAX_CONCURRENT_SEARCHES",
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_concurrent_searches: Option<u64>,
+    /// Seconds a search waits for a place before it is answered 503 search_busy.
+    #[arg(long = "search-queue-wait-secs", env = "ACTA_SEARCH_QUEUE_WAIT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    search_queue_wait_secs: u64,
+    /// Requests per second per API key (429 rate_limited above); 0 turns the limit off.
+    #[arg(long = "key-rate-limit", env = "ACTA_KEY_RATE_LIMIT", default_value_t = 1000)]
+    key_rate_limit: u32,
+    /// Requests a key may send at once above its rate.
+    #[arg(long = "key-rate-burst", env = "ACTA_KEY_RATE_BURST", default_value_t = 2000)]
+    key_rate_burst: u32,
     /// Refuse client batches (507, with Retry-After) while less than this is free on the data directory's
     /// device, so retention, archives and Acta's own records still have room; accepted again by themselves
     /// once space is freed. A size such as 64MiB, 1GB or 0 (refuse only when the device is full).
     #[arg(long = "min-free-space", env = "ACTA_MIN_FREE_SPACE", value_name = "SIZE", default_value = "64MiB",
           value_parser = parse_size)]
     min_free_space: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self, metrics_require_key: bool) -> acta_server::Limits {
+        let mib = |n: u64| usize::try_from(n.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        let defaults = acta_server::Limits::default();
+        acta_server::Limits {
+            max_body_bytes: mib(self.max_body_mib),
+            query_deadline: Duration::from_secs(self.query_deadline_secs),
+            metrics_require_key,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_ingest_bytes_in_flight: mib(self.max_ingest_in_flight_mib),
+            max_concurrent_searches: self
+                .max_concurrent_searches
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(defaults.max_concurrent_searches),
+            search_queue_wait: Duration::from_secs(self.search_queue_wait_secs),
+            key_rate_per_second: self.key_rate_limit,
+            key_rate_burst: self.key_rate_burst,
+            min_free_bytes: self.min_free_space,
+            ..defaults
+        }
+    }
 }
 
 /// A size in bytes, with an optional unit (`64MiB`, `1 GB`, `4096`).
@@ -371,11 +449,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         clock: test_clock()?,
         ..acta_server::RetentionSettings::default()
     };
-    let limits = acta_server::Limits {
-        metrics_require_key: args.metrics_require_key,
-        min_free_bytes: args.min_free_space,
-        ..acta_server::Limits::default()
-    };
+    let limits = args.limits.limits(args.metrics_require_key);
     let running =
         start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention, limits).await?;
     println!("acta listening on http://{}", running.addr);

@@ -55,11 +55,25 @@ pub struct Limits {
     pub max_terms: usize,
     /// Most values in one list `field:[a,b,...]` (default 1000).
     pub max_list_values: usize,
+    /// Most `*` in one wildcard pattern (a token with a `*` that is not only trailing), after runs of stars are
+    /// collapsed (default 8). Each star multiplies the work of matching the pattern against every indexed token.
+    pub max_wildcard_stars: usize,
+    /// Longest wildcard pattern, in chars (default 128).
+    pub max_wildcard_chars: usize,
+    /// Most wildcard patterns in one query (default 10): each one scans an index partition's whole dictionary.
+    pub max_wildcard_patterns: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 4096, max_terms: 100, max_list_values: 1000 }
+        Limits {
+            max_bytes: 4096,
+            max_terms: 100,
+            max_list_values: 1000,
+            max_wildcard_stars: 8,
+            max_wildcard_chars: 128,
+            max_wildcard_patterns: 10,
+        }
     }
 }
 
@@ -75,6 +89,9 @@ pub struct QueryError {
 }
 
 /// Parses query text with the default [`Limits`]. Empty text (or only whitespace) is [`Query::All`].
+///
+/// Free text with no letter or digit (punctuation or emoji only, `...`, `""`, `🔥`) is an error: it has no word to
+/// search for and would otherwise match every event. A word of stars (`*`) still means every event.
 pub fn parse(text: &str) -> Result<Query, QueryError> {
     parse_with(text, &Limits::default())
 }

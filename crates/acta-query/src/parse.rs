@@ -15,7 +15,7 @@ pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Query, QueryError> {
         return Err(error(column, format!("query is longer than {} bytes", limits.max_bytes)));
     }
     let mut parser = Parser {
-        lexer: Lexer { chars: text.chars().collect(), pos: 0, terms: 0, limits: *limits },
+        lexer: Lexer { chars: text.chars().collect(), pos: 0, terms: 0, wildcards: 0, limits: *limits },
         peeked: None,
         nesting: 0,
         groups: 0,
@@ -25,6 +25,20 @@ pub(crate) fn parse(text: &str, limits: &Limits) -> Result<Query, QueryError> {
 
 fn error(column: usize, message: impl Into<String>) -> QueryError {
     QueryError { column, message: message.into() }
+}
+
+/// Free text without a letter or digit: the tokenizer finds no word in it, so it would match every event.
+fn no_word(column: usize, text: &str) -> QueryError {
+    const SHOWN: usize = 32;
+    let shown: String = text.chars().take(SHOWN).collect();
+    let more = if text.chars().count() > SHOWN { "..." } else { "" };
+    error(
+        column,
+        format!(
+            "expected a word: {shown}{more} has no letter or digit to search for (punctuation or emoji alone \
+             would match every event; to compare a field with it, use field:==\"...\")"
+        ),
+    )
 }
 
 #[derive(Debug)]
@@ -81,6 +95,8 @@ struct Lexer {
     chars: Vec<char>,
     pos: usize,
     terms: usize,
+    /// Wildcard patterns seen so far, bounded by [`Limits::max_wildcard_patterns`].
+    wildcards: usize,
     limits: Limits,
 }
 
@@ -117,7 +133,59 @@ impl Lexer {
         Ok(())
     }
 
+    /// The next token; a term's wildcard patterns are checked against the limits before the parser sees it.
     fn next_token(&mut self) -> Result<Token, QueryError> {
+        let token = self.lex_token()?;
+        if let Kind::Term(query) = &token.kind {
+            self.check_wildcards(query, token.column)?;
+        }
+        Ok(token)
+    }
+
+    /// Refuses wildcard patterns with too many stars or chars, and more patterns than the query may hold, so
+    /// that no query makes the index match a huge automaton against every token it has (`*a*a*a*...*b`).
+    fn check_wildcards(&mut self, query: &Query, column: usize) -> Result<(), QueryError> {
+        let sequence = match query {
+            Query::And(children) | Query::Or(children) => {
+                return children.iter().try_for_each(|child| self.check_wildcards(child, column));
+            }
+            Query::Not(child) => return self.check_wildcards(child, column),
+            Query::Text(sequence) | Query::Field(_, FieldCond::Tokens(sequence)) => sequence,
+            Query::All | Query::Field(..) => return Ok(()),
+        };
+        for pattern in &sequence.0 {
+            let TokenPattern::Wildcard(glob) = pattern else {
+                continue;
+            };
+            let limits = self.limits;
+            let stars = glob.chars().filter(|&c| c == '*').count();
+            if stars > limits.max_wildcard_stars {
+                return Err(error(
+                    column,
+                    format!(
+                        "a wildcard pattern may hold at most {} '*', this one has {stars}",
+                        limits.max_wildcard_stars
+                    ),
+                ));
+            }
+            if glob.chars().count() > limits.max_wildcard_chars {
+                return Err(error(
+                    column,
+                    format!("a wildcard pattern may be at most {} characters long", limits.max_wildcard_chars),
+                ));
+            }
+            self.wildcards += 1;
+            if self.wildcards > limits.max_wildcard_patterns {
+                return Err(error(
+                    column,
+                    format!("a query may hold at most {} wildcard patterns", limits.max_wildcard_patterns),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn lex_token(&mut self) -> Result<Token, QueryError> {
         while self.peek_char().is_some_and(char::is_whitespace) {
             self.pos += 1;
         }
@@ -151,6 +219,9 @@ impl Lexer {
                 let text = self.quoted()?;
                 self.expect_boundary("the closing quote")?;
                 let tokens = tokenize(&text);
+                if tokens.is_empty() {
+                    return Err(no_word(column, &format!("{}{text}{}", c, c)));
+                }
                 token(Kind::Term(Query::Text(Sequence(tokens.into_iter().map(TokenPattern::Exact).collect()))), "")
             }
             ':' => Err(error(column, "expected a field name before ':' (quote a literal ':')")),
@@ -184,6 +255,7 @@ impl Lexer {
                 self.count_term(column)?;
                 let query = match word_sequence(&word) {
                     None => Query::All,
+                    Some(sequence) if sequence.0.is_empty() => return Err(no_word(column, &word)),
                     Some(sequence) => Query::Text(sequence),
                 };
                 (Kind::Term(query), "")

@@ -24,7 +24,6 @@ const WORDS: &[&str] = &[
     "東京",
     "İstanbul",
     "and",
-    "...",
     "409",
     "true",
     "success",
@@ -75,12 +74,25 @@ fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// A word as free text: it has a letter or digit (or is all stars), since free text without one is refused.
 fn free_word() -> impl Strategy<Value = String> + Clone {
-    prop_oneof![pick(WORDS), "[a-zA-Z0-9üÜİ東*._/-]{1,8}".prop_filter("a word", |w| !w.starts_with('-'))]
+    prop_oneof![
+        pick(WORDS),
+        "[a-zA-Z0-9üÜİ東*._/-]{1,8}"
+            .prop_filter("a word", |w| { !w.starts_with('-') && w.chars().any(|c| c.is_alphanumeric() || c == '*') })
+    ]
 }
 
+/// A quoted value, possibly without any word (`"..."`, `""`): in a field it is compared whole.
 fn phrase() -> impl Strategy<Value = String> + Clone {
     "[a-zA-Z0-9 üİ'\"\\\\*.,\\]=-]{0,10}".prop_map(|text| quote(&text))
+}
+
+/// A phrase as free text: it holds a word.
+fn text_phrase() -> impl Strategy<Value = String> + Clone {
+    "[a-zA-Z0-9 üİ'\"\\\\*.,\\]=-]{0,10}"
+        .prop_filter("a word", |text| text.chars().any(char::is_alphanumeric))
+        .prop_map(|text| quote(&text))
 }
 
 fn value() -> impl Strategy<Value = String> + Clone {
@@ -129,7 +141,7 @@ fn same_field_terms() -> impl Strategy<Value = String> + Clone {
 
 /// Query text from the grammar, so that most of it parses.
 fn query_text() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![3 => free_word(), 1 => phrase(), 3 => field_term(), 2 => same_field_terms()];
+    let leaf = prop_oneof![3 => free_word(), 1 => text_phrase(), 3 => field_term(), 2 => same_field_terms()];
     leaf.prop_recursive(4, 24, 3, |inner| {
         prop_oneof![
             (inner.clone(), inner.clone(), pick(&[" ", " AND ", " OR ", " || ", " && "]))

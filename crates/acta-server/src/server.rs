@@ -10,7 +10,7 @@ use acta_store::{Account, ApiKey, DEFAULT_ACCOUNT, Instance, IntegrityOptions, S
 use crate::access::{auth, session};
 use crate::jobs::retention::{Retention, RetentionSettings, RunReport};
 use crate::notify::{AlertSettings, Alerts};
-use crate::state::{AppState, Limits};
+use crate::state::{AppState, Guards, Limits};
 use crate::{clock, http, jobs};
 
 /// Why the server could not start.
@@ -134,23 +134,89 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sessions: Arc::new(session::Sessions::default()),
         retention: retention.clone(),
         metrics: Arc::default(),
+        guards: Arc::new(Guards::new(&config.limits)),
     };
     let retention_task = tokio::spawn(retention.run(stopping));
     let app = http::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, on_shutdown) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = on_shutdown.await;
-                let _ = stop_streams.send(true);
-            })
-            .await
-    });
+    let task = tokio::spawn(serve(listener, app, config.limits.clone(), on_shutdown, stop_streams));
     let sealer = tokio::spawn(jobs::sealer::run(Arc::downgrade(&store), config.retention.clock.clone()));
     tracing::info!(%addr, "acta listening");
     Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state, retention_task })
+}
+
+/// Serves HTTP/1.1 connections until `on_shutdown`, then lets the open ones finish (streams end when
+/// `stop_streams` is set) and returns when the last has closed.
+///
+/// The listener's limits: at most `max_connections` connections are served at once (the next is accepted only
+/// when one closes, so more clients wait in the kernel's listen queue), and a connection that has not sent a
+/// whole request head within `header_read_timeout` is closed, whether it is new, idle between requests, or
+/// sending its headers a byte at a time (hyper's header read timeout). HTTP/1.1 only: axum's own `serve` also
+/// spoke HTTP/2 without TLS (h2c), but could not bound the time a client takes to send its first bytes.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    mut on_shutdown: tokio::sync::oneshot::Receiver<()>,
+    stop_streams: tokio::sync::watch::Sender<bool>,
+) -> Result<(), std::io::Error> {
+    let max = u32::try_from(limits.max_connections.clamp(1, 1 << 20)).unwrap_or(1 << 20);
+    let connections = Arc::new(tokio::sync::Semaphore::new(max as usize));
+    let (closing, closing_seen) = tokio::sync::watch::channel(false);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut on_shutdown => break,
+            permit = connections.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
+        };
+        let (stream, remote) = tokio::select! {
+            _ = &mut on_shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, a connection reset before it was accepted...: wait a little
+                    // rather than spin, and go on.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = tower::ServiceExt::map_request(app.clone(), move |mut request: axum::http::Request<_>| {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(remote));
+            request
+        });
+        let mut closing = closing_seen.clone();
+        let header_read_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_read_timeout);
+            let connection = builder.serve_connection(
+                hyper_util::rt::TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, %remote, "connection ended with an error");
+                    }
+                }
+                Ok(()) = closing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    let _ = stop_streams.send(true);
+    let _ = closing.send(true);
+    // Every connection gives its place back when it ends.
+    let _ = connections.acquire_many(max).await;
+    Ok(())
 }
 
 /// On an empty data directory: the platform admin key, the default account and its global instance.

@@ -155,11 +155,21 @@ fn more_than_the_list_limit() {
 
 #[test]
 fn limits_are_configurable() {
-    let limits = Limits { max_bytes: 10, max_terms: 2, max_list_values: 2 };
+    let limits = Limits { max_bytes: 10, max_terms: 2, max_list_values: 2, ..Limits::default() };
     assert_eq!(parse_with("aaaaaaaaaaa", &limits).map_err(|e| e.message), Err("query is longer than 10 bytes".into()));
     assert_eq!(parse_with("a b c", &limits).map_err(|e| e.column), Err(5));
     assert_eq!(parse_with("a:[x,y,z]", &limits).map_err(|e| e.column), Err(8));
-    assert_eq!(Limits::default(), Limits { max_bytes: 4096, max_terms: 100, max_list_values: 1000 });
+    assert_eq!(
+        Limits::default(),
+        Limits {
+            max_bytes: 4096,
+            max_terms: 100,
+            max_list_values: 1000,
+            max_wildcard_stars: 8,
+            max_wildcard_chars: 128,
+            max_wildcard_patterns: 10,
+        }
+    );
 }
 
 #[test]
@@ -173,4 +183,47 @@ fn nesting_is_bounded() {
         parse(&negations),
         Err(QueryError { column: 65, message: "groups and negations nest more than 64 deep".into() })
     );
+}
+
+#[test]
+fn the_wildcard_of_two_thousand_stars_is_refused_at_its_column() {
+    // The query of issue 20 that ran 14 s over 718k events: `*a*a*...*b`, 2,000 stars, about 4 KB.
+    let hostile = format!("{}*b", "*a".repeat(1999));
+    assert!(hostile.len() < 4096);
+    fails(&hostile, 1, "a wildcard pattern may hold at most 8 '*', this one has 2000");
+    fails(&format!("x message:{hostile}"), 3, "a wildcard pattern may hold at most 8 '*', this one has 2000");
+}
+
+#[test]
+fn wildcard_patterns_are_bounded_in_stars_length_and_number() {
+    assert!(parse("*a*b*c*d*e*f*g*h").is_ok());
+    fails("*a*b*c*d*e*f*g*h*i", 1, "a wildcard pattern may hold at most 8 '*', this one has 9");
+    // Runs of stars count once; a trailing star is a prefix, not a wildcard.
+    assert!(parse("a**********b").is_ok());
+    assert!(parse(&format!("{}*", "a".repeat(1000))).is_ok());
+    let long = format!("a*{}", "b".repeat(127));
+    fails(&long, 1, "a wildcard pattern may be at most 128 characters long");
+    assert!(parse(&long[..long.len() - 1]).is_ok());
+    let ten: Vec<String> = (0..10).map(|i| format!("a*{i}")).collect();
+    assert!(parse(&ten.join(" ")).is_ok());
+    let eleven = format!("{} tags:[x*y,z*w]", ten.join(" "));
+    fails(&eleven, 41, "a query may hold at most 10 wildcard patterns");
+}
+
+#[test]
+fn free_text_without_a_letter_or_digit_is_refused() {
+    let message = |text: &str| {
+        format!(
+            "expected a word: {text} has no letter or digit to search for (punctuation or emoji alone would match \
+             every event; to compare a field with it, use field:==\"...\")"
+        )
+    };
+    fails("...", 1, &message("..."));
+    fails("action:x 🔥", 10, &message("🔥"));
+    fails("\"\"", 1, &message("\"\""));
+    fails("a OR '- -'", 6, &message("'- -'"));
+    fails("-(?!)", 3, &message("?!"));
+    // Stars alone still mean every event, and field values without a word compare whole.
+    assert!(parse("*").is_ok());
+    assert!(parse("action:\"...\" outcome:-").is_ok());
 }

@@ -138,9 +138,12 @@ fn quotes_take_backslash_escapes() {
 }
 
 #[test]
-fn text_without_tokens_matches_every_raw_line() {
-    check("\"\"", &MINIMAL, true);
-    check("\"-\"", &MINIMAL, true);
+fn text_without_tokens_is_refused_rather_than_matching_every_raw_line() {
+    for query in ["\"\"", "\"-\"", "...", "🔥", "a ...", "'☺ ☺'"] {
+        assert!(acta_query::parse(query).is_err(), "{query:?} parsed");
+    }
+    // In a field, a value without tokens is compared whole: it does not match everything.
+    check("action:\"-\"", &MINIMAL, false);
 }
 
 #[test]

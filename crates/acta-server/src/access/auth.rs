@@ -212,6 +212,9 @@ impl FromRequestParts<AppState> for Principal {
         } else {
             return Err(ApiError::unauthorized("missing Authorization: Bearer <api key>"));
         };
+        if let Some(rates) = &state.guards.key_rates {
+            rates.check(&principal.key.id)?;
+        }
         let now = acta_cadf::format_time(now_ns);
         let last_used_ns = principal.key.last_used_at.as_deref().and_then(|text| acta_cadf::parse_time(text).ok());
         if last_used_ns.is_none_or(|last| now_ns - last >= LOGIN_AUDIT_INTERVAL_NS) {

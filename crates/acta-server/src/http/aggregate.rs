@@ -123,9 +123,11 @@ pub(crate) async fn histogram_answer(
     let instances = instances_in_scope(&state.store, principal, &account, request.instance).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
+    let place = crate::http::guard::search_place(state).await?;
     let deadline = Instant::now() + state.limits.query_deadline;
     let (task_query, task_by, boundaries) = (query.clone(), by.clone(), layout.boundaries().to_vec());
     let histogram = tokio::task::spawn_blocking(move || {
+        let _place = place;
         let on = Aggregation {
             scopes: &scopes,
             query: &task_query,
@@ -247,9 +249,11 @@ pub(crate) async fn terms(
     let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
+    let place = crate::http::guard::search_place(&state).await?;
     let deadline = Instant::now() + state.limits.query_deadline;
     let (task_query, task_by) = (query.clone(), by.clone());
     let terms = tokio::task::spawn_blocking(move || {
+        let _place = place;
         let on = Aggregation {
             scopes: &scopes,
             query: &task_query,

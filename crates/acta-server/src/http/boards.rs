@@ -707,11 +707,14 @@ pub(crate) async fn graph_drilldown(
     let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
+    let place = crate::http::guard::search_place(&state).await?;
     let deadline = Instant::now() + state.limits.query_deadline;
-    let count =
-        tokio::task::spawn_blocking(move || index.count(&scopes, &parsed, Some(from), Some(to), Some(deadline)))
-            .await
-            .map_err(ApiError::internal)??;
+    let count = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        index.count(&scopes, &parsed, Some(from), Some(to), Some(deadline))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     out.insert("query".into(), json!(drilled));
     out.insert("from".into(), json!(acta_cadf::format_time(from)));
     out.insert("to".into(), json!(acta_cadf::format_time(to)));

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::access::auth::Principal;
 use crate::error::ApiError;
+use crate::http::guard::IngestPermit;
 use crate::http::ingest::{give_ids, ingest_events, refuse_when_index_behind, results_json};
 use crate::state::AppState;
 
@@ -39,7 +40,12 @@ struct Action {
 }
 
 /// `POST /_bulk`.
-pub(crate) async fn bulk(state: State<AppState>, principal: Principal, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn bulk(
+    state: State<AppState>,
+    principal: Principal,
+    _budget: IngestPermit,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     run(state, principal, None, body).await
 }
 
@@ -47,6 +53,7 @@ pub(crate) async fn bulk(state: State<AppState>, principal: Principal, body: Byt
 pub(crate) async fn bulk_into(
     state: State<AppState>,
     principal: Principal,
+    _budget: IngestPermit,
     Path(index): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -200,4 +207,75 @@ fn refusal(action: &Action, status: u16, kind: &str, reason: &str) -> Value {
     let index = action.index.as_deref().unwrap_or(ROUTED_INDEX);
     json!({ action.kind.as_str(): {"_index": index, "_id": action.id, "status": status,
                                    "error": {"type": kind, "reason": reason}} })
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! Fuzz-style properties of the bulk parser: arbitrary bytes and mutated bulk bodies get actions or an error,
+    //! never a panic. Bodies are a few KiB at most, so each property runs in about a second.
+
+    use proptest::prelude::*;
+
+    use super::parse_body;
+
+    const NOW: i64 = 1_800_000_000_000_000_000;
+
+    const LINES: &[&str] = &[
+        r#"{"index":{}}"#,
+        r#"{"create":{"_index":"us-south","_id":"a1"}}"#,
+        r#"{"index":{"_id":""}}"#,
+        r#"{"update":{"_id":"x"}}"#,
+        r#"{"delete":{"_id":"x"}}"#,
+        r#"{"explode":{}}"#,
+        r#"{"index":{},"create":{}}"#,
+        r#"{"index":{"_index":null,"_id":7}}"#,
+        r#"{"id":"e1","eventTime":"2026-11-20T10:00:00Z","action":"kms.secrets.create","outcome":"success","initiator":{"id":"u"},"target":{"id":"t"}}"#,
+        r#"{"action":"x","action":"y"}"#,
+        r#"[1,2,3]"#,
+        r#""text""#,
+        "",
+        "   ",
+        "\r",
+        "{",
+        "\u{0}",
+    ];
+
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let line = prop_oneof![
+            4 => prop::sample::select(LINES).prop_map(|line| line.as_bytes().to_vec()),
+            1 => prop::collection::vec(any::<u8>(), 0..64),
+        ];
+        (prop::collection::vec(line, 0..40), prop::collection::vec((any::<usize>(), any::<u8>()), 0..4)).prop_map(
+            |(lines, flips)| {
+                let mut body = lines.join(&b'\n');
+                for (at, byte) in flips {
+                    if !body.is_empty() {
+                        let at = at % body.len();
+                        body[at] = byte;
+                    }
+                }
+                body
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_get_actions_or_an_error(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = parse_body(&bytes, None, NOW);
+        }
+
+        #[test]
+        fn mutated_bulk_bodies_get_actions_or_an_error(body in body(), index in prop::option::of("[a-z-]{0,8}")) {
+            if let Ok(actions) = parse_body(&body, index.as_deref(), NOW) {
+                prop_assert!(!actions.is_empty());
+                for action in &actions {
+                    prop_assert!(["index", "create", "update", "delete"].contains(&action.kind.as_str()));
+                    prop_assert_eq!(action.document.is_some(), action.kind == "index" || action.kind == "create");
+                }
+            }
+        }
+    }
 }

@@ -78,8 +78,10 @@ pub(crate) async fn run_search(
     let scopes = scopes(&prepared.instances);
     let query = prepared.query.clone();
     let range = prepared.range;
+    let place = crate::http::guard::search_place(state).await?;
     let deadline = Instant::now() + state.limits.query_deadline;
     tokio::task::spawn_blocking(move || {
+        let _place = place;
         index.search(&Search {
             scopes: &scopes,
             query: &query,
@@ -104,8 +106,10 @@ pub(crate) async fn count(
     let prepared = prepare(&state, &principal, &params).await?;
     let index = state.store.index().clone();
     let scopes = scopes(&prepared.instances);
+    let place = crate::http::guard::search_place(&state).await?;
     let deadline = Instant::now() + state.limits.query_deadline;
     let count = tokio::task::spawn_blocking(move || {
+        let _place = place;
         index.count(&scopes, &prepared.query, prepared.range.from, prepared.range.to, Some(deadline))
     })
     .await

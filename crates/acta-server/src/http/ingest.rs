@@ -70,6 +70,7 @@ fn given_ids(headers: &HeaderMap, count: usize) -> Result<Option<Vec<Option<Stri
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     principal: Principal,
+    _budget: crate::http::guard::IngestPermit,
     QueryParams(params): QueryParams<IngestParams>,
     headers: HeaderMap,
     body: Bytes,

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod console;
 pub mod events;
 pub mod export;
+pub mod guard;
 pub mod health;
 pub mod ingest;
 pub mod input;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/boards/{id}/graphs/{n}/drilldown", get(boards::graph_drilldown))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.limits.body_idle_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, guard::request_timeout))
         .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state)
 }
