@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/boards/{id}/graphs/{n}/drilldown", get(boards::graph_drilldown))
         .fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(crate::error::json_errors))
         .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state)
 }
