@@ -248,7 +248,7 @@ pub(crate) async fn json_errors(method: axum::http::Method, response: Response) 
     let allowed = parts.headers.get(header::ALLOW).and_then(|value| value.to_str().ok()).map(str::to_string);
     let mut message = message_of(status, &said, allowed.as_deref());
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        message = message.replacen("this method", &method.to_string(), 1);
+        message = message.replacen("this method", method.as_str(), 1);
     }
     let api = ApiError::new(status, code_of(status), message).into_response();
     let (api_parts, api_body) = api.into_parts();
