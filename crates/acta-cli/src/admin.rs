@@ -197,8 +197,8 @@ pub(crate) async fn instances(
 ) -> anyhow::Result<ExitCode> {
     match command {
         InstancesCommand::Create { name, region, retention_days, strict, account } => {
-            let body = json!({"name": name, "region": region, "retention_days": retention_days, "strict": strict,
-                              "account": account});
+            let body = without_nulls(json!({"name": name, "region": region, "retention_days": retention_days,
+                                            "strict": strict, "account": account}));
             let answer = client.json(client.post("/v1/instances").json(&body)).await?;
             print(&answer, json_output, &INSTANCE_COLUMNS);
         }
@@ -233,8 +233,9 @@ pub(crate) async fn instances(
 pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: bool) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::Create { name, role, description, instance, expires_at, principal, account } => {
-            let body = json!({"name": name, "role": role, "description": description, "instance": instance,
-                              "expires_at": expires_at, "principal": principal, "account": account});
+            let body = without_nulls(json!({"name": name, "role": role, "description": description,
+                                            "instance": instance, "expires_at": expires_at,
+                                            "principal": principal, "account": account}));
             let answer = client.json(client.post("/v1/keys").json(&body)).await?;
             if json_output {
                 println!("{answer}");
@@ -271,4 +272,13 @@ pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: boo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A request body without its null members: an option not given is left out, since the server refuses `null`
+/// where the API takes a value (`account: null` names no account).
+fn without_nulls(mut body: Value) -> Value {
+    if let Value::Object(members) = &mut body {
+        members.retain(|_, value| !value.is_null());
+    }
+    body
 }

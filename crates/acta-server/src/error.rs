@@ -166,7 +166,14 @@ where
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(ApiError::new(rejection.status(), "invalid_body", rejection.body_text())),
+            Err(rejection) => {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => code_of(status),
+                    _ => "invalid_body",
+                };
+                Err(ApiError::new(status, code, message_of(status, &rejection.body_text(), None)))
+            }
         }
     }
 }
@@ -187,4 +194,84 @@ where
             Err(rejection) => Err(ApiError::bad_request("invalid_parameter", rejection.body_text())),
         }
     }
+}
+
+/// The code of an error answer that no handler wrote (a body limit, a method the route lacks, a rejection of
+/// axum's own extractors).
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal",
+        _ => "invalid_request",
+    }
+}
+
+/// A message naming the problem: what the layer that refused said, in words a client can act on.
+fn message_of(status: StatusCode, said: &str, allowed: Option<&str>) -> String {
+    let said = said.trim();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            let mut message = "the request body is larger than this endpoint accepts".to_string();
+            if !said.is_empty() {
+                message.push_str(&format!(" ({said})"));
+            }
+            message
+        }
+        StatusCode::METHOD_NOT_ALLOWED => match allowed {
+            Some(allowed) => format!("this path does not answer this method; it answers {allowed}"),
+            // axum adds `Allow` to its own 405 after the router's layers have run: the header is there for the
+            // client, but not yet for this message.
+            None => "this path does not answer this method; the Allow header lists the methods it answers".to_string(),
+        },
+        _ if said.is_empty() => status.canonical_reason().unwrap_or("refused").to_lowercase(),
+        _ => said.to_string(),
+    }
+}
+
+/// Longest body of a non-JSON error answer read to make its message: such bodies are one line of text.
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// Router layer: every error answer is the JSON error shape, whatever layer produced it. A handler's
+/// [`ApiError`] passes unchanged; an answer of axum itself (a body over the limit, a method the route does not
+/// have, a malformed path or query) keeps its status and headers and gets the JSON body, with a code from its
+/// status and the text axum gave as the message.
+pub(crate) async fn json_errors(method: axum::http::Method, response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let said = match axum::body::to_bytes(body, MAX_ERROR_TEXT).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    let allowed = parts.headers.get(header::ALLOW).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let mut message = message_of(status, &said, allowed.as_deref());
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        message = message.replacen("this method", method.as_str(), 1);
+    }
+    let api = ApiError::new(status, code_of(status), message).into_response();
+    let (api_parts, api_body) = api.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(content_type) = api_parts.headers.get(header::CONTENT_TYPE) {
+        parts.headers.insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    Response::from_parts(parts, api_body)
 }

@@ -254,15 +254,93 @@ async fn webhook_signature_verifies_at_the_receiver_and_the_template_is_filled()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_webhook_to_loopback_is_refused_without_the_operators_allowlist() {
-    let receiver = HttpReceiver::start().await;
+async fn an_alert_whose_channel_url_is_internal_is_refused_when_saved_without_the_operators_allowlist() {
     let server = TestServer::start().await;
     let user = account_with_manager(&server, "acme").await;
     let view = user.view("widgets", "action:svc.widget.delete").await;
+    let internal = [
+        ("http://127.0.0.1:8799/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://10.0.0.5/hook", "private"),
+        ("http://192.168.1.1/hook", "private"),
+        ("http://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("http://[::1]/hook", "loopback"),
+        ("http://2130706433/hook", "loopback"),
+        ("http://example.com@127.0.0.1/hook", "loopback"),
+        ("http://localhost:8799/hook", "loopback"),
+    ];
+    for (url, kind) in internal {
+        for channel in [
+            json!({"type": "webhook", "url": url}),
+            json!({"type": "slack", "url": url}),
+            json!({"type": "pagerduty", "routing_key": "R0UT1NG", "url": url}),
+        ] {
+            let body = json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "channels": [channel]});
+            let (status, answer) = user.post("/v1/alerts", body).await;
+            assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{url}: {answer}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains(kind) && message.contains("--webhook-allow"), "{url}: {message}");
+            assert_eq!(answer["error"]["details"][0]["field"], "channels[0].url", "{answer}");
+        }
+    }
+    let (_, list) = user.get("/v1/alerts").await;
+    assert_eq!(list["alerts"], json!([]), "an alert with an internal URL was saved");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_channels_to_an_internal_url_is_refused_and_the_alert_is_unchanged() {
+    let server = TestServer::start().await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let public = json!({"type": "webhook", "url": "http://93.184.216.34/hook"});
     let alert = user
-        .alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h",
-                      "channels": [webhook(&receiver), {"type": "slack", "url": format!("{}/slack", receiver.url)}]}))
+        .alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "channels": [public]}))
         .await;
+    let change = json!({"channels": [{"type": "webhook", "url": "http://127.0.0.1:8799/hook"}]});
+    let (status, answer) = user.patch(&format!("/v1/alerts/{alert}"), change).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (400, Some("invalid_field")), "{answer}");
+    let (_, shown) = user.get(&format!("/v1/alerts/{alert}")).await;
+    assert_eq!(shown["channels"][0]["url"], "http://93.184.216.34/hook");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_url_the_operators_allowlist_covers_is_saved() {
+    let receiver = HttpReceiver::start().await;
+    let server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let user = account_with_manager(&server, "acme").await;
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let (status, answer) = user
+        .post(
+            "/v1/alerts",
+            json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h",
+                                   "channels": [webhook(&receiver)]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_to_loopback_is_refused_when_sending_once_the_allowlist_no_longer_covers_it() {
+    // Saved while the operator allowed loopback; the server then restarts without that allowlist: the send-time
+    // check refuses what the save-time check let through (the same holds when DNS changes after the save).
+    let receiver = HttpReceiver::start().await;
+    let mut server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let key = {
+        let user = account_with_manager(&server, "acme").await;
+        let view = user.view("widgets", "action:svc.widget.delete").await;
+        user.alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h",
+                          "channels": [webhook(&receiver), {"type": "slack", "url": format!("{}/slack", receiver.url)}]}))
+            .await;
+        user.key.clone().unwrap()
+    };
+    server.alerts = AlertSettings::default();
+    server.restart().await;
+    let user = server.with_key(&key);
+    let (_, list) = user.get("/v1/alerts").await;
+    let alert = list["alerts"][0]["id"].as_str().unwrap().to_string();
     user.send(matching(1)).await;
     let firings = user
         .history_when(&alert, Duration::from_secs(5), |f| {

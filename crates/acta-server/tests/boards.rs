@@ -283,7 +283,7 @@ async fn oversized_board_bodies_are_refused() {
     let body = json!({"name": "Big", "graphs": [{"title": "x".repeat(300 * 1024), "query": "", "range": "24h"}]});
     let (status, answer) = user.post("/v1/boards", body.clone()).await;
     assert_eq!(status, 413, "{answer}");
-    assert_eq!(answer["error"]["code"], "invalid_body");
+    assert_eq!(answer["error"]["code"], "body_too_large");
     let (_, board) = user.post("/v1/boards", seed_002_board()).await;
     let id = board["id"].as_str().unwrap();
     assert_eq!(user.patch(&format!("/v1/boards/{id}"), body).await.0, 413);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, event};
+use common::{ADMIN_KEY, TestServer, event};
 use serde_json::{Value, json};
 
 const READ_ENDPOINTS: [&str; 5] =
@@ -191,5 +191,137 @@ async fn ingest_answers_429_with_retry_after_when_the_index_is_behind() {
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     server.wait_searchable(200).await;
+    server.stop().await;
+}
+
+/// An error answer in the JSON error shape: `{"error": {"code", "message", "details"}}` with a JSON content type.
+async fn json_error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or("").to_string();
+    assert!(content_type.starts_with("application/json"), "{status} answered {content_type:?}, not JSON");
+    let body: Value = response.json().await.expect("a JSON body");
+    let error = body["error"].clone();
+    assert!(error["code"].is_string() && error["message"].is_string() && error["details"].is_array(), "{body}");
+    (status, error)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_413_in_the_json_error_shape() {
+    let limits = acta_server::Limits { max_body_bytes: 1024, ..acta_server::Limits::default() };
+    let server = TestServer::start_with(limits).await;
+    let line = format!("{}\n", event("svc.big.create", json!({})));
+    let request = server.post("/v1/events").header("content-type", "application/x-ndjson").body(line.repeat(20));
+    let (status, error) = json_error_of(request.send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (413, Some("body_too_large")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("larger than this endpoint accepts"), "{error}");
+    let request = server.post("/v1/views").json(&json!({"name": "big", "query": "x".repeat(2000)}));
+    let (status, error) = json_error_of(request.send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (413, Some("body_too_large")), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_query_parameter_is_400_in_the_json_error_shape_naming_it() {
+    let server = TestServer::start().await;
+    for path in [
+        "/v1/events/histogram?from=1h&from=2h",
+        "/v1/events/terms?field=action&field=outcome",
+        "/v1/integrity/checkpoints?day=2026-01-01&day=2026-01-02",
+        "/v1/events?q=a&q=b",
+    ] {
+        let (status, error) = json_error_of(server.get(path).send().await.unwrap()).await;
+        assert_eq!((status, error["code"].as_str()), (400, Some("invalid_parameter")), "{path}: {error}");
+        assert!(error["message"].as_str().unwrap().contains("duplicate field"), "{path}: {error}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_query_parameter_is_400_in_the_json_error_shape() {
+    let server = TestServer::start().await;
+    let (status, error) =
+        json_error_of(server.get("/v1/alerts/some-alert/history?limit=many").send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("invalid_parameter")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("limit"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_the_route_does_not_have_is_405_in_the_json_error_shape_with_allow() {
+    let server = TestServer::start().await;
+    let response = server.http.delete(format!("{}/v1/events/count", server.url)).bearer_auth(ADMIN_KEY).send().await;
+    let response = response.unwrap();
+    let allow = response.headers().get("allow").and_then(|value| value.to_str().ok()).unwrap_or("").to_string();
+    assert!(allow.contains("GET"), "allow: {allow:?}");
+    let (status, error) = json_error_of(response).await;
+    assert_eq!((status, error["code"].as_str()), (405, Some("method_not_allowed")));
+    assert!(error["message"].as_str().unwrap().contains("DELETE"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("Allow"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_route_under_v1_is_404_in_the_json_error_shape() {
+    let server = TestServer::start().await;
+    let (status, error) = json_error_of(server.get("/v1/no/such/route").send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_without_the_json_content_type_is_415_in_the_json_error_shape() {
+    let server = TestServer::start().await;
+    let request = server.post("/v1/views").header("content-type", "text/plain").body(r#"{"name":"n","query":""}"#);
+    let (status, error) = json_error_of(request.send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (415, Some("unsupported_media_type")));
+    assert!(error["message"].as_str().unwrap().contains("application/json"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_syntax_error_in_a_body_is_400_in_the_json_error_shape_with_its_position() {
+    let server = TestServer::start().await;
+    let request = server.post("/v1/views").header("content-type", "application/json").body(r#"{"name": "n",}"#);
+    let (status, error) = json_error_of(request.send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("invalid_body")));
+    assert!(error["message"].as_str().unwrap().contains("line 1 column"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_member_of_a_request_body_is_422_naming_it_on_every_resource() {
+    let server = TestServer::start().await;
+    let bodies = [
+        ("/v1/accounts", json!({"name": "Acme", "colour": "red"})),
+        ("/v1/instances", json!({"account": "default", "name": "eu", "region": "eu", "colour": "red"})),
+        ("/v1/keys", json!({"name": "ci", "role": "reader", "colour": "red"})),
+        ("/v1/views", json!({"name": "n", "query": "", "colour": "red"})),
+        ("/v1/boards", json!({"name": "n", "colour": "red"})),
+        ("/v1/session", json!({"key": ADMIN_KEY, "colour": "red"})),
+    ];
+    for (path, body) in bodies {
+        let (status, error) = json_error_of(server.post(path).json(&body).send().await.unwrap()).await;
+        assert_eq!((status, error["code"].as_str()), (422, Some("invalid_body")), "{path}: {error}");
+        assert!(error["message"].as_str().unwrap().contains("unknown field `colour`"), "{path}: {error}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_null_account_is_refused_on_instance_creation() {
+    let server = TestServer::start().await;
+    let body = json!({"account": null, "name": "eu", "region": "eu"});
+    let (status, error) = json_error_of(server.post("/v1/instances").json(&body).send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (422, Some("invalid_body")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("account"), "{error}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_day_is_400_on_the_checkpoint_listing() {
+    let server = TestServer::start().await;
+    let (status, error) = json_error_of(server.get("/v1/integrity/checkpoints?day=").send().await.unwrap()).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("invalid_day")), "{error}");
     server.stop().await;
 }

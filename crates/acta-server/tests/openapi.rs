@@ -369,3 +369,29 @@ async fn refusals_answer_the_documented_error_shape() {
     assert_documented(&document, "get", "/v1/boards/{id}", 404, &response.json().await.unwrap());
     server.stop().await;
 }
+
+#[test]
+fn every_request_body_is_required_and_refuses_unknown_members() {
+    let document = document();
+    for (method, path) in document_operations(&document) {
+        let body = &document["paths"][&path][&method]["requestBody"];
+        if body.is_null() {
+            continue;
+        }
+        assert_eq!(body["required"], true, "{method} {path}: the body is not marked required");
+        let Some(schema) = body["content"]["application/json"]["schema"].as_object() else { continue };
+        let schema = match schema.get("$ref").and_then(Value::as_str) {
+            Some(target) => document.pointer(target.trim_start_matches('#')).expect("the reference resolves"),
+            None => &body["content"]["application/json"]["schema"],
+        };
+        let variants: Vec<&Value> = match schema["oneOf"].as_array() {
+            Some(variants) => variants.iter().collect(),
+            None => vec![schema],
+        };
+        for variant in variants {
+            if variant["type"] == "object" {
+                assert_eq!(variant["additionalProperties"], false, "{method} {path}: unknown members are refused");
+            }
+        }
+    }
+}

@@ -246,7 +246,11 @@ async fn create_alerts(
             Ok(response) => response.json::<Value>().await.context("reading the alert answer")?,
             Err(error) => {
                 let _ = client.send(client.delete(&format!("/v1/views/{view_id}"))).await;
-                return Err(error.context("creating the alert"));
+                // The usual cause: the server refuses a webhook to loopback when the alert is saved, unless the
+                // operator allows it.
+                return Err(error.context(
+                    "creating the alert (the server must allow webhooks to 127.0.0.1: --webhook-allow 127.0.0.1/32)",
+                ));
             }
         };
         let alert_id = alert["id"].as_str().ok_or_else(|| anyhow!("the alert answer has no id"))?.to_string();
@@ -323,7 +327,8 @@ async fn probe(
     unexpected += arrivals.keys().filter(|id| !sent.iter().any(|(sent_id, _, _)| sent_id == *id)).count();
     notes.truncate(5);
     if !sent.is_empty() && lost == sent.len() {
-        // The usual cause: the server's SSRF guard refuses loopback, and it only says so in the alert's history.
+        // A server refuses a webhook to loopback when the alert is saved; one that let it through (its allowlist
+        // changed since, or a name resolved elsewhere) refuses it at send time and says so only in the history.
         notes.push(
             "no webhook arrived: does the server allow webhooks to 127.0.0.1 (--webhook-allow 127.0.0.1/32)?".into(),
         );

@@ -12,12 +12,14 @@ use crate::access::audit::{self};
 use crate::access::auth::Principal;
 use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody};
-use crate::http::input::{check_name, check_slug, new_id};
+use crate::http::input::{check_name, check_slug, new_id, not_null};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NewAccount {
     name: String,
+    #[serde(default, deserialize_with = "not_null")]
     id: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 use acta_query::{Field, FieldCond, Query};
 use acta_store::{Aggregation, Histogram};
 use axum::Json;
-use axum::extract::{Query as Params, State};
+use axum::extract::State;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::access::auth::Principal;
 use crate::access::scope::{account_of, instances_in_scope, scopes};
 use crate::buckets::{self, BucketError, Interval};
-use crate::error::ApiError;
+use crate::error::{ApiError, QueryParams};
 use crate::state::AppState;
 use crate::timespec;
 
@@ -48,7 +48,7 @@ pub(crate) struct HistogramParams {
 pub(crate) async fn histogram(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<HistogramParams>,
+    QueryParams(params): QueryParams<HistogramParams>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let q = params.q.clone().unwrap_or_default();
@@ -233,7 +233,7 @@ pub(crate) struct TermsParams {
 pub(crate) async fn terms(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<TermsParams>,
+    QueryParams(params): QueryParams<TermsParams>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let q = params.q.clone().unwrap_or_default();

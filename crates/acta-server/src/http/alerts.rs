@@ -16,7 +16,7 @@ use crate::access::audit::refuse;
 use crate::access::auth::Principal;
 use crate::access::scope::account_of;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::input::{check_name, new_id};
+use crate::http::input::{check_name, integer, new_id, not_null, optional_integer};
 use crate::notify::channels::REDACTED;
 use crate::notify::{WINDOWS, channels, render, window_text};
 use crate::state::AppState;
@@ -32,6 +32,7 @@ pub(crate) struct NewAlert {
     view: String,
     name: Option<String>,
     kind: String,
+    #[serde(deserialize_with = "integer")]
     threshold: i64,
     window: String,
     immediate: Option<bool>,
@@ -39,6 +40,7 @@ pub(crate) struct NewAlert {
     channels: Vec<Value>,
     timezone: Option<String>,
     muted_until: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     account: Option<String>,
 }
 
@@ -49,6 +51,7 @@ pub(crate) struct AlertChange {
     view: Option<String>,
     name: Option<String>,
     kind: Option<String>,
+    #[serde(default, deserialize_with = "optional_integer")]
     threshold: Option<i64>,
     window: Option<String>,
     immediate: Option<bool>,
@@ -124,6 +127,16 @@ fn checked_channels(given: &[Value], before: Option<&Value>) -> Result<Value, Ap
         out.push(channels::validate(&channel).map_err(|message| invalid(format!("channels[{index}]: {message}")))?);
     }
     Ok(Value::Array(out))
+}
+
+/// Refuses channels whose URL reaches an internal address the operator did not allow (the SSRF rule, applied
+/// again at every send).
+async fn check_targets(state: &AppState, channels: &Value) -> Result<(), ApiError> {
+    channels::check_targets(channels, &state.alerts.settings.webhook_allow).await.map_err(|refusal| {
+        let mut api = invalid(refusal.message);
+        api.details = vec![json!({"field": format!("channels[{}].url", refusal.index), "rule": refusal.rule})];
+        api
+    })
 }
 
 /// Checks the condition: kind, threshold, and when presence fires.
@@ -210,6 +223,7 @@ pub(crate) async fn create_alert(
         updated_at: now,
     };
     check_condition(&alert)?;
+    check_targets(&state, &alert.channels).await?;
     state.store.meta().create_alert(&alert).await?;
     state.alerts.reload().await;
     let audit = audit::object_action(&account, "alert", "create", &alert.id, &alert.name, 201);
@@ -283,6 +297,7 @@ pub(crate) async fn update_alert(
     }
     if let Some(channels) = body.channels {
         alert.channels = checked_channels(&channels, Some(&before.channels))?;
+        check_targets(&state, &alert.channels).await?;
     }
     if let Some(timezone) = body.timezone {
         alert.timezone = timezone;

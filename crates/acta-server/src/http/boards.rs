@@ -28,7 +28,7 @@ use crate::access::scope::{account_of, instances_in_scope, scopes};
 use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
 use crate::http::aggregate::{self, HistogramRequest};
-use crate::http::input::{check_name, new_id};
+use crate::http::input::{check_name, new_id, not_null};
 use crate::state::AppState;
 
 /// The most graphs a board holds.
@@ -54,6 +54,7 @@ pub(crate) struct NewBoard {
     filter: Option<String>,
     #[serde(default)]
     graphs: Vec<Value>,
+    #[serde(default, deserialize_with = "not_null")]
     account: Option<String>,
 }
 

@@ -14,14 +14,17 @@ use crate::access::auth::Principal;
 use crate::access::scope::{account_of, require_account_manager};
 use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::input::{AccountParam, check_name, check_slug, new_id};
+use crate::http::input::{AccountParam, check_name, check_slug, new_id, not_null, optional_integer};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NewInstance {
+    #[serde(default, deserialize_with = "not_null")]
     account: Option<String>,
     name: String,
     region: String,
+    #[serde(default, deserialize_with = "optional_integer")]
     retention_days: Option<i64>,
     global: Option<bool>,
     strict: Option<bool>,
@@ -144,8 +147,10 @@ pub(crate) async fn show_instance(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct InstanceChange {
     name: Option<String>,
+    #[serde(default, deserialize_with = "optional_integer")]
     retention_days: Option<i64>,
     strict: Option<bool>,
     /// Answer what the change would delete, and change nothing.

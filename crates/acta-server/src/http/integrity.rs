@@ -15,7 +15,7 @@ use acta_store::integrity::files::to_hex;
 use acta_store::{Day, Integrity, IntegrityError, StoreError};
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query as Params, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use crate::access::auth::Principal;
 use crate::access::scope::{account_of, instances_in_scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, QueryParams};
 use crate::http::input::AccountParam;
 use crate::state::AppState;
 
@@ -79,11 +79,12 @@ pub(crate) struct CheckpointParams {
 pub(crate) async fn checkpoints(
     State(state): State<AppState>,
     principal: Principal,
-    Params(params): Params<CheckpointParams>,
+    QueryParams(params): QueryParams<CheckpointParams>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let integrity = integrity(&state)?;
-    let day = match params.day.as_deref().filter(|day| !day.is_empty()) {
+    // `day=` names no day: refused rather than read as "every day", as the document says (a date).
+    let day = match params.day.as_deref() {
         Some(day) => Some(day.parse::<Day>().map_err(|error| ApiError::bad_request("invalid_day", error.to_string()))?),
         None => None,
     };
@@ -120,7 +121,7 @@ pub(crate) async fn proof(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    Params(params): Params<AccountParam>,
+    QueryParams(params): QueryParams<AccountParam>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
     let integrity = integrity(&state)?;

@@ -18,7 +18,7 @@ use crate::access::auth::{self, Principal};
 use crate::access::scope::account_of;
 use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::input::{AccountParam, check_name};
+use crate::http::input::{AccountParam, check_name, not_null};
 use crate::state::AppState;
 
 const ROLES: [&str; 4] = ["reader", "writer", "manager", "ingest"];
@@ -34,10 +34,12 @@ fn rank(role: &str) -> u8 {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct NewKey {
     name: String,
     description: Option<String>,
     role: String,
+    #[serde(default, deserialize_with = "not_null")]
     account: Option<String>,
     instance: Option<String>,
     expires_at: Option<String>,
@@ -193,6 +195,7 @@ pub(crate) async fn show_key(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct KeyChange {
     name: Option<String>,
     description: Option<String>,

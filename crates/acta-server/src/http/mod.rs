@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(state.limits.body_idle_timeout))
         .layer(axum::middleware::from_fn_with_state(state.limits.request_timeout, guard::request_timeout))
+        .layer(axum::middleware::map_response(crate::error::json_errors))
         .layer(axum::middleware::map_response(console::security_headers))
         .with_state(state)
 }

@@ -49,6 +49,7 @@ fn describe(principal: &Principal) -> Value {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SignIn {
     key: String,
 }

@@ -13,7 +13,7 @@ use crate::access::auth::Principal;
 use crate::access::scope::account_of;
 use crate::clock::now_text;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::input::{check_name, new_id};
+use crate::http::input::{check_name, new_id, not_null};
 use crate::state::AppState;
 use acta_store::View;
 
@@ -25,6 +25,7 @@ pub(crate) struct NewView {
     category: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     account: Option<String>,
 }
 

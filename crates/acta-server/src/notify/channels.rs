@@ -121,6 +121,49 @@ pub(crate) fn validate(channel: &Value) -> Result<Value, String> {
     }
 }
 
+/// How long saving an alert waits for the DNS answer of a channel's host; without an answer by then the URL is
+/// saved, and the send-time check decides.
+const SAVE_RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Why a channel's URL is refused when its alert is saved: the index of the channel, the message, and the rule
+/// (the kind of address).
+#[derive(Debug)]
+pub(crate) struct TargetRefusal {
+    pub(crate) index: usize,
+    pub(crate) message: String,
+    pub(crate) rule: &'static str,
+}
+
+/// Applies the SSRF rule to the URLs of validated channels when an alert is saved, as archive endpoints are: a
+/// URL whose host is, or resolves to, a loopback, private, link-local or otherwise internal address is refused
+/// unless the operator's allowlist covers it. A host that does not resolve (now, or within
+/// [`SAVE_RESOLVE_TIMEOUT`]) is saved: DNS may answer later, and the same rule is applied again at every send,
+/// where a name that has come to resolve to an internal address is refused too.
+pub(crate) async fn check_targets(channels: &Value, allow: &[ipnet::IpNet]) -> Result<(), TargetRefusal> {
+    for (index, channel) in channels.as_array().into_iter().flatten().enumerate() {
+        let Some(url) = channel.get("url").and_then(Value::as_str) else { continue };
+        let kind = channel.get("type").and_then(Value::as_str).unwrap_or("channel");
+        match tokio::time::timeout(SAVE_RESOLVE_TIMEOUT, ssrf::check(url, allow)).await {
+            Ok(Err(ssrf::Refusal::Forbidden { host, address, kind: rule })) => {
+                return Err(TargetRefusal {
+                    index,
+                    rule,
+                    message: format!(
+                        "channels[{index}]: {kind} url host {host} is {address}, a {rule} address; alerts reach \
+                         such addresses only when the operator allows them (acta serve --webhook-allow, \
+                         ACTA_WEBHOOK_ALLOW)"
+                    ),
+                });
+            }
+            Ok(Err(ssrf::Refusal::BadUrl(message))) => {
+                return Err(TargetRefusal { index, rule: "url", message: format!("channels[{index}]: {message}") });
+            }
+            Ok(Err(ssrf::Refusal::Unresolved { .. })) | Ok(Ok(_)) | Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// A channel as shown by the API: secrets are replaced by whether they are set.
 pub(crate) fn redact(channel: &Value) -> Value {
     let mut shown = channel.clone();
