@@ -490,3 +490,115 @@ async fn an_engine_flooded_past_the_live_bus_counts_every_event_from_the_log() {
     assert_eq!(requests[0].json()["matches"], FLOOD);
     server.stop().await;
 }
+
+/// Alerts whose windows last 2 s (1 minute divided by 30).
+fn two_second_windows() -> AlertSettings {
+    AlertSettings { window_divisor: 30, ..loopback_allowed() }
+}
+
+/// Sleeps until `windows` whole windows of 2 s after the alert's anchor (read from its creation answer time,
+/// `created`) have ended, plus a margin.
+async fn sleep_past_windows(created: Instant, windows: u32) {
+    let until = created + Duration::from_secs(2) * windows + Duration::from_millis(400);
+    tokio::time::sleep_until(until.into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absence_window_that_passed_while_the_server_was_stopped_fires_once_after_restart_marked_late() {
+    let receiver = HttpReceiver::start().await;
+    let mut server = TestServer::start_with_alerts(two_second_windows()).await;
+    let key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&key);
+    let view = user.view("heartbeats", "action:svc.heartbeat.beat").await;
+    let before = Instant::now();
+    let alert = user
+        .alert(json!({"view": view, "kind": "absence", "threshold": 1, "window": "1m",
+                      "channels": [webhook(&receiver)]}))
+        .await;
+    server.running.take().unwrap().stop().await.expect("stop");
+    assert!(before.elapsed() < Duration::from_millis(1800), "the first window ended before the stop");
+    // Windows 1 and 2 end while the server is stopped; window 2 lies wholly inside the downtime.
+    sleep_past_windows(before, 2).await;
+    server.restart().await;
+    let user = server.with_key(&key);
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1, "no late absence notification");
+    let body = requests[0].json();
+    assert_eq!(body["reason"], "absence", "{body}");
+    assert_eq!(body["late"], true, "{body}");
+    assert_eq!(body["matches"], 0, "{body}");
+    assert!(body["evaluated_at"].is_string(), "{body}");
+    assert_eq!(body["late_windows"]["count"], 2, "one notification stands for both windows: {body}");
+    // Both windows are in the history, each late; only the last one was sent, the other names it.
+    let firings = user.history_when(&alert, Duration::from_secs(2), |f| f.len() >= 2).await;
+    let late: Vec<&Value> = firings.iter().filter(|f| f["late"] == true).collect();
+    assert_eq!(late.len(), 2, "{firings:#?}");
+    let starts: std::collections::BTreeSet<&str> =
+        late.iter().map(|f| f["window"]["start"].as_str().unwrap()).collect();
+    assert_eq!(starts.len(), 2, "two distinct windows: {firings:#?}");
+    assert!(late.iter().any(|f| f["notified_in"].is_string() && f["deliveries"] == json!([])), "{firings:#?}");
+    let late_sent = receiver.requests().iter().filter(|r| r.json()["late"] == true).count();
+    assert_eq!(late_sent, 1, "one late notification per alert");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_threshold_reached_before_a_stop_fires_once_after_restart_marked_late() {
+    let receiver = HttpReceiver::start().await;
+    let mut server = TestServer::start_with_alerts(two_second_windows()).await;
+    let key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&key);
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let before = Instant::now();
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "immediate": false,
+                      "at_end": true, "channels": [webhook(&receiver)]}))
+        .await;
+    user.send(matching(2)).await;
+    server.running.take().unwrap().stop().await.expect("stop");
+    assert!(before.elapsed() < Duration::from_millis(1800), "the window ended before the stop");
+    assert!(receiver.requests().is_empty(), "fired before its window ended");
+    sleep_past_windows(before, 1).await;
+    server.restart().await;
+    let user = server.with_key(&key);
+    let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(requests.len(), 1, "no late presence notification");
+    let body = requests[0].json();
+    assert_eq!(body["reason"], "at_end", "{body}");
+    assert_eq!(body["matches"], 2, "{body}");
+    assert_eq!(body["late"], true, "{body}");
+    assert!(body["window_start"].is_string() && body["window_end"].is_string(), "{body}");
+    let firings = user.history_when(&alert, Duration::from_secs(1), |f| !f.is_empty()).await;
+    assert_eq!(firings.len(), 1, "{firings:#?}");
+    assert_eq!(firings[0]["late"], true);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(receiver.requests().len(), 1, "fired again");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_twice_after_a_downtime_does_not_fire_a_window_twice() {
+    let receiver = HttpReceiver::start().await;
+    let mut server = TestServer::start_with_alerts(two_second_windows()).await;
+    let key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&key);
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    let before = Instant::now();
+    let alert = user
+        .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "immediate": false,
+                      "at_end": true, "channels": [webhook(&receiver)]}))
+        .await;
+    user.send(matching(3)).await;
+    server.running.take().unwrap().stop().await.expect("stop");
+    sleep_past_windows(before, 1).await;
+    server.restart().await;
+    assert_eq!(receiver.wait_for(1, Duration::from_secs(5)).await.len(), 1, "no late notification");
+    server.restart().await;
+    server.restart().await;
+    let user = server.with_key(&key);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.requests().len(), 1, "a window fired twice across restarts");
+    let firings = user.history_when(&alert, Duration::from_secs(1), |_| true).await;
+    assert_eq!(firings.len(), 1, "{firings:#?}");
+    server.stop().await;
+}

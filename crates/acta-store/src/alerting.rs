@@ -69,7 +69,8 @@ pub struct Alert {
     pub muted_until: Option<String>,
     /// Windows start at `anchor_ns + k * window`.
     pub anchor_ns: i64,
-    /// End of the last window whose end-of-window check ran.
+    /// End of the last window whose checks ran (every alert): at start, the engine evaluates the windows that
+    /// ended after it.
     pub evaluated_until_ns: i64,
     /// Creation time.
     pub created_at: String,
@@ -338,12 +339,14 @@ impl Meta {
         let views = sqlx::query(&format!("{VIEW_COLUMNS} WHERE id IN (SELECT view_id FROM alerts)"))
             .fetch_all(self.pool())
             .await?;
-        let views: Vec<View> = views.iter().map(view_from_row).collect();
+        // By id: with thousands of alerts a linear search per alert made every reload quadratic.
+        let views: std::collections::HashMap<String, View> =
+            views.iter().map(view_from_row).map(|view| (view.id.clone(), view)).collect();
         Ok(rows
             .iter()
             .map(alert_from_row)
             .filter_map(|alert| {
-                let view = views.iter().find(|view| view.id == alert.view && view.account == alert.account)?;
+                let view = views.get(&alert.view).filter(|view| view.account == alert.account)?;
                 Some((alert, view.clone()))
             })
             .collect())
@@ -396,13 +399,17 @@ impl Meta {
         Ok(())
     }
 
-    /// Records that the end-of-window checks of an alert ran up to `until_ns`.
-    pub async fn set_alert_evaluated(&self, alert: &str, until_ns: i64) -> Result<(), MetaError> {
-        sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
-            .bind(until_ns)
-            .bind(alert)
-            .execute(self.pool())
-            .await?;
+    /// Records that the checks of alerts ran up to their `until_ns`, `(alert, until_ns)`, in one transaction.
+    pub async fn set_alerts_evaluated(&self, marks: &[(String, i64)]) -> Result<(), MetaError> {
+        let mut tx = self.pool().begin().await?;
+        for (alert, until_ns) in marks {
+            sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
+                .bind(until_ns)
+                .bind(alert)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -410,43 +417,8 @@ impl Meta {
     /// alert already fired for that window. An end-of-window firing also moves `evaluated_until_ns`.
     pub async fn record_firing(&self, firing: &NewFiring) -> Result<bool, MetaError> {
         let mut tx = self.pool().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO alert_firings
-                 (id, alert_id, account_id, reason, window_start_ns, window_end_ns, count, muted, fired_at, message)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&firing.id)
-        .bind(&firing.alert)
-        .bind(&firing.account)
-        .bind(&firing.reason)
-        .bind(firing.window.map(|window| window.0))
-        .bind(firing.window.map(|window| window.1))
-        .bind(firing.count)
-        .bind(firing.muted)
-        .bind(&firing.fired_at)
-        .bind(firing.message.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        if !insert_firing(&mut tx, firing).await? {
             return Ok(false);
-        }
-        for (index, (id, channel)) in firing.deliveries.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO alert_outbox (id, firing_id, alert_id, account_id, channel_index, channel, state,
-                                           attempts, next_attempt_ns, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-            )
-            .bind(id)
-            .bind(&firing.id)
-            .bind(&firing.alert)
-            .bind(&firing.account)
-            .bind(i64::try_from(index).unwrap_or(i64::MAX))
-            .bind(channel.to_string())
-            .bind(firing.due_ns)
-            .bind(&firing.fired_at)
-            .execute(&mut *tx)
-            .await?;
         }
         if let (Some((_, end)), "at_end" | "absence") = (firing.window, firing.reason.as_str()) {
             sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
@@ -457,6 +429,47 @@ impl Meta {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The window starts in `[from_ns, to_ns]` for which the alert already has a firing.
+    pub async fn fired_windows(&self, alert: &str, from_ns: i64, to_ns: i64) -> Result<Vec<i64>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT window_start_ns FROM alert_firings
+             WHERE alert_id = ? AND window_start_ns >= ? AND window_start_ns <= ? ORDER BY window_start_ns",
+        )
+        .bind(alert)
+        .bind(from_ns)
+        .bind(to_ns)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(|row| row.get("window_start_ns")).collect())
+    }
+
+    /// Records the firings of windows evaluated late (after a downtime) and moves the alert's
+    /// `evaluated_until_ns` to `evaluated_until_ns`, all in one transaction: a crash leaves the windows
+    /// unevaluated, to be evaluated again at the next start, or evaluated with their firings. A window that
+    /// already fired is skipped (`UNIQUE (alert_id, window_start_ns)`). Returns how many firings were recorded.
+    pub async fn record_late_firings(
+        &self,
+        alert: &str,
+        firings: &[NewFiring],
+        evaluated_until_ns: i64,
+    ) -> Result<usize, MetaError> {
+        let mut tx = self.pool().begin().await?;
+        let mut recorded = 0;
+        for firing in firings {
+            if !insert_firing(&mut tx, firing).await? {
+                continue;
+            }
+            recorded += 1;
+        }
+        sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
+            .bind(evaluated_until_ns)
+            .bind(alert)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(recorded)
     }
 
     /// Pending deliveries due at `now_ns`, oldest first, with their firing's message.
@@ -582,6 +595,49 @@ impl Meta {
         }
         Ok(history)
     }
+}
+
+/// Inserts a firing and its outbox rows; `false`, inserting nothing, when its window already fired.
+async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> Result<bool, MetaError> {
+    let inserted = sqlx::query(
+        "INSERT OR IGNORE INTO alert_firings
+             (id, alert_id, account_id, reason, window_start_ns, window_end_ns, count, muted, fired_at, message)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&firing.id)
+    .bind(&firing.alert)
+    .bind(&firing.account)
+    .bind(&firing.reason)
+    .bind(firing.window.map(|window| window.0))
+    .bind(firing.window.map(|window| window.1))
+    .bind(firing.count)
+    .bind(firing.muted)
+    .bind(&firing.fired_at)
+    .bind(firing.message.to_string())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    for (index, (id, channel)) in firing.deliveries.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO alert_outbox (id, firing_id, alert_id, account_id, channel_index, channel, state,
+                                       attempts, next_attempt_ns, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        )
+        .bind(id)
+        .bind(&firing.id)
+        .bind(&firing.alert)
+        .bind(&firing.account)
+        .bind(i64::try_from(index).unwrap_or(i64::MAX))
+        .bind(channel.to_string())
+        .bind(firing.due_ns)
+        .bind(&firing.fired_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(true)
 }
 
 fn view_from_row(row: &SqliteRow) -> View {

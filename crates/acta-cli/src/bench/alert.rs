@@ -12,6 +12,11 @@
 //! probe per window: `ceil((30 s + margin) / interval)`, at most one per event. Each has its own view, matching
 //! only its probes by `target.name`. They are deleted at the end (best effort).
 //!
+//! At scale (`--alert-accounts N --alert-alerts M --alert-load-rate R`): N accounts (`alert-bench-0000`, ...,
+//! reused when they exist) hold the M alerts in turn, probes go to their alert's account, and background events
+//! that match no alert are sent meanwhile at R events/s (open loop, bodies of `--alert-load-batch`) spread over
+//! the accounts, so the engine matches every event against its account's alerts while probes are timed.
+//!
 //! The server must allow webhooks to the receiver: `--webhook-allow 127.0.0.1/32` (or `ACTA_WEBHOOK_ALLOW`).
 
 use std::collections::HashMap;
@@ -43,6 +48,19 @@ pub(crate) struct AlertArgs {
     /// How long to wait for webhooks after the last probe, in seconds; those still missing then are lost.
     #[arg(id = "alert_wait", long = "alert-wait", default_value_t = 15)]
     pub(crate) wait_s: u64,
+    /// Spread the alerts over this many accounts (created by the tool; platform admin key only). 0: one
+    /// account (the key's, or `--account`).
+    #[arg(id = "alert_accounts", long = "alert-accounts", default_value_t = 0)]
+    pub(crate) accounts: usize,
+    /// At least this many alerts (more when the pace needs them).
+    #[arg(id = "alert_alerts", long = "alert-alerts", default_value_t = 0)]
+    pub(crate) alerts: usize,
+    /// Background events per second, matching no alert, spread over the accounts while probing. 0: none.
+    #[arg(id = "alert_load_rate", long = "alert-load-rate", default_value_t = 0.0)]
+    pub(crate) load_rate: f64,
+    /// Events per background request.
+    #[arg(id = "alert_load_batch", long = "alert-load-batch", default_value_t = 100)]
+    pub(crate) load_batch: usize,
 }
 
 #[derive(clap::Args)]
@@ -104,6 +122,10 @@ pub(crate) struct AlertReport {
     pub(crate) lost: usize,
     /// Webhooks that named no probe of this run, or a probe a second time.
     pub(crate) unexpected: usize,
+    /// Accounts the alerts were spread over.
+    pub(crate) accounts: usize,
+    /// The background load: asked events/s, events accepted, failed requests, events/s reached.
+    pub(crate) load: Option<LoadReport>,
     pub(crate) note: String,
 }
 
@@ -116,6 +138,17 @@ pub(crate) async fn command(args: AlertCommandArgs, connection: &Connection) -> 
         print(&report);
     }
     Ok(if report.lost == 0 && report.accepted == report.events { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The background load while probing.
+#[derive(Debug, Clone, Serialize, Default)]
+pub(crate) struct LoadReport {
+    pub(crate) rate: f64,
+    pub(crate) batch: usize,
+    pub(crate) sent: u64,
+    pub(crate) accepted: u64,
+    pub(crate) failed_requests: u64,
+    pub(crate) events_per_s: f64,
 }
 
 /// What the receiver saw: event id -> arrival times.
@@ -192,23 +225,125 @@ pub(crate) async fn run(client: &Client, args: &AlertArgs, account: Option<&str>
     let interval = Duration::from_millis(args.interval_ms).min(MAX_INTERVAL);
     let receiver = Receiver::start().await?;
     let run_tag = format!("{:x}", acta_server::now_ns());
-    let alerts = alerts_needed(args.events, interval);
-    let account_param = account.map(|account| format!("?account={account}")).unwrap_or_default();
+    let accounts: Vec<Option<String>> = if args.accounts > 0 {
+        create_accounts(client, args.accounts).await?.into_iter().map(Some).collect()
+    } else {
+        vec![account.map(str::to_string)]
+    };
+    let alerts = alerts_needed(args.events, interval).max(args.alerts).max(accounts.len());
+    let param = |slot: usize| {
+        accounts[slot % accounts.len()].as_ref().map(|account| format!("?account={account}")).unwrap_or_default()
+    };
 
     let mut created: Vec<(String, String)> = Vec::with_capacity(alerts);
-    let setup = create_alerts(client, &receiver.url, &run_tag, alerts, account, &mut created).await;
+    let setup = create_alerts(client, &receiver.url, &run_tag, alerts, &accounts, &mut created).await;
     let result = match setup {
-        Ok(()) => probe(client, args, interval, &receiver, &run_tag, alerts, &account_param).await,
+        Ok(()) => {
+            let load = background_load(client, args, interval, &accounts);
+            let probes = probe(client, args, interval, &receiver, &run_tag, alerts, &param);
+            let (load, probes) = tokio::join!(load, probes);
+            probes.map(|mut report| {
+                report.load = load;
+                report
+            })
+        }
         Err(error) => Err(error),
     };
-    for (alert, view) in &created {
+    for (slot, (alert, view)) in created.iter().enumerate() {
         // Best effort: the measurement stands even if cleaning up fails.
-        let _ = client.send(client.delete(&format!("/v1/alerts/{alert}{account_param}"))).await;
-        let _ = client.send(client.delete(&format!("/v1/views/{view}{account_param}"))).await;
+        let _ = client.send(client.delete(&format!("/v1/alerts/{alert}{}", param(slot)))).await;
+        let _ = client.send(client.delete(&format!("/v1/views/{view}{}", param(slot)))).await;
     }
     let mut report = result?;
     report.alerts = alerts;
+    report.accounts = accounts.len();
     Ok(report)
+}
+
+/// Creates (or reuses) `n` accounts `alert-bench-0000`, ...; returns their ids.
+async fn create_accounts(client: &Client, n: usize) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(n);
+    for k in 0..n {
+        let id = format!("alert-bench-{k:04}");
+        let body = json!({"id": id, "name": format!("Alert bench {k}")});
+        let status = client.post("/v1/accounts").json(&body).send().await.context("creating an account")?.status();
+        if status != reqwest::StatusCode::CREATED && status != reqwest::StatusCode::CONFLICT {
+            return Err(anyhow!("creating account {id}: HTTP {status}"));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Sends events that match no alert at `args.load_rate` events/s, spread over `accounts`, for as long as the
+/// probes take; `None` without a rate.
+async fn background_load(
+    client: &Client,
+    args: &AlertArgs,
+    interval: Duration,
+    accounts: &[Option<String>],
+) -> Option<LoadReport> {
+    if args.load_rate <= 0.0 {
+        return None;
+    }
+    let batch = args.load_batch.max(1);
+    let duration = interval.as_secs_f64() * args.events as f64;
+    let bodies_needed = ((args.load_rate * duration) / batch as f64).ceil() as u64;
+    let spec = generate::Spec {
+        count: bodies_needed * batch as u64,
+        days: 1,
+        accounts: 1,
+        seed: acta_server::now_ns().unsigned_abs(),
+        end_ns: acta_server::now_ns(),
+    };
+    let bodies: Vec<bytes::Bytes> = tokio::task::spawn_blocking(move || {
+        (0..bodies_needed)
+            .map(|k| {
+                let mut body = Vec::with_capacity(batch * 1200);
+                for i in 0..batch as u64 {
+                    body.extend_from_slice(generate::event(&spec, k * batch as u64 + i).as_bytes());
+                    body.push(b'\n');
+                }
+                bytes::Bytes::from(body)
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let start = tokio::time::Instant::now();
+    let per_body = Duration::from_secs_f64(batch as f64 / args.load_rate);
+    let workers: Vec<_> = (0..16)
+        .map(|_| {
+            let (bodies, next) = (&bodies, &next);
+            async move {
+                let (mut accepted, mut failed) = (0u64, 0u64);
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(k) else { break };
+                    tokio::time::sleep_until(start + per_body * u32::try_from(k).unwrap_or(u32::MAX)).await;
+                    let path = match &accounts[k % accounts.len()] {
+                        Some(account) => format!("/v1/events?account={account}"),
+                        None => "/v1/events".to_string(),
+                    };
+                    let request = client.post(&path).header("content-type", "application/x-ndjson").body(body.clone());
+                    match client.json(request).await {
+                        Ok(answer) => accepted += answer["accepted"].as_u64().unwrap_or(0),
+                        Err(_) => failed += 1,
+                    }
+                }
+                (accepted, failed)
+            }
+        })
+        .collect();
+    let mut report =
+        LoadReport { rate: args.load_rate, batch, sent: bodies.len() as u64 * batch as u64, ..Default::default() };
+    for (accepted, failed) in futures::future::join_all(workers).await {
+        report.accepted += accepted;
+        report.failed_requests += failed;
+    }
+    report.events_per_s = report.accepted as f64 / start.elapsed().as_secs_f64().max(1e-6);
+    Some(report)
 }
 
 /// The target name of slot `slot`'s probes. It differs from the view's and alert's names, which are the target
@@ -222,10 +357,11 @@ async fn create_alerts(
     receiver_url: &str,
     run_tag: &str,
     alerts: usize,
-    account: Option<&str>,
+    accounts: &[Option<String>],
     created: &mut Vec<(String, String)>,
 ) -> anyhow::Result<()> {
     for slot in 0..alerts {
+        let account = accounts[slot % accounts.len()].as_deref();
         let name = format!("acta bench alert {run_tag} {slot}");
         let mut view = json!({"name": name, "query": format!("target.name:=={}", probe_name(run_tag, slot))});
         if let Some(account) = account {
@@ -266,12 +402,11 @@ async fn probe(
     receiver: &Receiver,
     run_tag: &str,
     alerts: usize,
-    account_param: &str,
+    param: &dyn Fn(usize) -> String,
 ) -> anyhow::Result<AlertReport> {
     // The same realistic event as `bench generate`, made a probe by its id and target name.
     let spec = generate::Spec { count: 1, days: 1, accounts: 1, seed: 1, end_ns: acta_server::now_ns() };
     let template: Value = serde_json::from_str(&generate::event(&spec, 0)).context("the generated event")?;
-    let path = format!("/v1/events{account_param}");
     // (id, sent, answered) of each accepted probe.
     let mut sent: Vec<(String, Instant, Instant)> = Vec::with_capacity(args.events);
     let mut notes = Vec::new();
@@ -290,6 +425,7 @@ async fn probe(
         if let Some(fields) = event.as_object_mut() {
             fields.remove("logSourceCRN");
         }
+        let path = format!("/v1/events{}", param(n % alerts));
         let before = Instant::now();
         let answer = client.json(client.post(&path).json(&json!([event]))).await;
         let answered = Instant::now();
@@ -343,6 +479,8 @@ async fn probe(
         ingest_answer: Latency::of(answers),
         lost,
         unexpected,
+        accounts: 1,
+        load: None,
         note: notes.join("; "),
     })
 }
@@ -368,6 +506,12 @@ pub(crate) fn print(report: &AlertReport) {
         "  {:<13}{} accepted, {} notifications lost, {} unexpected",
         "delivery", report.accepted, report.lost, report.unexpected
     );
+    if let Some(load) = &report.load {
+        println!(
+            "  {:<13}{} accounts; {:.0} events/s asked in bodies of {}, {:.0} reached, {} accepted, {} requests failed",
+            "load", report.accounts, load.rate, load.batch, load.events_per_s, load.accepted, load.failed_requests
+        );
+    }
     if !report.note.is_empty() {
         println!("  {:<13}{}", "note", report.note);
     }

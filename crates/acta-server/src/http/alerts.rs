@@ -413,6 +413,11 @@ pub(crate) async fn alert_history(
                     "start": firing.window_start_ns.map(acta_cadf::format_time),
                     "end": firing.window_end_ns.map(acta_cadf::format_time),
                 },
+                // Evaluated after a downtime; the late notification that stood for it when it was not sent itself.
+                "late": render::is_late(&firing.message),
+                "evaluated_at": firing.message["evaluated_at"],
+                "notified_in": firing.message["notified_in"],
+                "late_windows": render::late_summary(&firing.message),
                 "summary": render::summary(&firing.message),
                 "matches": firing.message["matches"],
                 "deliveries": deliveries,

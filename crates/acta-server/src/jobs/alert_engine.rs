@@ -7,12 +7,21 @@
 //! fired, absence fires if it stayed below N. The `UNIQUE (alert, window)` firing row makes "at most once per
 //! window" hold across restarts.
 //!
-//! Restart: window state is not persisted; it is recounted from the log. At start the engine notes each
-//! instance's last durable seq, replays the records that arrived since the start of each alert's oldest
-//! window still to be evaluated (the current one, and the previous one if its end passed while Acta was
-//! down), then takes live events with higher seqs only. The log is exact and ordered by arrival, which the
-//! index (ordered by eventTime and committed about once a second) is not. Windows wholly inside a downtime are
-//! not evaluated.
+//! Restart: window state is not persisted; it is recounted from the log. Each alert's `evaluated_until_ns` (in
+//! the metadata database) is the end of the last window whose checks ran; it moves when a window closes, in the
+//! same transaction as an end-of-window firing. At start the engine notes each instance's last durable seq,
+//! replays the records that arrived since the oldest window still to evaluate (the one after the mark, at most
+//! [`MAX_CATCH_UP_WINDOWS`] windows back), closes every window that ended meanwhile, empty ones included (an
+//! absence), then takes live events with higher seqs only. The log is exact and ordered by arrival, which the
+//! index (ordered by eventTime and committed about once a second) is not.
+//!
+//! Late firings: a firing whose condition was met before the engine started (a window that ended during the
+//! downtime, or an immediate threshold reached by events accepted before a stop) says `late: true`, with when
+//! it was evaluated. Every such window gets its own firing row (the history is complete, and the unique row keeps
+//! "at most once per window"), but one notification per alert carries them all: the last late firing is sent,
+//! with `late_windows` (how many, from when to when), and the others name it in `notified_in`. A day's downtime
+//! of a 1-minute absence alert is one page saying 1,440 windows were missed, not 1,440 pages. Windows older than
+//! the bound are not evaluated; the late notification and the server's log say which.
 //!
 //! The bus is how events arrive quickly, the log is what is counted: the engine keeps, per instance, the last
 //! seq it counted. An event whose seq is not the next one (the bus delivered a later batch first) and a bus that
@@ -34,6 +43,15 @@ use acta_store::{InstanceScope, LiveEvent, Record};
 /// Matching events kept per window, for the notification.
 const MAX_SAMPLES: usize = 10;
 
+/// The most windows of one alert evaluated after a downtime (a day of 1-minute windows, 60 days of hourly
+/// ones). Older windows are not evaluated: the late notification says how many and which.
+const MAX_CATCH_UP_WINDOWS: i64 = 1_440;
+
+/// How often the marks of closed windows are written (in one transaction for all alerts). A mark behind by this
+/// much only makes a restart evaluate a window again, which gives the same answer (the log is the same, and
+/// a window that fired has its unique row).
+const MARK_WRITE_INTERVAL_NS: i64 = 1_000_000_000;
+
 /// How long after its end a window is closed by the timer. An event's arrival time is assigned when the log
 /// appends it, a little before the engine sees it on the bus; closing a window the instant its end passes would
 /// drop an event that arrived just before the end but reached the engine just after. (A later event closes
@@ -54,6 +72,22 @@ struct Runtime {
     compiled: Compiled,
     window_ns: i64,
     window: Window,
+    /// Late firings found while catching up at start, recorded together at its end.
+    late: Vec<NewFiring>,
+    /// Windows ended during a downtime that were not evaluated (beyond the bound): how many, from, to.
+    not_evaluated: Option<(i64, i64, i64)>,
+    /// The mark as the database holds it; `alert.evaluated_until_ns` is ahead of it until the next write.
+    saved_mark: i64,
+}
+
+/// What closing windows and firing need besides the alert.
+struct Context<'a> {
+    store: &'a Store,
+    alerts: &'a Alerts,
+    /// When this engine started: a condition met before it is reported late.
+    started_ns: i64,
+    /// Late firings are collected rather than recorded (the start-up catch-up).
+    catching_up: bool,
 }
 
 impl Runtime {
@@ -68,7 +102,16 @@ impl Runtime {
         let nominal = alert.window_secs.saturating_mul(1_000_000_000);
         let window_ns = (nominal / i64::from(divisor.max(1))).max(1_000_000);
         let window = Window { start: 0, end: 0, count: 0, fired: false, samples: Vec::new() };
-        let mut runtime = Runtime { compiled: Compiled::new(&query), alert, view, window_ns, window };
+        let mut runtime = Runtime {
+            compiled: Compiled::new(&query),
+            alert,
+            view,
+            window_ns,
+            window,
+            late: Vec::new(),
+            not_evaluated: None,
+            saved_mark: i64::MIN,
+        };
         runtime.window = runtime.window_at(crate::clock::now_ns());
         Some(runtime)
     }
@@ -79,6 +122,25 @@ impl Runtime {
         let start = self.alert.anchor_ns + k * self.window_ns;
         Window { start, end: start + self.window_ns, count: 0, fired: false, samples: Vec::new() }
     }
+
+    /// At start: the oldest window still to evaluate, the one after the alert's mark, at most
+    /// [`MAX_CATCH_UP_WINDOWS`] before the current one (the skipped ones are noted).
+    fn first_unevaluated(&mut self, now: i64) -> Window {
+        let current = self.window_at(now);
+        let mark = self.alert.evaluated_until_ns.max(self.alert.anchor_ns);
+        let first = self.window_at(mark);
+        // A mark exactly at a window's end is that window evaluated: `window_at` gives the next one.
+        let missed = (current.start - first.start).div_euclid(self.window_ns);
+        if missed <= MAX_CATCH_UP_WINDOWS {
+            return if first.start < current.start { first } else { current };
+        }
+        let oldest = current.start - MAX_CATCH_UP_WINDOWS * self.window_ns;
+        tracing::warn!(alert = %self.alert.id, windows = missed - MAX_CATCH_UP_WINDOWS,
+                       from = %acta_cadf::format_time(first.start), to = %acta_cadf::format_time(oldest),
+                       "windows that ended during the downtime are too many to evaluate; the oldest are not");
+        self.not_evaluated = Some((missed - MAX_CATCH_UP_WINDOWS, first.start, oldest));
+        self.window_at(oldest)
+    }
 }
 
 struct Engine {
@@ -87,6 +149,10 @@ struct Engine {
     by_account: HashMap<String, Vec<Runtime>>,
     /// Per instance, the last seq counted (or skipped as replayed).
     counted: HashMap<String, u64>,
+    started_ns: i64,
+    catching_up: bool,
+    /// When the marks were last written.
+    marks_written_ns: i64,
 }
 
 /// Runs the engine until the server stops. `live` must have subscribed before the server accepts events.
@@ -97,10 +163,20 @@ pub(crate) async fn run(
     mut reloads: mpsc::Receiver<oneshot::Sender<()>>,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let mut engine = Engine { store, alerts, by_account: HashMap::new(), counted: HashMap::new() };
+    let started_ns = crate::clock::now_ns();
+    let mut engine = Engine {
+        store,
+        alerts,
+        by_account: HashMap::new(),
+        counted: HashMap::new(),
+        started_ns,
+        catching_up: true,
+        marks_written_ns: started_ns,
+    };
     engine.load(true).await;
     engine.replay().await;
     engine.tick(crate::clock::now_ns()).await;
+    engine.record_late().await;
     loop {
         let now = crate::clock::now_ns();
         let next_end = engine.by_account.values().flatten().map(|runtime| runtime.window.end).min();
@@ -110,7 +186,10 @@ pub(crate) async fn run(
         });
         tokio::select! {
             biased;
-            () = super::stopped(&mut stopping) => return,
+            () = super::stopped(&mut stopping) => {
+                engine.write_marks().await;
+                return;
+            }
             Some(reply) = reloads.recv() => {
                 engine.load(false).await;
                 let _ = reply.send(());
@@ -125,12 +204,15 @@ pub(crate) async fn run(
             },
             _ = tokio::time::sleep(wait) => engine.tick(crate::clock::now_ns()).await,
         }
+        if crate::clock::now_ns() - engine.marks_written_ns >= MARK_WRITE_INTERVAL_NS {
+            engine.write_marks().await;
+        }
     }
 }
 
 impl Engine {
     /// (Re)loads alert definitions. A reloaded alert keeps its window unless its anchor moved (its condition
-    /// changed). At start, an alert whose previous window ended unevaluated starts from that window.
+    /// changed). At start, an alert starts from its oldest window not yet evaluated.
     async fn load(&mut self, at_start: bool) {
         let definitions = match self.store.meta().all_alerts_with_views().await {
             Ok(definitions) => definitions,
@@ -148,16 +230,13 @@ impl Engine {
             let Some(mut runtime) = Runtime::new(alert, view, divisor) else {
                 continue;
             };
+            runtime.saved_mark = runtime.alert.evaluated_until_ns;
             if let Some(previous) = previous {
                 runtime.alert.evaluated_until_ns =
                     runtime.alert.evaluated_until_ns.max(previous.alert.evaluated_until_ns);
                 runtime.window = previous.window;
             } else if at_start {
-                let current = runtime.window_at(now);
-                let previous_start = current.start - runtime.window_ns;
-                if runtime.alert.evaluated_until_ns < current.start && previous_start >= runtime.alert.anchor_ns {
-                    runtime.window = runtime.window_at(previous_start);
-                }
+                runtime.window = runtime.first_unevaluated(now);
             }
             self.by_account.entry(runtime.alert.account.clone()).or_default().push(runtime);
         }
@@ -317,33 +396,147 @@ impl Engine {
                 }
             }
         });
+        let context = Context {
+            store: &self.store,
+            alerts: &self.alerts,
+            started_ns: self.started_ns,
+            catching_up: self.catching_up,
+        };
         for (index, closes_window, matches) in to_fire {
             let Some(runtime) = self.by_account.get_mut(&seen.account).and_then(|r| r.get_mut(index)) else {
                 continue;
             };
             if closes_window {
-                close_window(&self.store, &self.alerts, runtime, seen.received_ns).await;
+                close_windows(&context, runtime, seen.received_ns).await;
                 // Now in the event's window: count it there if it matches.
                 if !matches {
                     continue;
                 }
             }
-            count_match(&self.store, &self.alerts, runtime, seen).await;
+            count_match(&context, runtime, seen).await;
         }
     }
 
     /// Closes every window that ended at least the grace period before `now`.
     async fn tick(&mut self, now: i64) {
         let horizon = now - LATE_EVENT_GRACE_NS;
+        let context = Context {
+            store: &self.store,
+            alerts: &self.alerts,
+            started_ns: self.started_ns,
+            catching_up: self.catching_up,
+        };
         for runtime in self.by_account.values_mut().flatten() {
             if horizon >= runtime.window.end {
-                close_window(&self.store, &self.alerts, runtime, horizon).await;
+                close_windows(&context, runtime, horizon).await;
             }
+        }
+    }
+
+    /// Ends the start-up catch-up: per alert, records the late firings it found and the new mark in one
+    /// transaction, the last late firing carrying the notifications for all of them.
+    async fn record_late(&mut self) {
+        self.catching_up = false;
+        let now = crate::clock::now_ns();
+        for runtime in self.by_account.values_mut().flatten() {
+            let mut late = std::mem::take(&mut runtime.late);
+            let not_evaluated = runtime.not_evaluated.take();
+            // The windows evaluated at start (its mark moved) or firing late: nothing to record otherwise.
+            let mark = runtime.alert.evaluated_until_ns;
+            if late.is_empty() {
+                if let Some((windows, from, to)) = not_evaluated {
+                    tracing::warn!(alert = %runtime.alert.id, windows, from = %acta_cadf::format_time(from),
+                                   to = %acta_cadf::format_time(to), "windows not evaluated after a downtime");
+                }
+                // Its mark is written with the others.
+                continue;
+            }
+            // A window that fired before the stop (an immediate firing, replayed) is not fired again.
+            let starts: Vec<i64> = late.iter().filter_map(|firing| firing.window.map(|window| window.0)).collect();
+            let (from, to) = (starts.iter().min().copied(), starts.iter().max().copied());
+            if let (Some(from), Some(to)) = (from, to) {
+                match self.store.meta().fired_windows(&runtime.alert.id, from, to).await {
+                    Ok(fired) => late.retain(|firing| firing.window.is_none_or(|window| !fired.contains(&window.0))),
+                    Err(error) => {
+                        tracing::error!(%error, alert = %runtime.alert.id, "reading firings; late windows kept for the next start");
+                        continue;
+                    }
+                }
+            }
+            summarise_late(runtime, &mut late, not_evaluated, now);
+            match self.store.meta().record_late_firings(&runtime.alert.id, &late, mark).await {
+                Ok(recorded) => {
+                    runtime.saved_mark = runtime.saved_mark.max(mark);
+                    if recorded > 0 {
+                        tracing::info!(alert = %runtime.alert.id, firings = recorded, "late alert firings recorded after a downtime");
+                        self.alerts.outbox_wake.notify_one();
+                    }
+                }
+                Err(error) => tracing::error!(%error, alert = %runtime.alert.id, "recording late firings"),
+            }
+        }
+        self.write_marks().await;
+    }
+
+    /// Writes, in one transaction, the marks of the alerts whose windows closed since the last write.
+    async fn write_marks(&mut self) {
+        self.marks_written_ns = crate::clock::now_ns();
+        let moved: Vec<(String, i64)> = self
+            .by_account
+            .values()
+            .flatten()
+            .filter(|runtime| runtime.alert.evaluated_until_ns > runtime.saved_mark)
+            .map(|runtime| (runtime.alert.id.clone(), runtime.alert.evaluated_until_ns))
+            .collect();
+        if moved.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.meta().set_alerts_evaluated(&moved).await {
+            tracing::error!(%error, "recording evaluated alert windows");
+            return;
+        }
+        for runtime in self.by_account.values_mut().flatten() {
+            runtime.saved_mark = runtime.saved_mark.max(runtime.alert.evaluated_until_ns);
         }
     }
 }
 
-async fn count_match(store: &Store, alerts: &Alerts, runtime: &mut Runtime, seen: &LiveEvent) {
+/// Makes the last of an alert's late firings the one notification of them all: its message says how many
+/// windows were late and over which range (and which were not evaluated); the others are recorded without
+/// notifications and name it.
+fn summarise_late(runtime: &Runtime, late: &mut [NewFiring], not_evaluated: Option<(i64, i64, i64)>, now: i64) {
+    let windows: Vec<(i64, i64)> = late.iter().filter_map(|firing| firing.window).collect();
+    let first_start = windows.iter().map(|window| window.0).min();
+    let last_end = windows.iter().map(|window| window.1).max();
+    let Some((last, others)) = late.split_last_mut() else {
+        return;
+    };
+    for firing in others.iter_mut() {
+        firing.deliveries.clear();
+        firing.message["notified_in"] = json!(last.id);
+    }
+    let mut summary = json!({
+        "count": windows.len(),
+        "first_start": first_start,
+        "last_end": last_end,
+    });
+    if let Some((windows, from, to)) = not_evaluated {
+        summary["not_evaluated"] = json!({"windows": windows, "from": from, "to": to});
+    }
+    last.message["late_windows"] = summary;
+    if !last.muted && last.deliveries.is_empty() {
+        last.deliveries = deliveries(&runtime.alert);
+    }
+    last.due_ns = now;
+}
+
+/// One outbox id per channel of the alert.
+fn deliveries(alert: &Alert) -> Vec<(String, Value)> {
+    let channels = alert.channels.as_array().cloned().unwrap_or_default();
+    channels.into_iter().map(|channel| (uuid::Uuid::now_v7().simple().to_string(), channel)).collect()
+}
+
+async fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEvent) {
     runtime.window.count += 1;
     if runtime.window.samples.len() < MAX_SAMPLES {
         let mut event = (*seen.value).clone();
@@ -359,39 +552,59 @@ async fn count_match(store: &Store, alerts: &Alerts, runtime: &mut Runtime, seen
     let alert = &runtime.alert;
     if alert.kind == "presence" && alert.immediate && !runtime.window.fired && runtime.window.count >= alert.threshold {
         let window = (runtime.window.start, runtime.window.end);
-        fire(store, alerts, runtime, "immediate", Some(window)).await;
+        // Late when the threshold was reached by events accepted before this engine started.
+        fire(context, runtime, "immediate", window, seen.received_ns < context.started_ns).await;
         // Fired now or (after a restart) already: either way not again in this window.
         runtime.window.fired = true;
     }
 }
 
-/// Runs the end-of-window checks of the current window (once), then moves to the window holding `at`.
-async fn close_window(store: &Store, alerts: &Alerts, runtime: &mut Runtime, at: i64) {
-    let (start, end) = (runtime.window.start, runtime.window.end);
-    if end > runtime.alert.evaluated_until_ns {
-        let alert = &runtime.alert;
-        let reason = match alert.kind.as_str() {
-            "presence" if alert.at_end && !runtime.window.fired && runtime.window.count >= alert.threshold => {
-                Some("at_end")
-            }
-            "absence" if runtime.window.count < alert.threshold => Some("absence"),
-            _ => None,
-        };
-        let recorded = match reason {
-            Some(reason) => fire(store, alerts, runtime, reason, Some((start, end))).await,
-            None => false,
-        };
-        // Only end-of-window checks need to remember how far they ran (an immediate-only alert has none).
-        let checks_at_end = runtime.alert.kind == "absence" || runtime.alert.at_end;
-        if !recorded
-            && checks_at_end
-            && let Err(error) = store.meta().set_alert_evaluated(&runtime.alert.id, end).await
-        {
-            tracing::error!(%error, alert = %runtime.alert.id, "recording an evaluated window");
-        }
-        runtime.alert.evaluated_until_ns = end;
+/// Runs the end-of-window checks of the current window and of every later one that ended by `at` (an empty
+/// window counts 0: absence fires for it), then moves to the window holding `at`. More than
+/// [`MAX_CATCH_UP_WINDOWS`] ended windows (the clock jumped, the host slept) are skipped, logged.
+async fn close_windows(context: &Context<'_>, runtime: &mut Runtime, at: i64) {
+    let behind = (at - runtime.window.end).div_euclid(runtime.window_ns);
+    if behind > MAX_CATCH_UP_WINDOWS {
+        close_window(context, runtime).await;
+        tracing::warn!(alert = %runtime.alert.id, windows = behind - MAX_CATCH_UP_WINDOWS,
+                       "the clock moved past more windows than are evaluated at once; the oldest are not");
+        let oldest = runtime.window_at(at - MAX_CATCH_UP_WINDOWS * runtime.window_ns);
+        runtime.window = oldest;
     }
-    runtime.window = runtime.window_at(at);
+    loop {
+        close_window(context, runtime).await;
+        let next = runtime.window.end;
+        runtime.window =
+            Window { start: next, end: next + runtime.window_ns, count: 0, fired: false, samples: Vec::new() };
+        if at < runtime.window.end {
+            return;
+        }
+    }
+}
+
+/// Runs the end-of-window checks of the current window (once) and moves the alert's mark past it.
+async fn close_window(context: &Context<'_>, runtime: &mut Runtime) {
+    let (start, end) = (runtime.window.start, runtime.window.end);
+    if end <= runtime.alert.evaluated_until_ns {
+        return;
+    }
+    let alert = &runtime.alert;
+    let reason = match alert.kind.as_str() {
+        "presence" if alert.at_end && !runtime.window.fired && runtime.window.count >= alert.threshold => {
+            Some("at_end")
+        }
+        "absence" if runtime.window.count < alert.threshold => Some("absence"),
+        _ => None,
+    };
+    let recorded = match reason {
+        Some(reason) => fire(context, runtime, reason, (start, end), end < context.started_ns).await,
+        None => false,
+    };
+    // An end-of-window firing moved the mark in its transaction; otherwise it is written with the others soon.
+    if recorded && !context.catching_up {
+        runtime.saved_mark = runtime.saved_mark.max(end);
+    }
+    runtime.alert.evaluated_until_ns = end;
 }
 
 fn muted(alert: &Alert, now: i64) -> bool {
@@ -399,10 +612,12 @@ fn muted(alert: &Alert, now: i64) -> bool {
 }
 
 /// What a firing's notifications say; kept with the firing, so deliveries and history show the same thing.
-fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i64)>) -> Value {
+fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i64)>, late: bool, now: i64) -> Value {
     let alert = &runtime.alert;
     json!({
         "firing": firing,
+        "late": late,
+        "evaluated_at": acta_cadf::format_time(now),
         "alert": {"id": alert.id, "name": alert.name},
         "view": {"id": runtime.view.id, "name": runtime.view.name, "query": runtime.view.query},
         "kind": alert.kind,
@@ -420,34 +635,34 @@ fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i
 }
 
 /// Records a firing with one outbox row per channel (none when muted) in one transaction and wakes the
-/// delivery worker. Returns whether a firing was recorded (false: this window already fired, or an error).
-async fn fire(store: &Store, alerts: &Alerts, runtime: &Runtime, reason: &str, window: Option<(i64, i64)>) -> bool {
+/// delivery worker; a late firing found while catching up is kept to be recorded with the others (see
+/// [`Engine::record_late`]). Returns whether a firing was recorded or kept (false: this window already fired,
+/// or an error).
+async fn fire(context: &Context<'_>, runtime: &mut Runtime, reason: &str, window: (i64, i64), late: bool) -> bool {
     let now = crate::clock::now_ns();
     let id = uuid::Uuid::now_v7().simple().to_string();
-    let is_muted = reason != "test" && muted(&runtime.alert, now);
-    let deliveries = if is_muted {
-        Vec::new()
-    } else {
-        let channels = runtime.alert.channels.as_array().cloned().unwrap_or_default();
-        channels.into_iter().map(|channel| (uuid::Uuid::now_v7().simple().to_string(), channel)).collect()
-    };
+    let is_muted = muted(&runtime.alert, now);
     let firing = NewFiring {
         id: id.clone(),
         alert: runtime.alert.id.clone(),
         account: runtime.alert.account.clone(),
         reason: reason.to_string(),
-        window,
+        window: Some(window),
         count: runtime.window.count,
         muted: is_muted,
         fired_at: acta_cadf::format_time(now),
-        message: message(runtime, &id, reason, window),
-        deliveries,
+        message: message(runtime, &id, reason, Some(window), late, now),
+        deliveries: if is_muted { Vec::new() } else { deliveries(&runtime.alert) },
         due_ns: now,
     };
-    match store.meta().record_firing(&firing).await {
+    if late && context.catching_up {
+        runtime.late.push(firing);
+        return true;
+    }
+    match context.store.meta().record_firing(&firing).await {
         Ok(true) => {
-            tracing::info!(alert = %runtime.alert.id, reason, count = firing.count, muted = is_muted, "alert fired");
-            alerts.outbox_wake.notify_one();
+            tracing::info!(alert = %runtime.alert.id, reason, count = firing.count, muted = is_muted, late, "alert fired");
+            context.alerts.outbox_wake.notify_one();
             true
         }
         Ok(false) => false,
@@ -473,7 +688,7 @@ pub(crate) async fn fire_test(store: &Store, alerts: &Alerts, alert: Alert, view
         count: 0,
         muted: false,
         fired_at: acta_cadf::format_time(now),
-        message: message(&runtime, &id, "test", None),
+        message: message(&runtime, &id, "test", None, false, now),
         deliveries: channels.into_iter().map(|channel| (uuid::Uuid::now_v7().simple().to_string(), channel)).collect(),
         due_ns: now,
     };

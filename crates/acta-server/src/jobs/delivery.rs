@@ -27,9 +27,18 @@ const POLL: Duration = Duration::from_secs(1);
 /// the send timeout) never holds up the others.
 pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: tokio::sync::watch::Receiver<bool>) {
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    // Sent and recorded; leave `in_flight` only before the next read of the outbox: a read begun before the
+    // record committed may still list them as pending, and would send them a second time.
+    let finished: Arc<Mutex<Vec<String>>> = Arc::default();
     loop {
         if *stopping.borrow() {
             return;
+        }
+        let done: Vec<String> = finished.lock().map(|mut done| std::mem::take(&mut *done)).unwrap_or_default();
+        if let Ok(mut set) = in_flight.lock() {
+            for id in &done {
+                set.remove(id);
+            }
         }
         let now = crate::clock::now_ns();
         let due = match store.meta().due_deliveries(now, BATCH).await {
@@ -44,12 +53,12 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
             if !newly {
                 continue;
             }
-            let (store, alerts, in_flight) = (store.clone(), alerts.clone(), in_flight.clone());
+            let (store, alerts, finished) = (store.clone(), alerts.clone(), finished.clone());
             tokio::spawn(async move {
                 let id = delivery.id.clone();
                 deliver(&store, &alerts, delivery, message).await;
-                if let Ok(mut set) = in_flight.lock() {
-                    set.remove(&id);
+                if let Ok(mut done) = finished.lock() {
+                    done.push(id);
                 }
                 // A failed attempt may be due again soon: look at the outbox again.
                 alerts.outbox_wake.notify_one();

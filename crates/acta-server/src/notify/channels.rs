@@ -239,6 +239,10 @@ pub(crate) async fn send(
                     "custom_details": {
                         "view": message["view"]["name"], "query": message["view"]["query"],
                         "count": message["count"], "window": message["window"]["length"],
+                        "window_start": message["window"]["start"].as_i64().map(acta_cadf::format_time),
+                        "window_end": message["window"]["end"].as_i64().map(acta_cadf::format_time),
+                        "late": render::is_late(message), "evaluated_at": message["evaluated_at"],
+                        "late_windows": render::late_summary(message),
                     },
                 },
             });

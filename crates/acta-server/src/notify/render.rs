@@ -53,8 +53,29 @@ pub(crate) fn event_line(event: &Value, zone: &jiff::tz::TimeZone) -> String {
     format!("{time}  {}  {}  {}", field("action"), field("outcome"), field("message")).trim_end().to_string()
 }
 
-/// One line saying what happened.
+/// Whether the firing was evaluated late: its window ended (or its threshold was reached) while Acta was down.
+pub(crate) fn is_late(message: &Value) -> bool {
+    message["late"].as_bool().unwrap_or(false)
+}
+
+/// How many late windows a late notification stands for (1 when it is not a summary).
+fn late_windows(message: &Value) -> i64 {
+    message.pointer("/late_windows/count").and_then(Value::as_i64).unwrap_or(1)
+}
+
+/// One line saying what happened; a late firing says so first.
 pub(crate) fn summary(message: &Value) -> String {
+    let what = what_happened(message);
+    if !is_late(message) {
+        return what;
+    }
+    match late_windows(message) {
+        0 | 1 => format!("[late] {what}"),
+        more => format!("[late, {more} windows] {what}"),
+    }
+}
+
+fn what_happened(message: &Value) -> String {
     let name = text(message, "/alert/name");
     let view = text(message, "/view/name");
     let window = text(message, "/window/length");
@@ -77,6 +98,38 @@ fn window_lines(message: &Value, zone: &jiff::tz::TimeZone) -> String {
         (Some(start), Some(end)) => format!("{} to {}", local_time(start, zone), local_time(end, zone)),
         _ => "none (test)".to_string(),
     }
+}
+
+/// A late firing's lines: when it was evaluated and, for a summary, the windows it stands for.
+fn late_lines(message: &Value, zone: &jiff::tz::TimeZone) -> String {
+    if !is_late(message) {
+        return String::new();
+    }
+    let evaluated = text(message, "/evaluated_at");
+    let evaluated = acta_cadf::parse_time(evaluated).map_or_else(|_| evaluated.to_string(), |ns| local_time(ns, zone));
+    let mut lines = format!("Late: evaluated at {evaluated}, after Acta was down when the window ended\n");
+    let range = |start: &str, end: &str| match (
+        message.pointer(start).and_then(Value::as_i64),
+        message.pointer(end).and_then(Value::as_i64),
+    ) {
+        (Some(start), Some(end)) => format!("{} to {}", local_time(start, zone), local_time(end, zone)),
+        _ => String::new(),
+    };
+    let windows = late_windows(message);
+    if windows > 1 {
+        lines.push_str(&format!(
+            "Late windows: {windows} windows met the condition while Acta was down, {} (each is in the alert's \
+             history; this notification stands for all)\n",
+            range("/late_windows/first_start", "/late_windows/last_end")
+        ));
+    }
+    if let Some(skipped) = message.pointer("/late_windows/not_evaluated/windows").and_then(Value::as_i64) {
+        lines.push_str(&format!(
+            "Not evaluated: {skipped} older windows, {} (more than a catch-up evaluates)\n",
+            range("/late_windows/not_evaluated/from", "/late_windows/not_evaluated/to")
+        ));
+    }
+    lines
 }
 
 fn condition(message: &Value) -> String {
@@ -106,6 +159,7 @@ pub(crate) fn email(message: &Value) -> (String, String) {
     body.push_str(&format!("Condition: {}\n", condition(message)));
     body.push_str(&format!("Matching events: {}\n", number(message, "/count")));
     body.push_str(&format!("Window: {}\n", window_lines(message, &zone)));
+    body.push_str(&late_lines(message, &zone));
     body.push_str(&format!("Time zone: {}\n", text(message, "/timezone")));
     let events = matches(message);
     if !events.is_empty() {
@@ -121,6 +175,11 @@ pub(crate) fn email(message: &Value) -> (String, String) {
 pub(crate) fn chat_text(message: &Value) -> String {
     let zone = zone(text(message, "/timezone"));
     let mut out = format!("*{}*\nQuery: `{}`", summary(message), text(message, "/view/query"));
+    let late = late_lines(message, &zone);
+    if !late.is_empty() {
+        out.push('\n');
+        out.push_str(late.trim_end());
+    }
     for event in matches(message) {
         out.push_str(&format!("\n• {}", event_line(event, &zone)));
     }
@@ -142,11 +201,39 @@ fn variables(message: &Value) -> Map<String, Value> {
     vars.insert("reason".into(), json!(text(message, "/reason")));
     vars.insert("window".into(), json!(text(message, "/window/length")));
     vars.insert("window_range".into(), json!(window_lines(message, &zone)));
+    let time = |pointer: &str| message.pointer(pointer).and_then(Value::as_i64).map(acta_cadf::format_time);
+    vars.insert("window_start".into(), json!(time("/window/start")));
+    vars.insert("window_end".into(), json!(time("/window/end")));
+    vars.insert("late".into(), json!(is_late(message)));
+    vars.insert("evaluated_at".into(), message["evaluated_at"].clone());
+    vars.insert("late_windows".into(), late_summary(message));
     vars.insert("timezone".into(), json!(text(message, "/timezone")));
     vars.insert("summary".into(), json!(summary(message)));
     vars.insert("first_line_object".into(), events.first().cloned().unwrap_or(Value::Null));
     vars.insert("lines".into(), Value::Array(events));
     vars
+}
+
+/// A late notification's summary with RFC 3339 times (`null` unless it stands for late windows).
+pub(crate) fn late_summary(message: &Value) -> Value {
+    let summary = &message["late_windows"];
+    if summary.is_null() {
+        return Value::Null;
+    }
+    let time = |pointer: &str| summary.pointer(pointer).and_then(Value::as_i64).map(acta_cadf::format_time);
+    let mut out = json!({
+        "count": summary["count"],
+        "first_start": time("/first_start"),
+        "last_end": time("/last_end"),
+    });
+    if !summary["not_evaluated"].is_null() {
+        out["not_evaluated"] = json!({
+            "windows": summary["not_evaluated"]["windows"],
+            "from": time("/not_evaluated/from"),
+            "to": time("/not_evaluated/to"),
+        });
+    }
+    out
 }
 
 /// The default webhook body: every variable.
@@ -247,6 +334,28 @@ mod tests {
         assert_eq!(body["first"]["message"], "IAM Identity Service: delete user-apikey k1");
         assert_eq!(body["text"], "key deletions: 2 on (action user-apikey.delete) -login");
         assert_eq!(body["keep"], "{{unknown}}");
+    }
+
+    #[test]
+    fn a_late_notification_says_so_in_every_format() {
+        let mut late = message("UTC");
+        late["late"] = json!(true);
+        late["evaluated_at"] = json!("2026-11-21T12:00:00Z");
+        late["late_windows"] = json!({"count": 3, "first_start": 1_795_255_200_000_000_000_i64, "last_end": 1_795_265_999_000_000_000_i64});
+        assert!(summary(&late).starts_with("[late, 3 windows] key deletions"), "{}", summary(&late));
+        let (subject, body) = email(&late);
+        assert!(subject.contains("[late, 3 windows]"), "{subject}");
+        assert!(body.contains("Late: evaluated at 2026-11-21 12:00:00 UTC"), "{body}");
+        assert!(body.contains("Late windows: 3 windows"), "{body}");
+        assert!(chat_text(&late).contains("Late: evaluated at"), "{}", chat_text(&late));
+        let webhook = default_webhook_body(&late);
+        assert_eq!(webhook["late"], true);
+        assert_eq!(webhook["evaluated_at"], "2026-11-21T12:00:00Z");
+        assert_eq!(webhook["window_start"], "2026-11-21T10:00:00.000000000Z");
+        assert_eq!(webhook["late_windows"]["count"], 3);
+        let on_time = default_webhook_body(&message("UTC"));
+        assert_eq!(on_time["late"], false);
+        assert!(!summary(&message("UTC")).contains("late"));
     }
 
     #[test]
