@@ -15,7 +15,10 @@ pub(crate) const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 /// Fails the operations the test arms, on paths containing a given text, with an error of the
 /// armed kind (`Other` unless said).
 #[derive(Clone, Default)]
-pub(crate) struct Faults(Arc<Mutex<Option<(IoOp, &'static str, io::ErrorKind)>>>);
+pub(crate) struct Faults(Arc<Mutex<Option<Fault>>>);
+
+/// An armed fault: the operation, a text its path contains, the error's kind.
+type Fault = (IoOp, &'static str, io::ErrorKind);
 
 impl Faults {
     pub(crate) fn arm(&self, op: IoOp, path_contains: &'static str) {
