@@ -542,8 +542,9 @@ async fn an_absence_window_that_passed_while_the_server_was_stopped_fires_once_a
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_presence_threshold_reached_before_a_stop_fires_once_after_restart_marked_late() {
+/// An at-end presence alert (2 in a window) on 2-second windows, with `matching` events sent and the server
+/// stopped at once: the receiver, the stopped server, the manager's key, the alert, and when it was made.
+async fn presence_alert_stopped_after(matching_events: usize) -> (HttpReceiver, TestServer, String, String, Instant) {
     let receiver = HttpReceiver::start().await;
     let mut server = TestServer::start_with_alerts(two_second_windows()).await;
     let key = account_with_manager(&server, "acme").await.key.unwrap();
@@ -554,8 +555,14 @@ async fn a_presence_threshold_reached_before_a_stop_fires_once_after_restart_mar
         .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "immediate": false,
                       "at_end": true, "channels": [webhook(&receiver)]}))
         .await;
-    user.send(matching(2)).await;
+    user.send(matching(matching_events)).await;
     server.running.take().unwrap().stop().await.expect("stop");
+    (receiver, server, key, alert, before)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_threshold_reached_before_a_stop_fires_once_after_restart_marked_late() {
+    let (receiver, mut server, key, alert, before) = presence_alert_stopped_after(2).await;
     assert!(before.elapsed() < Duration::from_millis(1800), "the window ended before the stop");
     assert!(receiver.requests().is_empty(), "fired before its window ended");
     sleep_past_windows(before, 1).await;
@@ -578,18 +585,7 @@ async fn a_presence_threshold_reached_before_a_stop_fires_once_after_restart_mar
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_twice_after_a_downtime_does_not_fire_a_window_twice() {
-    let receiver = HttpReceiver::start().await;
-    let mut server = TestServer::start_with_alerts(two_second_windows()).await;
-    let key = account_with_manager(&server, "acme").await.key.unwrap();
-    let user = server.with_key(&key);
-    let view = user.view("widgets", "action:svc.widget.delete").await;
-    let before = Instant::now();
-    let alert = user
-        .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "immediate": false,
-                      "at_end": true, "channels": [webhook(&receiver)]}))
-        .await;
-    user.send(matching(3)).await;
-    server.running.take().unwrap().stop().await.expect("stop");
+    let (receiver, mut server, key, alert, before) = presence_alert_stopped_after(3).await;
     sleep_past_windows(before, 1).await;
     server.restart().await;
     assert_eq!(receiver.wait_for(1, Duration::from_secs(5)).await.len(), 1, "no late notification");

@@ -110,9 +110,17 @@ pub struct StorageHealth {
 impl StorageHealth {
     /// Whether client batches are refused for want of space (the device is full, or below the reserve).
     pub fn short_of_space(&self) -> bool {
-        self.log_no_space_since_ns.is_some()
-            || (self.min_free_bytes > 0 && self.free_bytes.is_some_and(|free| free < self.min_free_bytes))
+        self.log_no_space_since_ns.is_some() || self.below_reserve()
     }
+
+    /// Whether fewer bytes are free than the reserve (never, without a reserve or a reading).
+    pub fn below_reserve(&self) -> bool {
+        below_reserve(self.free_bytes, self.min_free_bytes)
+    }
+}
+
+fn below_reserve(free: Option<u64>, min: u64) -> bool {
+    min > 0 && free.is_some_and(|free| free < min)
 }
 
 /// How to open a store.
@@ -252,7 +260,7 @@ impl Store {
             return Ok(());
         }
         match self.free_bytes() {
-            Some(free) if free < self.min_free_bytes => {
+            Some(free) if below_reserve(Some(free), self.min_free_bytes) => {
                 Err(StoreError::LowSpace { path: self.dir.clone(), free, min: self.min_free_bytes })
             }
             _ => Ok(()),

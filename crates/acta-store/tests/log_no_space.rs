@@ -17,12 +17,18 @@ fn is_no_space<T>(result: &Result<T, LogError>) -> bool {
     matches!(result, Err(LogError::NoSpace { .. }))
 }
 
-#[test]
-fn a_write_that_finds_the_device_full_refuses_the_batch_without_poisoning() {
+/// A log on a fresh directory whose file operations the returned `Faults` can make fail.
+fn open_with_faults() -> (tempfile::TempDir, FakeClock, Faults, Log) {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");
     let faults = Faults::default();
     let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    (dir, clock, faults, log)
+}
+
+#[test]
+fn a_write_that_finds_the_device_full_refuses_the_batch_without_poisoning() {
+    let (_dir, _clock, faults, log) = open_with_faults();
     log.append(INSTANCE, records(0..3)).unwrap();
 
     faults.arm_with(IoOp::Write, ".log", ErrorKind::StorageFull);
@@ -34,10 +40,7 @@ fn a_write_that_finds_the_device_full_refuses_the_batch_without_poisoning() {
 
 #[test]
 fn the_log_accepts_again_once_space_is_back_with_no_gap_in_sequence_numbers() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::at_noon("2024-03-10");
-    let faults = Faults::default();
-    let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    let (_dir, clock, faults, log) = open_with_faults();
     log.append(INSTANCE, records(0..3)).unwrap();
     faults.arm_with(IoOp::Write, ".log", ErrorKind::StorageFull);
     assert!(is_no_space(&log.append(INSTANCE, records(3..6))));
@@ -52,10 +55,7 @@ fn the_log_accepts_again_once_space_is_back_with_no_gap_in_sequence_numbers() {
 
 #[test]
 fn a_quota_exceeded_counts_as_a_full_device() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::at_noon("2024-03-10");
-    let faults = Faults::default();
-    let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    let (_dir, _clock, faults, log) = open_with_faults();
     log.append(INSTANCE, records(0..1)).unwrap();
 
     faults.arm_with(IoOp::Write, ".log", ErrorKind::QuotaExceeded);
@@ -66,10 +66,7 @@ fn a_quota_exceeded_counts_as_a_full_device() {
 
 #[test]
 fn the_log_says_since_when_it_lacks_space_until_a_batch_is_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::at_noon("2024-03-10");
-    let faults = Faults::default();
-    let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    let (_dir, clock, faults, log) = open_with_faults();
     assert_eq!(log.no_space_since(), None);
 
     faults.arm_with(IoOp::Write, ".log", ErrorKind::StorageFull);
@@ -86,10 +83,7 @@ fn the_log_says_since_when_it_lacks_space_until_a_batch_is_stored() {
 
 #[test]
 fn a_new_instance_whose_first_segment_cannot_be_created_starts_at_seq_one_later() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::at_noon("2024-03-10");
-    let faults = Faults::default();
-    let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    let (_dir, _clock, faults, log) = open_with_faults();
 
     faults.arm_with(IoOp::Create, ".log", ErrorKind::StorageFull);
     assert!(is_no_space(&log.append("new-instance", records(0..2))));
@@ -125,10 +119,7 @@ fn a_new_days_segment_refused_for_want_of_space_leaves_no_file_and_reopens_clean
 #[test]
 fn a_sync_that_reports_a_full_device_still_poisons_the_log() {
     // After a failed fsync the kernel may have dropped the pages: whatever the error says, nothing is retried.
-    let dir = tempfile::tempdir().unwrap();
-    let clock = FakeClock::at_noon("2024-03-10");
-    let faults = Faults::default();
-    let log = Log::open(dir.path(), faults.options(&clock)).unwrap();
+    let (_dir, _clock, faults, log) = open_with_faults();
     log.append(INSTANCE, records(0..1)).unwrap();
 
     faults.arm_with(IoOp::Sync, ".log", ErrorKind::StorageFull);

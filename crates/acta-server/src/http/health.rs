@@ -50,8 +50,7 @@ fn body(health: &StorageHealth, status: &str) -> Value {
             "action": "free space on the device; batches are accepted again at once, with no restart",
         }));
     }
-    let below_reserve = health.min_free_bytes > 0 && health.free_bytes.is_some_and(|free| free < health.min_free_bytes);
-    if below_reserve {
+    if health.below_reserve() {
         problems.push(json!({
             "part": "disk",
             "state": "below_reserve",
