@@ -342,6 +342,52 @@ async fn a_created_board_and_key_answer_as_documented() {
     server.stop().await;
 }
 
+#[test]
+fn every_operation_documents_the_answers_of_the_limits() {
+    let document = document();
+    for (method, path) in document_operations(&document) {
+        let operation = &document["paths"][&path][&method];
+        let responses = operation["responses"].as_object().expect("responses");
+        assert!(responses.contains_key("408"), "{method} {path} does not document the request timeout (408)");
+        let keyed = operation.get("security").is_none_or(|security| security != &json!([]));
+        if keyed {
+            assert!(responses.contains_key("429"), "{method} {path} needs a key but does not document its rate (429)");
+        }
+        if method != "get" {
+            assert!(responses.contains_key("507"), "{method} {path} writes but does not document a full disk (507)");
+        }
+        for status in ["429", "507"] {
+            if let Some(response) = responses.get(status) {
+                let response = resolved(&document, response);
+                assert!(
+                    response["headers"]["Retry-After"].is_object(),
+                    "{method} {path} {status} does not document Retry-After"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_answers_as_documented() {
+    let limits = acta_server::Limits { key_rate_per_second: 1, key_rate_burst: 2, ..acta_server::Limits::default() };
+    let server = TestServer::start_with(limits).await;
+    let document = document();
+    let mut refused = None;
+    for _ in 0..10 {
+        let response = server.get("/v1/views").send().await.unwrap();
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let response = refused.expect("ten requests at once never went over a rate of 1/s with a burst of 2");
+    let retry_after = response.headers().get("retry-after").and_then(|value| value.to_str().ok()).map(str::to_owned);
+    assert!(retry_after.is_some_and(|value| value.parse::<u64>().is_ok()), "no Retry-After in seconds");
+    assert_documented(&document, "get", "/v1/views", 429, &response.json().await.unwrap());
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn refusals_answer_the_documented_error_shape() {
     let server = TestServer::start().await;
