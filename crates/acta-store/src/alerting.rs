@@ -258,7 +258,7 @@ impl Meta {
 
     /// Deletes a view; a view with alerts attached is a conflict (delete them first).
     pub async fn delete_view(&self, account: &str, id: &str) -> Result<(), MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         let attached: i64 = sqlx::query("SELECT COUNT(*) AS n FROM alerts WHERE account_id = ? AND view_id = ?")
             .bind(account)
             .bind(id)
@@ -382,7 +382,7 @@ impl Meta {
 
     /// Deletes an alert; its history stays, its pending notifications are cancelled.
     pub async fn delete_alert(&self, account: &str, id: &str) -> Result<(), MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query("DELETE FROM alerts WHERE account_id = ? AND id = ?")
             .bind(account)
             .bind(id)
@@ -401,7 +401,7 @@ impl Meta {
 
     /// Records that the checks of alerts ran up to their `until_ns`, `(alert, until_ns)`, in one transaction.
     pub async fn set_alerts_evaluated(&self, marks: &[(String, i64)]) -> Result<(), MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         for (alert, until_ns) in marks {
             sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
                 .bind(until_ns)
@@ -416,7 +416,7 @@ impl Meta {
     /// Records a firing and its outbox rows in one transaction. Returns `false`, writing nothing, when the
     /// alert already fired for that window. An end-of-window firing also moves `evaluated_until_ns`.
     pub async fn record_firing(&self, firing: &NewFiring) -> Result<bool, MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         if !insert_firing(&mut tx, firing).await? {
             return Ok(false);
         }
@@ -455,7 +455,7 @@ impl Meta {
         firings: &[NewFiring],
         evaluated_until_ns: i64,
     ) -> Result<usize, MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         let mut recorded = 0;
         for firing in firings {
             if !insert_firing(&mut tx, firing).await? {
@@ -507,7 +507,7 @@ impl Meta {
     /// transaction, so the history and the outbox never disagree.
     pub async fn record_attempt(&self, delivery: &Delivery, outcome: &AttemptOutcome) -> Result<(), MetaError> {
         let attempt = delivery.attempts + 1;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO alert_attempts (outbox_id, alert_id, account_id, attempt, at, ok, detail)
              VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -105,7 +105,7 @@ impl Meta {
     /// Gives `account` the predefined `boards` unless it had them before: returns whether it did now. A board
     /// whose name the account already uses is left out (the user's board keeps its name).
     pub async fn give_predefined_boards(&self, account: &str, boards: &[Board], now: &str) -> Result<bool, MetaError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         let given = sqlx::query("SELECT 1 FROM predefined_boards_given WHERE account_id = ?")
             .bind(account)
             .fetch_optional(&mut *tx)

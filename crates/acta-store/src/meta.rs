@@ -339,6 +339,13 @@ impl Meta {
         &self.pool
     }
 
+    /// A transaction that writes. It takes the database's write lock when it begins (`BEGIN IMMEDIATE`, waiting
+    /// its turn up to the busy timeout): a deferred transaction that reads and then writes is refused at once
+    /// with "database is locked" when another writer committed after its read, and no wait helps it then.
+    pub(crate) async fn write_transaction(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, MetaError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
