@@ -401,34 +401,35 @@ impl Meta {
 
     /// Records that the checks of alerts ran up to their `until_ns`, `(alert, until_ns)`, in one transaction.
     pub async fn set_alerts_evaluated(&self, marks: &[(String, i64)]) -> Result<(), MetaError> {
-        let mut tx = self.write_transaction().await?;
-        for (alert, until_ns) in marks {
-            sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
-                .bind(until_ns)
-                .bind(alert)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.record_firings(&[], marks).await.map(drop)
     }
 
     /// Records a firing and its outbox rows in one transaction. Returns `false`, writing nothing, when the
     /// alert already fired for that window. An end-of-window firing also moves `evaluated_until_ns`.
     pub async fn record_firing(&self, firing: &NewFiring) -> Result<bool, MetaError> {
+        let recorded = self.record_firings(std::slice::from_ref(firing), &[]).await?;
+        Ok(recorded.first().copied().unwrap_or(false))
+    }
+
+    /// Records firings, in order, each with its outbox rows (skipped when its alert already fired for that
+    /// window; an end-of-window firing moves its alert's `evaluated_until_ns`), then moves the marks
+    /// `(alert, until_ns)`, all in one transaction: one commit for what several alerts did at once. Returns,
+    /// per firing, whether it was recorded.
+    pub async fn record_firings(&self, firings: &[NewFiring], marks: &[(String, i64)]) -> Result<Vec<bool>, MetaError> {
         let mut tx = self.write_transaction().await?;
-        if !insert_firing(&mut tx, firing).await? {
-            return Ok(false);
+        let mut recorded = Vec::with_capacity(firings.len());
+        for firing in firings {
+            let inserted = insert_firing(&mut tx, firing).await?;
+            if let (true, Some((_, end)), "at_end" | "absence") = (inserted, firing.window, firing.reason.as_str()) {
+                move_mark(&mut tx, &firing.alert, end).await?;
+            }
+            recorded.push(inserted);
         }
-        if let (Some((_, end)), "at_end" | "absence") = (firing.window, firing.reason.as_str()) {
-            sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
-                .bind(end)
-                .bind(&firing.alert)
-                .execute(&mut *tx)
-                .await?;
+        for (alert, until_ns) in marks {
+            move_mark(&mut tx, alert, *until_ns).await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     /// The window starts in `[from_ns, to_ns]` for which the alert already has a firing.
@@ -455,21 +456,8 @@ impl Meta {
         firings: &[NewFiring],
         evaluated_until_ns: i64,
     ) -> Result<usize, MetaError> {
-        let mut tx = self.write_transaction().await?;
-        let mut recorded = 0;
-        for firing in firings {
-            if !insert_firing(&mut tx, firing).await? {
-                continue;
-            }
-            recorded += 1;
-        }
-        sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
-            .bind(evaluated_until_ns)
-            .bind(alert)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(recorded)
+        let recorded = self.record_firings(firings, &[(alert.to_string(), evaluated_until_ns)]).await?;
+        Ok(recorded.into_iter().filter(|recorded| *recorded).count())
     }
 
     /// Pending deliveries due at `now_ns`, oldest first, with their firing's message.
@@ -598,6 +586,16 @@ impl Meta {
 }
 
 /// Inserts a firing and its outbox rows; `false`, inserting nothing, when its window already fired.
+/// Moves an alert's `evaluated_until_ns` forward (never back).
+async fn move_mark(tx: &mut sqlx::SqliteConnection, alert: &str, until_ns: i64) -> Result<(), MetaError> {
+    sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
+        .bind(until_ns)
+        .bind(alert)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> Result<bool, MetaError> {
     let inserted = sqlx::query(
         "INSERT OR IGNORE INTO alert_firings

@@ -7,9 +7,12 @@
 //! fired, absence fires if it stayed below N. The `UNIQUE (alert, window)` firing row makes "at most once per
 //! window" hold across restarts.
 //!
+//! Firings and marks are recorded by [`alert_writer`], off the engine's path: the engine never waits for a
+//! disk sync while events arrive.
+//!
 //! Restart: window state is not persisted; it is recounted from the log. Each alert's `evaluated_until_ns` (in
-//! the metadata database) is the end of the last window whose checks ran; it moves when a window closes, in the
-//! same transaction as an end-of-window firing. At start the engine notes each instance's last durable seq,
+//! the metadata database) is the end of the last window whose checks ran; it moves when a window closes,
+//! committed after (or with) every firing the engine made before. At start the engine notes each instance's last durable seq,
 //! replays the records that arrived since the oldest window still to evaluate (the one after the mark, at most
 //! [`MAX_CATCH_UP_WINDOWS`] windows back), closes every window that ended meanwhile, empty ones included (an
 //! absence), then takes live events with higher seqs only. The log is exact and ordered by arrival, which the
@@ -37,6 +40,7 @@ use acta_store::{Alert, NewFiring, Store, View};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use super::alert_writer::{self, Write};
 use crate::notify::Alerts;
 use acta_store::{InstanceScope, LiveEvent, Record};
 
@@ -82,8 +86,8 @@ struct Runtime {
 
 /// What closing windows and firing need besides the alert.
 struct Context<'a> {
-    store: &'a Store,
-    alerts: &'a Alerts,
+    /// Where firings go to be recorded, off the engine's path.
+    writes: &'a mpsc::UnboundedSender<Write>,
     /// When this engine started: a condition met before it is reported late.
     started_ns: i64,
     /// Late firings are collected rather than recorded (the start-up catch-up).
@@ -153,6 +157,7 @@ struct Engine {
     catching_up: bool,
     /// When the marks were last written.
     marks_written_ns: i64,
+    writes: mpsc::UnboundedSender<Write>,
 }
 
 /// Runs the engine until the server stops. `live` must have subscribed before the server accepts events.
@@ -164,9 +169,11 @@ pub(crate) async fn run(
     mut stopping: watch::Receiver<bool>,
 ) {
     let started_ns = crate::clock::now_ns();
+    let (writes, writer) = alert_writer::spawn(store.clone(), alerts.clone());
     let mut engine = Engine {
         store,
         alerts,
+        writes,
         by_account: HashMap::new(),
         counted: HashMap::new(),
         started_ns,
@@ -188,7 +195,7 @@ pub(crate) async fn run(
             biased;
             () = super::stopped(&mut stopping) => {
                 engine.write_marks().await;
-                return;
+                break;
             }
             Some(reply) = reloads.recv() => {
                 engine.load(false).await;
@@ -200,13 +207,18 @@ pub(crate) async fn run(
                     tracing::warn!(missed, "the alert engine fell behind the live bus; reading those events from the log");
                     engine.catch_up().await;
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = tokio::time::sleep(wait) => engine.tick(crate::clock::now_ns()).await,
         }
         if crate::clock::now_ns() - engine.marks_written_ns >= MARK_WRITE_INTERVAL_NS {
             engine.write_marks().await;
         }
+    }
+    // The writer ends once it has committed what the engine sent and the engine's sender is gone.
+    drop(engine);
+    if let Err(error) = writer.await {
+        tracing::error!(%error, "the alert writer ended abnormally");
     }
 }
 
@@ -396,39 +408,29 @@ impl Engine {
                 }
             }
         });
-        let context = Context {
-            store: &self.store,
-            alerts: &self.alerts,
-            started_ns: self.started_ns,
-            catching_up: self.catching_up,
-        };
+        let context = Context { writes: &self.writes, started_ns: self.started_ns, catching_up: self.catching_up };
         for (index, closes_window, matches) in to_fire {
             let Some(runtime) = self.by_account.get_mut(&seen.account).and_then(|r| r.get_mut(index)) else {
                 continue;
             };
             if closes_window {
-                close_windows(&context, runtime, seen.received_ns).await;
+                close_windows(&context, runtime, seen.received_ns);
                 // Now in the event's window: count it there if it matches.
                 if !matches {
                     continue;
                 }
             }
-            count_match(&context, runtime, seen).await;
+            count_match(&context, runtime, seen);
         }
     }
 
     /// Closes every window that ended at least the grace period before `now`.
     async fn tick(&mut self, now: i64) {
         let horizon = now - LATE_EVENT_GRACE_NS;
-        let context = Context {
-            store: &self.store,
-            alerts: &self.alerts,
-            started_ns: self.started_ns,
-            catching_up: self.catching_up,
-        };
+        let context = Context { writes: &self.writes, started_ns: self.started_ns, catching_up: self.catching_up };
         for runtime in self.by_account.values_mut().flatten() {
             if horizon >= runtime.window.end {
-                close_windows(&context, runtime, horizon).await;
+                close_windows(&context, runtime, horizon);
             }
         }
     }
@@ -491,8 +493,9 @@ impl Engine {
         if moved.is_empty() {
             return;
         }
-        if let Err(error) = self.store.meta().set_alerts_evaluated(&moved).await {
-            tracing::error!(%error, "recording evaluated alert windows");
+        // The writer commits them after every firing sent before, and tries again until it can.
+        if self.writes.send(Write::Marks(moved)).is_err() {
+            tracing::error!("the alert writer has stopped; marks not recorded");
             return;
         }
         for runtime in self.by_account.values_mut().flatten() {
@@ -536,7 +539,7 @@ fn deliveries(alert: &Alert) -> Vec<(String, Value)> {
     channels.into_iter().map(|channel| (uuid::Uuid::now_v7().simple().to_string(), channel)).collect()
 }
 
-async fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEvent) {
+fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEvent) {
     runtime.window.count += 1;
     if runtime.window.samples.len() < MAX_SAMPLES {
         let mut event = (*seen.value).clone();
@@ -553,7 +556,7 @@ async fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEv
     if alert.kind == "presence" && alert.immediate && !runtime.window.fired && runtime.window.count >= alert.threshold {
         let window = (runtime.window.start, runtime.window.end);
         // Late when the threshold was reached by events accepted before this engine started.
-        fire(context, runtime, "immediate", window, seen.received_ns < context.started_ns).await;
+        fire(context, runtime, "immediate", window, seen.received_ns < context.started_ns);
         // Fired now or (after a restart) already: either way not again in this window.
         runtime.window.fired = true;
     }
@@ -562,17 +565,17 @@ async fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEv
 /// Runs the end-of-window checks of the current window and of every later one that ended by `at` (an empty
 /// window counts 0: absence fires for it), then moves to the window holding `at`. More than
 /// [`MAX_CATCH_UP_WINDOWS`] ended windows (the clock jumped, the host slept) are skipped, logged.
-async fn close_windows(context: &Context<'_>, runtime: &mut Runtime, at: i64) {
+fn close_windows(context: &Context<'_>, runtime: &mut Runtime, at: i64) {
     let behind = (at - runtime.window.end).div_euclid(runtime.window_ns);
     if behind > MAX_CATCH_UP_WINDOWS {
-        close_window(context, runtime).await;
+        close_window(context, runtime);
         tracing::warn!(alert = %runtime.alert.id, windows = behind - MAX_CATCH_UP_WINDOWS,
                        "the clock moved past more windows than are evaluated at once; the oldest are not");
         let oldest = runtime.window_at(at - MAX_CATCH_UP_WINDOWS * runtime.window_ns);
         runtime.window = oldest;
     }
     loop {
-        close_window(context, runtime).await;
+        close_window(context, runtime);
         let next = runtime.window.end;
         runtime.window =
             Window { start: next, end: next + runtime.window_ns, count: 0, fired: false, samples: Vec::new() };
@@ -583,7 +586,7 @@ async fn close_windows(context: &Context<'_>, runtime: &mut Runtime, at: i64) {
 }
 
 /// Runs the end-of-window checks of the current window (once) and moves the alert's mark past it.
-async fn close_window(context: &Context<'_>, runtime: &mut Runtime) {
+fn close_window(context: &Context<'_>, runtime: &mut Runtime) {
     let (start, end) = (runtime.window.start, runtime.window.end);
     if end <= runtime.alert.evaluated_until_ns {
         return;
@@ -596,14 +599,10 @@ async fn close_window(context: &Context<'_>, runtime: &mut Runtime) {
         "absence" if runtime.window.count < alert.threshold => Some("absence"),
         _ => None,
     };
-    let recorded = match reason {
-        Some(reason) => fire(context, runtime, reason, (start, end), end < context.started_ns).await,
-        None => false,
-    };
-    // An end-of-window firing moved the mark in its transaction; otherwise it is written with the others soon.
-    if recorded && !context.catching_up {
-        runtime.saved_mark = runtime.saved_mark.max(end);
+    if let Some(reason) = reason {
+        fire(context, runtime, reason, (start, end), end < context.started_ns);
     }
+    // Written with the others soon (a firing's transaction also moves it).
     runtime.alert.evaluated_until_ns = end;
 }
 
@@ -634,11 +633,10 @@ fn message(runtime: &Runtime, firing: &str, reason: &str, window: Option<(i64, i
     })
 }
 
-/// Records a firing with one outbox row per channel (none when muted) in one transaction and wakes the
-/// delivery worker; a late firing found while catching up is kept to be recorded with the others (see
-/// [`Engine::record_late`]). Returns whether a firing was recorded or kept (false: this window already fired,
-/// or an error).
-async fn fire(context: &Context<'_>, runtime: &mut Runtime, reason: &str, window: (i64, i64), late: bool) -> bool {
+/// Sends a firing with one outbox row per channel (none when muted) to be recorded in one transaction (see
+/// [`alert_writer`]); a late firing found while catching up is kept to be recorded with the others (see
+/// [`Engine::record_late`]).
+fn fire(context: &Context<'_>, runtime: &mut Runtime, reason: &str, window: (i64, i64), late: bool) {
     let now = crate::clock::now_ns();
     let id = uuid::Uuid::now_v7().simple().to_string();
     let is_muted = muted(&runtime.alert, now);
@@ -657,19 +655,8 @@ async fn fire(context: &Context<'_>, runtime: &mut Runtime, reason: &str, window
     };
     if late && context.catching_up {
         runtime.late.push(firing);
-        return true;
-    }
-    match context.store.meta().record_firing(&firing).await {
-        Ok(true) => {
-            tracing::info!(alert = %runtime.alert.id, reason, count = firing.count, muted = is_muted, late, "alert fired");
-            context.alerts.outbox_wake.notify_one();
-            true
-        }
-        Ok(false) => false,
-        Err(error) => {
-            tracing::error!(%error, alert = %runtime.alert.id, "recording a firing");
-            false
-        }
+    } else if context.writes.send(Write::Firing(Box::new(firing))).is_err() {
+        tracing::error!(alert = %runtime.alert.id, "the alert writer has stopped; firing not recorded");
     }
 }
 

@@ -3,11 +3,13 @@
 //!
 //! - [`retention`]: archive sealed segments, then delete what each instance's plan no longer keeps.
 //! - [`archive`]: the copy of one sealed day into an archive, read back before it counts.
-//! - [`alert_engine`]: counts matching events per alert window and records firings.
+//! - [`alert_engine`]: counts matching events per alert window and fires.
+//! - [`alert_writer`]: records the engine's firings and marks, off its path, several in one commit.
 //! - [`delivery`]: sends the notifications of the durable outbox, with retries.
 //! - [`sealer`]: seals finished days of quiet instances.
 
 pub mod alert_engine;
+pub mod alert_writer;
 pub mod archive;
 pub mod delivery;
 pub mod retention;
