@@ -114,7 +114,13 @@ fn lists_take_no_spaces() {
 fn compound_conditions() {
     fails("code:(>=400 <500", 17, "expected ')' to close the conditions opened at column 6");
     fails("code:()", 7, "expected a condition inside '( )' after ':'");
-    fails("code:(a (b))", 9, "expected a condition; groups cannot nest inside a field's '( )'");
+    fails("code:(a (b)", 12, "expected ')' to close the conditions opened at column 6");
+    fails("code:(a ()", 10, "expected a condition inside '( )' after ':'");
+    fails("code:(a OR)", 11, "expected a condition after 'OR'");
+    fails("code:(a AND )", 13, "expected a condition after 'AND'");
+    fails("code:(NOT)", 10, "expected a condition after 'NOT'");
+    fails("code:(OR a)", 7, "expected a condition before 'OR'");
+    fails("code:(a && || b)", 12, "expected a condition before '||'");
     fails("code:([a,b])", 7, "expected a condition; lists cannot appear inside a field's '( )'");
     fails("code:(- 4)", 8, "expected a condition right after '-'");
     fails("code:(1)x", 9, "expected a space or ')' after ')'");
