@@ -34,6 +34,23 @@ fn nesting_check(depth: usize, column: usize) -> Result<(), QueryError> {
     Ok(())
 }
 
+/// A comparison's bound that is not a number: `message`, unless the text is a time (`2026-11-01`, `now-1d`),
+/// which Kibana users compare in the query but Acta takes as the search's time range.
+fn not_a_number(column: usize, after: &str, text: &str, message: String) -> QueryError {
+    let time =
+        text.starts_with("now") || (text.starts_with(|c: char| c.is_ascii_digit()) && text.contains(['-', ':', 'T']));
+    if time {
+        return error(
+            column,
+            format!(
+                "expected a number after '{after}', not a time: times are chosen with the time range (from and to), \
+                 not in the query"
+            ),
+        );
+    }
+    error(column, message)
+}
+
 /// Free text without a letter or digit: the tokenizer finds no word in it, so it would match every event.
 fn no_word(column: usize, text: &str) -> QueryError {
     const SHOWN: usize = 32;
@@ -314,7 +331,7 @@ impl Lexer {
         Ok(Token { kind, column, spelling })
     }
 
-    /// Whether Kibana's spaced comparison follows a field name: spaces, an operator, maybe spaces, a number.
+    /// Whether Kibana's spaced comparison follows a field name: spaces, an operator, then spaces or a number.
     fn spaced_comparison_ahead(&self) -> bool {
         let mut at = self.pos;
         while self.char_at(at).is_some_and(char::is_whitespace) {
@@ -330,8 +347,9 @@ impl Lexer {
             return false;
         };
         at += op.0.len();
-        while self.char_at(at).is_some_and(char::is_whitespace) {
-            at += 1;
+        // A lone operator would be refused anyway, so the comparison is what was meant; `a >b` stays free text.
+        if self.char_at(at).is_none_or(char::is_whitespace) {
+            return true;
         }
         let start = at;
         while self.char_at(at).is_some_and(|c| !ends_word(c)) {
@@ -352,8 +370,10 @@ impl Lexer {
         let column = self.column();
         let text = self.unquoted();
         let bound = parse_number(&text).ok_or_else(|| {
-            error(
+            not_a_number(
                 column,
+                spelling,
+                &text,
                 format!(
                     "expected a number after '{spelling}' (a comparison is written {name}:{spelling}400; quote text \
                      that holds '{spelling}' to search for it)"
@@ -586,7 +606,8 @@ impl Lexer {
     fn number(&mut self, after: &str) -> Result<f64, QueryError> {
         let column = self.column();
         let text = self.unquoted();
-        parse_number(&text).ok_or_else(|| error(column, format!("expected a number after '{after}'")))
+        parse_number(&text)
+            .ok_or_else(|| not_a_number(column, after, &text, format!("expected a number after '{after}'")))
     }
 
     /// `field:[a,b,"c d"]`: any of the values.

@@ -99,8 +99,29 @@ fn a_comparison_without_a_number_or_a_field_shows_the_acta_form() {
         "expected a number after '>' (a comparison is written x:>400; quote text that holds '>' to search for it)",
     );
     refused(">=400", 1, "expected a field before '>=': a comparison is written field:>=400");
-    refused("reason.reasonCode >= abc", 19, "expected a field before '>=': a comparison is written field:>=400");
-    refused("a <", 3, "expected a field before '<': a comparison is written field:<400");
+    refused(
+        "reason.reasonCode >= abc",
+        22,
+        "expected a number after '>=' (a comparison is written reason.reasonCode:>=400; quote text that holds \
+         '>=' to search for it)",
+    );
+    refused(
+        "a <",
+        4,
+        "expected a number after '<' (a comparison is written a:<400; quote text that holds '<' to search for it)",
+    );
+    refused("< 5", 1, "expected a field before '<': a comparison is written field:<400");
+    // Not an operator on its own: free text, as before.
+    same_as("a >b", "a b");
+}
+
+#[test]
+fn a_comparison_with_a_time_points_to_the_time_range() {
+    let message = "expected a number after '<', not a time: times are chosen with the time range (from and to), not \
+                   in the query";
+    refused("eventTime < 2026-11-01", 13, message);
+    refused("eventTime<now-1d", 11, message);
+    refused("eventTime:<2026-11-01T00:00:00Z", 12, message);
 }
 
 #[test]
