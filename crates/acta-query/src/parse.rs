@@ -128,12 +128,12 @@ struct Lexer {
 const COMPARISONS: [(&str, CmpOp); 4] = [(">=", CmpOp::Ge), ("<=", CmpOp::Le), (">", CmpOp::Gt), ("<", CmpOp::Lt)];
 
 /// A name that can stand before a comparison written without a colon (`reason.reasonCode>=400`): letters,
-/// digits, `_` and inner dots, starting with a letter or `_`. Narrow on purpose, so that free text such as
-/// `a->b` or `<html>` stays free text.
+/// digits, `_` and inner dots, starting with a letter, `_` or `@` (Kibana's `@timestamp`). Narrow on purpose, so
+/// that free text such as `a->b` or `<html>` stays free text.
 fn is_comparable_name(name: &[char]) -> bool {
-    name.first().is_some_and(|c| c.is_alphabetic() || *c == '_')
+    name.first().is_some_and(|c| c.is_alphabetic() || matches!(c, '_' | '@'))
         && name.last() != Some(&'.')
-        && name.iter().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.'))
+        && name[1..].iter().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.'))
         && !name.windows(2).any(|pair| pair == ['.', '.'])
 }
 

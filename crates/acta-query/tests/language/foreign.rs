@@ -121,6 +121,7 @@ fn a_comparison_with_a_time_points_to_the_time_range() {
                    in the query";
     refused("eventTime < 2026-11-01", 13, message);
     refused("eventTime<now-1d", 11, message);
+    refused("@timestamp < now-1d", 14, message);
     refused("eventTime:<2026-11-01T00:00:00Z", 12, message);
 }
 
