@@ -201,7 +201,9 @@ describe('the Acta web console', () => {
     await help.waitForLoadState();
     assert.equal(new URL(help.url()).pathname, '/console/help/query');
     await help.getByRole('heading', {name: 'Coming from Kibana, Lucene or LogDNA', level: 2}).waitFor();
-    assert.match(await help.locator('pre', {hasText: '_exists_:reason'}).first().textContent(), /`reason:\*`/);
+    const exists = help.getByRole('row', {name: /^_exists_:reason/});
+    assert.deepEqual(await exists.locator('td').allTextContents(),
+      ['_exists_:reason (Lucene), reason:* (KQL)', 'reason:*', 'reason:*', 'yes']);
     assert.deepEqual(await help.evaluate(() => window.__cspViolations), []);
     await help.close();
     // The search page stays as it was, in its own tab.

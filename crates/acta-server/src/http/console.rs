@@ -42,9 +42,9 @@ pub(crate) async fn query_help() -> Response {
     response
 }
 
-/// Markdown as simple HTML: `#`, `##` and `###` lines become headings with anchors (`#errors`), everything else
-/// stays preformatted text, escaped. No markdown library and no script: the page only needs to be readable and
-/// linkable, within the console's CSP.
+/// Markdown as simple HTML: `#`, `##` and `###` lines become headings with anchors (`#errors`), tables become
+/// tables (code spans in them `<code>`), everything else stays preformatted text. All text is escaped. No markdown
+/// library and no script: the page only needs to be readable and linkable, within the console's CSP.
 fn help_page(title: &str, markdown: &str) -> String {
     let mut html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -55,7 +55,16 @@ fn help_page(title: &str, markdown: &str) -> String {
         escape_html(title)
     );
     let mut block: Vec<&str> = Vec::new();
+    let mut table: Vec<&str> = Vec::new();
     for line in markdown.lines() {
+        if line.starts_with('|') {
+            push_preformatted(&mut html, &block);
+            block.clear();
+            table.push(line);
+            continue;
+        }
+        push_table(&mut html, &table);
+        table.clear();
         let level = line.chars().take_while(|&c| c == '#').count();
         match line.get(level..).and_then(|rest| rest.strip_prefix(' ')) {
             Some(text) if (1..=3).contains(&level) => {
@@ -67,6 +76,7 @@ fn help_page(title: &str, markdown: &str) -> String {
             _ => block.push(line),
         }
     }
+    push_table(&mut html, &table);
     push_preformatted(&mut html, &block);
     html.push_str("</main>\n</body>\n</html>\n");
     html
@@ -81,6 +91,63 @@ fn push_preformatted(html: &mut String, lines: &[&str]) {
         html.push_str(&escape_html(&lines[first..=last].join("\n")));
         html.push_str("</pre>\n");
     }
+}
+
+/// The rows of a markdown table: the first is the header, a row of dashes after it is skipped.
+fn push_table(html: &mut String, rows: &[&str]) {
+    let Some((header, body)) = rows.split_first() else {
+        return;
+    };
+    let body = match body.split_first() {
+        Some((dashes, rest)) if dashes.chars().all(|c| matches!(c, '|' | '-' | ':' | ' ')) => rest,
+        _ => body,
+    };
+    html.push_str("<table>\n<thead><tr>");
+    for cell in table_cells(header) {
+        html.push_str(&format!("<th scope=\"col\">{}</th>", inline_code(&cell)));
+    }
+    html.push_str("</tr></thead>\n<tbody>\n");
+    for row in body {
+        html.push_str("<tr>");
+        for cell in table_cells(row) {
+            html.push_str(&format!("<td>{}</td>", inline_code(&cell)));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</tbody>\n</table>\n");
+}
+
+/// The cells of a table row; `\|` is a `|` inside a cell.
+fn table_cells(row: &str) -> Vec<String> {
+    let row = row.trim().trim_start_matches('|');
+    let row = row.strip_suffix('|').unwrap_or(row);
+    let mut cells = vec![String::new()];
+    let mut chars = row.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                chars.next();
+                if let Some(cell) = cells.last_mut() {
+                    cell.push('|');
+                }
+            }
+            '|' => cells.push(String::new()),
+            _ => {
+                if let Some(cell) = cells.last_mut() {
+                    cell.push(c);
+                }
+            }
+        }
+    }
+    cells.iter().map(|cell| cell.trim().to_string()).collect()
+}
+
+/// Escaped text with its `code spans` as `<code>`.
+fn inline_code(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, piece)| if i % 2 == 1 { format!("<code>{}</code>", escape_html(piece)) } else { escape_html(piece) })
+        .collect()
 }
 
 /// A heading's anchor: its letters and digits, lowercased, words joined by `-` (`Coming from Kibana, Lucene or
@@ -200,10 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn the_query_help_draws_tables_with_code_and_escaped_bars() {
+        let page = help_page("Help", "Text\n| query | means |\n|---|---|\n| `a \\|\\| b` | either <one> |\nMore\n");
+        assert!(page.contains("<pre>Text</pre>\n<table>"), "{page}");
+        assert!(
+            page.contains("<thead><tr><th scope=\"col\">query</th><th scope=\"col\">means</th></tr></thead>"),
+            "{page}"
+        );
+        assert!(page.contains("<tr><td><code>a || b</code></td><td>either &lt;one&gt;</td></tr>"), "{page}");
+        assert!(!page.contains("---"), "{page}");
+        assert!(page.contains("</table>\n<pre>More</pre>"), "{page}");
+    }
+
+    #[test]
     fn the_query_help_is_the_search_language_page() {
         let page = help_page("The Acta search language", QUERY_HELP);
         assert!(page.contains("<h2 id=\"errors\">Errors</h2>"), "{page}");
         assert!(page.contains("expected &#39;)&#39; to close the group opened at column N"), "{page}");
+        assert!(page.contains("<td><code>action:(delete OR create)</code></td>"), "{page}");
     }
 
     #[test]
