@@ -302,7 +302,10 @@ impl Lexer {
             "||" => (Kind::Or, "||"),
             "NOT" => (Kind::Not, "NOT"),
             _ => {
-                self.count_term(column)?;
+                // The parser counts `and`, `or` and `not` when it takes them as words.
+                if !matches!(word.as_str(), "and" | "or" | "not") {
+                    self.count_term(column)?;
+                }
                 if let Some(op) = comparison_at_start(&word) {
                     return Err(error(
                         column,
@@ -1038,14 +1041,22 @@ impl Parser {
             return Ok(false);
         }
         let saved = (self.lexer.pos, self.lexer.terms, self.lexer.wildcards);
-        // A token that does not lex is reported when it is read in turn, whichever way the word is taken.
-        let term_follows = self.lexer.next_token().is_ok_and(|after| Self::starts_term(&after));
+        // A token that does not lex is reported when it is read next; taking the word as the operator makes that
+        // error point at that token rather than at the word.
+        let term_follows = match self.lexer.next_token() {
+            Ok(after) => Self::starts_term(&after),
+            Err(_) => true,
+        };
         (self.lexer.pos, self.lexer.terms, self.lexer.wildcards) = saved;
-        if term_follows {
-            // Counted as a term when it was lexed; it is an operator.
-            self.lexer.terms -= 1;
-        }
         Ok(term_follows)
+    }
+
+    /// A lower-case `and`, `or` or `not` taken as a word counts as a term then (the lexer leaves it uncounted).
+    fn count_if_operator_word(&mut self, token: &Token) -> Result<(), QueryError> {
+        if matches!(token.kind, Kind::Term(_)) && matches!(token.spelling, "and" | "or" | "not") {
+            self.lexer.count_term(token.column)?;
+        }
+        Ok(())
     }
 
     fn or_expr(&mut self) -> Result<Query, QueryError> {
@@ -1124,10 +1135,9 @@ impl Parser {
             _ => false,
         };
         if !negates {
+            self.lexer.count_term(word.column)?;
             return Ok(word_query);
         }
-        // Counted as a term when it was lexed; it is an operator.
-        self.lexer.terms -= 1;
         self.enter(word.column)?;
         let child = self.unary()?;
         self.nesting -= 1;
@@ -1136,6 +1146,7 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Query, QueryError> {
         let token = self.next()?;
+        self.count_if_operator_word(&token)?;
         match token.kind {
             Kind::Term(query) => Ok(query),
             Kind::LParen => {

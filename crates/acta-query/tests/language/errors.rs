@@ -147,6 +147,11 @@ fn more_than_the_term_limit() {
     assert!(parse(&vec!["w"; 100].join(" ")).is_ok());
     let compound = format!("c:({})", vec!["1"; 101].join(" "));
     fails(&compound, 4 + 200, "more than 100 terms");
+    // Lower-case operators between terms are operators, not terms.
+    assert!(parse(&vec!["w"; 100].join(" or ")).is_ok());
+    fails(&vec!["w"; 101].join(" or "), 501, "more than 100 terms");
+    assert!(parse(&vec!["w"; 100].join(" and ")).is_ok());
+    assert!(parse(&vec!["not f:x"; 100].join(" ")).is_ok());
 }
 
 #[test]
