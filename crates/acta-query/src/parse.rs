@@ -444,6 +444,7 @@ impl Lexer {
     }
 
     fn field_term(&mut self, name: &str, column: usize) -> Result<Query, QueryError> {
+        self.skip_spaces_before_value();
         match name {
             "_exists_" => return self.existence(name, false),
             "_missing_" => return self.existence(name, true),
@@ -496,6 +497,20 @@ impl Lexer {
             RawValue::Unquoted(self.unquoted())
         };
         Ok(value_query(&field, is_str, op, raw))
+    }
+
+    /// Kibana's `action: delete`: spaces between the colon and a value are skipped. Where no value follows (the
+    /// end, `)`, an operator) the cursor stays, and the term is the error it always was.
+    fn skip_spaces_before_value(&mut self) {
+        let colon = self.pos;
+        self.skip_whitespace();
+        if self.pos == colon {
+            return;
+        }
+        let operator = ["AND", "OR", "NOT", "&&", "||"].into_iter().any(|word| self.looking_at_word(word));
+        if operator || self.peek_char().is_none_or(|c| c == ')') {
+            self.pos = colon;
+        }
     }
 
     /// `_exists_:reason` (Kibana, Lucene) is Acta's `reason:*`; `_missing_:reason` (older Lucene) is `-reason:*`.

@@ -130,7 +130,8 @@ fn foreign_field_term() -> impl Strategy<Value = String> + Clone {
         });
     let bound = pick(&["0", "200", "400", "409", "-1.5", "1e2", "*"]);
     prop_oneof![
-        (pick(FIELDS), group.clone()).prop_map(|(f, group)| format!("{f}:({group})")),
+        (pick(FIELDS), pick(&[":", ": "]), group.clone()).prop_map(|(f, colon, group)| format!("{f}{colon}({group})")),
+        (pick(FIELDS), value()).prop_map(|(f, v)| format!("{f}: {v}")),
         (pick(FIELDS), group.clone(), junction, group)
             .prop_map(|(f, a, junction, b)| format!("{f}:(({a}){junction}-({b}))")),
         (pick(FIELDS), pick(&[">=", ">", "<", "<="]), pick(&["", " "]), pick(NUMBERS))

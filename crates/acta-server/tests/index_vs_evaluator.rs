@@ -265,6 +265,7 @@ fn term() -> impl Strategy<Value = String> {
         (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:==[{a},{b}]")),
         // Kibana and Lucene forms, which Acta reads with their meaning there.
         (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:({a} OR {b})")),
+        (field.clone(), word.clone()).prop_map(|(f, w)| format!("{f}: {w}")),
         (field.clone(), word.clone(), prefix.clone()).prop_map(|(f, a, b)| format!("{f}:({a} AND NOT {b}*)")),
         (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:(\"{a} {b}\" or -{b})")),
         (field.clone(), proptest::sample::select(vec![">=", ">", "<", "<="]), 0u32..600)

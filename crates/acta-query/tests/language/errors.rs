@@ -34,7 +34,8 @@ fn unclosed_quote() {
 #[test]
 fn empty_value_after_colon() {
     fails("action:", 8, "expected a value after ':'");
-    fails("action: x", 8, "expected a value after ':'");
+    fails("action: OR x", 8, "expected a value after ':'");
+    fails("(action: )", 9, "expected a value after ':'");
     fails("(action:)", 9, "expected a value after ':'");
     fails("a:==", 5, "expected a value after ':=='");
     fails("a:=== b", 6, "expected a value after ':==='");

@@ -60,6 +60,15 @@ fn lower_case_or_and_between_conditions_of_a_field_group_are_operators() {
 }
 
 #[test]
+fn kibana_s_space_after_the_colon_is_skipped() {
+    same_as("action: delete", "action:delete");
+    same_as("initiator.host.agent:  \"Acta CLI\" outcome:failure", "initiator.host.agent:\"Acta CLI\" outcome:failure");
+    same_as("action: (delete or create)", "action:[delete,create]");
+    same_as("reason.reasonCode: >=400", "reason.reasonCode:>=400");
+    same_as("_exists_: reason", "reason:*");
+}
+
+#[test]
 fn a_comparison_without_the_colon_is_the_colon_form() {
     same_as("reason.reasonCode>=400", "reason.reasonCode:>=400");
     same_as("reason.reasonCode>400", "reason.reasonCode:>400");
