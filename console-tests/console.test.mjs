@@ -193,6 +193,23 @@ describe('the Acta web console', () => {
     await page.screenshot({path: screenshotPath('search-syntax-error.png')});
   });
 
+  it('opens the search language page from the "?" beside the search bar', async () => {
+    const [help] = await Promise.all([
+      context.waitForEvent('page'),
+      page.getByRole('link', {name: 'Search language help'}).click(),
+    ]);
+    await help.waitForLoadState();
+    assert.equal(new URL(help.url()).pathname, '/console/help/query');
+    await help.getByRole('heading', {name: 'Coming from Kibana, Lucene or LogDNA', level: 2}).waitFor();
+    const exists = help.getByRole('row', {name: /^_exists_:reason/});
+    assert.deepEqual(await exists.locator('td').allTextContents(),
+      ['_exists_:reason (Lucene), reason:* (KQL)', 'reason:*', 'reason:*', 'yes']);
+    assert.deepEqual(await help.evaluate(() => window.__cspViolations), []);
+    await help.close();
+    // The search page stays as it was, in its own tab.
+    assert.equal(await page.getByLabel('Search query').inputValue(), 'action:kms (outcome:failure');
+  });
+
   it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
     await page.getByRole('link', {name: 'Boards', exact: true}).click();
     const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});

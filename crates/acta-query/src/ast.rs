@@ -6,11 +6,11 @@
 pub enum Query {
     /// Matches every event.
     All,
-    /// Every child matches (implicit AND, `AND`, `&&`).
+    /// Every child matches (implicit AND, `AND`, `&&`, `and` between terms).
     And(Vec<Query>),
-    /// Some child matches (`OR`, `||`, and the values of a list `field:[a,b]`).
+    /// Some child matches (`OR`, `||`, `or` between terms, and the values of a list `field:[a,b]`).
     Or(Vec<Query>),
-    /// The child does not match (`-`, `NOT`, `!`).
+    /// The child does not match (`-`, `NOT`, `!`, `not` before a field condition or group).
     Not(Box<Query>),
     /// Free text: the tokens appear consecutively in the raw line of the event.
     Text(Sequence),

@@ -274,6 +274,12 @@ fn sequence_text(sequence: &Sequence) -> String {
         text.push('"');
         return text;
     }
+    // Bare, these words could read as operators (`a or b`); with the star they are the same prefix and a word.
+    if let [TokenPattern::Prefix(word)] = patterns.as_slice()
+        && matches!(word.as_str(), "and" | "or" | "not")
+    {
+        return format!("{word}*");
+    }
     let last = patterns.len().saturating_sub(1);
     for (i, pattern) in patterns.iter().enumerate() {
         if i > 0 {

@@ -18,6 +18,8 @@ const SEEDS: &[&str] = &[
     "reason.reasonCode:(>=400 <500 -404) OR outcome:==failure",
     "tags:[a,b,\"c d\"] NOT severity:* && _platform:==iam-identity || us*th",
     "a*b*c message:x*y 'quoted \\' text' field:===Exact field:=Pre",
+    "action:(delete OR NOT (create and \"x y\")) reason.reasonCode>=400 _exists_:reason code:{400 TO *]",
+    "a or b not f:x reason.reasonCode < 5 _missing_:tags",
     "*",
     "",
 ];

@@ -113,6 +113,32 @@ fn field_term() -> impl Strategy<Value = String> + Clone {
         (pick(FIELDS), prop::collection::vec(pick(COMPOUND_PARTS), 1..4))
             .prop_map(|(f, parts)| format!("{f}:({})", parts.join(" "))),
         pick(FIELDS).prop_map(|f| format!("{f}:*")),
+        foreign_field_term(),
+    ]
+}
+
+/// The Kibana and Lucene forms Acta reads with their meaning there: field groups with operators, comparisons
+/// without the colon, `_exists_`, ranges.
+fn foreign_field_term() -> impl Strategy<Value = String> + Clone {
+    let junction = pick(&[" ", " OR ", " AND ", " or ", " and ", " || ", " && "]);
+    let negation = pick(&["", "", "-", "!", "NOT "]);
+    let condition =
+        (negation, prop_oneof![pick(COMPOUND_PARTS), free_word(), phrase()]).prop_map(|(n, c)| format!("{n}{c}"));
+    let group =
+        (condition.clone(), prop::collection::vec((junction.clone(), condition), 1..4)).prop_map(|(first, rest)| {
+            rest.iter().fold(first, |text, (junction, condition)| format!("{text}{junction}{condition}"))
+        });
+    let bound = pick(&["0", "200", "400", "409", "-1.5", "1e2", "*"]);
+    prop_oneof![
+        (pick(FIELDS), pick(&[":", ": "]), group.clone()).prop_map(|(f, colon, group)| format!("{f}{colon}({group})")),
+        (pick(FIELDS), value()).prop_map(|(f, v)| format!("{f}: {v}")),
+        (pick(FIELDS), group.clone(), junction, group)
+            .prop_map(|(f, a, junction, b)| format!("{f}:(({a}){junction}-({b}))")),
+        (pick(FIELDS), pick(&[">=", ">", "<", "<="]), pick(&["", " "]), pick(NUMBERS))
+            .prop_map(|(f, op, space, n)| format!("{f}{space}{op}{space}{n}")),
+        (pick(&["_exists_", "_missing_"]), pick(FIELDS)).prop_map(|(exists, f)| format!("{exists}:{f}")),
+        (pick(FIELDS), pick(&["[", "{"]), bound.clone(), bound, pick(&["]", "}"]))
+            .prop_map(|(f, open, low, high, close)| format!("{f}:{open}{low} TO {high}{close}")),
     ]
 }
 
@@ -144,9 +170,9 @@ fn query_text() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![3 => free_word(), 1 => text_phrase(), 3 => field_term(), 2 => same_field_terms()];
     leaf.prop_recursive(4, 24, 3, |inner| {
         prop_oneof![
-            (inner.clone(), inner.clone(), pick(&[" ", " AND ", " OR ", " || ", " && "]))
+            (inner.clone(), inner.clone(), pick(&[" ", " AND ", " OR ", " || ", " && ", " or ", " and "]))
                 .prop_map(|(a, b, op)| format!("{a}{op}{b}")),
-            (inner, pick(&["(", "-(", "!", "NOT ", "-"]))
+            (inner, pick(&["(", "-(", "!", "NOT ", "-", "not ", "not ("]))
                 .prop_map(|(a, op)| { if op.ends_with('(') { format!("{op}{a})") } else { format!("{op}{a}") } }),
         ]
     })
@@ -392,4 +418,17 @@ fn the_generated_queries_and_events_give_both_answers() {
     }
     eprintln!("{parsed} parsed, {matched} matched");
     assert!(matched > parsed / 10 && matched < parsed * 9 / 10, "{matched} of {parsed} matched");
+}
+
+#[test]
+fn the_foreign_forms_the_generator_writes_mostly_parse() {
+    // Guards the properties above against covering Kibana's forms only through their errors.
+    let mut runner = TestRunner::deterministic();
+    let strategy = foreign_field_term();
+    let texts: Vec<String> = (0..1000).map(|_| strategy.new_tree(&mut runner).expect("a value").current()).collect();
+    let valid = texts.iter().filter(|text| parse(text).is_ok()).count();
+    assert!(valid > 700, "only {valid} of 1000 generated foreign forms parse");
+    for form in [" OR ", " or ", "NOT ", " TO ", "_exists_:", "_missing_:", ">="] {
+        assert!(texts.iter().any(|text| text.contains(form) && parse(text).is_ok()), "no valid query with {form:?}");
+    }
 }

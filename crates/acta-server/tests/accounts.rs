@@ -65,6 +65,43 @@ async fn seed_002_key_journey_is_audited_and_the_seed_queries_find_it() {
     server.stop().await;
 }
 
+/// The dotted paths of a value's scalars (`initiator.host.agent`).
+fn leaf_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(members) => {
+            for (key, member) in members {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                leaf_paths(member, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_field_of_acta_s_own_key_events_is_explained_in_the_query_docs() {
+    const QUERY_DOCS: &str = include_str!("../../../docs/query.md");
+    let server = TestServer::start().await;
+    let manager = account_with_manager(&server, "acme").await;
+    let (_, key) = manager.post("/v1/keys", json!({"name": "demo-key", "role": "reader"})).await;
+    manager.post(&format!("/v1/keys/{}/lock", key["id"].as_str().unwrap()), json!({})).await;
+    let events = manager.search("(action user-apikey) -login", 3).await;
+    assert_eq!(events.len(), 3, "{:#?}", messages(&events));
+    let mut paths = Vec::new();
+    for event in &events {
+        // `_acta` is where the answer says the event is stored, not part of the event.
+        let mut event = event.clone();
+        event.as_object_mut().unwrap().remove("_acta");
+        leaf_paths(&event, "", &mut paths);
+    }
+    paths.sort();
+    paths.dedup();
+    assert!(paths.contains(&"requestData.operation".to_string()), "{paths:?}");
+    let missing: Vec<&String> = paths.iter().filter(|path| !QUERY_DOCS.contains(&format!("`{path}`"))).collect();
+    assert!(missing.is_empty(), "docs/query.md does not list these fields of Acta's own events: {missing:?}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locked_key_cannot_be_updated_or_deleted() {
     let server = TestServer::start().await;

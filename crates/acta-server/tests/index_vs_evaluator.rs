@@ -263,6 +263,18 @@ fn term() -> impl Strategy<Value = String> {
         (field.clone(), 0u32..600, 0u32..600).prop_map(|(f, a, b)| format!("{f}:(>{a} <={b} -404)")),
         (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:[{a},{b}]")),
         (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:==[{a},{b}]")),
+        // Kibana and Lucene forms, which Acta reads with their meaning there.
+        (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:({a} OR {b})")),
+        (field.clone(), word.clone()).prop_map(|(f, w)| format!("{f}: {w}")),
+        (field.clone(), word.clone(), prefix.clone()).prop_map(|(f, a, b)| format!("{f}:({a} AND NOT {b}*)")),
+        (field.clone(), word.clone(), word.clone()).prop_map(|(f, a, b)| format!("{f}:(\"{a} {b}\" or -{b})")),
+        (field.clone(), proptest::sample::select(vec![">=", ">", "<", "<="]), 0u32..600)
+            .prop_map(|(f, op, n)| format!("{f}{op}{n}")),
+        (field.clone(), 0u32..600).prop_map(|(f, n)| format!("{f} < {n}")),
+        field.clone().prop_map(|f| format!("_exists_:{f}")),
+        field.clone().prop_map(|f| format!("_missing_:{f}")),
+        (field.clone(), 0u32..600, 0u32..600).prop_map(|(f, a, b)| format!("{f}:[{a} TO {b}}}")),
+        (field.clone(), 0u32..600).prop_map(|(f, a)| format!("{f}:{{{a} TO *]")),
         Just("_platform:==iam-identity".to_string()),
         Just("target.typeURI_str:kms/secrets".to_string()),
         Just("initiator.host.agent:\"IBM Cloud CLI\"".to_string()),
@@ -287,6 +299,8 @@ fn query() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|q| format!("NOT {q}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} {b}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} OR {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+            inner.clone().prop_map(|q| format!("not ({q})")),
             (inner.clone(), inner.clone(), inner).prop_map(|(a, b, c)| format!("{a} {b} OR -{c}")),
         ]
     })

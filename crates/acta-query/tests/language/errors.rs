@@ -34,7 +34,8 @@ fn unclosed_quote() {
 #[test]
 fn empty_value_after_colon() {
     fails("action:", 8, "expected a value after ':'");
-    fails("action: x", 8, "expected a value after ':'");
+    fails("action: OR x", 8, "expected a value after ':'");
+    fails("(action: )", 9, "expected a value after ':'");
     fails("(action:)", 9, "expected a value after ':'");
     fails("a:==", 5, "expected a value after ':=='");
     fails("a:=== b", 6, "expected a value after ':==='");
@@ -114,7 +115,13 @@ fn lists_take_no_spaces() {
 fn compound_conditions() {
     fails("code:(>=400 <500", 17, "expected ')' to close the conditions opened at column 6");
     fails("code:()", 7, "expected a condition inside '( )' after ':'");
-    fails("code:(a (b))", 9, "expected a condition; groups cannot nest inside a field's '( )'");
+    fails("code:(a (b)", 12, "expected ')' to close the conditions opened at column 6");
+    fails("code:(a ()", 10, "expected a condition inside '( )' after ':'");
+    fails("code:(a OR)", 11, "expected a condition after 'OR'");
+    fails("code:(a AND )", 13, "expected a condition after 'AND'");
+    fails("code:(NOT)", 10, "expected a condition after 'NOT'");
+    fails("code:(OR a)", 7, "expected a condition before 'OR'");
+    fails("code:(a && || b)", 12, "expected a condition before '||'");
     fails("code:([a,b])", 7, "expected a condition; lists cannot appear inside a field's '( )'");
     fails("code:(- 4)", 8, "expected a condition right after '-'");
     fails("code:(1)x", 9, "expected a space or ')' after ')'");
@@ -141,6 +148,11 @@ fn more_than_the_term_limit() {
     assert!(parse(&vec!["w"; 100].join(" ")).is_ok());
     let compound = format!("c:({})", vec!["1"; 101].join(" "));
     fails(&compound, 4 + 200, "more than 100 terms");
+    // Lower-case operators between terms are operators, not terms.
+    assert!(parse(&vec!["w"; 100].join(" or ")).is_ok());
+    fails(&vec!["w"; 101].join(" or "), 501, "more than 100 terms");
+    assert!(parse(&vec!["w"; 100].join(" and ")).is_ok());
+    assert!(parse(&vec!["not f:x"; 100].join(" ")).is_ok());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! canonical text, parse errors, and the seed tutorial's queries.
 
 mod errors;
+mod foreign;
 mod seeds;
 mod semantics;
 mod syntax;

@@ -414,9 +414,14 @@ fn or_matches_either_side() {
 }
 
 #[test]
-fn lower_case_operators_are_words() {
-    check("failure and delete", &DELETE_FAILED, false);
-    check("failure or delete", &DELETE_FAILED, false);
+fn lower_case_and_or_between_terms_are_operators() {
+    check("failure and delete", &DELETE_FAILED, true);
+    check("failure or create", &DELETE_FAILED, true);
+    check("success or create", &DELETE_FAILED, false);
+}
+
+#[test]
+fn lower_case_not_before_a_word_is_a_word() {
     // `not` is a prefix of the key `note`; as an operator the query could not match.
     check("failure not delete", &DELETE_FAILED, true);
 }

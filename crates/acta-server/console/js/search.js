@@ -72,8 +72,11 @@ export function mount(root, ctx) {
   const customForm = h('form', {class: 'custom-range', hidden: true, on: {submit: (e) => { e.preventDefault(); applyCustom(); }}},
     h('label', {}, 'From ', fromInput), h('label', {}, 'To ', toInput),
     h('button', {type: 'submit'}, 'Apply'), h('span', {class: 'muted'}, TIME_ZONE), customError);
+  // The search language's page (docs/query.md), in a new tab so that the query typed so far stays.
+  const help = h('a', {class: 'button query-help', href: '/console/help/query', target: '_blank', rel: 'noopener',
+    title: 'The search language: fields, operators, Kibana and LogDNA forms, errors', 'aria-label': 'Search language help'}, '?');
   const form = h('form', {class: 'querybar', role: 'search', on: {submit: (e) => { e.preventDefault(); search({push: true}); }}},
-    h('div', {class: 'query-wrap'}, input, queryError),
+    h('div', {class: 'query-wrap'}, input, queryError), help,
     h('div', {class: 'range', role: 'group', 'aria-label': 'Time range'}, rangeButtons, customButton),
     h('button', {type: 'submit', class: 'primary'}, 'Search'));
 

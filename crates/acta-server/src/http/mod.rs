@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/", get(console::index))
+        .route("/console/help/query", get(console::query_help))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
         .route("/v1/events", post(ingest::ingest).get(events::search))
