@@ -108,6 +108,9 @@ pub(crate) enum KeysCommand {
         /// Account name or id (platform admin only).
         #[arg(long)]
         account: Option<String>,
+        /// Print only the secret, for `export ACTA_API_KEY=$(acta keys create ... --secret-only)`.
+        #[arg(long, conflicts_with = "json")]
+        secret_only: bool,
     },
     /// List keys.
     List,
@@ -238,14 +241,16 @@ pub(crate) async fn instances(
 
 pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: bool) -> anyhow::Result<ExitCode> {
     match command {
-        KeysCommand::Create { name, role, description, instance, expires_at, principal, account } => {
+        KeysCommand::Create { name, role, description, instance, expires_at, principal, account, secret_only } => {
             let account = client.resolve_opt(Kind::Account, account).await?;
             let instance = client.resolve_opt(Kind::Instance, instance).await?;
             let body = without_nulls(json!({"name": name, "role": role, "description": description,
                                             "instance": instance, "expires_at": expires_at,
                                             "principal": principal, "account": account}));
             let answer = client.json(client.post("/v1/keys").json(&body)).await?;
-            if json_output {
+            if secret_only {
+                println!("{}", answer["secret"].as_str().unwrap_or(""));
+            } else if json_output {
                 println!("{answer}");
             } else {
                 print(&answer, false, &KEY_COLUMNS);
