@@ -253,8 +253,10 @@ fn hint_line(field: &str, terms: &Value) -> String {
     format!("{field} has: {}{more}", values.join(", "))
 }
 
-/// Splits input into events: NDJSON lines, or the elements of a JSON array, or one object.
-fn read_events(file: &PathBuf) -> anyhow::Result<Vec<String>> {
+/// Splits input into events: NDJSON lines, or the elements of a JSON array, or one object. The second part
+/// says whether the events are JSON texts that may span lines (array elements, an object), which are then sent
+/// as a JSON array: as NDJSON, a pretty-printed event would be read line by line.
+fn read_events(file: &PathBuf) -> anyhow::Result<(Vec<String>, bool)> {
     let mut text = String::new();
     if file.as_os_str() == "-" {
         std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
@@ -268,12 +270,14 @@ fn read_events(file: &PathBuf) -> anyhow::Result<Vec<String>> {
     if trimmed.starts_with('[') {
         let items: Vec<Box<serde_json::value::RawValue>> =
             serde_json::from_str(trimmed).context("the file starts with '[' but is not a JSON array")?;
-        return Ok(items.into_iter().map(|item| item.get().to_string()).collect());
+        return Ok((items.into_iter().map(|item| item.get().to_string()).collect(), true));
     }
     if trimmed.starts_with('{') && serde_json::from_str::<Value>(trimmed).is_ok() {
-        return Ok(vec![trimmed.trim_end().to_string()]);
+        return Ok((vec![trimmed.trim_end().to_string()], true));
     }
-    Ok(std::io::Cursor::new(text).lines().map_while(Result::ok).filter(|line| !line.trim().is_empty()).collect())
+    let lines =
+        std::io::Cursor::new(text).lines().map_while(Result::ok).filter(|line| !line.trim().is_empty()).collect();
+    Ok((lines, false))
 }
 
 async fn send(
@@ -283,7 +287,7 @@ async fn send(
     json: bool,
     wait_seconds: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let events = read_events(file)?;
+    let (events, multi_line) = read_events(file)?;
     let progress = ProgressBar::new(events.len() as u64);
     progress.set_style(output::progress_style("{bar:40} {pos}/{len} events {rate} {eta}"));
     let (mut stored, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
@@ -293,10 +297,12 @@ async fn send(
         None => Vec::new(),
     };
     for (chunk_index, chunk) in events.chunks(batch).enumerate() {
-        let mut body = chunk.join("\n");
-        body.push('\n');
-        let request =
-            client.post("/v1/events").query(&params).header("content-type", "application/x-ndjson").body(body);
+        let (body, content_type) = if multi_line {
+            (format!("[{}]", chunk.join(",")), "application/json")
+        } else {
+            (chunk.join("\n") + "\n", "application/x-ndjson")
+        };
+        let request = client.post("/v1/events").query(&params).header("content-type", content_type).body(body);
         let response = request.send().await.context("sending events")?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
@@ -333,8 +339,10 @@ async fn send(
             println!("{stored} stored, {duplicates} duplicates, {rejected} rejected");
             eprintln!("stored, but not all searchable yet within --wait-timeout: a search now may miss some of them");
         }
-        Some(_) => println!("{stored} stored, {duplicates} duplicates, {rejected} rejected; searchable now"),
-        None => println!("{stored} stored, {duplicates} duplicates, {rejected} rejected"),
+        Some(_) if stored > 0 => {
+            println!("{stored} stored, {duplicates} duplicates, {rejected} rejected; searchable now");
+        }
+        _ => println!("{stored} stored, {duplicates} duplicates, {rejected} rejected"),
     }
     Ok(if rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

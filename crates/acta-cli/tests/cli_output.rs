@@ -172,3 +172,22 @@ fn a_server_url_without_a_scheme_says_what_to_write() {
         "error: --url (or ACTA_URL) localhost:8080 has no scheme; use http://localhost:8080"
     );
 }
+
+#[test]
+fn a_pretty_printed_event_or_array_file_is_sent_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start(&dir.path().join("data"), &dir.path().join("logs"));
+    let object = dir.path().join("one.json");
+    let event = common::event("pretty-1", "kms.secrets.create", "success");
+    std::fs::write(&object, serde_json::to_string_pretty(&event).unwrap()).unwrap();
+    let sent = ok(acta_in(&server, "UTC", &["events", "send", object.to_str().unwrap()]));
+    assert_eq!(sent.stdout.trim_end(), "1 stored, 0 duplicates, 0 rejected");
+    let array = dir.path().join("two.json");
+    let events = serde_json::json!([
+        common::event("pretty-2", "kms.secrets.read", "success"),
+        common::event("pretty-3", "kms.secrets.delete", "success"),
+    ]);
+    std::fs::write(&array, serde_json::to_string_pretty(&events).unwrap()).unwrap();
+    let sent = ok(acta_in(&server, "UTC", &["events", "send", array.to_str().unwrap(), "--batch", "1"]));
+    assert_eq!(sent.stdout.trim_end(), "2 stored, 0 duplicates, 0 rejected");
+}
