@@ -157,6 +157,8 @@ pub(crate) fn print(value: &Value, json_output: bool, columns: &[&str]) {
         other => vec![other],
     };
     let cell = |row: &Value, column: &str| match &row[column] {
+        // Times read like the events' (`created_at`, `last_used_at`, `muted_until`...): the chosen zone, seconds.
+        Value::String(text) if column.ends_with("_at") || column.ends_with("_until") => crate::output::time(text),
         Value::String(text) => text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect(),
         Value::Null => String::new(),
         other => other.to_string(),

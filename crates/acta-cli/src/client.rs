@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Where the server is and how to authenticate: flags, then `ACTA_URL`/`ACTA_API_KEY`, then the config file.
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct Connection {
-    /// Server URL.
+    /// Server URL [default: url in the config file, else http://127.0.0.1:8700].
     #[arg(long, env = "ACTA_URL", global = true)]
     url: Option<String>,
     /// API key.

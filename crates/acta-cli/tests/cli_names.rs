@@ -67,7 +67,11 @@ fn views_alerts_keys_and_instances_are_named_by_their_names() {
     let history = ok(acta(&server, &manager, &["alerts", "history", "User API key deletions"]));
     assert_eq!(history.stdout, "", "an alert is named by its name, which is its view's by default");
 
-    ok(acta(&server, &manager, &["keys", "create", "demo-key", "--description", "tutorial"]));
+    let created = ok(acta(&server, &manager, &["keys", "create", "demo-key", "--description", "tutorial", "--utc"]));
+    // Times in tables read like the events' times: `2026-12-05 14:03:07`, not RFC 3339 with nanoseconds.
+    let row = created.stdout.lines().nth(1).unwrap();
+    let created_at = row.split_whitespace().nth(4).unwrap_or_default();
+    assert!(created_at.len() == 10 && created_at.as_bytes()[4] == b'-', "{}", created.stdout);
     let locked = json_of(acta(&server, &manager, &["keys", "lock", "demo-key", "--json"]));
     assert_eq!((locked["name"].as_str(), locked["locked"].as_bool()), (Some("demo-key"), Some(true)), "{locked}");
     ok(acta(&server, &manager, &["keys", "unlock", "demo-key"]));
