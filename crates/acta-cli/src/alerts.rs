@@ -329,7 +329,7 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
                 let muted = if firing["muted"] == true { " (muted)" } else { "" };
                 println!(
                     "{}  {}{muted}: {}",
-                    text(&firing["fired_at"]),
+                    crate::output::time(&text(&firing["fired_at"])),
                     text(&firing["reason"]),
                     text(&firing["summary"])
                 );
@@ -345,7 +345,7 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
                         println!(
                             "    #{} {} {ok}: {}",
                             attempt["attempt"],
-                            text(&attempt["at"]),
+                            crate::output::time(&text(&attempt["at"])),
                             text(&attempt["detail"])
                         );
                     }
