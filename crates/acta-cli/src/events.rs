@@ -519,3 +519,24 @@ async fn export(client: &Client, filter: &Filter, format: &str, output: Option<P
 async fn next_chunk(response: &mut reqwest::Response) -> anyhow::Result<Option<bytes::Bytes>> {
     response.chunk().await.context("the server interrupted the stream")
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_hint_names_the_top_values_and_how_many_more_there_are() {
+        let terms = json!({"values": [{"value": "Acta CLI/0.1.0", "count": 1200}, {"value": 404, "count": 2}],
+                           "distinct": 5});
+        assert_eq!(hint_line("f", &terms), "f has: Acta CLI/0.1.0 (1,200), 404 (2) and 3 more");
+        assert_eq!(hint_line("reason", &json!({"values": [], "distinct": 0})), "reason is in no event");
+    }
+
+    #[test]
+    fn the_fields_of_a_query_are_found_under_and_or_and_not() {
+        let query = acta_query::parse("a:1 (b:2 OR -c:3) words a:4").ok();
+        assert_eq!(query.as_ref().map(fields_of), Some(vec!["a".to_string(), "b".to_string(), "c".to_string()]));
+    }
+}
