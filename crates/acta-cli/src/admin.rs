@@ -6,6 +6,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::client::Client;
+use crate::resolve::Kind;
 
 #[derive(Subcommand)]
 pub(crate) enum AccountsCommand {
@@ -36,19 +37,19 @@ pub(crate) enum InstancesCommand {
         /// Validate events strictly against DSP0262.
         #[arg(long)]
         strict: bool,
-        /// Account (platform admin only).
+        /// Account name or id (platform admin only).
         #[arg(long)]
         account: Option<String>,
     },
     /// List the account's instances.
     List {
-        /// Account (platform admin only).
+        /// Account name or id (platform admin only).
         #[arg(long)]
         account: Option<String>,
     },
     /// Change an instance.
     Update {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
         /// New name.
         #[arg(long)]
@@ -68,7 +69,7 @@ pub(crate) enum InstancesCommand {
     },
     /// Show an instance with its storage figures (events, bytes, oldest and newest, archived through).
     Show {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
     },
     /// Set, show or remove an instance's archive (directory or S3-compatible storage).
@@ -78,7 +79,7 @@ pub(crate) enum InstancesCommand {
     },
     /// Delete an instance that holds no events.
     Delete {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
     },
 }
@@ -95,7 +96,7 @@ pub(crate) enum KeysCommand {
         /// Description.
         #[arg(long)]
         description: Option<String>,
-        /// Narrow it to one instance.
+        /// Narrow it to one instance (name or id).
         #[arg(long)]
         instance: Option<String>,
         /// Expiry (RFC 3339).
@@ -104,20 +105,23 @@ pub(crate) enum KeysCommand {
         /// The user or service id it authenticates as (default: yours).
         #[arg(long)]
         principal: Option<String>,
-        /// Account (platform admin only).
+        /// Account name or id (platform admin only).
         #[arg(long)]
         account: Option<String>,
+        /// Print only the secret, for `export ACTA_API_KEY=$(acta keys create ... --secret-only)`.
+        #[arg(long, conflicts_with = "json")]
+        secret_only: bool,
     },
     /// List keys.
     List,
     /// Describe a key.
     Show {
-        /// Key id.
+        /// Key name or id.
         id: String,
     },
     /// Rename a key or change its description.
     Update {
-        /// Key id.
+        /// Key name or id.
         id: String,
         /// New name.
         #[arg(long)]
@@ -128,17 +132,17 @@ pub(crate) enum KeysCommand {
     },
     /// Lock a key: it cannot be changed or deleted until unlocked.
     Lock {
-        /// Key id.
+        /// Key name or id.
         id: String,
     },
     /// Unlock a key.
     Unlock {
-        /// Key id.
+        /// Key name or id.
         id: String,
     },
     /// Delete a key; it stops working at once.
     Delete {
-        /// Key id.
+        /// Key name or id.
         id: String,
     },
 }
@@ -153,6 +157,8 @@ pub(crate) fn print(value: &Value, json_output: bool, columns: &[&str]) {
         other => vec![other],
     };
     let cell = |row: &Value, column: &str| match &row[column] {
+        // Times read like the events' (`created_at`, `last_used_at`, `muted_until`...): the chosen zone, seconds.
+        Value::String(text) if column.ends_with("_at") || column.ends_with("_until") => crate::output::time(text),
         Value::String(text) => text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect(),
         Value::Null => String::new(),
         other => other.to_string(),
@@ -197,12 +203,14 @@ pub(crate) async fn instances(
 ) -> anyhow::Result<ExitCode> {
     match command {
         InstancesCommand::Create { name, region, retention_days, strict, account } => {
+            let account = client.resolve_opt(Kind::Account, account).await?;
             let body = without_nulls(json!({"name": name, "region": region, "retention_days": retention_days,
                                             "strict": strict, "account": account}));
             let answer = client.json(client.post("/v1/instances").json(&body)).await?;
             print(&answer, json_output, &INSTANCE_COLUMNS);
         }
         InstancesCommand::List { account } => {
+            let account = client.resolve_opt(Kind::Account, account).await?;
             let mut request = client.get("/v1/instances");
             if let Some(account) = account {
                 request = request.query(&[("account", account)]);
@@ -211,11 +219,13 @@ pub(crate) async fn instances(
             print(&answer["instances"], json_output, &INSTANCE_COLUMNS);
         }
         InstancesCommand::Update { id, name, retention_days, strict, dry_run, confirm } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             let body = json!({"name": name, "retention_days": retention_days, "strict": strict, "dry_run": dry_run,
                               "confirm": confirm});
             return crate::archive_settings::update_instance(client, &id, &body, json_output).await;
         }
         InstancesCommand::Show { id } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             let answer = client.json(client.get(&format!("/v1/instances/{id}"))).await?;
             crate::archive_settings::print_instance(&answer, json_output);
         }
@@ -223,6 +233,7 @@ pub(crate) async fn instances(
             return crate::archive_settings::run(client, command, json_output).await;
         }
         InstancesCommand::Delete { id } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             client.send(client.delete(&format!("/v1/instances/{id}"))).await?;
             println!("instance {id} deleted");
         }
@@ -232,12 +243,16 @@ pub(crate) async fn instances(
 
 pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: bool) -> anyhow::Result<ExitCode> {
     match command {
-        KeysCommand::Create { name, role, description, instance, expires_at, principal, account } => {
+        KeysCommand::Create { name, role, description, instance, expires_at, principal, account, secret_only } => {
+            let account = client.resolve_opt(Kind::Account, account).await?;
+            let instance = client.resolve_opt(Kind::Instance, instance).await?;
             let body = without_nulls(json!({"name": name, "role": role, "description": description,
                                             "instance": instance, "expires_at": expires_at,
                                             "principal": principal, "account": account}));
             let answer = client.json(client.post("/v1/keys").json(&body)).await?;
-            if json_output {
+            if secret_only {
+                println!("{}", answer["secret"].as_str().unwrap_or(""));
+            } else if json_output {
                 println!("{answer}");
             } else {
                 print(&answer, false, &KEY_COLUMNS);
@@ -250,23 +265,28 @@ pub(crate) async fn keys(client: &Client, command: KeysCommand, json_output: boo
             print(&answer["keys"], json_output, &KEY_COLUMNS);
         }
         KeysCommand::Show { id } => {
+            let id = client.resolve(Kind::Key, &id).await?;
             let answer = client.json(client.get(&format!("/v1/keys/{id}"))).await?;
             print(&answer, json_output, &KEY_COLUMNS);
         }
         KeysCommand::Update { id, name, description } => {
+            let id = client.resolve(Kind::Key, &id).await?;
             let body = json!({"name": name, "description": description});
             let answer = client.json(client.patch(&format!("/v1/keys/{id}")).json(&body)).await?;
             print(&answer, json_output, &KEY_COLUMNS);
         }
         KeysCommand::Lock { id } => {
+            let id = client.resolve(Kind::Key, &id).await?;
             let answer = client.json(client.post(&format!("/v1/keys/{id}/lock"))).await?;
             print(&answer, json_output, &KEY_COLUMNS);
         }
         KeysCommand::Unlock { id } => {
+            let id = client.resolve(Kind::Key, &id).await?;
             let answer = client.json(client.post(&format!("/v1/keys/{id}/unlock"))).await?;
             print(&answer, json_output, &KEY_COLUMNS);
         }
         KeysCommand::Delete { id } => {
+            let id = client.resolve(Kind::Key, &id).await?;
             client.send(client.delete(&format!("/v1/keys/{id}"))).await?;
             println!("key {id} deleted");
         }

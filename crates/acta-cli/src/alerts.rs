@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::admin::print;
 use crate::client::Client;
+use crate::resolve::Kind;
 
 #[derive(Subcommand)]
 pub(crate) enum ViewsCommand {
@@ -38,12 +39,12 @@ pub(crate) enum ViewsCommand {
     Categories,
     /// Show a view.
     Show {
-        /// View id.
+        /// View name or id.
         id: String,
     },
     /// Change a view (an empty --category, --from or --to clears it).
     Update {
-        /// View id.
+        /// View name or id.
         id: String,
         /// New name.
         #[arg(long)]
@@ -63,7 +64,7 @@ pub(crate) enum ViewsCommand {
     },
     /// Delete a view (its alerts first).
     Delete {
-        /// View id.
+        /// View name or id.
         id: String,
     },
 }
@@ -74,19 +75,19 @@ pub(crate) struct AlertFields {
     /// Name (default: the view's).
     #[arg(long)]
     name: Option<String>,
-    /// presence (at least N events in the window) or absence (fewer than N).
-    #[arg(long)]
+    /// presence (at least N events in the window) or absence (fewer than N). Create: presence when absent.
+    #[arg(long, value_parser = ["presence", "absence"])]
     kind: Option<String>,
-    /// N.
+    /// N, the number of matching events (required by create).
     #[arg(long)]
     threshold: Option<i64>,
-    /// Window: 30s, 1m, 5m, 15m, 30m, 1h, 6h, 12h, 24h.
+    /// Window: 30s, 1m, 5m, 15m, 30m, 1h, 6h, 12h, 24h (required by create).
     #[arg(long)]
     window: Option<String>,
-    /// Presence: fire as soon as the Nth event arrives.
+    /// Presence: fire as soon as the Nth event arrives. Create: true for presence, false for absence.
     #[arg(long)]
     immediate: Option<bool>,
-    /// Presence: check at the end of each window.
+    /// Presence: check at the end of each window. Create: false for presence (absence is always checked then).
     #[arg(long)]
     at_end: Option<bool>,
     /// Email recipient (repeatable).
@@ -161,7 +162,7 @@ impl AlertFields {
 pub(crate) enum AlertsCommand {
     /// Attach an alert to a view.
     Create {
-        /// The view id.
+        /// The view (name or id).
         #[arg(long)]
         view: String,
         #[command(flatten)]
@@ -171,14 +172,14 @@ pub(crate) enum AlertsCommand {
     List,
     /// Show an alert.
     Show {
-        /// Alert id.
+        /// Alert name or id.
         id: String,
     },
     /// Change an alert.
     Update {
-        /// Alert id.
+        /// Alert name or id.
         id: String,
-        /// Move it to another view.
+        /// Move it to another view (name or id).
         #[arg(long)]
         view: Option<String>,
         #[command(flatten)]
@@ -186,17 +187,17 @@ pub(crate) enum AlertsCommand {
     },
     /// Delete an alert (its pending notifications are cancelled; its history stays).
     Delete {
-        /// Alert id.
+        /// Alert name or id.
         id: String,
     },
     /// Send a test notification on every channel.
     Test {
-        /// Alert id.
+        /// Alert name or id.
         id: String,
     },
     /// Firings and delivery attempts, newest first.
     History {
-        /// Alert id.
+        /// Alert name or id.
         id: String,
         /// How many firings.
         #[arg(long, default_value_t = 20)]
@@ -228,10 +229,12 @@ pub(crate) async fn views(client: &Client, command: ViewsCommand, json_output: b
             print(&answer["categories"], json_output, &["name", "views"]);
         }
         ViewsCommand::Show { id } => {
+            let id = client.resolve(Kind::View, &id).await?;
             let answer = client.json(client.get(&format!("/v1/views/{id}"))).await?;
             print(&answer, json_output, &VIEW_COLUMNS);
         }
         ViewsCommand::Update { id, name, query, category, from, to } => {
+            let id = client.resolve(Kind::View, &id).await?;
             let mut body = serde_json::Map::new();
             for (key, value) in [("name", name), ("query", query), ("category", category), ("from", from), ("to", to)] {
                 if let Some(value) = value {
@@ -242,6 +245,7 @@ pub(crate) async fn views(client: &Client, command: ViewsCommand, json_output: b
             print(&answer, json_output, &VIEW_COLUMNS);
         }
         ViewsCommand::Delete { id } => {
+            let id = client.resolve(Kind::View, &id).await?;
             client.send(client.delete(&format!("/v1/views/{id}"))).await?;
             println!("view {id} deleted");
         }
@@ -252,19 +256,35 @@ pub(crate) async fn views(client: &Client, command: ViewsCommand, json_output: b
 pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output: bool) -> anyhow::Result<ExitCode> {
     match command {
         AlertsCommand::Create { view, fields } => {
+            // No default condition: "1 event in 1 minute" silently chosen for someone who forgot the flags
+            // would page them for every matching event.
+            let missing: Vec<&str> =
+                [("--threshold", fields.threshold.is_none()), ("--window", fields.window.is_none())]
+                    .into_iter()
+                    .filter_map(|(flag, absent)| absent.then_some(flag))
+                    .collect();
+            if !missing.is_empty() {
+                anyhow::bail!(
+                    "an alert needs its condition: give {} (e.g. --threshold 2 --window 1h: at least 2 matching events \
+                     within an hour)",
+                    missing.join(" and ")
+                );
+            }
             let mut body = fields.body()?;
-            body.insert("view".to_string(), json!(view));
+            body.insert("view".to_string(), json!(client.resolve(Kind::View, &view).await?));
             body.entry("kind").or_insert(json!("presence"));
-            body.entry("threshold").or_insert(json!(1));
-            body.entry("window").or_insert(json!("1m"));
             let answer = client.json(client.post("/v1/alerts").json(&body)).await?;
             print(&answer, json_output, &ALERT_COLUMNS);
+            if !json_output {
+                println!("fires {}", condition(&answer));
+            }
         }
         AlertsCommand::List => {
             let answer = client.json(client.get("/v1/alerts")).await?;
             print(&answer["alerts"], json_output, &ALERT_COLUMNS);
         }
         AlertsCommand::Show { id } => {
+            let id = client.resolve(Kind::Alert, &id).await?;
             let answer = client.json(client.get(&format!("/v1/alerts/{id}"))).await?;
             if json_output {
                 println!("{answer}");
@@ -275,18 +295,21 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
             }
         }
         AlertsCommand::Update { id, view, fields } => {
+            let id = client.resolve(Kind::Alert, &id).await?;
             let mut body = fields.body()?;
             if let Some(view) = view {
-                body.insert("view".to_string(), json!(view));
+                body.insert("view".to_string(), json!(client.resolve(Kind::View, &view).await?));
             }
             let answer = client.json(client.patch(&format!("/v1/alerts/{id}")).json(&body)).await?;
             print(&answer, json_output, &ALERT_COLUMNS);
         }
         AlertsCommand::Delete { id } => {
+            let id = client.resolve(Kind::Alert, &id).await?;
             client.send(client.delete(&format!("/v1/alerts/{id}"))).await?;
             println!("alert {id} deleted");
         }
         AlertsCommand::Test { id } => {
+            let id = client.resolve(Kind::Alert, &id).await?;
             let answer = client.json(client.post(&format!("/v1/alerts/{id}/test"))).await?;
             if json_output {
                 println!("{answer}");
@@ -295,6 +318,7 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
             }
         }
         AlertsCommand::History { id, limit } => {
+            let id = client.resolve(Kind::Alert, &id).await?;
             let request = client.get(&format!("/v1/alerts/{id}/history")).query(&[("limit", limit)]);
             let answer = client.json(request).await?;
             if json_output {
@@ -305,7 +329,7 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
                 let muted = if firing["muted"] == true { " (muted)" } else { "" };
                 println!(
                     "{}  {}{muted}: {}",
-                    text(&firing["fired_at"]),
+                    crate::output::time(&text(&firing["fired_at"])),
                     text(&firing["reason"]),
                     text(&firing["summary"])
                 );
@@ -321,7 +345,7 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
                         println!(
                             "    #{} {} {ok}: {}",
                             attempt["attempt"],
-                            text(&attempt["at"]),
+                            crate::output::time(&text(&attempt["at"])),
                             text(&attempt["detail"])
                         );
                     }
@@ -330,6 +354,21 @@ pub(crate) async fn alerts(client: &Client, command: AlertsCommand, json_output:
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `when at least 2 matching events arrive within 1h (as soon as the 2nd arrives)`.
+fn condition(alert: &Value) -> String {
+    let threshold = alert["threshold"].as_i64().unwrap_or(0);
+    let window = text(&alert["window"]);
+    if alert["kind"] == "absence" {
+        return format!("when fewer than {threshold} matching events arrived in a {window} window (at its end)");
+    }
+    let when = match (alert["immediate"] == true, alert["at_end"] == true) {
+        (true, true) => "as soon as it is reached, and at the end of the window",
+        (true, false) => "as soon as it is reached",
+        _ => "at the end of the window",
+    };
+    format!("when at least {threshold} matching events arrive within {window} ({when})")
 }
 
 /// A JSON text without quotes, control characters shown as spaces (event fields are attacker-controlled).

@@ -8,13 +8,14 @@ use serde_json::{Value, json};
 
 use crate::admin::print;
 use crate::client::{Client, api_error_text};
+use crate::resolve::Kind;
 
 #[derive(Subcommand)]
 pub(crate) enum ArchiveCommand {
     /// Archive the instance's sealed days to a directory (under a root the operator allows) or to
     /// S3-compatible storage. Replaces any earlier archive setting.
     Set {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
         /// A directory on the server (must be under one of its --archive-root directories).
         #[arg(long, conflicts_with = "endpoint")]
@@ -46,12 +47,12 @@ pub(crate) enum ArchiveCommand {
     },
     /// Show the instance's archive (the secret is never shown) and whether it is failing.
     Show {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
     },
     /// Stop archiving (what was archived stays where it is).
     Remove {
-        /// Instance id.
+        /// Instance name or id.
         id: String,
     },
 }
@@ -70,6 +71,7 @@ pub(crate) async fn run(client: &Client, command: ArchiveCommand, json_output: b
             allow_http,
             ndjson,
         } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             let body = match (directory, endpoint) {
                 (Some(path), None) => json!({"kind": "directory", "path": path, "ndjson": ndjson}),
                 (None, Some(endpoint)) => {
@@ -86,10 +88,12 @@ pub(crate) async fn run(client: &Client, command: ArchiveCommand, json_output: b
             print_archive(&answer, json_output);
         }
         ArchiveCommand::Show { id } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             let answer = client.json(client.get(&format!("/v1/instances/{id}/archive"))).await?;
             print_archive(&answer, json_output);
         }
         ArchiveCommand::Remove { id } => {
+            let id = client.resolve(Kind::Instance, &id).await?;
             client.send(client.delete(&format!("/v1/instances/{id}/archive"))).await?;
             println!("archive of instance {id} removed (archived days stay where they are)");
         }
@@ -131,11 +135,12 @@ pub(crate) fn print_instance(answer: &Value, json_output: bool) {
     let storage = &answer["storage"];
     let text = |value: &Value| value.as_str().map_or_else(|| "-".to_string(), str::to_string);
     println!();
-    println!("events:    {}", storage["events"]);
-    println!("bytes:     {}", storage["bytes"]);
+    println!("events:    {}", storage["events"].as_u64().map_or_else(|| "-".to_string(), crate::output::thousands));
+    println!("size:      {}", storage["bytes"].as_u64().map_or_else(|| "-".to_string(), crate::output::size));
     println!("days kept: {}", storage["segments"]);
-    println!("oldest:    {}", text(&storage["oldest"]));
-    println!("newest:    {}", text(&storage["newest"]));
+    let time = |value: &Value| value.as_str().map_or_else(|| "-".to_string(), crate::output::time);
+    println!("oldest:    {}", time(&storage["oldest"]));
+    println!("newest:    {}", time(&storage["newest"]));
     println!("archived through: {}", text(&storage["archived_through"]));
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::admin::print;
 use crate::client::Client;
+use crate::resolve::Kind;
 
 #[derive(Subcommand)]
 pub(crate) enum BoardsCommand {
@@ -21,7 +22,7 @@ pub(crate) enum BoardsCommand {
     Categories,
     /// Show a board and its graphs.
     Show {
-        /// Board id.
+        /// Board name or id.
         id: String,
     },
     /// Create a board.
@@ -42,7 +43,7 @@ pub(crate) enum BoardsCommand {
     },
     /// Change a board (an empty --filter removes it; --graph replaces all graphs).
     Update {
-        /// Board id.
+        /// Board name or id.
         id: String,
         /// New name.
         #[arg(long)]
@@ -60,14 +61,29 @@ pub(crate) enum BoardsCommand {
         #[arg(long, conflicts_with = "graphs")]
         no_graphs: bool,
     },
+    /// Add a graph at the end of a board: a histogram of the events matching the board's filter and
+    /// --query (and having --field), over --range, split by --by's top values.
+    AddGraph {
+        /// Board name or id.
+        board: String,
+        #[command(flatten)]
+        graph: GraphFlags,
+    },
+    /// Remove graph N (from 0) of a board.
+    RemoveGraph {
+        /// Board name or id.
+        board: String,
+        /// The graph's position on the board, from 0 (`acta boards show` lists them).
+        n: usize,
+    },
     /// Delete a board.
     Delete {
-        /// Board id.
+        /// Board name or id.
         id: String,
     },
     /// Draw graph N (from 0) of a board over its range, as of now.
     Graph {
-        /// Board id.
+        /// Board name or id.
         id: String,
         /// The graph's position on the board, from 0.
         n: usize,
@@ -81,6 +97,37 @@ pub(crate) enum BoardsCommand {
         #[arg(long, default_value_t = 60)]
         width: usize,
     },
+}
+
+/// A graph given by flags rather than JSON.
+#[derive(clap::Args)]
+pub(crate) struct GraphFlags {
+    /// Its title.
+    #[arg(long)]
+    title: Option<String>,
+    /// The events it counts (search language), within the board's filter.
+    #[arg(long, default_value = "")]
+    query: String,
+    /// Count only events that have this field (action, initiator.name...).
+    #[arg(long)]
+    field: Option<String>,
+    /// Split each bar by this field's top values.
+    #[arg(long)]
+    by: Option<String>,
+    /// How many values of --by to show; the rest count as other.
+    #[arg(long, default_value_t = 5, requires = "by")]
+    top: u64,
+    /// live (the last 60 minutes, moving), 1h, 24h, 7d or 30d.
+    #[arg(long, default_value = "24h", value_parser = ["live", "1h", "24h", "7d", "30d"])]
+    range: String,
+}
+
+impl GraphFlags {
+    fn json(&self) -> Value {
+        let breakdown = self.by.as_ref().map(|field| json!({"field": field, "top": self.top}));
+        json!({"title": self.title, "query": self.query, "field": self.field, "breakdown": breakdown,
+               "range": self.range})
+    }
 }
 
 const BOARD_COLUMNS: [&str; 6] = ["id", "name", "category", "graphs", "filter", "predefined"];
@@ -166,6 +213,7 @@ pub(crate) async fn boards(client: &Client, command: BoardsCommand, json_output:
             print(&answer["categories"], json_output, &["name", "boards"]);
         }
         BoardsCommand::Show { id } => {
+            let id = client.resolve(Kind::Board, &id).await?;
             let answer = client.json(client.get(&format!("/v1/boards/{id}"))).await?;
             print_board(&answer, json_output);
         }
@@ -175,6 +223,7 @@ pub(crate) async fn boards(client: &Client, command: BoardsCommand, json_output:
             print_board(&answer, json_output);
         }
         BoardsCommand::Update { id, name, category, filter, graphs: texts, no_graphs } => {
+            let id = client.resolve(Kind::Board, &id).await?;
             let mut body = Map::new();
             for (key, value) in [("name", name), ("category", category), ("filter", filter)] {
                 if let Some(value) = value {
@@ -187,11 +236,36 @@ pub(crate) async fn boards(client: &Client, command: BoardsCommand, json_output:
             let answer = client.json(client.patch(&format!("/v1/boards/{id}")).json(&body)).await?;
             print_board(&answer, json_output);
         }
+        BoardsCommand::AddGraph { board, graph } => {
+            let id = client.resolve(Kind::Board, &board).await?;
+            let mut graphs = current_graphs(client, &id).await?;
+            graphs.push(graph.json());
+            let answer =
+                client.json(client.patch(&format!("/v1/boards/{id}")).json(&json!({"graphs": graphs}))).await?;
+            print_board(&answer, json_output);
+        }
+        BoardsCommand::RemoveGraph { board, n } => {
+            let id = client.resolve(Kind::Board, &board).await?;
+            let mut graphs = current_graphs(client, &id).await?;
+            if n >= graphs.len() {
+                anyhow::bail!(
+                    "the board has {} graphs (0 to {}); there is no graph {n}",
+                    graphs.len(),
+                    graphs.len().saturating_sub(1)
+                );
+            }
+            graphs.remove(n);
+            let answer =
+                client.json(client.patch(&format!("/v1/boards/{id}")).json(&json!({"graphs": graphs}))).await?;
+            print_board(&answer, json_output);
+        }
         BoardsCommand::Delete { id } => {
+            let id = client.resolve(Kind::Board, &id).await?;
             client.send(client.delete(&format!("/v1/boards/{id}"))).await?;
             println!("board {id} deleted");
         }
         BoardsCommand::Graph { id, n, tz, interval, width } => {
+            let id = client.resolve(Kind::Board, &id).await?;
             let mut params = Vec::new();
             if let Some(tz) = tz {
                 params.push(("tz", tz));
@@ -212,6 +286,12 @@ pub(crate) async fn boards(client: &Client, command: BoardsCommand, json_output:
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A board's graphs as stored, to change one and send the list back (`PATCH` replaces the whole list).
+async fn current_graphs(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
+    let board = client.json(client.get(&format!("/v1/boards/{id}"))).await?;
+    Ok(board["graphs"].as_array().cloned().unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 /// Where the server is and how to authenticate: flags, then `ACTA_URL`/`ACTA_API_KEY`, then the config file.
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct Connection {
-    /// Server URL.
+    /// Server URL [default: url in the config file, else http://127.0.0.1:8700].
     #[arg(long, env = "ACTA_URL", global = true)]
     url: Option<String>,
     /// API key.
@@ -29,11 +29,12 @@ pub(crate) struct Client {
 impl Connection {
     pub(crate) fn client(&self) -> anyhow::Result<Client> {
         let file = self.read_config()?;
-        let url = self
-            .url
-            .clone()
-            .or_else(|| file.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()))
-            .unwrap_or_else(|| "http://127.0.0.1:8700".to_string());
+        let (url, source) = match (&self.url, file.iter().find(|(k, _)| k == "url")) {
+            (Some(url), _) => (url.clone(), "--url (or ACTA_URL)"),
+            (None, Some((_, url))) => (url.clone(), "url in the config file"),
+            (None, None) => ("http://127.0.0.1:8700".to_string(), "the default URL"),
+        };
+        check_scheme(&url, source)?;
         let key = self
             .api_key
             .clone()
@@ -64,6 +65,18 @@ impl Connection {
             .filter_map(|line| line.split_once('='))
             .map(|(key, value)| (key.trim().to_string(), value.trim().trim_matches('"').to_string()))
             .collect())
+    }
+}
+
+/// A URL without `http://` or `https://` would reach reqwest as a "builder error"; say what to write instead.
+fn check_scheme(url: &str, source: &str) -> anyhow::Result<()> {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(());
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) => Err(anyhow!("{source} {url} has the scheme {scheme:?}; use http:// or https://")),
+        None => Err(anyhow!("{source} {url} has no scheme; use http://{}", url.trim())),
     }
 }
 
@@ -123,7 +136,37 @@ impl Client {
         }
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        Err(anyhow!("{}", api_error_text(status, &body)))
+        Err(ApiFailure { text: api_error_text(status, &body), column: body["error"]["column"].as_u64() }.into())
+    }
+}
+
+/// A refusal of the API, as text, and the query column it names when it names one (a query syntax error).
+#[derive(Debug)]
+pub(crate) struct ApiFailure {
+    text: String,
+    column: Option<u64>,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+/// An error about `query` with the query printed and a caret under the column the server named.
+pub(crate) fn with_caret(error: anyhow::Error, query: &str) -> anyhow::Error {
+    let column = error.downcast_ref::<ApiFailure>().and_then(|failure| failure.column);
+    match column {
+        Some(column) => {
+            let message = error.to_string();
+            let detail = message.rsplit_once(" (column").map_or(message.as_str(), |(text, _)| text);
+            let detail = detail.split_once(": ").map_or(detail, |(_, text)| text);
+            let column = usize::try_from(column).unwrap_or(usize::MAX);
+            anyhow!("{message}\n{}", crate::output::caret(query, column, detail))
+        }
+        None => error,
     }
 }
 
@@ -134,4 +177,20 @@ pub(crate) fn api_error_text(status: reqwest::StatusCode, body: &Value) -> Strin
     let code = error["code"].as_str().unwrap_or("error");
     let column = error["column"].as_u64().map(|column| format!(" (column {column})")).unwrap_or_default();
     format!("{} {code}: {message}{column}", status.as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_scheme;
+
+    #[test]
+    fn a_url_without_a_scheme_says_what_to_write() {
+        let error = check_scheme("localhost:8080", "--url (or ACTA_URL)").err().map(|error| error.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("--url (or ACTA_URL) localhost:8080 has no scheme; use http://localhost:8080")
+        );
+        assert!(check_scheme("HTTPS://acta.example.com", "--url").is_ok());
+        assert!(check_scheme("ftp://acta.example.com", "--url").is_err());
+    }
 }

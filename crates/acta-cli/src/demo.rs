@@ -58,15 +58,37 @@ pub(crate) async fn run(
     println!();
     println!("Open {url}/ in a browser and sign in with one of these keys (the web console).");
     println!();
+    let acta = acta_command();
+    if acta != "acta" {
+        println!("`acta` is not on your PATH (install it with `cargo install --path crates/acta-cli --locked`);");
+        println!("this binary is {acta}.");
+        println!();
+    }
     println!("Try:");
     println!("  export ACTA_URL={url} ACTA_API_KEY={user_key}");
-    println!("  acta events search 'target.typeURI_str:kms/secrets' --from 24h");
-    println!("  acta events search '(action user-apikey) -login failure'");
-    println!("  acta boards list; acta boards graph <board id> 0");
+    println!("  {acta} events search 'target.typeURI_str:kms/secrets' --from 24h");
+    println!("  {acta} events search '(action user-apikey) -login failure'");
+    println!("  {acta} views show \"User API key deletions\"");
+    println!("  {acta} boards list; {acta} boards graph \"API keys\" 0");
     println!("Stop with Ctrl-C.");
     crate::shutdown_signal().await?;
     running.stop().await.context("stopping the server")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to run this binary from a shell: `acta` when that name on the PATH is this binary, else its full path
+/// (after `cargo run`, the binary is in `target/` and `acta` names nothing, or an older install).
+fn acta_command() -> String {
+    let Ok(this) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "acta".to_string();
+    };
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).map(|dir| dir.join("acta")).find(|candidate| candidate.is_file())
+    });
+    match on_path.and_then(|found| std::fs::canonicalize(found).ok()) {
+        Some(found) if found == this => "acta".to_string(),
+        _ => this.display().to_string(),
+    }
 }
 
 /// Keys the demo creates, and its alert when there is one, printed for the user.

@@ -9,7 +9,8 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
-use crate::client::{Client, Connection, api_error_text};
+use crate::client::{Client, Connection, api_error_text, with_caret};
+use crate::output;
 
 #[derive(Subcommand)]
 pub(crate) enum EventsCommand {
@@ -24,12 +25,19 @@ pub(crate) enum EventsCommand {
         /// Print the per-event results as JSON.
         #[arg(long)]
         json: bool,
+        /// Answer only once the stored events are searchable (`POST /v1/events?wait=searchable`), so a search
+        /// run next finds them; stored events normally become searchable within about a second.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: the most seconds to wait per request (1-60).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60))]
+        wait_timeout: u64,
     },
     /// Search events, newest first.
     Search {
         #[command(flatten)]
         filter: Filter,
-        /// How many events.
+        /// How many events at most; a line says when more match.
         #[arg(long, default_value_t = 50)]
         limit: usize,
         /// Print JSON (one event per line) instead of a table.
@@ -67,7 +75,7 @@ pub(crate) enum EventsCommand {
         /// Split each bucket by this field's top values (action, outcome, initiator.name, _platform, ...).
         #[arg(long)]
         by: Option<String>,
-        /// How many values of `--by` to show; the rest count as other.
+        /// How many values of `--by` to show; the rest count as other. The server's default is 5.
         #[arg(long)]
         top: Option<usize>,
         /// IANA time zone whose days and hours the buckets follow (UTC when absent).
@@ -100,7 +108,7 @@ pub(crate) struct Filter {
     /// The query (see the search language); empty for everything.
     #[arg(default_value = "")]
     query: String,
-    /// From (RFC 3339, or now-24h, 24h, 7d, live).
+    /// From (RFC 3339, or now-24h, 24h, 7d, live); the whole retention when absent.
     #[arg(long)]
     from: Option<String>,
     /// To (RFC 3339 or relative); now when absent.
@@ -127,27 +135,41 @@ impl Filter {
     }
 }
 
-pub(crate) async fn run(command: EventsCommand, connection: Connection) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: EventsCommand, connection: &Connection) -> anyhow::Result<ExitCode> {
     let client = connection.client()?;
     match command {
-        EventsCommand::Send { file, batch, json } => send(&client, &file, batch.max(1), json).await,
-        EventsCommand::Search { filter, limit, json } => search(&client, &filter, limit, json).await,
+        EventsCommand::Send { file, batch, json, wait, wait_timeout } => {
+            let wait = wait.then_some(wait_timeout);
+            send(&client, &file, batch.max(1), json, wait).await
+        }
+        EventsCommand::Search { filter, limit, json } => {
+            search(&client, &filter, limit, json).await.map_err(|error| with_caret(error, &filter.query))
+        }
         EventsCommand::Count { filter, json } => {
-            let answer = client.json(client.get("/v1/events/count").query(&filter.params())).await?;
+            let request = client.get("/v1/events/count").query(&filter.params());
+            let answer = client.json(request).await.map_err(|error| with_caret(error, &filter.query))?;
             if json {
                 println!("{answer}");
             } else {
                 println!("{}", answer["count"]);
             }
+            if answer["count"] == 0 {
+                explain_no_match(&client, &filter).await;
+            }
             Ok(ExitCode::SUCCESS)
         }
-        EventsCommand::Tail { query, instance, json } => tail(&client, &query, instance, json).await,
-        EventsCommand::Export { filter, format, output } => export(&client, &filter, &format, output).await,
+        EventsCommand::Tail { query, instance, json } => {
+            tail(&client, &query, instance, json).await.map_err(|error| with_caret(error, &query))
+        }
+        EventsCommand::Export { filter, format, output } => {
+            export(&client, &filter, &format, output).await.map_err(|error| with_caret(error, &filter.query))
+        }
         EventsCommand::Histogram { filter, interval, by, top, tz, width, json } => {
             let mut params = filter.params();
             let optional = [("interval", interval), ("by", by), ("top", top.map(|top| top.to_string())), ("tz", tz)];
             params.extend(optional.into_iter().filter_map(|(name, value)| Some((name, value?))));
-            let answer = client.json(client.get("/v1/events/histogram").query(&params)).await?;
+            let request = client.get("/v1/events/histogram").query(&params);
+            let answer = client.json(request).await.map_err(|error| with_caret(error, &filter.query))?;
             if json {
                 println!("{answer}");
             } else {
@@ -158,8 +180,83 @@ pub(crate) async fn run(command: EventsCommand, connection: Connection) -> anyho
     }
 }
 
-/// Splits input into events: NDJSON lines, or the elements of a JSON array, or one object.
-fn read_events(file: &PathBuf) -> anyhow::Result<Vec<String>> {
+/// How many values of each field the zero-result hint shows.
+const HINT_VALUES: usize = 5;
+
+/// The fields a query's conditions name, in order, each once.
+fn fields_of(query: &acta_query::Query) -> Vec<String> {
+    fn walk(query: &acta_query::Query, fields: &mut Vec<String>) {
+        match query {
+            acta_query::Query::And(children) | acta_query::Query::Or(children) => {
+                children.iter().for_each(|child| walk(child, fields));
+            }
+            acta_query::Query::Not(child) => walk(child, fields),
+            acta_query::Query::Field(field, _) => {
+                let name = field.to_string();
+                if !fields.contains(&name) {
+                    fields.push(name);
+                }
+            }
+            acta_query::Query::All | acta_query::Query::Text(_) => {}
+        }
+    }
+    let mut fields = Vec::new();
+    walk(query, &mut fields);
+    fields
+}
+
+/// When a query with field conditions matches nothing, says on standard error which values each of its fields
+/// has in the same range (`initiator.host.agent has: Acta CLI (20), Acta web console (2)`): a query written
+/// for another system's values (IBM's agents, say) then shows what to write instead. Best effort: a failing
+/// look-up only leaves its line out.
+async fn explain_no_match(client: &Client, filter: &Filter) {
+    let Ok(query) = acta_query::parse(&filter.query) else {
+        return;
+    };
+    let fields = fields_of(&query);
+    if fields.is_empty() {
+        return;
+    }
+    eprintln!("no events match; in the same range:");
+    for field in fields {
+        let mut params: Vec<(&str, String)> = filter.params().into_iter().filter(|(name, _)| *name != "q").collect();
+        params.push(("field", field.clone()));
+        params.push(("top", HINT_VALUES.to_string()));
+        let Ok(answer) = client.json(client.get("/v1/events/terms").query(&params)).await else {
+            continue;
+        };
+        eprintln!("  {}", hint_line(&field, &answer));
+    }
+}
+
+/// `initiator.host.agent has: Acta CLI (20), Acta web console (2)`, from a `/v1/events/terms` answer.
+fn hint_line(field: &str, terms: &Value) -> String {
+    let values: Vec<String> = terms["values"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|value| {
+            let text = match &value["value"] {
+                Value::String(text) => text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect(),
+                other => other.to_string(),
+            };
+            format!("{text} ({})", output::thousands(value["count"].as_u64().unwrap_or(0)))
+        })
+        .collect();
+    if values.is_empty() {
+        return format!("{field} is in no event");
+    }
+    let more = match terms["distinct"].as_u64() {
+        Some(distinct) if distinct > values.len() as u64 => format!(" and {} more", distinct - values.len() as u64),
+        _ => String::new(),
+    };
+    format!("{field} has: {}{more}", values.join(", "))
+}
+
+/// Splits input into events: NDJSON lines, or the elements of a JSON array, or one object. The second part
+/// says whether the events are JSON texts that may span lines (array elements, an object), which are then sent
+/// as a JSON array: as NDJSON, a pretty-printed event would be read line by line.
+fn read_events(file: &PathBuf) -> anyhow::Result<(Vec<String>, bool)> {
     let mut text = String::new();
     if file.as_os_str() == "-" {
         std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
@@ -173,26 +270,39 @@ fn read_events(file: &PathBuf) -> anyhow::Result<Vec<String>> {
     if trimmed.starts_with('[') {
         let items: Vec<Box<serde_json::value::RawValue>> =
             serde_json::from_str(trimmed).context("the file starts with '[' but is not a JSON array")?;
-        return Ok(items.into_iter().map(|item| item.get().to_string()).collect());
+        return Ok((items.into_iter().map(|item| item.get().to_string()).collect(), true));
     }
     if trimmed.starts_with('{') && serde_json::from_str::<Value>(trimmed).is_ok() {
-        return Ok(vec![trimmed.trim_end().to_string()]);
+        return Ok((vec![trimmed.trim_end().to_string()], true));
     }
-    Ok(std::io::Cursor::new(text).lines().map_while(Result::ok).filter(|line| !line.trim().is_empty()).collect())
+    let lines =
+        std::io::Cursor::new(text).lines().map_while(Result::ok).filter(|line| !line.trim().is_empty()).collect();
+    Ok((lines, false))
 }
 
-async fn send(client: &Client, file: &PathBuf, batch: usize, json: bool) -> anyhow::Result<ExitCode> {
-    let events = read_events(file)?;
+async fn send(
+    client: &Client,
+    file: &PathBuf,
+    batch: usize,
+    json: bool,
+    wait_seconds: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let (events, multi_line) = read_events(file)?;
     let progress = ProgressBar::new(events.len() as u64);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    progress.set_style(output::progress_style("{bar:40} {pos}/{len} events {rate} {eta}"));
     let (mut stored, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
+    let mut not_searchable = false;
+    let params: Vec<(&str, String)> = match wait_seconds {
+        Some(seconds) => vec![("wait", "searchable".to_string()), ("wait_timeout", seconds.to_string())],
+        None => Vec::new(),
+    };
     for (chunk_index, chunk) in events.chunks(batch).enumerate() {
-        let mut body = chunk.join("\n");
-        body.push('\n');
-        let request = client.post("/v1/events").header("content-type", "application/x-ndjson").body(body);
+        let (body, content_type) = if multi_line {
+            (format!("[{}]", chunk.join(",")), "application/json")
+        } else {
+            (chunk.join("\n") + "\n", "application/x-ndjson")
+        };
+        let request = client.post("/v1/events").query(&params).header("content-type", content_type).body(body);
         let response = request.send().await.context("sending events")?;
         let status = response.status();
         let answer: Value = response.json().await.unwrap_or(Value::Null);
@@ -200,6 +310,7 @@ async fn send(client: &Client, file: &PathBuf, batch: usize, json: bool) -> anyh
             progress.abandon();
             return Err(anyhow!("{}", api_error_text(status, &answer)));
         }
+        not_searchable |= answer["searchable"] == false;
         for result in answer["results"].as_array().into_iter().flatten() {
             match result["status"].as_str() {
                 Some("stored") => stored += 1,
@@ -223,21 +334,60 @@ async fn send(client: &Client, file: &PathBuf, batch: usize, json: bool) -> anyh
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
-    println!("{stored} stored, {duplicates} duplicates, {rejected} rejected");
+    match wait_seconds {
+        Some(_) if not_searchable => {
+            println!("{stored} stored, {duplicates} duplicates, {rejected} rejected");
+            eprintln!("stored, but not all searchable yet within --wait-timeout: a search now may miss some of them");
+        }
+        Some(_) if stored > 0 => {
+            println!("{stored} stored, {duplicates} duplicates, {rejected} rejected; searchable now");
+        }
+        _ => println!("{stored} stored, {duplicates} duplicates, {rejected} rejected"),
+    }
     Ok(if rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// The most events one request asks for (the server's page limit).
+const PAGE: usize = 1000;
+
 async fn search(client: &Client, filter: &Filter, limit: usize, json: bool) -> anyhow::Result<ExitCode> {
-    let mut params = filter.params();
-    params.push(("limit", limit.min(1000).to_string()));
-    let answer = client.json(client.get("/v1/events").query(&params)).await?;
-    let events = answer["events"].as_array().cloned().unwrap_or_default();
+    let limit = limit.max(1);
+    let mut events: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let more = loop {
+        let mut params = filter.params();
+        params.push(("limit", (limit - events.len()).min(PAGE).to_string()));
+        if let Some(cursor) = &cursor {
+            params.push(("cursor", cursor.clone()));
+        }
+        let answer = client.json(client.get("/v1/events").query(&params)).await?;
+        events.extend(answer["events"].as_array().cloned().unwrap_or_default());
+        cursor = answer["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() || events.len() >= limit {
+            break cursor.is_some();
+        }
+    };
     if json {
         for event in &events {
             println!("{event}");
         }
     } else {
         print_table(&events);
+    }
+    // The server says where a page ended, not how many there are (a full last page has a cursor too): the
+    // count tells.
+    let total = if more {
+        let answer = client.json(client.get("/v1/events/count").query(&filter.params())).await?;
+        answer["count"].as_u64().unwrap_or(0)
+    } else {
+        0
+    };
+    if total > events.len() as u64 {
+        let line =
+            format!("showing {} of {} (use --limit)", output::thousands(events.len() as u64), output::thousands(total));
+        if json { eprintln!("{line}") } else { println!("{line}") }
+    } else if events.is_empty() {
+        explain_no_match(client, filter).await;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -254,8 +404,9 @@ fn text_at<'a>(event: &'a Value, path: &str) -> String {
 /// A row per event: time, action, outcome, initiator, target, message.
 fn print_table(events: &[Value]) {
     let rows: Vec<[String; 6]> = events.iter().map(row).collect();
-    let headers = ["TIME", "ACTION", "OUTCOME", "INITIATOR", "TARGET", "MESSAGE"];
-    let mut widths = headers.map(str::len);
+    let time = format!("TIME ({})", output::zone_label());
+    let headers = [time.as_str(), "ACTION", "OUTCOME", "INITIATOR", "TARGET", "MESSAGE"];
+    let mut widths = headers.map(|header| header.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row.iter()).take(5) {
             *width = (*width).max(cell.chars().count()).min(48);
@@ -288,7 +439,7 @@ fn row(event: &Value) -> [String; 6] {
     // Control characters in attacker-controlled fields must not drive the terminal.
     let clean = |text: String| text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
     [
-        clean(text_at(event, "eventTime")),
+        clean(output::time(&text_at(event, "eventTime"))),
         clean(text_at(event, "action")),
         clean(text_at(event, "outcome")),
         clean(initiator),
@@ -367,4 +518,25 @@ async fn export(client: &Client, filter: &Filter, format: &str, output: Option<P
 /// The next chunk of a streamed answer; an interrupted stream is an error, not a silent end.
 async fn next_chunk(response: &mut reqwest::Response) -> anyhow::Result<Option<bytes::Bytes>> {
     response.chunk().await.context("the server interrupted the stream")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_hint_names_the_top_values_and_how_many_more_there_are() {
+        let terms = json!({"values": [{"value": "Acta CLI/0.1.0", "count": 1200}, {"value": 404, "count": 2}],
+                           "distinct": 5});
+        assert_eq!(hint_line("f", &terms), "f has: Acta CLI/0.1.0 (1,200), 404 (2) and 3 more");
+        assert_eq!(hint_line("reason", &json!({"values": [], "distinct": 0})), "reason is in no event");
+    }
+
+    #[test]
+    fn the_fields_of_a_query_are_found_under_and_or_and_not() {
+        let query = acta_query::parse("a:1 (b:2 OR -c:3) words a:4").ok();
+        assert_eq!(query.as_ref().map(fields_of), Some(vec!["a".to_string(), "b".to_string(), "c".to_string()]));
+    }
 }

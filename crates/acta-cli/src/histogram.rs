@@ -92,13 +92,10 @@ fn bar(parts: &[(char, u64)], count: u64, max: u64, width: usize) -> String {
     bar
 }
 
-/// `2026-11-20T10:05:00.000000000Z` as `2026-11-20 10:05:00`; fractions only when not zero.
+/// `2026-11-20T10:05:00.048914729Z` as `2026-11-20 10:05:00`: to the second, as event times are printed.
 fn time_label(text: &str) -> String {
     let text = text.trim_end_matches('Z');
-    let text = match text.split_once('.') {
-        Some((whole, fraction)) if fraction.trim_end_matches('0').is_empty() => whole,
-        _ => text,
-    };
+    let text = text.split_once('.').map_or(text, |(whole, _)| whole);
     text.replacen('T', " ", 1)
 }
 
@@ -140,5 +137,11 @@ mod tests {
     #[test]
     fn control_characters_in_values_do_not_reach_the_terminal() {
         assert_eq!(clean("a\u{1b}[31mb"), "a [31mb");
+    }
+
+    #[test]
+    fn range_ends_print_to_the_second() {
+        assert_eq!(time_label("2026-12-05T23:04:45.048914729Z"), "2026-12-05 23:04:45");
+        assert_eq!(time_label("2026-12-05T23:04:00.000000000Z"), "2026-12-05 23:04:00");
     }
 }

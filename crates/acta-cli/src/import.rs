@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -49,8 +49,6 @@ pub(crate) struct ImportArgs {
     /// Print the summary (and every rejection and failure) as JSON.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    connection: Connection,
     /// How to reach the store of s3:// sources.
     #[command(flatten)]
     s3: crate::s3::S3Args,
@@ -114,8 +112,8 @@ struct Totals {
     failures: Vec<String>,
 }
 
-pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let client = args.connection.client()?;
+pub(crate) async fn run(args: ImportArgs, connection: &Connection) -> anyhow::Result<ExitCode> {
+    let client = connection.client()?;
     let mut totals = Totals::default();
     let mut units = Vec::new();
     // The local copies of s3:// sources, removed when the import ends.
@@ -149,10 +147,7 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let progress = ProgressBar::new_spinner();
-    progress.set_style(
-        ProgressStyle::with_template("{spinner} {pos} events sent {per_sec} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    progress.set_style(crate::output::progress_style("{spinner} {pos} events sent {rate} {msg}"));
     let mut params: Vec<(&str, String)> = Vec::new();
     if let Some(instance) = &args.instance {
         params.push(("instance", instance.clone()));

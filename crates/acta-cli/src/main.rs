@@ -18,6 +18,8 @@ mod demo;
 mod events;
 mod histogram;
 mod import;
+mod output;
+mod resolve;
 mod s3;
 mod verify;
 
@@ -34,6 +36,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the server is and which key to use (before or after the subcommand).
+    #[command(flatten)]
+    connection: client::Connection,
+    /// Print times in UTC instead of the local time zone (TZ, /etc/localtime).
+    #[arg(long, global = true)]
+    utc: bool,
 }
 
 #[derive(Subcommand)]
@@ -46,15 +54,11 @@ enum Command {
     Events {
         #[command(subcommand)]
         command: events::EventsCommand,
-        #[command(flatten)]
-        connection: client::Connection,
     },
     /// Create and list accounts (platform admin).
     Accounts {
         #[command(subcommand)]
         command: admin::AccountsCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -63,8 +67,6 @@ enum Command {
     Instances {
         #[command(subcommand)]
         command: admin::InstancesCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -73,8 +75,6 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: admin::KeysCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -88,8 +88,6 @@ enum Command {
     Views {
         #[command(subcommand)]
         command: alerts::ViewsCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -98,8 +96,6 @@ enum Command {
     Alerts {
         #[command(subcommand)]
         command: alerts::AlertsCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -112,8 +108,6 @@ enum Command {
     Boards {
         #[command(subcommand)]
         command: boards::BoardsCommand,
-        #[command(flatten)]
-        connection: client::Connection,
         /// Print JSON.
         #[arg(long, global = true)]
         json: bool,
@@ -123,6 +117,11 @@ enum Command {
     /// Check a data directory, an export or an archive offline: records, signed checkpoints, links between segments.
     /// Exit status 0 valid, 1 integrity failure, 2 usage error.
     Verify(verify::VerifyArgs),
+    /// Print a shell completion script: `acta completions bash > ~/.local/share/bash-completion/completions/acta`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args)]
@@ -365,6 +364,8 @@ struct ReindexArgs {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Before the runtime starts its threads: reading the local zone is the process's business alone here.
+    output::init(cli.utc);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -382,24 +383,28 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    let connection = cli.connection;
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => {
             demo::run(args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await
         }
-        Command::Events { command, connection } => events::run(command, connection).await,
-        Command::Accounts { command, connection, json } => admin::accounts(&connection.client()?, command, json).await,
-        Command::Instances { command, connection, json } => {
-            admin::instances(&connection.client()?, command, json).await
-        }
-        Command::Keys { command, connection, json } => admin::keys(&connection.client()?, command, json).await,
-        Command::Bench { command } => bench::run(command).await,
-        Command::Views { command, connection, json } => alerts::views(&connection.client()?, command, json).await,
-        Command::Alerts { command, connection, json } => alerts::alerts(&connection.client()?, command, json).await,
-        Command::Boards { command, connection, json } => boards::boards(&connection.client()?, command, json).await,
+        Command::Events { command } => events::run(command, &connection).await,
+        Command::Accounts { command, json } => admin::accounts(&connection.client()?, command, json).await,
+        Command::Instances { command, json } => admin::instances(&connection.client()?, command, json).await,
+        Command::Keys { command, json } => admin::keys(&connection.client()?, command, json).await,
+        Command::Bench { command } => bench::run(command, &connection).await,
+        Command::Views { command, json } => alerts::views(&connection.client()?, command, json).await,
+        Command::Alerts { command, json } => alerts::alerts(&connection.client()?, command, json).await,
+        Command::Boards { command, json } => boards::boards(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => verify::run_source(args).await,
-        Command::Import(args) => import::run(args).await,
+        Command::Import(args) => import::run(args, &connection).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "acta", &mut std::io::stdout());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
     }
 }
 

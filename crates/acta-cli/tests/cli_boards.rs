@@ -115,6 +115,8 @@ fn run_demo(smtp_url: Option<&str>) -> (String, Value, Value, Value) {
         .args(["--listen", &format!("127.0.0.1:{port}"), "--signing-key"])
         .arg(dir.path().join("signing-key"))
         .env("ACTA_BOOTSTRAP_KEY", common::ADMIN_KEY)
+        // A PATH without the binary under test, as after `cargo run`: the demo must print its full path.
+        .env("PATH", "/usr/bin:/bin")
         .env_remove("ACTA_SMTP_URL")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
@@ -154,6 +156,10 @@ fn demo_creates_seed_002s_views_and_board_and_skips_the_alert_without_smtp() {
     let (printed, views, boards, alerts) = run_demo(None);
     assert!(printed.contains("6 views of seed 002 in category IAM, and the board \"API keys\""), "{printed}");
     assert!(printed.contains("email alert skipped: the server has no SMTP relay"), "{printed}");
+    let binary = std::fs::canonicalize(common::acta_bin()).unwrap();
+    let binary = binary.display();
+    assert!(printed.contains(&format!("`acta` is not on your PATH (install it with `cargo install --path crates/acta-cli --locked`);\nthis binary is {binary}.")), "{printed}");
+    assert!(printed.contains(&format!("\n  {binary} views show \"User API key deletions\"\n")), "{printed}");
     let view_names: Vec<&str> =
         views["views"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
     assert!(view_names.contains(&"User API key deletions"), "{views}");

@@ -68,21 +68,24 @@ fn events_send_reports_rejections_and_search_prints_a_table() {
     assert_eq!(server.wait_count("", 4, Duration::from_secs(10)), 4, "the stored events did not become searchable");
 
     // The table: a header, then one row per matching event, newest eventTime first.
-    let table = acta_events(&server, &config, &["search", "outcome:failure"]);
+    let table = acta_events(&server, &config, &["search", "outcome:failure", "--utc"]);
     assert!(table.status.success(), "{}", table.stderr);
     let rows: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(rows.len(), 3, "header and two rows expected:\n{}", table.stdout);
-    assert!(rows[0].starts_with("TIME  ") || rows[0].starts_with("TIME "), "{}", table.stdout);
+    assert!(rows[0].starts_with("TIME (UTC)  "), "{}", table.stdout);
     assert_eq!(
         rows[0].split_whitespace().collect::<Vec<_>>(),
-        ["TIME", "ACTION", "OUTCOME", "INITIATOR", "TARGET", "MESSAGE"],
+        ["TIME", "(UTC)", "ACTION", "OUTCOME", "INITIATOR", "TARGET", "MESSAGE"],
         "{}",
         table.stdout
     );
     for (row, event) in rows[1..].iter().zip([&c, &a]) {
         let cells: Vec<&str> = row.split_whitespace().collect();
+        // `2026-11-20T10:00:00.123456789Z` is shown as `2026-11-20 10:00:00`.
+        let time = event["eventTime"].as_str().unwrap();
         let expected = [
-            event["eventTime"].as_str().unwrap(),
+            &time[..10],
+            &time[11..19],
             event["action"].as_str().unwrap(),
             "failure",
             "alice@example.com",

@@ -173,3 +173,44 @@ async fn the_platform_admin_names_an_instance_shared_by_several_accounts_by_id_o
     assert_eq!(acme.event("amb").await["_acta"]["instance"], acme_us["id"]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_searchable_answers_once_a_search_finds_the_stored_events() {
+    let server = TestServer::start().await;
+    let (manager, _) = account(&server, "acme").await;
+    // The index commits about once a second: without the wait, a count right after the answer finds nothing.
+    for round in 0..3 {
+        let id = format!("waited-{round}");
+        let (status, answer) = manager.post("/v1/events?wait=searchable", json!([eu_event(&id)])).await;
+        assert_eq!((status, answer["searchable"].clone()), (200, json!(true)), "{answer}");
+        let (status, count) = manager.get(&format!("/v1/events/count?q=id:=={id}")).await;
+        assert_eq!((status, count["count"].clone()), (200, json!(1)), "round {round}: {count}");
+    }
+    let (_, plain) = manager.post("/v1/events", json!([eu_event("not-waited")])).await;
+    assert_eq!(plain.get("searchable"), None, "only a waiting request says whether it is searchable: {plain}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_wait_or_a_timeout_out_of_range_is_refused_before_anything_is_stored() {
+    let server = TestServer::start().await;
+    let (manager, _) = account(&server, "acme").await;
+    for (query, message) in [
+        ("wait=indexed", "wait takes one value: searchable"),
+        ("wait=searchable&wait_timeout=0", "wait_timeout is a number of seconds from 1 to 60"),
+        ("wait=searchable&wait_timeout=61", "wait_timeout is a number of seconds from 1 to 60"),
+        ("wait_timeout=5", "wait_timeout is for wait=searchable; give both or neither"),
+    ] {
+        let (status, answer) = manager.post(&format!("/v1/events?{query}"), json!([eu_event("refused")])).await;
+        assert_eq!(
+            (status, answer["error"]["code"].clone(), answer["error"]["message"].clone()),
+            (400, json!("invalid_wait"), json!(message)),
+            "{query}: {answer}"
+        );
+    }
+    let (_, waited) = manager.post("/v1/events?wait=searchable", json!([eu_event("accepted")])).await;
+    assert_eq!(waited["searchable"], true, "{waited}");
+    let stored = manager.search("action:kms.secrets.create", 0).await;
+    assert_eq!(common::ids(&stored), ["accepted"], "nothing of a refused request is stored");
+    server.stop().await;
+}

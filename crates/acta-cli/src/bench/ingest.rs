@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -318,10 +318,7 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     let before = count_all(client).await.ok();
 
     let progress = ProgressBar::new(batches.events());
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    progress.set_style(crate::output::progress_style("{bar:40} {pos}/{len} events {rate} {eta}"));
     let next = Arc::new(AtomicUsize::new(0));
     let timeout = Duration::from_secs(load.request_timeout.max(1));
     let path = Arc::new(match &load.account {

@@ -36,23 +36,17 @@ pub(crate) enum BenchCommand {
     Ingest {
         #[command(flatten)]
         args: ingest::IngestArgs,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Run a fixed set of searches N times each; report p50/p99 per query.
     Query {
         #[command(flatten)]
         args: query::QueryArgs,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Send probe events that fire immediate webhook alerts to a receiver on 127.0.0.1; report the latency from
     /// each ingest answer to the webhook's arrival, and lost notifications.
     Alert {
         #[command(flatten)]
         args: alert::AlertCommandArgs,
-        #[command(flatten)]
-        connection: Connection,
     },
     /// Start a server on a temporary directory (127.0.0.1), then generate, ingest, query and alert; report
     /// everything.
@@ -105,12 +99,12 @@ pub(crate) struct ServerProbe {
     data: Option<PathBuf>,
 }
 
-pub(crate) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: BenchCommand, connection: &Connection) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Generate(args) => generate_command(&args),
-        BenchCommand::Ingest { args, connection } => ingest::command(args, &connection).await,
-        BenchCommand::Query { args, connection } => query::command(args, &connection).await,
-        BenchCommand::Alert { args, connection } => alert::command(args, &connection).await,
+        BenchCommand::Ingest { args } => ingest::command(args, connection).await,
+        BenchCommand::Query { args } => query::command(args, connection).await,
+        BenchCommand::Alert { args } => alert::command(args, connection).await,
         BenchCommand::All(args) => all::command(args).await,
     }
 }

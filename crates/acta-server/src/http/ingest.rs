@@ -23,6 +23,55 @@ pub(crate) struct IngestParams {
     /// Stores every event of the request in this instance (id or name), instead of routing each by its
     /// `logSourceCRN` region.
     instance: Option<String>,
+    /// `searchable`: answer once the stored events can be found by a search (see [`wait_searchable`]).
+    wait: Option<String>,
+    /// Seconds `wait=searchable` waits at most (1 to 60; 10 when absent).
+    wait_timeout: Option<u64>,
+}
+
+/// How long `wait=searchable` waits when no `wait_timeout` is given: the indexer commits about every second,
+/// so this is reached only when it is far behind or failing.
+const DEFAULT_WAIT_SECONDS: u64 = 10;
+
+/// The most `wait_timeout` may ask for: a client waiting longer holds an ingest place for nothing.
+const MAX_WAIT_SECONDS: u64 = 60;
+
+/// The wait `wait` and `wait_timeout` ask for, if any.
+fn requested_wait(params: &IngestParams) -> Result<Option<std::time::Duration>, ApiError> {
+    let invalid = |message: &str| ApiError::bad_request("invalid_wait", message);
+    match params.wait.as_deref() {
+        None | Some("") => {
+            if params.wait_timeout.is_some() {
+                return Err(invalid("wait_timeout is for wait=searchable; give both or neither"));
+            }
+            Ok(None)
+        }
+        Some("searchable") => {
+            let seconds = params.wait_timeout.unwrap_or(DEFAULT_WAIT_SECONDS);
+            if !(1..=MAX_WAIT_SECONDS).contains(&seconds) {
+                return Err(invalid("wait_timeout is a number of seconds from 1 to 60"));
+            }
+            Ok(Some(std::time::Duration::from_secs(seconds)))
+        }
+        Some(_) => Err(invalid("wait takes one value: searchable")),
+    }
+}
+
+/// Waits until what was durable when the batch was stored is searchable, or `timeout` passes; says which.
+/// Polls, as the index gives no wake-up per commit; a commit takes about a second, so 20 ms polls add little.
+async fn wait_searchable(state: &AppState, timeout: std::time::Duration) -> bool {
+    let index = state.store.index();
+    let marks = index.durable_marks();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if index.searchable(&marks) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// The header of `POST /v1/events` that gives ids to events whose bytes carry none: one entry per event of the
@@ -76,6 +125,7 @@ pub(crate) async fn ingest(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     principal.require("ingest")?;
+    let wait = requested_wait(&params)?;
     refuse_when_index_behind(&state)?;
     let is_ndjson = headers
         .get(header::CONTENT_TYPE)
@@ -91,7 +141,13 @@ pub(crate) async fn ingest(
     let instance = params.instance.as_deref().filter(|instance| !instance.is_empty());
     let outcome = ingest_events(&state, &principal, params.account.as_deref(), instance, parsed, now).await?;
     let status = if outcome.accepted == 0 && outcome.rejected > 0 { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    Ok((status, Json(outcome_json(&outcome))).into_response())
+    let mut answer = outcome_json(&outcome);
+    if let Some(timeout) = wait {
+        // The events are stored either way: a timeout is said in the answer, not as an error a client would
+        // answer by sending them again.
+        answer["searchable"] = Value::Bool(wait_searchable(&state, timeout).await);
+    }
+    Ok((status, Json(answer)).into_response())
 }
 
 /// Refuses an ingest request while the index is too far behind the log, before anything of it is stored.

@@ -276,6 +276,30 @@ impl EventIndex {
             .sum()
     }
 
+    /// Each instance's durable seq now: once [`EventIndex::searchable`] says these are reached, every event
+    /// stored so far can be found (`POST /v1/events?wait=searchable`).
+    pub fn durable_marks(&self) -> Vec<(String, u64)> {
+        let log = &self.inner.log;
+        log.instances().into_iter().map(|instance| (instance.clone(), log.last_seq(&instance))).collect()
+    }
+
+    /// Whether every instance's committed (searchable) seq has reached its mark; asks the indexer to hurry for
+    /// the instances that have not.
+    pub fn searchable(&self, marks: &[(String, u64)]) -> bool {
+        let behind: Vec<&String> = {
+            let committed = lock(&self.inner.committed);
+            marks
+                .iter()
+                .filter(|(instance, mark)| committed.get(instance).copied().unwrap_or(0) < *mark)
+                .map(|(instance, _)| instance)
+                .collect()
+        };
+        for instance in &behind {
+            self.notify(instance);
+        }
+        behind.is_empty()
+    }
+
     /// Waits until everything durable now is searchable (tests and `acta reindex`).
     pub fn wait_caught_up(&self, timeout: Duration) -> bool {
         let targets: Vec<(String, u64)> = self
