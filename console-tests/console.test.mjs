@@ -295,7 +295,7 @@ describe('the Acta web console', () => {
   it('renders hostile names of views, alerts, boards and graph values as text and executes nothing', async () => {
     const view = await manager.ok('POST', '/v1/views', {name: HOSTILE.script, query: XSS_MARKER, category: HOSTILE.img, from: '24h'});
     await manager.ok('POST', '/v1/alerts', {view: view.id, name: HOSTILE.img, kind: 'presence', threshold: 1000, window: '1h',
-      channels: [{type: 'email', to: ['nobody@acme.example']}]});
+      channels: [{type: 'webhook', url: 'https://hooks.example.com/acta'}]});
     // Breakdown by message: the legend and a bar's values are the event's hostile text.
     const board = await manager.ok('POST', '/v1/boards', {name: HOSTILE.img, category: HOSTILE.script,
       graphs: [{title: HOSTILE.script, query: XSS_MARKER, range: '24h', breakdown: {field: 'message'}}]});
@@ -306,6 +306,26 @@ describe('the Acta web console', () => {
       await manager.call('DELETE', `/v1/boards/${board.id}`);
       await page.goto(`${server.url}/#/search`);
     }
+  });
+
+  it('says in the alert form, before saving, that email needs an SMTP relay this server lacks', async () => {
+    const view = await manager.ok('POST', '/v1/views', {name: 'Key Protect deletions', query: 'action:kms.secrets.delete', from: '24h'});
+    await page.goto(`${server.url}/#/alerts?view=${view.id}&attach=${view.id}`);
+    const form = page.getByRole('form', {name: 'Attach an alert'});
+    await form.waitFor();
+    const notice = 'This server has no SMTP relay, so it cannot send email: the operator starts acta serve with --smtp-url, or choose a webhook, Slack or PagerDuty.';
+    await form.getByText(notice).waitFor();
+    const type = form.getByLabel('Channel type');
+    assert.equal(await type.inputValue(), 'webhook', 'a new channel starts as a webhook');
+    const email = type.locator('option[value="email"]');
+    assert.equal(await email.textContent(), 'Email (no SMTP relay)');
+    assert.equal(await email.isDisabled(), true, 'email cannot be chosen');
+    assert.equal(await form.getByRole('textbox', {name: 'URL', exact: true}).isVisible(), true, 'the webhook URL can be typed instead');
+    await page.screenshot({path: screenshotPath('alerts-no-smtp-relay.png')});
+    await form.getByRole('button', {name: 'Cancel'}).click();
+    assert.deepEqual((await manager.ok('GET', '/v1/alerts')).alerts.filter((a) => a.view === view.id), []);
+    await manager.ok('DELETE', `/v1/views/${view.id}`);
+    await page.goto(`${server.url}/#/search`);
   });
 
   async function hostileNamesShownAsText(board) {
