@@ -9,6 +9,8 @@ import {PRESETS, resolveRange, apiRangeOf, rangeText, sameRange} from './timeran
 import {openDialog, field} from './dialog.js';
 import {categoryInput} from './categories.js';
 import {drawHistogram, bucketsFromEvents, intervalMs} from './histogram.js';
+import {fieldSidebar, zeroResultHint} from './fieldsidebar.js';
+import {attachAutocomplete} from './autocomplete.js';
 
 const PAGE_SIZE = 100;
 // Past this many rows the live tail drops the oldest, so a busy stream cannot exhaust the tab's memory.
@@ -76,8 +78,13 @@ export function mount(root, ctx) {
   const customForm = h('form', {class: 'custom-range', hidden: true, on: {submit: (e) => { e.preventDefault(); applyCustom(); }}},
     h('label', {}, 'From ', fromInput), h('label', {}, 'To ', toInput),
     h('button', {type: 'submit'}, 'Apply'), h('span', {class: 'muted'}, TIME_ZONE), customError);
+  // Values for autocomplete come from the whole range, not the query: the user is changing the query.
+  const suggestions = attachAutocomplete(input, {
+    fieldNames: () => sidebar.names(),
+    values: (field) => api('GET', '/v1/events/terms', {params: {field, top: 50, ...current.params}}),
+  });
   const form = h('form', {class: 'querybar', role: 'search', on: {submit: (e) => { e.preventDefault(); search({push: true}); }}},
-    h('div', {class: 'query-wrap'}, input, queryError),
+    h('div', {class: 'query-wrap'}, input, suggestions.element, queryError),
     h('div', {class: 'range', role: 'group', 'aria-label': 'Time range'}, rangeButtons, customButton),
     h('button', {type: 'submit', class: 'primary'}, 'Search'));
 
@@ -108,12 +115,16 @@ export function mount(root, ctx) {
       name === 'Time' ? `Time (${TIME_ZONE})` : name)))),
     tbody);
   const more = h('button', {type: 'button', class: 'more', hidden: true, on: {click: () => loadMore()}}, 'Load more');
+  const zeroHint = h('div', {class: 'zero-hint-box'});
+  const terms = (field, q, top) => api('GET', '/v1/events/terms', {params: {field, q, top, ...current.params}, signal: controller && controller.signal});
+  const sidebar = fieldSidebar({terms, onFilter: (clause) => addFilter(clause)});
   const endNote = h('p', {class: 'end-note muted'});
-  const end = h('div', {class: 'list-end'}, more, endNote);
+  const end = h('div', {class: 'list-end'}, more, endNote, zeroHint);
 
   replace(root, h('section', {class: 'page search-page', 'aria-label': 'Search'},
-    form, viewBar, customForm, toolbar, saved, banner, chartBox,
-    h('div', {class: 'table-box'}, table), end));
+    form, viewBar, customForm, toolbar, saved, banner,
+    h('div', {class: 'results'}, sidebar.element,
+      h('div', {class: 'results-main'}, chartBox, h('div', {class: 'table-box'}, table), end))));
 
   // ----- behaviour -----
   function showBanner(error) {
@@ -272,6 +283,7 @@ export function mount(root, ctx) {
 
   async function loadPage(gen, signal) {
     loading = true;
+    const first = !cursor;
     try {
       const answer = await api('GET', '/v1/events', {
         params: {q: state.q, ...current.params, limit: PAGE_SIZE, cursor: cursor || undefined}, signal,
@@ -280,12 +292,18 @@ export function mount(root, ctx) {
       cursor = answer.next_cursor || null;
       appendEvents(answer.events || []);
       renderEnd();
+      if (first) {
+        // The sidebar shows the fields of the first page, like Discover's sample; values count the whole search.
+        sidebar.show(answer.events || [], state.q);
+        if (!(answer.events || []).length) showZeroHint(gen);
+      }
       if (histogram && histogram.fromEvents) chartFromLoadedEvents();
       return true;
     } catch (error) {
       if (gen !== generation || (error && error.name === 'AbortError')) return false;
       cursor = null;
       failed = true;
+      sidebar.show([], state.q);
       histogram = null;
       replace(chartNote);
       drawChart();
@@ -298,6 +316,22 @@ export function mount(root, ctx) {
     } finally {
       if (gen === generation) loading = false;
     }
+  }
+
+  /** Under "No events match": the values the query's fields do have, each replacing its condition. */
+  async function showZeroHint(gen) {
+    const q = state.q;
+    let hint = null;
+    try {
+      hint = await zeroResultHint(q, {terms, rangeLabel: current.label, isCurrent: () => gen === generation,
+        onReplace: (next) => {
+          input.value = next;
+          search({push: true});
+        }});
+    } catch {
+      // A hint that cannot be had leaves the plain "No events match".
+    }
+    if (gen === generation && hint) replace(zeroHint, hint);
   }
 
   function loadMore() {
@@ -319,6 +353,9 @@ export function mount(root, ctx) {
     loadedTimes.length = 0;
     shown.clear();
     tbody.replaceChildren();
+    replace(zeroHint);
+    suggestions.close();
+    suggestions.reset();
     banner.hidden = true;
     saved.hidden = true;
     clearQueryError();
