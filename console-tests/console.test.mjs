@@ -181,6 +181,14 @@ describe('the Acta web console', () => {
     const ticks = (await page.locator('.histogram-svg text.tick').allTextContents()).filter((t) => t.includes(':'));
     assert.ok(ticks.length >= 2, ticks.join(' '));
     assert.equal(new Set(ticks).size, ticks.length, `repeated tick labels: ${ticks.join(' ')}`);
+    // A live graph's bar is one minute: its drill-down's ticks are seconds apart, and say so.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+    await page.goto(`${server.url}/#/search?q=&range=custom&from=${minute}&to=${minute + 60_000}`);
+    await page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
+    await page.locator('.histogram-svg text.tick').first().waitFor();
+    const seconds = (await page.locator('.histogram-svg text.tick').allTextContents()).filter((t) => t.includes(':'));
+    assert.ok(seconds.length >= 3 && seconds.every((t) => /^\d\d:\d\d:\d\d$/.test(t)), seconds.join(' '));
+    assert.equal(new Set(seconds).size, seconds.length, `repeated tick labels: ${seconds.join(' ')}`);
   });
 
   it('loads more events as the list scrolls, and exports the search', async () => {
