@@ -55,7 +55,8 @@ export function fieldSidebar({terms, onFilter}) {
           `Top ${values.length} of ${formatCount(answer.distinct ?? values.length)} values in ${events(counted)}`,
           answer.missing ? `; ${formatCount(answer.missing)} without it` : ''));
     } catch (error) {
-      if (gen === generation) replace(box, h('p', {class: 'inline-error'}, describeError(error)));
+      // A newer search aborted the question; its own answer follows.
+      if (gen === generation && error.name !== 'AbortError') replace(box, h('p', {class: 'inline-error'}, describeError(error)));
     }
   }
 
@@ -109,13 +110,15 @@ export async function zeroResultHint(q, {terms, onReplace, rangeLabel, isCurrent
     let answer;
     try {
       answer = await terms(name, rest, TOP);
-    } catch {
+    } catch (error) {
+      if (error.name === 'AbortError' || !isCurrent()) return null;
       // The rest alone may not parse (a dangling OR): ask about the whole range instead.
       rest = '';
       try {
         answer = await terms(name, '', TOP);
-      } catch (error) {
-        parts.push(h('p', {class: 'inline-error'}, `${name}: ${describeError(error)}`));
+      } catch (failure) {
+        if (!isCurrent()) return null;
+        parts.push(h('p', {class: 'inline-error'}, `${name}: ${describeError(failure)}`));
         continue;
       }
     }
