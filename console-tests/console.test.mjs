@@ -303,6 +303,31 @@ describe('the Acta web console', () => {
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
   });
 
+  it('saves a changed view as a new view, which becomes the open one', async () => {
+    const view = await manager.ok('POST', '/v1/views', {name: 'Key Protect', query: 'target.typeURI_str:kms/secrets', from: '24h'});
+    await page.goto(`${server.url}/#/views`);
+    await page.getByRole('link', {name: 'Open Key Protect'}).click();
+    const bar = page.getByRole('region', {name: 'Open view'});
+    await bar.getByText('View: Key Protect').waitFor();
+    await page.getByLabel('Search query').fill('target.typeURI_str:kms/secrets action:==kms.secrets.delete');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
+    await bar.getByRole('button', {name: 'Save as new view'}).click();
+    const dialog = page.getByRole('dialog', {name: 'Save as view'});
+    await dialog.getByLabel('Name', {exact: true}).fill('Key Protect key deletions');
+    await dialog.getByRole('button', {name: 'Save view'}).click();
+    await bar.getByText('View: Key Protect key deletions').waitFor();
+    assert.equal(await bar.locator('.badge.changed').count(), 0);
+    const views = (await manager.ok('GET', '/v1/views')).views.filter((v) => v.name.startsWith('Key Protect'));
+    assert.deepEqual(views.map((v) => [v.name, v.query]).sort((a, b) => a[0].localeCompare(b[0])),
+      [['Key Protect', 'target.typeURI_str:kms/secrets'], ['Key Protect key deletions', 'target.typeURI_str:kms/secrets action:==kms.secrets.delete']]);
+    const created = views.find((v) => v.name === 'Key Protect key deletions');
+    assert.equal(new URLSearchParams(page.url().split('?')[1]).get('view'), created.id);
+    for (const v of [view, created]) await manager.ok('DELETE', `/v1/views/${v.id}`);
+    await page.goto(`${server.url}/#/search`);
+  });
+
   it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
     await page.getByRole('link', {name: 'Boards', exact: true}).click();
     const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});
