@@ -109,6 +109,25 @@ describe('the Acta web console', () => {
     assert.ok(!stored.includes(managerKey));
   });
 
+  it('makes no request that fails, before sign-in or on any page after it', async () => {
+    const {context: fresh, page: visitor} = await openPage(browser, pageErrors);
+    const failures = [];
+    visitor.on('console', (message) => { if (message.type() === 'error') failures.push(message.text()); });
+    visitor.on('response', (response) => { if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`); });
+    await visitor.goto(server.url + '/');
+    await visitor.getByLabel('API key').waitFor();
+    await signIn(visitor, server.url, managerKey, 'officer@acme.example');
+    for (const [link, heading] of [['Views', 'Views'], ['Alerts', 'Alerts'], ['Boards', 'Boards'], ['API keys', 'API keys'], ['Instances', 'Instances']]) {
+      await visitor.getByRole('link', {name: link, exact: true}).click();
+      await visitor.getByRole('heading', {name: heading, level: 1}).waitFor();
+    }
+    await visitor.locator('table.instances tbody tr').first().waitFor();
+    await visitor.getByRole('link', {name: 'Search', exact: true}).click();
+    await visitor.locator('tbody tr.event').first().waitFor();
+    assert.deepEqual(failures, []);
+    await fresh.close();
+  });
+
   it('searches target.typeURI_str:kms/secrets over 24 hours (seed 000)', async () => {
     await search('target.typeURI_str:kms/secrets', '24h');
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
@@ -158,6 +177,18 @@ describe('the Acta web console', () => {
     const count = await rows().count();
     assert.ok(count >= 1 && count <= 4, `${count} rows in the zoomed range`);
     assert.match(page.url(), /range=custom/);
+    // A bar of 24 hours is minutes wide: the zoomed axis says which minute and second each tick is, once.
+    const ticks = (await page.locator('.histogram-svg text.tick').allTextContents()).filter((t) => t.includes(':'));
+    assert.ok(ticks.length >= 2, ticks.join(' '));
+    assert.equal(new Set(ticks).size, ticks.length, `repeated tick labels: ${ticks.join(' ')}`);
+    // A live graph's bar is one minute: its drill-down's ticks are seconds apart, and say so.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+    await page.goto(`${server.url}/#/search?q=&range=custom&from=${minute}&to=${minute + 60_000}`);
+    await page.waitForFunction(() => !/Searching/.test(document.querySelector('.summary')?.textContent || 'Searching'));
+    await page.locator('.histogram-svg text.tick').first().waitFor();
+    const seconds = (await page.locator('.histogram-svg text.tick').allTextContents()).filter((t) => t.includes(':'));
+    assert.ok(seconds.length >= 3 && seconds.every((t) => /^\d\d:\d\d:\d\d$/.test(t)), seconds.join(' '));
+    assert.equal(new Set(seconds).size, seconds.length, `repeated tick labels: ${seconds.join(' ')}`);
   });
 
   it('loads more events as the list scrolls, and exports the search', async () => {
@@ -210,6 +241,110 @@ describe('the Acta web console', () => {
     assert.equal(await page.getByLabel('Search query').inputValue(), 'action:kms (outcome:failure');
   });
 
+  it('shows, when field conditions match nothing, the values those fields have, and a click replaces the condition', async () => {
+    // Seed 002's IBM query for the web UI (agent NotSet), over Key Protect events all sent by IBM's CLI.
+    await search('initiator.host.agent:"NotSet" target.typeURI_str:kms/secrets', '24h');
+    await page.locator('.end-note', {hasText: 'No events match in the last 24 hours.'}).waitFor();
+    const agent = page.locator('.zero-hint-field[data-field="initiator.host.agent"]');
+    await agent.waitFor();
+    assert.equal(await agent.textContent(),
+      'initiator.host.agent has: IBM Cloud CLI (4) — in events matching target.typeURI_str:kms/secrets, the last 24 hours');
+    assert.equal(await page.locator('.zero-hint-field[data-field="target.typeURI_str"]').textContent(),
+      'target.typeURI_str has no value in events matching initiator.host.agent:"NotSet" in the last 24 hours.');
+    await page.screenshot({path: screenshotPath('search-zero-hint.png')});
+    await agent.getByRole('button', {name: 'IBM Cloud CLI (4)'}).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
+    assert.equal(await page.getByLabel('Search query').inputValue(), 'initiator.host.agent:=="IBM Cloud CLI" target.typeURI_str:kms/secrets');
+    assert.equal(await page.locator('.zero-hint').count(), 0, 'the hint goes with the results');
+  });
+
+  it('lists the fields of the results in a sidebar, with top values that filter in or out', async () => {
+    await search('target.typeURI_str:kms/secrets', '24h');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
+    const sidebar = page.getByRole('complementary', {name: 'Fields'});
+    const action = sidebar.locator('.field-item[data-field="action"]');
+    await action.locator('.field-toggle').click();
+    const values = action.getByRole('list', {name: 'Top values of action'});
+    await values.waitFor();
+    assert.deepEqual(await values.locator('li').allTextContents(),
+      ['kms.secrets.create2+−', 'kms.secrets.delete1+−', 'kms.secrets.read1+−']);
+    assert.match(await action.locator('.field-summary').textContent(), /^Top 3 of 3 values in 4 events$/);
+    await sidebar.getByLabel('Search field names').fill('host');
+    assert.deepEqual(await sidebar.locator('.field-toggle-name').allTextContents(), ['initiator.host.address', 'initiator.host.agent']);
+    await sidebar.getByLabel('Search field names').fill('');
+    await page.screenshot({path: screenshotPath('search-field-sidebar.png')});
+    await action.getByRole('button', {name: 'Filter out action: kms.secrets.create'}).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 2);
+    assert.equal(await page.getByLabel('Search query').inputValue(), 'target.typeURI_str:kms/secrets -action:==kms.secrets.create');
+    // The open field stays open and counts the new search.
+    await values.locator('li').nth(1).waitFor();
+    assert.deepEqual(await values.locator('li').allTextContents(), ['kms.secrets.delete1+−', 'kms.secrets.read1+−']);
+    await action.getByRole('button', {name: 'Filter in action: kms.secrets.delete'}).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
+    assert.equal(await page.getByLabel('Search query').inputValue(),
+      'target.typeURI_str:kms/secrets -action:==kms.secrets.create action:==kms.secrets.delete');
+    assert.match(await rows().first().textContent(), /kms\.secrets\.delete/);
+  });
+
+  it('completes field names and their values in the search bar from the keyboard', async () => {
+    const input = page.getByLabel('Search query');
+    const listbox = page.getByRole('listbox', {name: 'Suggestions'});
+    await input.fill('');
+    await input.pressSequentially('initiator.host.ag');
+    await listbox.getByRole('option', {name: 'initiator.host.agent: field'}).waitFor();
+    assert.equal(await input.getAttribute('aria-expanded'), 'true');
+    await page.keyboard.press('Tab');
+    assert.equal(await input.inputValue(), 'initiator.host.agent:');
+    // After `field:`, the values the field has in the range, most frequent first.
+    await listbox.getByRole('option').first().waitFor();
+    const options = await listbox.getByRole('option').allTextContents();
+    assert.ok(options.includes('IBM Cloud CLI4'), options.join(' | '));
+    assert.ok(options.some((o) => o.startsWith('Acta web console')), options.join(' | '));
+    await input.pressSequentially('"ibm');
+    await page.waitForFunction(() => document.querySelectorAll('#page [role="option"]').length === 1);
+    await page.screenshot({path: screenshotPath('search-autocomplete.png')});
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await input.getAttribute('aria-activedescendant'), await listbox.getByRole('option').first().getAttribute('id'));
+    assert.equal(await listbox.getByRole('option').first().getAttribute('aria-selected'), 'true');
+    await page.keyboard.press('Enter');
+    assert.equal(await input.inputValue(), 'initiator.host.agent:"IBM Cloud CLI"');
+    assert.equal(await listbox.isHidden(), true);
+    await input.pressSequentially(' targ');
+    await listbox.getByRole('option').first().waitFor();
+    await page.keyboard.press('Escape');
+    assert.equal(await listbox.isHidden(), true);
+    assert.equal(await input.getAttribute('aria-expanded'), 'false');
+    await input.fill('initiator.host.agent:"IBM Cloud CLI" target.typeURI_str:kms/secrets');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 4);
+  });
+
+  it('saves a changed view as a new view, which becomes the open one', async () => {
+    const view = await manager.ok('POST', '/v1/views', {name: 'Key Protect', query: 'target.typeURI_str:kms/secrets', from: '24h'});
+    await page.goto(`${server.url}/#/views`);
+    await page.getByRole('link', {name: 'Open Key Protect'}).click();
+    const bar = page.getByRole('region', {name: 'Open view'});
+    await bar.getByText('View: Key Protect').waitFor();
+    await page.getByLabel('Search query').fill('target.typeURI_str:kms/secrets action:==kms.secrets.delete');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
+    await bar.getByRole('button', {name: 'Save as new view'}).click();
+    const dialog = page.getByRole('dialog', {name: 'Save as view'});
+    await dialog.getByLabel('Name', {exact: true}).fill('Key Protect key deletions');
+    await dialog.getByRole('button', {name: 'Save view'}).click();
+    await bar.getByText('View: Key Protect key deletions').waitFor();
+    assert.equal(await bar.locator('.badge.changed').count(), 0);
+    const views = (await manager.ok('GET', '/v1/views')).views.filter((v) => v.name.startsWith('Key Protect'));
+    assert.deepEqual(views.map((v) => [v.name, v.query]).sort((a, b) => a[0].localeCompare(b[0])),
+      [['Key Protect', 'target.typeURI_str:kms/secrets'], ['Key Protect key deletions', 'target.typeURI_str:kms/secrets action:==kms.secrets.delete']]);
+    const created = views.find((v) => v.name === 'Key Protect key deletions');
+    assert.equal(new URLSearchParams(page.url().split('?')[1]).get('view'), created.id);
+    for (const v of [view, created]) await manager.ok('DELETE', `/v1/views/${v.id}`);
+    await page.goto(`${server.url}/#/search`);
+  });
+
   it('opens the predefined board Account activity and sees its bars (seed 000)', async () => {
     await page.getByRole('link', {name: 'Boards', exact: true}).click();
     const predefined = page.locator('section.group', {has: page.locator('h2', {hasText: /^Predefined/})});
@@ -217,8 +352,10 @@ describe('the Acta web console', () => {
     await page.getByRole('heading', {name: 'Account activity', level: 1}).waitFor();
     const graph = page.locator('section.graph').first();
     await graph.locator('.histogram-svg g.bar').first().waitFor();
-    // 24 hours by platform: the Key Protect events of the last day are the platform `kms`.
+    // 24 hours by service (`_platform`): the Key Protect events of the last day are the service `kms`.
     await graph.locator('.legend li', {hasText: /^ kms \(\d+\)$/}).waitFor();
+    assert.match(await graph.locator('.graph-head').textContent(), /Events of the last 24 hours by service.*· by service/);
+    assert.doesNotMatch(await graph.locator('.graph-head').textContent(), /_platform/);
   });
 
   it('creates, describes, locks, fails to delete, unlocks and deletes a key (seed 002)', async () => {
@@ -248,16 +385,21 @@ describe('the Acta web console', () => {
     await dialog.getByRole('button', {name: 'Save'}).click();
     await row.getByText('described in the console').waitFor();
 
-    // Lock; then the delete is refused with 409 and the page says so.
+    // Lock; then Delete is disabled, saying why, rather than asking and failing.
     await row.getByRole('button', {name: 'Lock demo-key'}).click();
     await row.getByText('locked', {exact: true}).waitFor();
-    await row.getByRole('button', {name: 'Delete demo-key'}).click();
-    await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
-    const refusal = page.locator('.banner.error');
-    await refusal.waitFor();
-    assert.match(await refusal.textContent(), /409 Conflict: the key "demo-key" is locked; unlock it before you delete it/);
-    assert.equal(await row.count(), 1);
+    const remove = row.getByRole('button', {name: 'Delete demo-key'});
+    assert.equal(await remove.isDisabled(), true);
+    assert.equal(await remove.getAttribute('title'), 'A locked key cannot be deleted: unlock it first');
+    await row.getByText('Unlock to delete').waitFor();
     await page.screenshot({path: screenshotPath('keys-locked-delete-refused.png')});
+    // Seed 002's failed deletion, from this session (its agent is the console's): the API refuses it with 409.
+    const {session} = await (await page.request.get(`${server.url}/v1/session`)).json();
+    const refused = await page.request.delete(`${server.url}/v1/keys/${await row.getAttribute('data-key-id')}`,
+      {headers: {'x-csrf-token': session.csrf_token}});
+    assert.equal(refused.status(), 409);
+    assert.match((await refused.json()).error.message, /the key "demo-key" is locked; unlock it before you delete it/);
+    assert.equal(await row.count(), 1);
 
     // Unlock and delete.
     await row.getByRole('button', {name: 'Unlock demo-key'}).click();
@@ -265,7 +407,8 @@ describe('the Acta web console', () => {
     await row.getByRole('button', {name: 'Delete demo-key'}).click();
     await page.getByRole('dialog').getByRole('button', {name: 'Delete'}).click();
     await page.getByText('Key “demo-key” deleted.').waitFor();
-    assert.equal(await row.count(), 0);
+    // The message comes before the list is read again: wait for the row to go.
+    await row.waitFor({state: 'detached'});
     assert.equal((await client(server.url, secret).get('/v1/events?limit=1')).status, 401);
   });
 
@@ -312,7 +455,7 @@ describe('the Acta web console', () => {
   it('renders hostile names of views, alerts, boards and graph values as text and executes nothing', async () => {
     const view = await manager.ok('POST', '/v1/views', {name: HOSTILE.script, query: XSS_MARKER, category: HOSTILE.img, from: '24h'});
     await manager.ok('POST', '/v1/alerts', {view: view.id, name: HOSTILE.img, kind: 'presence', threshold: 1000, window: '1h',
-      channels: [{type: 'email', to: ['nobody@acme.example']}]});
+      channels: [{type: 'webhook', url: 'https://hooks.example.com/acta'}]});
     // Breakdown by message: the legend and a bar's values are the event's hostile text.
     const board = await manager.ok('POST', '/v1/boards', {name: HOSTILE.img, category: HOSTILE.script,
       graphs: [{title: HOSTILE.script, query: XSS_MARKER, range: '24h', breakdown: {field: 'message'}}]});
@@ -323,6 +466,26 @@ describe('the Acta web console', () => {
       await manager.call('DELETE', `/v1/boards/${board.id}`);
       await page.goto(`${server.url}/#/search`);
     }
+  });
+
+  it('says in the alert form, before saving, that email needs an SMTP relay this server lacks', async () => {
+    const view = await manager.ok('POST', '/v1/views', {name: 'Key Protect deletions', query: 'action:kms.secrets.delete', from: '24h'});
+    await page.goto(`${server.url}/#/alerts?view=${view.id}&attach=${view.id}`);
+    const form = page.getByRole('form', {name: 'Attach an alert'});
+    await form.waitFor();
+    const notice = 'This server has no SMTP relay, so it cannot send email: the operator starts acta serve with --smtp-url, or choose a webhook, Slack or PagerDuty.';
+    await form.getByText(notice).waitFor();
+    const type = form.getByLabel('Channel type');
+    assert.equal(await type.inputValue(), 'webhook', 'a new channel starts as a webhook');
+    const email = type.locator('option[value="email"]');
+    assert.equal(await email.textContent(), 'Email (no SMTP relay)');
+    assert.equal(await email.isDisabled(), true, 'email cannot be chosen');
+    assert.equal(await form.getByRole('textbox', {name: 'URL', exact: true}).isVisible(), true, 'the webhook URL can be typed instead');
+    await page.screenshot({path: screenshotPath('alerts-no-smtp-relay.png')});
+    await form.getByRole('button', {name: 'Cancel'}).click();
+    assert.deepEqual((await manager.ok('GET', '/v1/alerts')).alerts.filter((a) => a.view === view.id), []);
+    await manager.ok('DELETE', `/v1/views/${view.id}`);
+    await page.goto(`${server.url}/#/search`);
   });
 
   async function hostileNamesShownAsText(board) {
@@ -415,6 +578,12 @@ describe('the Acta web console', () => {
     await page.locator('.legend li', {hasText: 'kms.secrets.delete (10)'}).waitFor();
     assert.equal(await page.locator('.histogram-svg g.bar').count(), 4);
     assert.equal(await page.locator('.histogram-svg g.bar').last().locator('rect.fill').count(), 2);
+    // The current hour is not over: its bar is as wide as the others, lighter, past a dashed end-of-range line.
+    const widths = await page.locator('.histogram-svg g.bar rect.hit').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('width'))));
+    assert.ok(Math.abs(widths[3] - widths[2]) < 1, `bar widths ${widths}`);
+    assert.equal(await page.locator('.histogram-svg g.bar.partial').count(), 1);
+    assert.match(await page.locator('.histogram-svg g.bar.partial').getAttribute('aria-label'), /part of the bucket/);
+    assert.equal(await page.locator('.histogram-svg line.range-end').count(), 1);
     assert.equal((await page.locator('.chart-note').textContent()).trim(), '');
     await page.locator('.histogram-svg g.bar').last().click();
     await page.waitForFunction(() => document.querySelector('.range-button[data-range="custom"]').getAttribute('aria-pressed') === 'true');
@@ -435,10 +604,13 @@ describe('the Acta web console', () => {
   });
 
   it('signs out, and the session no longer works', async () => {
+    const cookie = (await context.cookies()).find((c) => c.name === 'acta_session').value;
     await page.getByRole('button', {name: 'Sign out'}).click();
     await page.getByLabel('API key').waitFor();
     const after = await page.request.get(server.url + '/v1/session');
-    assert.equal(after.status(), 401);
+    assert.deepEqual([after.status(), await after.json()], [200, {signed_in: false}], 'the cookie is gone');
+    const replayed = await fetch(server.url + '/v1/events', {headers: {cookie: `acta_session=${cookie}`}});
+    assert.equal(replayed.status, 401, 'the ended session is refused');
     await page.reload();
     await page.getByLabel('API key').waitFor();
   });

@@ -166,6 +166,10 @@ describe('retention plans and archives on the instances page', () => {
     const shown = await manager.ok('GET', `/v1/instances/${euDe.id}/archive`);
     assert.equal(shown.archive.secret_access_key, '(redacted)');
     assert.equal(shown.archive.bucket, 'acta-archive');
+    // One "Change" per row (the plan's); the archive's button is Edit, the name and strict mode are Settings.
+    const buttons = await row('eu-de').getByRole('button').allTextContents();
+    assert.deepEqual(buttons.filter((text) => /^Change/.test(text)), ['Change…']);
+    assert.ok(buttons.includes('Edit…') && buttons.includes('Settings…'), buttons.join(' | '));
     await page.screenshot({path: screenshotPath('instances.png')});
   });
 

@@ -136,6 +136,33 @@ describe('views, alerts and boards in the console (seed 002)', () => {
     for (const text of await page.locator('tbody tr.event').allTextContents()) assert.match(text, /demo-key-cli/);
   });
 
+  it('says which view is open, marks it changed when the query or range differs, and saves the change to it', async () => {
+    const CLI = VIEWS[5];
+    const bar = page.getByRole('region', {name: 'Open view'});
+    await bar.getByText(`View: ${CLI.name}`).waitFor();
+    assert.equal(await bar.locator('.badge.changed').count(), 0, 'just opened: not changed');
+    await page.getByLabel('Search query').fill(`${CLI.query} failure`);
+    await page.getByLabel('Search query').press('Enter');
+    await settled();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
+    await bar.locator('.badge.changed', {hasText: 'changed'}).waitFor();
+    assert.match(await bar.textContent(), new RegExp(`saved as ${CLI.query.replace(/[()".]/g, '\\$&')} · Last 24 hours`));
+    await page.locator('.range-button[data-range="7d"]').click();
+    await settled();
+    await bar.getByRole('button', {name: 'Save as new view'}).waitFor();
+    await page.screenshot({path: screenshotPath('search-view-changed.png')});
+    await bar.getByRole('button', {name: 'Save changes to view'}).click();
+    await page.locator('.saved-note', {hasText: `View “${CLI.name}” saved: ${CLI.query} failure · Last 7 days.`}).waitFor();
+    assert.equal(await bar.locator('.badge.changed').count(), 0, 'saved: the search is the view again');
+    assert.match(await bar.textContent(), new RegExp(`^View: ${CLI.name}`));
+    const view = (await writer.ok('GET', '/v1/views')).views.find((v) => v.name === CLI.name);
+    assert.deepEqual([view.query, view.from, view.to ?? null], [`${CLI.query} failure`, '7d', null]);
+    // Closing the view leaves the search as it is, no longer tied to the view.
+    await bar.getByRole('button', {name: `Close view ${CLI.name}`}).click();
+    assert.equal(await bar.isHidden(), true);
+    assert.equal(new URLSearchParams(page.url().split('?')[1]).get('view'), null);
+  });
+
   it('renames a view and moves it to another category', async () => {
     await goTo('Views');
     await viewRow('API key actions in the UI').getByRole('button', {name: 'Rename API key actions in the UI'}).click();

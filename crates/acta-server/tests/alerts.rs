@@ -79,6 +79,7 @@ async fn seed_002_step_4_one_email_arrives_after_two_key_deletions() {
         .alert(json!({"view": view, "kind": "presence", "threshold": 2, "window": "1h", "immediate": true,
                       "channels": [{"type": "email", "to": ["officer@acme.example"]}], "timezone": "Europe/Berlin"}))
         .await;
+    assert_eq!(user.get("/v1/alerts").await.1["email_relay"], true, "the server has a relay");
 
     assert_eq!(user.delete(&format!("/v1/keys/{}", keys[0])).await.0, 204);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -242,6 +242,19 @@ async fn signing_out_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_visitor_without_key_or_cookie_is_told_nobody_is_signed_in_without_an_error() {
+    let server = TestServer::start().await;
+    let answer = server.http.get(format!("{}/v1/session", server.url)).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({"signed_in": false}));
+    let wrong_key =
+        server.http.get(format!("{}/v1/session", server.url)).bearer_auth("acta_not_a_key").send().await.unwrap();
+    assert_eq!(wrong_key.status(), 401, "a key that is not valid is still refused");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn deleting_the_key_ends_its_sessions() {
     let server = TestServer::start().await;
     let key = manager_key(&server).await;

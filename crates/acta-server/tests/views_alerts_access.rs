@@ -30,9 +30,10 @@ impl As<'_> {
     }
 }
 
-fn email_alert(view: &str) -> Value {
+/// An alert whose webhook host does not resolve here: saved (it is not internal), never delivered.
+fn webhook_alert(view: &str) -> Value {
     json!({"view": view, "kind": "presence", "threshold": 2, "window": "5m",
-           "channels": [{"type": "email", "to": ["ops@example.com"]}]})
+           "channels": [{"type": "webhook", "url": "https://hooks.example.com/acta"}]})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +71,7 @@ async fn views_are_saved_listed_by_category_changed_and_deleted_and_audited() {
     assert_eq!(shown["query"], "(action user-apikey.delete) -login");
     assert_eq!(shown["from"], "24h");
 
-    let (_, alert) = user.post("/v1/alerts", email_alert(&id)).await;
+    let (_, alert) = user.post("/v1/alerts", webhook_alert(&id)).await;
     let alert = alert["id"].as_str().unwrap().to_string();
     assert_eq!(user.delete(&format!("/v1/views/{id}")).await.0, 409, "a view with alerts stays");
     assert_eq!(user.delete(&format!("/v1/alerts/{alert}")).await.0, 204);
@@ -147,7 +148,7 @@ async fn another_accounts_views_and_alerts_answer_404() {
     let bob = account_with_manager(&server, "bob").await;
     let (_, view) = bob.post("/v1/views", json!({"name": "bob's", "query": "secret", "category": "Bob"})).await;
     let view = view["id"].as_str().unwrap().to_string();
-    let (_, alert) = bob.post("/v1/alerts", email_alert(&view)).await;
+    let (_, alert) = bob.post("/v1/alerts", webhook_alert(&view)).await;
     let alert = alert["id"].as_str().unwrap().to_string();
 
     for path in [
@@ -166,9 +167,9 @@ async fn another_accounts_views_and_alerts_answer_404() {
     assert_eq!(alice.post(&format!("/v1/alerts/{alert}/test"), json!({})).await.0, 404);
     assert_eq!(alice.delete(&format!("/v1/alerts/{alert}")).await.0, 404);
     // Alice cannot attach her alert to Bob's view, nor move hers there.
-    assert_eq!(alice.post("/v1/alerts", email_alert(&view)).await.0, 404);
+    assert_eq!(alice.post("/v1/alerts", webhook_alert(&view)).await.0, 404);
     let (_, own) = alice.post("/v1/views", json!({"name": "alice's", "query": "x"})).await;
-    let (_, own_alert) = alice.post("/v1/alerts", email_alert(own["id"].as_str().unwrap())).await;
+    let (_, own_alert) = alice.post("/v1/alerts", webhook_alert(own["id"].as_str().unwrap())).await;
     let own_alert = own_alert["id"].as_str().unwrap();
     assert_eq!(alice.patch(&format!("/v1/alerts/{own_alert}"), json!({"view": view})).await.0, 404);
     assert_eq!(alice.post("/v1/views", json!({"name": "x", "query": "x", "account": "bob"})).await.0, 404);
@@ -210,7 +211,7 @@ async fn malformed_view_and_alert_requests_name_the_problem() {
     let view = view["id"].as_str().unwrap().to_string();
     assert_eq!(user.patch(&format!("/v1/views/{view}"), json!({"query": "a:("})).await.0, 400);
 
-    let email = json!([{"type": "email", "to": ["ops@example.com"]}]);
+    let webhook = json!([{"type": "webhook", "url": "https://hooks.example.com/acta"}]);
     let cases = [
         (json!({"kind": "sometimes"}), "kind"),
         (json!({"threshold": 0}), "threshold"),
@@ -225,7 +226,7 @@ async fn malformed_view_and_alert_requests_name_the_problem() {
         (json!({"immediate": false, "at_end": false}), "at_end"),
     ];
     for (change, expected) in cases {
-        let mut body = json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "channels": email});
+        let mut body = json!({"view": view, "kind": "presence", "threshold": 2, "window": "1m", "channels": webhook});
         for (key, value) in change.as_object().unwrap() {
             body[key] = value.clone();
         }
@@ -240,7 +241,7 @@ async fn malformed_view_and_alert_requests_name_the_problem() {
         user.post(
             "/v1/alerts",
             json!({"view": "nope", "kind": "presence", "threshold": 1, "window": "1m",
-                                              "channels": email})
+                                              "channels": webhook})
         )
         .await
         .0,
@@ -250,7 +251,7 @@ async fn malformed_view_and_alert_requests_name_the_problem() {
         .post(
             "/v1/alerts",
             json!({"view": view, "kind": "presence", "threshold": 1, "window": "1m",
-                                                     "channels": email}),
+                                                     "channels": webhook}),
         )
         .await;
     let alert = alert["id"].as_str().unwrap().to_string();
@@ -263,12 +264,43 @@ async fn malformed_view_and_alert_requests_name_the_problem() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_alert_is_refused_when_the_server_has_no_smtp_relay() {
+    let server = TestServer::start().await;
+    let user = account_with_manager(&server, "acme").await;
+    let (_, view) = user.post("/v1/views", json!({"name": "Deleted keys", "query": "action:delete"})).await;
+    let view = view["id"].as_str().unwrap().to_string();
+    let (_, listed) = user.get("/v1/alerts").await;
+    assert_eq!(listed["email_relay"], false, "the list says email cannot be sent: {listed}");
+
+    let email = json!({"type": "email", "to": ["ops@example.com"]});
+    let body = json!({"view": view, "kind": "presence", "threshold": 1, "window": "1m",
+                      "channels": [{"type": "slack", "url": "https://hooks.example.com/slack"}, email]});
+    let (status, error) = user.post("/v1/alerts", body).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("no_smtp_relay")), "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("channels[1]: this server has no SMTP relay"), "{message}");
+    assert!(message.contains("--smtp-url"), "the message says how to get one: {message}");
+    assert_eq!(error["error"]["details"][0]["field"], "channels[1].type");
+    let (_, listed) = user.get("/v1/alerts").await;
+    assert_eq!(listed["alerts"], json!([]), "nothing was saved");
+
+    let (status, alert) = user.post("/v1/alerts", webhook_alert(&view)).await;
+    assert_eq!(status, 201, "{alert}");
+    let id = alert["id"].as_str().unwrap();
+    let (status, error) = user.patch(&format!("/v1/alerts/{id}"), json!({"channels": [email]})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("no_smtp_relay")), "{error}");
+    let (_, shown) = user.get(&format!("/v1/alerts/{id}")).await;
+    assert_eq!(shown["channels"][0]["type"], "webhook", "the alert keeps its channels");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited() {
     let server = TestServer::start().await;
     let manager = account_with_manager(&server, "acme").await;
     let (_, view) = manager.post("/v1/views", json!({"name": "v", "query": "x"})).await;
     let view = view["id"].as_str().unwrap().to_string();
-    let (_, alert) = manager.post("/v1/alerts", email_alert(&view)).await;
+    let (_, alert) = manager.post("/v1/alerts", webhook_alert(&view)).await;
     let alert = alert["id"].as_str().unwrap().to_string();
 
     let reader = manager.key("reader", None).await;
@@ -279,7 +311,7 @@ async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited
     assert_eq!(reader.post("/v1/views", json!({"name": "r", "query": "x"})).await.0, 403);
     assert_eq!(reader.patch(&format!("/v1/views/{view}"), json!({"name": "r"})).await.0, 403);
     assert_eq!(reader.delete(&format!("/v1/views/{view}")).await.0, 403);
-    assert_eq!(reader.post("/v1/alerts", email_alert(&view)).await.0, 403);
+    assert_eq!(reader.post("/v1/alerts", webhook_alert(&view)).await.0, 403);
     assert_eq!(reader.patch(&format!("/v1/alerts/{alert}"), json!({"threshold": 5})).await.0, 403);
     assert_eq!(reader.post(&format!("/v1/alerts/{alert}/test"), json!({})).await.0, 403);
     assert_eq!(reader.delete(&format!("/v1/alerts/{alert}")).await.0, 403);
@@ -294,14 +326,14 @@ async fn readers_see_but_cannot_change_views_and_alerts_and_refusals_are_audited
     assert_eq!(narrowed.get("/v1/views").await.0, 200, "views are only saved queries");
     let (status, error) = narrowed.get("/v1/alerts").await;
     assert_eq!(status, 403, "alerts watch every instance: {error}");
-    assert_eq!(narrowed.post("/v1/alerts", email_alert(&view)).await.0, 403);
+    assert_eq!(narrowed.post("/v1/alerts", webhook_alert(&view)).await.0, 403);
 
     let anonymous = server.with_key("");
     for path in ["/v1/views", "/v1/views/categories", "/v1/alerts", &format!("/v1/alerts/{alert}/history")] {
         let response = server.http.get(format!("{}{path}", server.url)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 401, "{path}");
     }
-    assert_eq!(anonymous.post("/v1/alerts", email_alert(&view)).await.0, 401);
+    assert_eq!(anonymous.post("/v1/alerts", webhook_alert(&view)).await.0, 401);
 
     let refusals = manager.messages("action:acta outcome:failure", 8).await;
     assert_eq!(refusals.len(), 8, "{refusals:#?}");

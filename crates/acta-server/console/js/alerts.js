@@ -18,6 +18,8 @@ const WINDOW_TEXT = {
 };
 const CHANNEL_TYPES = [['email', 'Email'], ['webhook', 'Webhook'], ['slack', 'Slack'], ['pagerduty', 'PagerDuty']];
 const REDACTED = '********';
+// Said wherever email is offered on a server without an SMTP relay (`email_relay: false` from the API).
+const NO_RELAY = 'This server has no SMTP relay, so it cannot send email: the operator starts acta serve with --smtp-url, or choose a webhook, Slack or PagerDuty.';
 const WRITERS = new Set(['writer', 'manager', 'admin']);
 // How long the page follows a test notification before saying it is still being sent.
 const TEST_FOLLOW_MS = 20_000;
@@ -56,9 +58,16 @@ function timeZones() {
 
 // ----- the channel editor -----
 
-/** Editor of one channel; `original` is the channel as the API showed it (secrets redacted), at `index`. */
-function channelEditor(original, index, onRemove) {
-  const type = h('select', {'aria-label': 'Channel type'}, CHANNEL_TYPES.map(([value, label]) => h('option', {value, selected: original && original.type === value}, label)));
+/**
+ * Editor of one channel; `original` is the channel as the API showed it (secrets redacted), at `index`.
+ * Without an SMTP relay (`relay` false) email cannot be chosen, and a new channel starts as a webhook.
+ */
+function channelEditor(original, index, onRemove, relay) {
+  const chosen = original ? original.type : (relay ? 'email' : 'webhook');
+  const type = h('select', {'aria-label': 'Channel type'}, CHANNEL_TYPES.map(([value, label]) => {
+    const unavailable = value === 'email' && !relay;
+    return h('option', {value, selected: chosen === value, disabled: unavailable}, unavailable ? `${label} (no SMTP relay)` : label);
+  }));
   const secretSet = (name) => Boolean(original && original[name] === REDACTED);
   const to = h('input', {type: 'text', autocomplete: 'off', placeholder: 'security@example.com, oncall@example.com',
     value: original && original.type === 'email' ? (original.to || []).join(', ') : ''});
@@ -77,19 +86,26 @@ function channelEditor(original, index, onRemove) {
     placeholder: secretSet('routing_key') ? 'set; leave empty to keep it' : 'integration key'});
   const severity = h('select', {}, ['critical', 'error', 'warning', 'info'].map((s) => h('option', {value: s, selected: (original && original.severity || 'error') === s}, s)));
 
+  // The URL input is shared by three types (a typed URL survives a change of type): it is labelled afresh each
+  // time a type is shown, since an element can sit in one label only.
+  const urlField = (label, hint) => {
+    url.removeAttribute('aria-label');
+    url.removeAttribute('aria-describedby');
+    return field(label, url, hint);
+  };
   const parts = {
-    email: [field('To', to, 'addresses, separated by commas')],
-    webhook: [field('URL', url), field('Method', method), field('Headers', headers, 'one “Name: value” per line; a value shown as ******** is kept'),
+    email: () => [relay ? null : h('p', {class: 'field-error', role: 'alert'}, NO_RELAY), field('To', to, 'addresses, separated by commas')],
+    webhook: () => [urlField('URL'), field('Method', method), field('Headers', headers, 'one “Name: value” per line; a value shown as ******** is kept'),
       field('Body template (JSON)', body), field('Secret', secret)],
-    slack: [field('Incoming webhook URL', url)],
-    pagerduty: [field('Routing key', routingKey), field('Severity', severity), field('URL', url, 'empty: PagerDuty’s Events API v2')],
+    slack: () => [urlField('Incoming webhook URL')],
+    pagerduty: () => [field('Routing key', routingKey), field('Severity', severity), urlField('URL', 'empty: PagerDuty’s Events API v2')],
   };
   const details = h('div', {class: 'channel-fields'});
   const legend = h('legend', {});
   const remove = h('button', {type: 'button', class: 'small danger', on: {click: () => onRemove(editor)}}, 'Remove');
   const element = h('fieldset', {class: 'channel'}, legend, h('div', {class: 'channel-head'}, field('Type', type), remove), details);
   function show() {
-    replace(details, parts[type.value]);
+    replace(details, parts[type.value]());
   }
   type.addEventListener('change', show);
   show();
@@ -107,6 +123,7 @@ function channelEditor(original, index, onRemove) {
     };
     switch (type.value) {
       case 'email': {
+        if (!relay) throw new Error(`${label}: ${NO_RELAY}`);
         const addresses = to.value.split(/[\s,;]+/).map((a) => a.trim()).filter(Boolean);
         if (!addresses.length) throw new Error(`${label}: give at least one email address`);
         return {type: 'email', to: addresses};
@@ -158,6 +175,7 @@ export function mount(root, ctx) {
   let params = ctx.params;
   let alerts = [];
   let views = [];
+  let emailRelay = true;
   let historyOf = null; // the alert whose history is open
   let disposed = false;
   const timers = new Set();
@@ -208,11 +226,11 @@ export function mount(root, ctx) {
       editors.splice(editors.indexOf(editor), 1);
       renumber();
     }
-    const originals = alert ? alert.channels || [] : [{type: 'email', to: []}];
-    originals.forEach((channel, i) => editors.push(channelEditor(alert ? channel : null, alert ? i : -1, removeChannel)));
+    const originals = alert ? alert.channels || [] : [null];
+    originals.forEach((channel, i) => editors.push(channelEditor(channel, alert ? i : -1, removeChannel, emailRelay)));
     renumber();
     const addChannel = h('button', {type: 'button', class: 'small', on: {click: () => {
-      editors.push(channelEditor(null, -1, removeChannel));
+      editors.push(channelEditor(null, -1, removeChannel, emailRelay));
       renumber();
       editors[editors.length - 1].element.querySelector('select').focus();
     }}}, 'Add channel');
@@ -270,7 +288,8 @@ export function mount(root, ctx) {
       field('Time zone', timezone, 'of the times in notifications'),
       field('Muted until', mutedUntil, 'empty: not muted; firings while muted are kept, nothing is sent')),
     h('datalist', {id: 'alert-time-zones'}, zones.map((zone) => h('option', {value: zone}))),
-    h('h3', {}, 'Channels'), channelList, h('div', {}, addChannel),
+    h('h3', {}, 'Channels'),
+    emailRelay ? null : h('p', {class: 'muted no-relay'}, NO_RELAY), channelList, h('div', {}, addChannel),
     error, h('div', {class: 'dialog-actions'}, cancel, submit));
     replace(editorBox, form);
     editorBox.hidden = false;
@@ -423,6 +442,7 @@ export function mount(root, ctx) {
     try {
       const [alertAnswer, viewAnswer] = await Promise.all([api('GET', '/v1/alerts'), api('GET', '/v1/views')]);
       alerts = alertAnswer.alerts || [];
+      emailRelay = alertAnswer.email_relay !== false;
       views = viewAnswer.views || [];
     } catch (error) {
       notice.fail('Listing the alerts', error);

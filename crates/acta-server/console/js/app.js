@@ -170,7 +170,12 @@ window.addEventListener('hashchange', () => {
 
 async function start() {
   try {
-    me = await api('GET', '/v1/session');
+    const answer = await api('GET', '/v1/session');
+    if (answer.signed_in === false) {
+      showSignIn('');
+      return;
+    }
+    me = answer;
     setCsrf(me.session && me.session.csrf_token);
     await showFrame();
   } catch (error) {

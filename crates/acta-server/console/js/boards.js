@@ -16,6 +16,9 @@ const RANGES = [['live', 'Live (last 60 minutes, moving)'], ['1h', 'Last hour'],
 // How often a live graph asks again.
 const LIVE_REFRESH_MS = 5000;
 // Fields people graph most (any field the query language names works).
+// Derived fields in the product's words: `_platform` is the service part of the action (`kms`, `iam-identity`).
+const FIELD_LABELS = {_platform: 'service'};
+const fieldLabel = (name) => FIELD_LABELS[name] || name;
 const COMMON_FIELDS = ['action', '_platform', 'outcome', 'severity', 'initiator.name', 'initiator.id', 'initiator.host.agent',
   'initiator.host.address', 'target.typeURI', 'target.name', 'reason.reasonCode', '_instance', '_region'];
 
@@ -328,7 +331,7 @@ export function mount(root, ctx) {
         // Each value of the breakdown (the other values under the answer's `other_key`), and the events
         // without the field, with a link to exactly those events.
         const entries = values.map(([value, count]) => ({label: value, count, params: {value}}));
-        const breakdownField = (graph.breakdown && graph.breakdown.field) || data().field || 'the field';
+        const breakdownField = fieldLabel((graph.breakdown && graph.breakdown.field) || data().field || 'the field');
         if (bucket.missing) entries.push({label: `(without ${breakdownField})`, count: bucket.missing, params: {missing: 'true'}});
         const valueItems = entries.map(({label, count, params}) => {
           const link = h('span', {class: 'muted'}, '');
@@ -361,7 +364,7 @@ export function mount(root, ctx) {
         }));
       }
 
-      const breakdownText = graph.breakdown && graph.breakdown.field ? ` · by ${graph.breakdown.field}` : '';
+      const breakdownText = graph.breakdown && graph.breakdown.field ? ` · by ${fieldLabel(graph.breakdown.field)}` : '';
       card.element = h('section', {class: 'card graph', 'aria-label': graphTitle(graph), dataset: {graph: index}},
         h('div', {class: 'graph-head'},
           h('h2', {}, graphTitle(graph)),

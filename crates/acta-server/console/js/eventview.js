@@ -9,6 +9,15 @@ export const COLUMNS = ['Time', 'Action', 'Outcome', 'Initiator', 'Target', 'Mes
 
 const str = (value) => (value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
 
+/**
+ * Text that may wrap only after `@`, `/` or `:` (an e-mail address, a type URI, a CRN), never inside a word:
+ * text nodes with <wbr> between them, so the text stays text.
+ */
+export function breakable(text) {
+  const parts = String(text).split(/(?<=[@/:])/);
+  return parts.flatMap((part, i) => (i ? [h('wbr', {}), part] : [part]));
+}
+
 /** Name, else id, of an initiator or target (either may be an object or, loosely, an id string). */
 function who(value) {
   if (value && typeof value === 'object') return str(value.name || value.id || value.typeURI);
@@ -83,8 +92,8 @@ export function eventRows(event, {onFilter, fresh = false}) {
   h('td', {class: 'time', title: `eventTime ${str(event.eventTime)}`}, Number.isFinite(time) ? formatTime(time) : str(event.eventTime)),
   h('td', {class: 'action'}, str(event.action)),
   h('td', {class: 'outcome'}, h('span', {class: `badge outcome-${outcomeClass}`}, outcome)),
-  h('td', {class: 'initiator'}, who(event.initiator)),
-  h('td', {class: 'target'}, h('span', {}, who(event.target)), target.typeURI ? h('span', {class: 'muted'}, ` ${str(target.typeURI)}`) : null),
+  h('td', {class: 'initiator'}, breakable(who(event.initiator))),
+  h('td', {class: 'target'}, h('span', {}, breakable(who(event.target))), target.typeURI ? h('span', {class: 'muted'}, ' ', breakable(str(target.typeURI))) : null),
   h('td', {class: 'message'}, str(event.message)));
 
   function toggle() {

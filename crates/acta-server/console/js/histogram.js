@@ -41,7 +41,9 @@ export function bucketsFromEvents(times, fromMs, toMs) {
   return {interval, buckets};
 }
 
-function tickFormat(spanMs) {
+/** Tick labels precise enough that ticks `stepMs` apart differ: seconds for a drill-down into one minute. */
+export function tickFormat(spanMs, stepMs = spanMs) {
+  if (stepMs < MINUTE) return (ms) => formatTime(ms, {millis: false}).slice(11, 19);
   if (spanMs <= 12 * HOUR) return (ms) => formatTime(ms, {millis: false}).slice(11, 16);
   return (ms) => formatTime(ms, {millis: false}).slice(5, 16);
 }
@@ -49,18 +51,24 @@ function tickFormat(spanMs) {
 /**
  * Draws into `container`.
  * - buckets: [{start (ms), count, by?: {value: count}}], interval: ms per bucket
- * - fromMs, toMs: the span of the x axis
+ * - fromMs, toMs: the range shown; the axis widens to whole buckets, and a bucket the range cuts is drawn whole,
+ *   lighter, with a dashed line where the range ends
  * - onSelect(startMs, endMs, bucket): called when a bar is chosen
  * - label: what the bars count, for screen readers
  * - otherKey: the breakdown's key for the values beyond its top ones (the API's `other_key`), drawn grey
  * Returns `{colourOf(value)}`: a value's colour in this chart (null when it has none).
  */
-export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSelect, label = 'events', otherKey = 'other'}) {
+export function drawHistogram(container, {buckets, interval, fromMs: rangeFrom, toMs: rangeTo, onSelect, label = 'events', otherKey = 'other'}) {
   const width = Math.max(container.clientWidth || 600, 240);
   const height = 120;
   const margin = {left: 44, right: 8, top: 8, bottom: 22};
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
+  // The axis covers whole buckets: a bucket the range cuts (the last one, still filling up to now) is drawn at its
+  // true width and marked, not squeezed into a sliver that reads as "almost nothing happened".
+  const inRange = buckets.filter((bucket) => bucket.start < rangeTo && bucket.start + interval > rangeFrom);
+  const fromMs = Math.min(rangeFrom, ...inRange.map((bucket) => bucket.start));
+  const toMs = Math.max(rangeTo, ...inRange.map((bucket) => bucket.start + interval));
   const span = Math.max(toMs - fromMs, 1);
   const x = (ms) => margin.left + ((ms - fromMs) / span) * plotWidth;
   const max = Math.max(1, ...buckets.map((bucket) => bucket.count));
@@ -87,24 +95,36 @@ export function drawHistogram(container, {buckets, interval, fromMs, toMs, onSel
     s('text', {x: margin.left - 6, y: margin.top + 9, class: 'tick', 'text-anchor': 'end'}, formatCount(max)),
     s('text', {x: margin.left - 6, y: margin.top + plotHeight, class: 'tick', 'text-anchor': 'end'}, '0'),
   );
-  const format = tickFormat(span);
   const ticks = Math.max(2, Math.min(8, Math.floor(plotWidth / 110)));
+  const format = tickFormat(span, span / ticks);
+  let previous = null;
   for (let i = 0; i <= ticks; i += 1) {
     const ms = fromMs + (span * i) / ticks;
+    const text = format(ms);
+    // A label equal to the one before says nothing new.
+    if (text === previous) continue;
+    previous = text;
     const anchor = i === 0 ? 'start' : i === ticks ? 'end' : 'middle';
-    svg.append(s('text', {x: x(ms), y: height - 6, class: 'tick', 'text-anchor': anchor}, format(ms)));
+    svg.append(s('text', {x: x(ms), y: height - 6, class: 'tick', 'text-anchor': anchor}, text));
+  }
+  if (toMs > rangeTo) {
+    // Where the range ends (now, for a relative range): the bucket past it is still partial.
+    svg.append(s('line', {x1: x(rangeTo), x2: x(rangeTo), y1: margin.top, y2: margin.top + plotHeight, class: 'range-end'},
+      s('title', {}, `End of the range: ${formatTime(rangeTo, {millis: false})}`)));
   }
 
   for (const bucket of buckets) {
     if (!bucket.count) continue;
-    const start = Math.max(bucket.start, fromMs);
-    const end = Math.min(bucket.start + interval, toMs);
-    if (end <= fromMs || start >= toMs) continue;
-    const left = x(start);
+    const end = bucket.start + interval;
+    if (end <= rangeFrom || bucket.start >= rangeTo) continue;
+    const partial = bucket.start < rangeFrom || end > rangeTo;
+    const left = x(bucket.start);
     const barWidth = Math.max(1.5, x(end) - left - 1);
-    const title = `${formatCount(bucket.count)} ${label} · ${formatTime(bucket.start, {millis: false})} – ${formatTime(bucket.start + interval, {millis: false})}`;
+    const shownFrom = Math.max(bucket.start, rangeFrom);
+    const shownTo = Math.min(end, rangeTo);
+    const title = `${formatCount(bucket.count)} ${label} · ${formatTime(shownFrom, {millis: false})} – ${formatTime(shownTo, {millis: false})}${partial ? ' (part of the bucket: the range cuts it)' : ''}`;
     const bar = s('g', {
-      class: 'bar', tabindex: 0, role: 'button', 'aria-label': title,
+      class: partial ? 'bar partial' : 'bar', tabindex: 0, role: 'button', 'aria-label': title,
       on: {
         click: () => onSelect && onSelect(bucket.start, bucket.start + interval, bucket),
         keydown: (event) => {

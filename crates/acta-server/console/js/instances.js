@@ -56,7 +56,7 @@ export function mount(root, ctx) {
     const newName = h('input', {value: instance.name, required: true, maxlength: 200});
     const isStrict = h('input', {type: 'checkbox', checked: instance.strict});
     const saved = await openDialog({
-      title: `Change instance ${instance.name}`,
+      title: `Settings of instance ${instance.name}`,
       fields: [field('Name', newName), h('label', {class: 'field check'}, isStrict, ' Strict CADF (DSP0262)'),
         h('p', {class: 'field-hint'}, 'The retention plan has its own button: a shorter one shows what it deletes first.')],
       onSubmit: () => api('PATCH', path(instance), {body: {name: newName.value.trim(), strict: isStrict.checked}}),
@@ -149,6 +149,7 @@ export function mount(root, ctx) {
   }
 
   async function archiveOf(instance) {
+    if (instance.has_archive === false) return null;
     try {
       return await api('GET', path(instance, '/archive'));
     } catch (error) {
@@ -282,13 +283,14 @@ export function mount(root, ctx) {
       h('td', {class: 'time'}, timeText(storage.newest)),
       canManage ? archiveCell(instance, archive, archiveUsable ? [
         h('button', {type: 'button', class: 'small', 'aria-label': `Set the archive of ${label}`,
-          on: {click: () => editArchive(instance, archive)}}, archive ? 'Change…' : 'Set…'),
+          on: {click: () => editArchive(instance, archive)}}, archive ? 'Edit…' : 'Set…'),
         archive ? h('button', {type: 'button', class: 'small danger', 'aria-label': `Remove the archive of ${label}`,
           on: {click: () => removeArchive(instance)}}, 'Remove') : null,
       ] : null) : null,
       h('td', {class: 'time'}, storage.archived_through || ''),
       canManage ? h('td', {class: 'actions'},
-        h('button', {type: 'button', class: 'small', 'aria-label': `Change ${label}`, on: {click: () => edit(instance)}}, 'Change'),
+        // One "Change" per row, the plan's: this one holds the name and strict mode.
+        h('button', {type: 'button', class: 'small', 'aria-label': `Settings of ${label}`, on: {click: () => edit(instance)}}, 'Settings…'),
         instance.global ? null : h('button', {type: 'button', class: 'small danger', 'aria-label': `Delete ${label}`, on: {click: () => remove(instance)}}, 'Delete'))
         : null);
   }

@@ -156,7 +156,10 @@ export function mount(root, ctx) {
         key.locked
           ? h('button', {type: 'button', class: 'small', 'aria-label': `Unlock ${key.name}`, on: {click: () => setLocked(key, false)}}, 'Unlock')
           : h('button', {type: 'button', class: 'small', 'aria-label': `Lock ${key.name}`, on: {click: () => setLocked(key, true)}}, 'Lock'),
-        h('button', {type: 'button', class: 'small danger', 'aria-label': `Delete ${key.name}`, on: {click: () => remove(key)}}, 'Delete')));
+        // A locked key cannot be deleted (the API answers 409): say so rather than confirm and then fail.
+        h('button', {type: 'button', class: 'small danger', 'aria-label': `Delete ${key.name}`, disabled: key.locked,
+          title: key.locked ? 'A locked key cannot be deleted: unlock it first' : null, on: {click: () => remove(key)}}, 'Delete'),
+        key.locked ? h('div', {class: 'muted action-reason'}, 'Unlock to delete') : null));
   }
 
   async function load() {

@@ -2,13 +2,15 @@
 // export. Its state (query and range) lives in the URL's hash, so a search can be bookmarked and Back works.
 
 import {api, apiUrl, ApiError} from './api.js';
-import {h, replace, formatCount, TIME_ZONE, parseTime, toLocalInput, isTyping} from './dom.js';
+import {h, replace, formatCount, TIME_ZONE, parseTime, toLocalInput, isTyping, describeError} from './dom.js';
 import {eventRows, COLUMNS} from './eventview.js';
 import {addClause} from './query.js';
-import {PRESETS, resolveRange, apiRangeOf, rangeText} from './timerange.js';
+import {PRESETS, resolveRange, apiRangeOf, rangeText, sameRange} from './timerange.js';
 import {openDialog, field} from './dialog.js';
 import {categoryInput} from './categories.js';
 import {drawHistogram, bucketsFromEvents, intervalMs} from './histogram.js';
+import {fieldSidebar, zeroResultHint} from './fieldsidebar.js';
+import {attachAutocomplete} from './autocomplete.js';
 
 const PAGE_SIZE = 100;
 // Past this many rows the live tail drops the oldest, so a busy stream cannot exhaust the tab's memory.
@@ -27,6 +29,8 @@ function stateFrom(params) {
     to: Number(params.get('to')),
     // Live follows new events unless the user turned the tail off (tail=0).
     tail: params.get('tail') === '1' || (range === 'live' && params.get('tail') !== '0'),
+    // The saved view this search was opened from (its id), kept while the query or range is changed.
+    view: params.get('view') || '',
   };
 }
 
@@ -35,6 +39,7 @@ function paramsOf(state) {
   if (state.range === 'custom') Object.assign(params, {from: state.from, to: state.to});
   if (state.tail) params.tail = '1';
   else if (state.range === 'live') params.tail = '0';
+  if (state.view) params.view = state.view;
   return params;
 }
 
@@ -57,6 +62,7 @@ export function mount(root, ctx) {
     'aria-label': 'Search query', 'aria-describedby': 'query-error',
     placeholder: 'target.typeURI_str:kms/secrets   ·   (action user-apikey) -login failure',
   });
+  input.addEventListener('input', () => renderViewBar());
   const queryError = h('div', {id: 'query-error', class: 'query-error', role: 'alert', hidden: true});
   const rangeButtons = PRESETS.map((preset) => h('button', {
     type: 'button', class: 'range-button', title: preset.title, 'aria-pressed': 'false', dataset: {range: preset.id},
@@ -72,11 +78,16 @@ export function mount(root, ctx) {
   const customForm = h('form', {class: 'custom-range', hidden: true, on: {submit: (e) => { e.preventDefault(); applyCustom(); }}},
     h('label', {}, 'From ', fromInput), h('label', {}, 'To ', toInput),
     h('button', {type: 'submit'}, 'Apply'), h('span', {class: 'muted'}, TIME_ZONE), customError);
+  // Values for autocomplete come from the whole range, not the query: the user is changing the query.
+  const suggestions = attachAutocomplete(input, {
+    fieldNames: () => sidebar.names(),
+    values: (field) => api('GET', '/v1/events/terms', {params: {field, top: 50, ...current.params}}),
+  });
   // The search language's page (docs/query.md), in a new tab so that the query typed so far stays.
   const help = h('a', {class: 'button query-help', href: '/console/help/query', target: '_blank', rel: 'noopener',
     title: 'The search language: fields, operators, Kibana and LogDNA forms, errors', 'aria-label': 'Search language help'}, '?');
   const form = h('form', {class: 'querybar', role: 'search', on: {submit: (e) => { e.preventDefault(); search({push: true}); }}},
-    h('div', {class: 'query-wrap'}, input, queryError), help,
+    h('div', {class: 'query-wrap'}, input, suggestions.element, queryError), help,
     h('div', {class: 'range', role: 'group', 'aria-label': 'Time range'}, rangeButtons, customButton),
     h('button', {type: 'submit', class: 'primary'}, 'Search'));
 
@@ -90,6 +101,9 @@ export function mount(root, ctx) {
   const canSave = ['writer', 'manager', 'admin'].includes(ctx.me.key.role);
   const saveView = canSave ? h('button', {type: 'button', on: {click: () => saveAsView()}}, 'Save as view') : null;
   const saved = h('p', {class: 'saved-note', role: 'status', hidden: true});
+  // Which view is open, whether the search still is that view, and saving a change to it (IBM's "Unsaved view").
+  const viewBar = h('div', {class: 'view-bar', role: 'region', 'aria-label': 'Open view', hidden: true});
+  let openView = null; // the view as the API last answered it
   const toolbar = h('div', {class: 'toolbar'}, summary, h('span', {class: 'spacer'}),
     h('label', {class: 'tail', for: 'tail-toggle'}, tailToggle, ' Live tail'), tailStatus, saveView, exportNdjson, exportCsv);
 
@@ -104,12 +118,16 @@ export function mount(root, ctx) {
       name === 'Time' ? `Time (${TIME_ZONE})` : name)))),
     tbody);
   const more = h('button', {type: 'button', class: 'more', hidden: true, on: {click: () => loadMore()}}, 'Load more');
+  const zeroHint = h('div', {class: 'zero-hint-box'});
+  const terms = (field, q, top) => api('GET', '/v1/events/terms', {params: {field, q, top, ...current.params}, signal: controller && controller.signal});
+  const sidebar = fieldSidebar({terms, onFilter: (clause) => addFilter(clause)});
   const endNote = h('p', {class: 'end-note muted'});
-  const end = h('div', {class: 'list-end'}, more, endNote);
+  const end = h('div', {class: 'list-end'}, more, endNote, zeroHint);
 
   replace(root, h('section', {class: 'page search-page', 'aria-label': 'Search'},
-    form, customForm, toolbar, saved, banner, chartBox,
-    h('div', {class: 'table-box'}, table), end));
+    form, viewBar, customForm, toolbar, saved, banner,
+    h('div', {class: 'results'}, sidebar.element,
+      h('div', {class: 'results-main'}, chartBox, h('div', {class: 'table-box'}, table), end))));
 
   // ----- behaviour -----
   function showBanner(error) {
@@ -268,6 +286,7 @@ export function mount(root, ctx) {
 
   async function loadPage(gen, signal) {
     loading = true;
+    const first = !cursor;
     try {
       const answer = await api('GET', '/v1/events', {
         params: {q: state.q, ...current.params, limit: PAGE_SIZE, cursor: cursor || undefined}, signal,
@@ -276,12 +295,18 @@ export function mount(root, ctx) {
       cursor = answer.next_cursor || null;
       appendEvents(answer.events || []);
       renderEnd();
+      if (first) {
+        // The sidebar shows the fields of the first page, like Discover's sample; values count the whole search.
+        sidebar.show(answer.events || [], state.q);
+        if (!(answer.events || []).length) showZeroHint(gen);
+      }
       if (histogram && histogram.fromEvents) chartFromLoadedEvents();
       return true;
     } catch (error) {
       if (gen !== generation || (error && error.name === 'AbortError')) return false;
       cursor = null;
       failed = true;
+      sidebar.show([], state.q);
       histogram = null;
       replace(chartNote);
       drawChart();
@@ -294,6 +319,22 @@ export function mount(root, ctx) {
     } finally {
       if (gen === generation) loading = false;
     }
+  }
+
+  /** Under "No events match": the values the query's fields do have, each replacing its condition. */
+  async function showZeroHint(gen) {
+    const q = state.q;
+    let hint = null;
+    try {
+      hint = await zeroResultHint(q, {terms, rangeLabel: current.label, isCurrent: () => gen === generation,
+        onReplace: (next) => {
+          input.value = next;
+          search({push: true});
+        }});
+    } catch {
+      // A hint that cannot be had leaves the plain "No events match".
+    }
+    if (gen === generation && hint) replace(zeroHint, hint);
   }
 
   function loadMore() {
@@ -315,6 +356,9 @@ export function mount(root, ctx) {
     loadedTimes.length = 0;
     shown.clear();
     tbody.replaceChildren();
+    replace(zeroHint);
+    suggestions.close();
+    suggestions.reset();
     banner.hidden = true;
     saved.hidden = true;
     clearQueryError();
@@ -325,6 +369,7 @@ export function mount(root, ctx) {
     replace(chartNote);
     more.hidden = true;
     ctx.navigate(paramsOf(state), {push});
+    loadView();
     const exportParams = {q: state.q, ...current.params};
     exportNdjson.href = apiUrl('/v1/events/export', {...exportParams, format: 'ndjson'});
     exportCsv.href = apiUrl('/v1/events/export', {...exportParams, format: 'csv'});
@@ -334,6 +379,79 @@ export function mount(root, ctx) {
     await loadHistogram(gen, signal);
     const ok = await listed;
     if (gen === generation && ok && state.tail) startTail();
+  }
+
+  // ----- the open view -----
+  function viewChanged() {
+    return Boolean(openView) && (input.value.trim() !== (openView.query || '').trim() || !sameRange(openView.from, openView.to, state));
+  }
+
+  function renderViewBar() {
+    viewBar.hidden = !state.view;
+    // With a view open, its bar offers "Save as new view" when the search has changed.
+    if (saveView) saveView.hidden = Boolean(state.view);
+    if (!state.view) return;
+    if (!openView) {
+      replace(viewBar, h('span', {class: 'muted'}, 'Opening the view…'));
+      return;
+    }
+    const changed = viewChanged();
+    replace(viewBar,
+      h('span', {class: 'view-name'}, 'View: ', h('strong', {}, openView.name)),
+      changed ? h('span', {class: 'badge changed'}, 'changed') : null,
+      changed ? h('span', {class: 'muted view-saved'}, 'saved as ', h('code', {}, openView.query || '(everything)'), ` · ${rangeText(openView.from, openView.to)}`) : null,
+      changed ? null : h('span', {class: 'spacer'}),
+      changed && canSave ? h('button', {type: 'button', class: 'small primary', on: {click: () => saveViewChanges()}}, 'Save changes to view') : null,
+      changed && canSave ? h('button', {type: 'button', class: 'small', on: {click: () => saveAsView()}}, 'Save as new view') : null,
+      h('button', {type: 'button', class: 'small', 'aria-label': `Close view ${openView.name}`, on: {click: () => closeView()}}, 'Close view'));
+  }
+
+  async function loadView() {
+    if (!state.view || (openView && openView.id === state.view)) {
+      if (!state.view) openView = null;
+      renderViewBar();
+      return;
+    }
+    const id = state.view;
+    openView = null;
+    renderViewBar();
+    try {
+      const view = await api('GET', `/v1/views/${encodeURIComponent(id)}`);
+      if (state.view !== id) return;
+      openView = view;
+      renderViewBar();
+    } catch (error) {
+      if (state.view !== id) return;
+      replace(viewBar, h('span', {class: 'inline-error'}, `The view could not be opened: ${describeError(error)}`),
+        h('span', {class: 'spacer'}), h('button', {type: 'button', class: 'small', on: {click: () => closeView()}}, 'Close view'));
+    }
+  }
+
+  function closeView() {
+    state.view = '';
+    openView = null;
+    renderViewBar();
+    ctx.navigate(paramsOf(state), {push: true});
+  }
+
+  /** PATCHes the open view with the page's query, and its range when that changed (a relative one stays). */
+  async function saveViewChanges() {
+    const view = openView;
+    const body = {query: input.value.trim()};
+    if (!sameRange(view.from, view.to, state)) Object.assign(body, apiRangeOf(state));
+    try {
+      openView = await api('PATCH', `/v1/views/${encodeURIComponent(view.id)}`, {body});
+    } catch (error) {
+      replace(saved, `Saving view “${view.name}” failed: ${describeError(error)}`);
+      saved.className = 'saved-note error';
+      saved.hidden = false;
+      return;
+    }
+    if (input.value !== state.q) await search({push: true});
+    renderViewBar();
+    saved.className = 'saved-note';
+    replace(saved, `View “${openView.name}” saved: `, h('code', {}, openView.query || '(everything)'), ` · ${rangeText(openView.from, openView.to)}.`);
+    saved.hidden = false;
   }
 
   // ----- save as view -----
@@ -362,6 +480,12 @@ export function mount(root, ctx) {
       },
     });
     if (done && view) {
+      // The new view is the open one from now on.
+      state.view = view.id;
+      openView = view;
+      renderViewBar();
+      ctx.navigate(paramsOf(state), {push: false});
+      saved.className = 'saved-note';
       replace(saved, `View “${view.name}” saved${view.category ? ` in “${view.category}”` : ''}. `,
         h('a', {href: ctx.link('views')}, 'See your views'), ' · ',
         h('a', {href: ctx.link('alerts', {attach: view.id})}, 'Attach an alert'));

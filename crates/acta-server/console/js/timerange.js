@@ -83,3 +83,19 @@ export function rangeText(from, to) {
   };
   return `${spec ? show(spec) : '…'} – ${to ? show(to) : 'now'}`;
 }
+
+// A relative range reopened later is the same range over a later span; allow for the seconds a page takes.
+const SAME_SPAN_MS = 60e3;
+
+/**
+ * Whether the search page's range is still the saved range `from`/`to` (a view's): a preset must be the same
+ * preset; a relative range (`30d`) the same length; two instants the same instants (to the second).
+ */
+export function sameRange(from, to, state, now = Date.now()) {
+  const saved = searchRangeOf(from, to, now);
+  if (saved.range !== 'custom') return state.range === saved.range;
+  if (state.range !== 'custom') return false;
+  const relative = [from, to].some((spec) => spec && (DURATION.test(String(spec).trim()) || /^(now|live)$/.test(String(spec).trim())));
+  if (relative || !to) return Math.abs((state.to - state.from) - (saved.to - saved.from)) < SAME_SPAN_MS;
+  return Math.abs(state.from - saved.from) < 1000 && Math.abs(state.to - saved.to) < 1000;
+}

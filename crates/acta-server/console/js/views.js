@@ -19,7 +19,7 @@ export function mount(root, ctx) {
   let categories = [];
   let alertCounts = new Map();
 
-  const searchLink = (view) => ctx.link('search', {q: view.query, ...searchRangeOf(view.from, view.to)});
+  const searchLink = (view) => ctx.link('search', {q: view.query, ...searchRangeOf(view.from, view.to), view: view.id});
 
   async function rename(view) {
     const name = h('input', {value: view.name, required: true, maxlength: 200, autocomplete: 'off'});

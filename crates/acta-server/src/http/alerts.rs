@@ -139,6 +139,26 @@ async fn check_targets(state: &AppState, channels: &Value) -> Result<(), ApiErro
     })
 }
 
+/// Refuses an email channel when the server has no SMTP relay: the alert would look active and every firing
+/// would fail, found only in its history.
+fn check_relay(state: &AppState, channels: &Value) -> Result<(), ApiError> {
+    let email = channels.as_array().into_iter().flatten().position(|channel| channel["type"] == "email");
+    match email {
+        Some(index) if state.alerts.settings.smtp_url.is_none() => {
+            let mut api = ApiError::bad_request(
+                "no_smtp_relay",
+                format!(
+                    "channels[{index}]: this server has no SMTP relay, so it cannot send email; the operator starts \
+                     acta serve with --smtp-url (ACTA_SMTP_URL), or use a webhook, Slack or PagerDuty channel"
+                ),
+            );
+            api.details = vec![json!({"field": format!("channels[{index}].type"), "rule": "smtp_relay"})];
+            Err(api)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks the condition: kind, threshold, and when presence fires.
 fn check_condition(alert: &Alert) -> Result<(), ApiError> {
     match alert.kind.as_str() {
@@ -223,6 +243,7 @@ pub(crate) async fn create_alert(
         updated_at: now,
     };
     check_condition(&alert)?;
+    check_relay(&state, &alert.channels)?;
     check_targets(&state, &alert.channels).await?;
     state.store.meta().create_alert(&alert).await?;
     state.alerts.reload().await;
@@ -231,7 +252,7 @@ pub(crate) async fn create_alert(
     Ok((StatusCode::CREATED, Json(alert_json(&alert))))
 }
 
-/// `GET /v1/alerts`.
+/// `GET /v1/alerts`, with whether email can be sent (`email_relay`), so that an editor can say so before saving.
 pub(crate) async fn list_alerts(
     State(state): State<AppState>,
     principal: Principal,
@@ -240,7 +261,8 @@ pub(crate) async fn list_alerts(
     require(&principal, "reader")?;
     let account = account_of(&principal, params.account.as_deref())?;
     let alerts = state.store.meta().alerts(&account).await?;
-    Ok(Json(json!({"alerts": alerts.iter().map(alert_json).collect::<Vec<_>>()})))
+    let email_relay = state.alerts.settings.smtp_url.is_some();
+    Ok(Json(json!({"alerts": alerts.iter().map(alert_json).collect::<Vec<_>>(), "email_relay": email_relay})))
 }
 
 /// `GET /v1/alerts/{id}`.
@@ -297,6 +319,7 @@ pub(crate) async fn update_alert(
     }
     if let Some(channels) = body.channels {
         alert.channels = checked_channels(&channels, Some(&before.channels))?;
+        check_relay(&state, &alert.channels)?;
         check_targets(&state, &alert.channels).await?;
     }
     if let Some(timezone) = body.timezone {

@@ -724,7 +724,7 @@ pub(crate) async fn graph_drilldown(
     Ok(Json(Value::Object(out)))
 }
 
-/// The boards Acta gives every account: 24 hours of activity by platform, API key activity (seed 002's board),
+/// The boards Acta gives every account: 24 hours of activity by service (`_platform`), API key activity (seed 002's board),
 /// and failures by action and by initiator.
 fn predefined(account: &str, now: &str) -> Vec<Board> {
     let board = |name: &str, graphs: Value| {
@@ -747,7 +747,7 @@ fn predefined(account: &str, now: &str) -> Vec<Board> {
     vec![
         board(
             "Account activity",
-            json!([{"title": "Events of the last 24 hours by platform", "query": "",
+            json!([{"title": "Events of the last 24 hours by service", "query": "",
                     "breakdown": {"field": "_platform"}, "range": "24h"}]),
         ),
         board(

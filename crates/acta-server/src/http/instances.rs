@@ -105,7 +105,9 @@ pub(crate) async fn instance_json(state: &AppState, instance: &Instance) -> Resu
         "newest": storage.newest_ns.map(acta_cadf::format_time),
         "segments": storage.segments,
     });
-    if let Some(row) = state.store.meta().archive(&instance.account, &instance.id).await?
+    let archive = state.store.meta().archive(&instance.account, &instance.id).await?;
+    let has_archive = archive.is_some();
+    if let Some(row) = archive
         && let Ok(config) = serde_json::from_str::<crate::jobs::archive::ArchiveConfig>(&row.config)
     {
         let archived = state.store.meta().archived_segments(&instance.id, &config.destination()).await?;
@@ -116,6 +118,8 @@ pub(crate) async fn instance_json(state: &AppState, instance: &Instance) -> Resu
     let mut value = json!(instance);
     if let Some(object) = value.as_object_mut() {
         object.insert("storage".to_string(), figures);
+        // So that a client asks for the archive only where there is one (the console, without 404s).
+        object.insert("has_archive".to_string(), json!(has_archive));
     }
     Ok(value)
 }

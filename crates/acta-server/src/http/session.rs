@@ -84,9 +84,21 @@ pub(crate) async fn sign_in(
     Ok(response)
 }
 
-/// `GET /v1/session`: who is signed in, and the CSRF token again (the page forgets it on reload).
-pub(crate) async fn show(principal: Principal) -> Response {
-    let mut response = Json(describe(&principal)).into_response();
+/// `GET /v1/session`: who is signed in, and the CSRF token again (the page forgets it on reload). A request with
+/// no credential at all is told `{"signed_in": false}`: the console asks on every page load, and a visitor who has
+/// not signed in yet is not an error. A key or cookie that is no longer valid is still `401`.
+pub(crate) async fn show(headers: HeaderMap, principal: Result<Principal, ApiError>) -> Response {
+    let answer = match principal {
+        Ok(principal) => describe(&principal),
+        Err(_)
+            if !headers.contains_key(header::AUTHORIZATION)
+                && crate::access::session::cookie_token(&headers).is_none() =>
+        {
+            json!({"signed_in": false})
+        }
+        Err(error) => return error.into_response(),
+    };
+    let mut response = Json(answer).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
