@@ -864,9 +864,9 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 ///
 /// Indexing is the heaviest work of a busy server and can wait a little; acknowledging events, firing alerts
 /// and answering searches cannot. When the cores are saturated (10,000 events/s on 2 cores), the scheduler
-/// then gives them the CPU first: the alert p99 fell from about 200 ms to 14 ms, and the ingest p99 from about
-/// 60 ms to 11 ms (`docs/benchmarks.md`), while indexing takes whatever CPU is left, all of it when there is
-/// any.
+/// then gives them the CPU first: the alert p99 fell from about 200 ms to 18-24 ms, and the ingest p99 from
+/// 52-68 ms to 33-35 ms (`docs/benchmarks.md`), while indexing takes whatever CPU is left, all of it when there
+/// is any.
 fn lower_priority() {
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
     // The crate maps 0..=99 onto the nice values 19..=-20: 25 is nice 9 or 10.
