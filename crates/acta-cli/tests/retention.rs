@@ -330,6 +330,49 @@ async fn directory_archive_is_written_in_the_layout_before_deletion() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_copy_cut_by_a_crash_is_written_again_whole_before_anything_is_deleted() {
+    let server = ClockedServer::start(LOOPBACK).await;
+    let root = server.archive_root.path().canonicalize().unwrap().join("acme");
+    let body = json!({"kind": "directory", "path": root.to_str().unwrap()});
+    let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = server
+        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
+        .await;
+    assert_eq!(status, 200);
+    for day in 0..=2 {
+        send_on_day(&server, day, 2).await;
+    }
+    server.wait_count("action:iam-identity.user-apikey.create", 6).await;
+    // What a process killed while copying day 0 leaves: the segment cut short, the other files and the
+    // manifest never written (the manifest goes last). Day 1 was cut after its manifest, before its record.
+    let day_dir = |day: u32| root.join(format!("account=default/instance=default/year=2026/month=01/day=0{}", day + 1));
+    std::fs::create_dir_all(day_dir(0)).unwrap();
+    std::fs::write(day_dir(0).join(format!("{}.seg", day_name(0))), b"ACTA partial").unwrap();
+    std::fs::create_dir_all(day_dir(1)).unwrap();
+    std::fs::write(day_dir(1).join("MANIFEST.json"), b"{\"format\": \"acta-archive 1\", \"cut\": true}").unwrap();
+    server.set_day(2);
+    let sealed = server.dir.path().join("log/default").join(format!("{}.seg", day_name(1)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sealed.exists() {
+        assert!(std::time::Instant::now() < deadline, "day 1 was never sealed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let report = server.run_retention().await;
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!(report.deleted.iter().map(|(_, day)| day.clone()).collect::<Vec<_>>(), vec![day_name(0)]);
+    let segment = std::fs::read(day_dir(0).join(format!("{}.seg", day_name(0)))).unwrap();
+    assert_ne!(segment, b"ACTA partial", "the cut segment was written again");
+    let key = server.verifier_key();
+    // The stopped server keeps its directories (the archive root among them) until it is dropped.
+    let _stopped = server.stop().await;
+    let output = common::verify_with_key(&root, &key, &[]);
+    assert!(output.status.success(), "the archive does not verify:\n{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("1 instance(s), 2 day(s)"), "{}", output.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_figures_count_live_events_and_their_arrival_range() {
     let server = ClockedServer::start(LOOPBACK).await;
     send_on_day(&server, 0, 3).await;
