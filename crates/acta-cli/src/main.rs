@@ -402,8 +402,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Import(args) => import::run(args, &connection).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "acta", &mut std::io::stdout());
-            Ok(std::process::ExitCode::SUCCESS)
+            // Into a buffer first: clap_complete panics when its writer fails, and a reader that stops early
+            // (`acta completions bash | head`) closes the pipe, which is no error of ours.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "acta", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+                _ => Ok(std::process::ExitCode::SUCCESS),
+            }
         }
     }
 }

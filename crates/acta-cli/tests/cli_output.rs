@@ -147,6 +147,21 @@ fn completions_are_printed_for_each_shell() {
 }
 
 #[test]
+fn completions_piped_into_a_reader_that_stops_early_end_quietly() {
+    // `acta completions bash | head -1`: the reader closes the pipe before the script is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_acta"))
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", output.status);
+}
+
+#[test]
 fn the_config_flag_goes_before_or_after_the_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let server = three_events(dir.path());
