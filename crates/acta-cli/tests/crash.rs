@@ -62,14 +62,19 @@ fn batch_events(round: u64, client: usize, batch: usize) -> Vec<Value> {
         .collect()
 }
 
-/// Sends batches until the server stops answering or `stop` is set.
-fn client_loop(url: String, round: u64, client: usize, stop: Arc<AtomicBool>) -> Vec<Batch> {
-    let http = reqwest::blocking::Client::builder()
+/// A client that gives up quickly on a killed server.
+fn http_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(1))
         .timeout(Duration::from_secs(10))
         .no_proxy()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Sends batches until the server stops answering or `stop` is set.
+fn client_loop(url: String, round: u64, client: usize, stop: Arc<AtomicBool>) -> Vec<Batch> {
+    let http = http_client();
     let mut batches = Vec::new();
     for batch in 0.. {
         if stop.load(Ordering::SeqCst) {
@@ -190,12 +195,7 @@ struct KeyChange {
 /// Creates, locks, unlocks and deletes keys (`r<round>-k<n>`) one change at a time until the server stops
 /// answering or `stop` is set. Every answered change must be there after a restart, with its audit event.
 fn key_loop(url: String, round: u64, stop: Arc<AtomicBool>) -> Vec<KeyChange> {
-    let http = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .unwrap();
+    let http = http_client();
     let mut changes = Vec::new();
     for n in 0.. {
         let name = format!("r{round}-k{n}");

@@ -228,10 +228,7 @@ async fn lengthened_plan_applies_at_once() {
 async fn a_deletion_interrupted_at_any_step_is_finished_after_restart() {
     for step in 1..=5u8 {
         let mut server = ClockedServer::start(LOOPBACK).await;
-        let (status, _) = server
-            .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
-            .await;
-        assert_eq!(status, 200);
+        keep_one_day(&server).await;
         for day in 0..=3 {
             send_on_day(&server, day, 2).await;
         }
@@ -255,6 +252,14 @@ async fn a_deletion_interrupted_at_any_step_is_finished_after_restart() {
     }
 }
 
+/// Sets the default instance's plan to one day, confirmed.
+async fn keep_one_day(server: &ClockedServer) {
+    let (status, answer) = server
+        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -266,10 +271,7 @@ async fn directory_archive_is_written_in_the_layout_before_deletion() {
     let body = json!({"kind": "directory", "path": root.to_str().unwrap(), "ndjson": true});
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, _) = server
-        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
-        .await;
-    assert_eq!(status, 200);
+    keep_one_day(&server).await;
     for day in 0..=2 {
         send_on_day(&server, day, 2 + day as usize).await;
     }
@@ -336,10 +338,7 @@ async fn an_archive_copy_cut_by_a_crash_is_written_again_whole_before_anything_i
     let body = json!({"kind": "directory", "path": root.to_str().unwrap()});
     let (status, answer) = server.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(body)).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, _) = server
-        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
-        .await;
-    assert_eq!(status, 200);
+    keep_one_day(&server).await;
     for day in 0..=2 {
         send_on_day(&server, day, 2).await;
     }
@@ -396,10 +395,7 @@ async fn s3_archive_down_at_first_blocks_deletion_alerts_once_and_recovers() {
     };
     let server = ClockedServer::start(LOOPBACK).await;
     let s3_port = free_port();
-    let (status, _) = server
-        .call(reqwest::Method::PATCH, "/v1/instances/default", Some(json!({"retention_days": 1, "confirm": true})))
-        .await;
-    assert_eq!(status, 200);
+    keep_one_day(&server).await;
     let archive = json!({"kind": "s3", "endpoint": format!("http://127.0.0.1:{s3_port}"), "bucket": "acta",
                          "prefix": "audit/archives", "access_key_id": S3_ACCESS_KEY,
                          "secret_access_key": S3_SECRET_KEY, "allow_http": true, "ndjson": true});
