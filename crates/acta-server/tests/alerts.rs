@@ -599,3 +599,33 @@ async fn restarting_twice_after_a_downtime_does_not_fire_a_window_twice() {
     assert_eq!(firings.len(), 1, "{firings:#?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_stopped_while_a_notification_is_being_sent_starts_again_on_its_directory() {
+    // A receiver that takes the connection and never answers: the send is in progress when the server stops.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let (accepted, mut connected) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let mut server = TestServer::start_with_alerts(loopback_allowed()).await;
+    let key = account_with_manager(&server, "acme").await.key.unwrap();
+    let user = server.with_key(&key);
+    let view = user.view("widgets", "action:svc.widget.delete").await;
+    user.alert(json!({"view": view, "kind": "presence", "threshold": 1, "window": "1h", "immediate": true,
+                      "channels": [{"type": "webhook", "url": url}]}))
+        .await;
+    user.send(matching(1)).await;
+    tokio::time::timeout(Duration::from_secs(10), connected.recv()).await.expect("the notification was never sent");
+
+    // The stop ends the send; the store is free again, so the same process opens the directory at once.
+    server.restart().await;
+    let user = server.with_key(&key);
+    assert_eq!(user.get("/v1/views").await.0, 200, "the restarted server answers");
+    server.stop().await;
+}

@@ -23,6 +23,9 @@ const BATCH: i64 = 256;
 /// written by another process) is never forgotten.
 const POLL: Duration = Duration::from_secs(1);
 
+/// How long the server's stop waits for the sends in progress (within the 3 s it gives the worker).
+const SENDS_AT_STOP: Duration = Duration::from_secs(2);
+
 /// Runs until `stopping` becomes true. Each notification is sent by its own task, so a slow receiver (up to
 /// the send timeout) never holds up the others.
 pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: tokio::sync::watch::Receiver<bool>) {
@@ -30,9 +33,12 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
     // Sent and recorded; leave `in_flight` only before the next read of the outbox: a read begun before the
     // record committed may still list them as pending, and would send them a second time.
     let finished: Arc<Mutex<Vec<String>>> = Arc::default();
+    // The sends in progress: the server's stop waits for them, as they hold the store.
+    let mut sending = tokio::task::JoinSet::new();
     loop {
+        while sending.try_join_next().is_some() {}
         if *stopping.borrow() {
-            return;
+            return end_sends(sending).await;
         }
         let done: Vec<String> = finished.lock().map(|mut done| std::mem::take(&mut *done)).unwrap_or_default();
         if let Ok(mut set) = in_flight.lock() {
@@ -54,7 +60,7 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
                 continue;
             }
             let (store, alerts, finished) = (store.clone(), alerts.clone(), finished.clone());
-            tokio::spawn(async move {
+            sending.spawn(async move {
                 let id = delivery.id.clone();
                 deliver(&store, &alerts, delivery, message).await;
                 if let Ok(mut done) = finished.lock() {
@@ -73,8 +79,19 @@ pub(crate) async fn run(store: Arc<Store>, alerts: Arc<Alerts>, mut stopping: to
         tokio::select! {
             _ = tokio::time::sleep(sleep.max(Duration::from_millis(5))) => {}
             _ = alerts.outbox_wake.notified() => {}
-            () = super::stopped(&mut stopping) => return,
+            () = super::stopped(&mut stopping) => return end_sends(sending).await,
         }
+    }
+}
+
+/// Lets the sends in progress finish (their attempts recorded), briefly; then stops the rest, whose rows are
+/// still pending and are sent again at the next start (at least once). A send holds the store: a server that
+/// stopped with one still running could not be started again on its data directory in the same process.
+async fn end_sends(mut sending: tokio::task::JoinSet<()>) {
+    let drained = tokio::time::timeout(SENDS_AT_STOP, async { while sending.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(sends = sending.len(), "notification sends still running at stop; they are sent again at start");
+        sending.shutdown().await;
     }
 }
 
