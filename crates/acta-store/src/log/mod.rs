@@ -613,12 +613,24 @@ fn lock_dir(dir: &Path) -> Result<fs::File, LogError> {
         .write(true)
         .open(&path)
         .map_err(|e| LogError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(LogError::Locked { path }),
-        Err(fs::TryLockError::Error(e)) => Err(LogError::io(&path, e)),
+    // A lock just released can still look held for a moment: a child process forked by another thread of
+    // this process (an `acta` run by a test, a helper) shares the lock's open file until it execs. Another
+    // process that holds the directory still gets `Locked`, after the wait.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(LogError::Locked { path }),
+            Err(fs::TryLockError::Error(e)) => return Err(LogError::io(&path, e)),
+        }
     }
 }
+
+/// How long opening waits for the directory's lock before answering `Locked`.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn check_options(opts: &LogOptions) -> Result<(), LogError> {
     if opts.stream.len() > usize::from(u16::MAX) {
