@@ -185,24 +185,7 @@ const HINT_VALUES: usize = 5;
 
 /// The fields a query's conditions name, in order, each once.
 fn fields_of(query: &acta_query::Query) -> Vec<String> {
-    fn walk(query: &acta_query::Query, fields: &mut Vec<String>) {
-        match query {
-            acta_query::Query::And(children) | acta_query::Query::Or(children) => {
-                children.iter().for_each(|child| walk(child, fields));
-            }
-            acta_query::Query::Not(child) => walk(child, fields),
-            acta_query::Query::Field(field, _) => {
-                let name = field.to_string();
-                if !fields.contains(&name) {
-                    fields.push(name);
-                }
-            }
-            acta_query::Query::All | acta_query::Query::Text(_) => {}
-        }
-    }
-    let mut fields = Vec::new();
-    walk(query, &mut fields);
-    fields
+    query.fields().into_iter().map(ToString::to_string).collect()
 }
 
 /// When a query with field conditions matches nothing, says on standard error which values each of its fields

@@ -18,6 +18,23 @@ pub enum Query {
     Field(Field, FieldCond),
 }
 
+impl Query {
+    /// The fields the query puts conditions on, each once, in the order they first appear.
+    pub fn fields(&self) -> Vec<&Field> {
+        fn walk<'a>(query: &'a Query, fields: &mut Vec<&'a Field>) {
+            match query {
+                Query::And(children) | Query::Or(children) => children.iter().for_each(|child| walk(child, fields)),
+                Query::Not(child) => walk(child, fields),
+                Query::Field(field, _) if !fields.contains(&field) => fields.push(field),
+                Query::Field(..) | Query::All | Query::Text(_) => {}
+            }
+        }
+        let mut fields = Vec::new();
+        walk(self, &mut fields);
+        fields
+    }
+}
+
 /// Consecutive tokens. An empty sequence matches every raw line (and, in a field, every present value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sequence(pub Vec<TokenPattern>);

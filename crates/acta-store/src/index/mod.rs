@@ -322,33 +322,15 @@ impl EventIndex {
 
     /// Waits until everything durable now is searchable (tests and `acta reindex`).
     pub fn wait_caught_up(&self, timeout: Duration) -> bool {
-        let targets: Vec<(String, u64)> = self
-            .inner
-            .log
-            .instances()
-            .into_iter()
-            .map(|instance| {
-                let last = self.inner.log.last_seq(&instance);
-                (instance, last)
-            })
-            .collect();
+        let marks = self.durable_marks();
         let deadline = Instant::now() + timeout;
-        loop {
-            let done = {
-                let committed = lock(&self.inner.committed);
-                targets.iter().all(|(instance, last)| committed.get(instance).copied().unwrap_or(0) >= *last)
-            };
-            if done {
-                return true;
-            }
+        while !self.searchable(&marks) {
             if Instant::now() > deadline {
                 return false;
             }
-            for (instance, _) in &targets {
-                self.notify(instance);
-            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     /// What each instance has in each partition, by instance and day.
