@@ -66,16 +66,20 @@ async fn tenants(server: &TestServer) -> Vec<(String, String)> {
     tenants
 }
 
-/// Waits until every account's events are searchable with its own key.
+/// Waits until every account's events are searchable with its own key, with the audit event of the key's
+/// first use (its login, written before the first answer and indexed after it), so that no later read
+/// finds an event an earlier one did not.
 async fn wait_all_searchable(server: &TestServer, tenants: &[(String, String)]) {
-    for (id, key) in tenants {
-        let count = || get_as(server, key, "/v1/events/count", &[("q", "kms")]);
-        let (_, body) = poll(Duration::from_secs(20), Duration::from_millis(50), count, |(_, body)| {
-            serde_json::from_str::<Value>(body).unwrap()["count"] == EVENTS_PER_ACCOUNT
-        })
-        .await;
-        let count: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(count["count"], EVENTS_PER_ACCOUNT, "{id}: {body}");
+    for (q, expected) in [("kms", EVENTS_PER_ACCOUNT), ("action:iam-identity.user-apikey.login", 1)] {
+        for (id, key) in tenants {
+            let count = || async move { get_as(server, key, "/v1/events/count", &[("q", q)]).await };
+            let (_, body) = poll(Duration::from_secs(20), Duration::from_millis(50), count, |(_, body)| {
+                serde_json::from_str::<Value>(body).unwrap()["count"] == expected
+            })
+            .await;
+            let count: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(count["count"], expected, "{id}: {q}: {body}");
+        }
     }
 }
 
