@@ -73,7 +73,7 @@ describe('principal and resource timelines', () => {
   it('opens a principal timeline from an event row, its actions failures first', async () => {
     await search('kms.secrets.delete');
     const row = page.locator('tbody tr.event').first();
-    await row.getByRole('link', {name: OFFICER.name}).click();
+    await row.getByRole('link', {name: `Timeline of ${OFFICER.name}`}).click();
     await page.getByRole('heading', {name: `Principal ${OFFICER.id}`, level: 1}).waitFor();
     const table = page.getByRole('table', {name: 'Actions, failures first'});
     await table.waitFor();

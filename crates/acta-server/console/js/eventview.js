@@ -56,6 +56,14 @@ function timelineLink(link, kind, value, label, className) {
     on: {click: (e) => e.stopPropagation(), keydown: (e) => e.stopPropagation()}}, label);
 }
 
+/** The small link of a row's initiator (`Timeline of <name>`) or target (`History of <name>`). */
+function rowLink(link, kind, value, name) {
+  const label = kind === 'principal' ? 'Timeline' : 'History';
+  const anchor = timelineLink(link, kind, value, kind === 'principal' ? '⏱' : '☰', `row-link ${kind}-link`);
+  if (anchor) anchor.setAttribute('aria-label', `${label} of ${name}`);
+  return anchor;
+}
+
 function fieldRow(path, value, onFilter, link) {
   const shown = value !== null && typeof value === 'object' ? JSON.stringify(value) : value === null ? 'null' : String(value);
   const name = path.join('.');
@@ -119,8 +127,13 @@ export function eventRows(event, {onFilter, fresh = false, link = null}) {
   h('td', {class: 'time', title: `eventTime ${str(event.eventTime)}`}, Number.isFinite(time) ? formatTime(time) : str(event.eventTime)),
   h('td', {class: 'action'}, str(event.action)),
   h('td', {class: 'outcome'}, h('span', {class: `badge outcome-${outcomeClass}`}, outcome)),
-  h('td', {class: 'initiator'}, timelineLink(link, 'principal', subjectOf(event.initiator), breakable(who(event.initiator)), 'principal-link') || breakable(who(event.initiator))),
-  h('td', {class: 'target'}, timelineLink(link, 'resource', subjectOf(event.target), breakable(who(event.target)), 'resource-link') || h('span', {}, breakable(who(event.target))), target.typeURI ? h('span', {class: 'muted'}, ' ', breakable(str(target.typeURI))) : null),
+  // The names stay text (a click on them opens the row, as anywhere in it); a small link beside each opens its
+  // timeline.
+  h('td', {class: 'initiator'}, breakable(who(event.initiator)),
+    rowLink(link, 'principal', subjectOf(event.initiator), who(event.initiator))),
+  h('td', {class: 'target'}, h('span', {}, breakable(who(event.target))),
+    rowLink(link, 'resource', subjectOf(event.target), who(event.target)),
+    target.typeURI ? h('span', {class: 'muted'}, ' ', breakable(str(target.typeURI))) : null),
   h('td', {class: 'message'}, str(event.message)));
 
   function toggle() {
