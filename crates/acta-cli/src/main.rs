@@ -18,6 +18,7 @@ mod demo;
 mod events;
 mod histogram;
 mod import;
+mod investigate;
 mod output;
 mod resolve;
 mod s3;
@@ -109,6 +110,14 @@ enum Command {
         #[command(subcommand)]
         command: boards::BoardsCommand,
         /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// A principal's timeline (`principal X`) or a resource's history (`resource Y`).
+    Investigate {
+        #[command(subcommand)]
+        command: investigate::InvestigateCommand,
+        /// Print the server's JSON answer.
         #[arg(long, global = true)]
         json: bool,
     },
@@ -397,6 +406,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Views { command, json } => alerts::views(&connection.client()?, command, json).await,
         Command::Alerts { command, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Boards { command, json } => boards::boards(&connection.client()?, command, json).await,
+        Command::Investigate { command, json } => investigate::investigate(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => verify::run_source(args).await,
         Command::Import(args) => import::run(args, &connection).await,

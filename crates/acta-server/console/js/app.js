@@ -14,6 +14,8 @@ const PAGES = [
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
   // Everyone sees plans and storage figures; only managers of the whole account change them.
   {id: 'instances', title: 'Instances', load: () => import('./instances.js')},
+  // Timelines of a principal or a resource, usually opened from an event.
+  {id: 'investigate', title: 'Investigate', load: () => import('./investigate.js')},
 ];
 
 const app = document.getElementById('app');

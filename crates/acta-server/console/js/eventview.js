@@ -39,7 +39,32 @@ export function leaves(value, path = [], out = []) {
   return out;
 }
 
-function fieldRow(path, value, onFilter) {
+// The fields that name a principal or a resource, and the timeline page each opens.
+const TIMELINES = {
+  'initiator.id': ['principal', 'Timeline'], 'initiator.name': ['principal', 'Timeline'],
+  'target.id': ['resource', 'History'], 'target.name': ['resource', 'History'],
+};
+
+/**
+ * A link to the timeline of a principal (`kind` 'principal') or the history of a resource ('resource'), or
+ * null without `link` or a value. The row under it must not open or close when the link is followed.
+ */
+function timelineLink(link, kind, value, label, className) {
+  if (!link || typeof value !== 'string' || value === '') return null;
+  const title = kind === 'principal' ? `Everything ${value} did` : `Everything done to ${value}`;
+  return h('a', {href: link('investigate', {[kind]: value}), class: className, title,
+    on: {click: (e) => e.stopPropagation(), keydown: (e) => e.stopPropagation()}}, label);
+}
+
+/** The small link of a row's initiator (`Timeline of <name>`) or target (`History of <name>`). */
+function rowLink(link, kind, value, name) {
+  const label = kind === 'principal' ? 'Timeline' : 'History';
+  const anchor = timelineLink(link, kind, value, kind === 'principal' ? '⏱' : '☰', `row-link ${kind}-link`);
+  if (anchor) anchor.setAttribute('aria-label', `${label} of ${name}`);
+  return anchor;
+}
+
+function fieldRow(path, value, onFilter, link) {
   const shown = value !== null && typeof value === 'object' ? JSON.stringify(value) : value === null ? 'null' : String(value);
   const name = path.join('.');
   const include = filterClause(path, value, false);
@@ -53,13 +78,15 @@ function fieldRow(path, value, onFilter) {
     ? h('button', {type: 'button', class: 'value-exclude', title: `Add ${exclude} to the query`,
       'aria-label': `Exclude: ${include}`, on: {click: () => onFilter(exclude)}}, '≠')
     : null;
+  const timeline = TIMELINES[name]
+    ? timelineLink(link, TIMELINES[name][0], value, TIMELINES[name][1], 'small timeline-link') : null;
   return h('div', {class: 'field-row', role: 'row'},
     h('span', {class: 'field-name', role: 'rowheader'}, name),
-    h('span', {class: 'field-value', role: 'cell'}, valueCell, excludeButton));
+    h('span', {class: 'field-value', role: 'cell'}, valueCell, excludeButton, timeline));
 }
 
-function details(event, onFilter) {
-  const rows = leaves(event).map(([path, value]) => fieldRow(path, value, onFilter));
+function details(event, onFilter, link) {
+  const rows = leaves(event).map(([path, value]) => fieldRow(path, value, onFilter, link));
   const raw = h('pre', {class: 'raw-json'}, JSON.stringify(event, null, 2));
   const copy = h('button', {type: 'button', class: 'small', on: {click: async () => {
     try {
@@ -74,11 +101,19 @@ function details(event, onFilter) {
     h('div', {class: 'raw'}, h('div', {class: 'raw-head'}, h('span', {}, 'JSON'), copy), raw));
 }
 
+/** The id (else the name) of an initiator or target, as a timeline names it. */
+function subjectOf(value) {
+  if (!value || typeof value !== 'object') return '';
+  for (const text of [value.id, value.name]) if (typeof text === 'string' && text !== '') return text;
+  return '';
+}
+
 /**
- * The rows of one event. `onFilter(clause)` adds a clause to the query. The summary row expands on click,
- * Enter or Space; arrow keys move between rows.
+ * The rows of one event. `onFilter(clause)` adds a clause to the query; `link(page, params)`, when given,
+ * makes the initiator and target links to their timelines. The summary row expands on click, Enter or Space;
+ * arrow keys move between rows.
  */
-export function eventRows(event, {onFilter, fresh = false}) {
+export function eventRows(event, {onFilter, fresh = false, link = null}) {
   const time = parseTime(event.eventTime);
   const outcome = str(event.outcome);
   const outcomeClass = OUTCOMES.has(outcome.toLowerCase()) ? outcome.toLowerCase() : 'other';
@@ -92,14 +127,19 @@ export function eventRows(event, {onFilter, fresh = false}) {
   h('td', {class: 'time', title: `eventTime ${str(event.eventTime)}`}, Number.isFinite(time) ? formatTime(time) : str(event.eventTime)),
   h('td', {class: 'action'}, str(event.action)),
   h('td', {class: 'outcome'}, h('span', {class: `badge outcome-${outcomeClass}`}, outcome)),
-  h('td', {class: 'initiator'}, breakable(who(event.initiator))),
-  h('td', {class: 'target'}, h('span', {}, breakable(who(event.target))), target.typeURI ? h('span', {class: 'muted'}, ' ', breakable(str(target.typeURI))) : null),
+  // The names stay text (a click on them opens the row, as anywhere in it); a small link beside each opens its
+  // timeline.
+  h('td', {class: 'initiator'}, breakable(who(event.initiator)),
+    rowLink(link, 'principal', subjectOf(event.initiator), who(event.initiator))),
+  h('td', {class: 'target'}, h('span', {}, breakable(who(event.target))),
+    rowLink(link, 'resource', subjectOf(event.target), who(event.target)),
+    target.typeURI ? h('span', {class: 'muted'}, ' ', breakable(str(target.typeURI))) : null),
   h('td', {class: 'message'}, str(event.message)));
 
   function toggle() {
     const open = row.getAttribute('aria-expanded') !== 'true';
     row.setAttribute('aria-expanded', String(open));
-    if (open && !detailCell.firstChild) detailCell.append(details(event, onFilter));
+    if (open && !detailCell.firstChild) detailCell.append(details(event, onFilter, link));
     detail.hidden = !open;
   }
   row.addEventListener('click', (e) => {

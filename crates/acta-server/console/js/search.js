@@ -270,7 +270,7 @@ export function mount(root, ctx) {
       if (id && shown.has(id)) continue;
       if (id) shown.add(id);
       loadedTimes.push(parseTime(event.eventTime));
-      fragment.append(...eventRows(event, {onFilter: addFilter, fresh: prepend}));
+      fragment.append(...eventRows(event, {onFilter: addFilter, fresh: prepend, link: ctx.link}));
     }
     if (prepend) tbody.prepend(fragment);
     else tbody.append(fragment);

@@ -162,12 +162,12 @@ pub(crate) fn event_json(hit: &Hit, instances: &[Instance]) -> Value {
     value
 }
 
-fn encode_cursor(key: &SortKey) -> String {
+pub(crate) fn encode_cursor(key: &SortKey) -> String {
     let text = serde_json::to_vec(key).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
-fn decode_cursor(text: &str) -> Result<SortKey, ApiError> {
+pub(crate) fn decode_cursor(text: &str) -> Result<SortKey, ApiError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)
         .ok()

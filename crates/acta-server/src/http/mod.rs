@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod input;
 pub mod instances;
 pub mod integrity;
+pub mod investigate;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/histogram", get(aggregate::histogram))
         .route("/v1/events/terms", get(aggregate::terms))
         .route("/v1/events/{id}", get(events::one))
+        .route("/v1/investigate/principal", get(investigate::principal))
+        .route("/v1/investigate/resource", get(investigate::resource))
         .route("/v1/accounts", post(accounts::create_account).get(accounts::list_accounts))
         .route("/v1/instances", post(instances::create_instance).get(instances::list_instances))
         .route(

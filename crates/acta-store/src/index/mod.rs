@@ -15,6 +15,7 @@
 mod aggregate;
 mod collect;
 mod indexer;
+mod oldest;
 mod schema;
 mod scope;
 mod translate;
