@@ -105,7 +105,7 @@ fn event(i: u64, time: i64) -> Value {
     json!({
         "eventTime": acta_cadf::format_time(time),
         "action": format!("svc-{}.resource.verb-{}", skew % 8, skew % 5),
-        "outcome": if i % 10 == 0 { "failure" } else { "success" },
+        "outcome": if i.is_multiple_of(10) { "failure" } else { "success" },
         "initiator": {"id": format!("IBMid-{}", i * 7_919 % 1_000), "name": "user", "typeURI": "service/security/account/user"},
         "target": {"id": "t", "name": "t", "typeURI": "iam-identity/user-apikey"},
     })
