@@ -323,6 +323,9 @@ pub(crate) struct AlertArgs {
     /// Networks webhooks may reach although loopback, private or link-local (comma-separated CIDRs).
     #[arg(long, env = "ACTA_WEBHOOK_ALLOW")]
     webhook_allow: Option<String>,
+    /// Seconds between two computations of insights (unusual hours of each account, docs/insights.md).
+    #[arg(long, env = "ACTA_INSIGHT_PERIOD", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    insight_period: Option<u64>,
 }
 
 impl AlertArgs {
@@ -338,6 +341,9 @@ impl AlertArgs {
             smtp_url,
             smtp_from: self.smtp_from.clone(),
             webhook_allow,
+            insight_period: self
+                .insight_period
+                .map_or(acta_server::AlertSettings::default().insight_period, std::time::Duration::from_secs),
             ..acta_server::AlertSettings::default()
         })
     }

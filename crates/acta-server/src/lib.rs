@@ -30,6 +30,7 @@ pub use access::auth;
 pub use acta_store::DEFAULT_ACCOUNT;
 pub use clock::{Clock, now_ns};
 pub use http::{openapi, router};
+pub use jobs::insights::InsightRun;
 pub use jobs::retention::{RetentionSettings, RunReport};
 pub use notify::{AlertSettings, parse_allowlist};
 pub use server::{Running, ServerConfig, StartError, start};

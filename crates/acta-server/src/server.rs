@@ -8,6 +8,7 @@ use std::sync::Arc;
 use acta_store::{Account, ApiKey, DEFAULT_ACCOUNT, Instance, IntegrityOptions, Store, StoreOptions};
 
 use crate::access::{auth, session};
+use crate::jobs::insights::{InsightRun, Insights};
 use crate::jobs::retention::{Retention, RetentionSettings, RunReport};
 use crate::notify::{AlertSettings, Alerts};
 use crate::state::{AppState, Guards, Limits};
@@ -59,6 +60,7 @@ pub struct Running {
     store: Arc<Store>,
     state: AppState,
     retention_task: tokio::task::JoinHandle<()>,
+    insights: Arc<Insights>,
 }
 
 impl Running {
@@ -66,6 +68,12 @@ impl Running {
     /// it did. The background task does the same on its own schedule.
     pub async fn run_retention(&self) -> RunReport {
         self.state.retention.run_once(true, true).await
+    }
+
+    /// Computes insights now (as the background task does every `AlertSettings::insight_period`) and says what
+    /// it did.
+    pub async fn run_insights(&self) -> InsightRun {
+        self.insights.run_once(clock::now_ns()).await
     }
 
     /// Stops accepting, finishes requests in flight, commits the index.
@@ -121,9 +129,11 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let alerts = Arc::new(alerts);
     // The engine subscribes here, before the listener exists: it sees every event this process accepts.
     let engine_events = store.publisher().subscribe();
+    let insights = Arc::new(Insights::new(store.clone()));
     let background = vec![
         tokio::spawn(jobs::alert_engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
         tokio::spawn(jobs::delivery::run(store.clone(), alerts.clone(), stopping.clone())),
+        tokio::spawn(insights.clone().run(config.alerts.insight_period, stopping.clone())),
     ];
     let retention = Arc::new(Retention::new(store.clone(), config.retention.clone()));
     let state = AppState {
@@ -144,7 +154,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let task = tokio::spawn(serve(listener, app, config.limits.clone(), on_shutdown, stop_streams));
     let sealer = tokio::spawn(jobs::sealer::run(Arc::downgrade(&store), config.retention.clock.clone()));
     tracing::info!(%addr, "acta listening");
-    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state, retention_task })
+    Ok(Running { addr, created_admin_key, shutdown, task, sealer, background, store, state, retention_task, insights })
 }
 
 /// Serves HTTP/1.1 connections until `on_shutdown`, then lets the open ones finish (streams end when

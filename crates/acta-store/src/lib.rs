@@ -10,6 +10,8 @@
 //!   own thread, like the index.
 //! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
 //!   the notification outbox and delivery attempts, in the same database; [`boards`]: boards and their graphs.
+//! - [`insights`]: the hourly counts per action, failed action and principal that insights compare with their
+//!   baseline (same database).
 //! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database);
 //!   [`lifecycle`]: what archiving reads of a sealed day and what retention removes.
 //! - [`ingest`]: the one write path ([`Store::accept`]): routing, validation per instance, duplicate detection,
@@ -21,6 +23,7 @@ pub mod archives;
 pub mod boards;
 pub mod index;
 pub mod ingest;
+pub mod insights;
 pub mod integrity;
 pub mod lifecycle;
 pub mod log;
@@ -41,6 +44,7 @@ pub use index::{
 pub use ingest::{
     Batch, BatchOutcome, DEFAULT_ACCOUNT, Destination, EventOutcome, IngestError, LiveEvent, Parsed, Publisher,
 };
+pub use insights::{CountedHours, HourCount};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};

@@ -32,6 +32,7 @@ const when = (text) => {
 /** `At least 2 events in 1 hour, immediately`. */
 export function conditionText(alert) {
   const window = WINDOW_TEXT[alert.window] || alert.window;
+  if (alert.kind === 'insight') return 'At each insight the view matches (docs/insights.md)';
   if (alert.kind === 'absence') return `Fewer than ${formatCount(alert.threshold)} events in ${window}`;
   const moments = [alert.immediate ? 'immediately' : null, alert.at_end ? 'at the end of the window' : null].filter(Boolean);
   return `At least ${formatCount(alert.threshold)} event${alert.threshold === 1 ? '' : 's'} in ${window}, ${moments.join(' and ')}`;
@@ -195,6 +196,7 @@ export function mount(root, ctx) {
     const name = h('input', {maxlength: 200, autocomplete: 'off', value: alert ? alert.name : '', placeholder: 'the view’s name'});
     const presence = h('input', {type: 'radio', name: 'alert-kind', value: 'presence', checked: !alert || alert.kind === 'presence'});
     const absence = h('input', {type: 'radio', name: 'alert-kind', value: 'absence', checked: Boolean(alert && alert.kind === 'absence')});
+    const insight = h('input', {type: 'radio', name: 'alert-kind', value: 'insight', checked: Boolean(alert && alert.kind === 'insight')});
     const threshold = h('input', {type: 'number', min: 1, max: 1000000, step: 1, required: true, value: alert ? alert.threshold : 1});
     const windowSelect = h('select', {}, WINDOWS.map((w) => h('option', {value: w, selected: (alert ? alert.window : '1h') === w}, WINDOW_TEXT[w])));
     const immediate = h('input', {type: 'checkbox', checked: alert ? alert.immediate : true});
@@ -207,13 +209,19 @@ export function mount(root, ctx) {
     const moments = h('fieldset', {class: 'moments'}, h('legend', {}, 'Fire'),
       h('label', {class: 'field check'}, immediate, ' Immediately, when the Nth event arrives'),
       h('label', {class: 'field check'}, atEnd, ' At the end of the window'));
+    const thresholdField = h('label', {class: 'field'}, thresholdLabel, threshold);
+    const windowField = field('Time frequency (window)', windowSelect);
     function kindChanged() {
       const isPresence = presence.checked;
       replace(thresholdLabel, isPresence ? 'At least N events (N)' : 'Fewer than N events (N)');
       moments.hidden = !isPresence;
+      // An insight alert fires at each insight: it has no count or window of its own.
+      thresholdField.hidden = insight.checked;
+      windowField.hidden = insight.checked;
     }
     presence.addEventListener('change', kindChanged);
     absence.addEventListener('change', kindChanged);
+    insight.addEventListener('change', kindChanged);
     kindChanged();
 
     const channelList = h('div', {class: 'channels'});
@@ -245,11 +253,11 @@ export function mount(root, ctx) {
       try {
         body = {
           view: view.value,
-          kind: presence.checked ? 'presence' : 'absence',
+          kind: presence.checked ? 'presence' : absence.checked ? 'absence' : 'insight',
           threshold: Number(threshold.value),
           window: windowSelect.value,
-          immediate: presence.checked && immediate.checked,
-          at_end: absence.checked || atEnd.checked,
+          immediate: insight.checked || (presence.checked && immediate.checked),
+          at_end: absence.checked || (presence.checked && atEnd.checked),
           timezone: timezone.value.trim(),
           channels: editors.map((editor, i) => editor.value(i)),
           muted_until: mutedUntil.value ? new Date(mutedUntil.value).toISOString() : '',
@@ -281,9 +289,10 @@ export function mount(root, ctx) {
       field('View', view), field('Name', name, 'shown in notifications'),
       h('fieldset', {class: 'kind'}, h('legend', {}, 'Type'),
         h('label', {class: 'field check'}, presence, ' Presence: events arrived'),
-        h('label', {class: 'field check'}, absence, ' Absence: too few arrived')),
-      h('label', {class: 'field'}, thresholdLabel, threshold),
-      field('Time frequency (window)', windowSelect),
+        h('label', {class: 'field check'}, absence, ' Absence: too few arrived'),
+        h('label', {class: 'field check'}, insight, ' Insight: Acta found unusual activity')),
+      thresholdField,
+      windowField,
       moments,
       field('Time zone', timezone, 'of the times in notifications'),
       field('Muted until', mutedUntil, 'empty: not muted; firings while muted are kept, nothing is sent')),

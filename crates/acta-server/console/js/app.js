@@ -11,6 +11,7 @@ const PAGES = [
   // Alerts watch every instance of the account: a key narrowed to one instance cannot use them (403).
   {id: 'alerts', title: 'Alerts', load: () => import('./alerts.js'), when: (key) => !key.instance},
   {id: 'boards', title: 'Boards', load: () => import('./boards.js')},
+  {id: 'insights', title: 'Insights', load: () => import('./insights.js')},
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
   // Everyone sees plans and storage figures; only managers of the whole account change them.
   {id: 'instances', title: 'Instances', load: () => import('./instances.js')},

@@ -16,7 +16,7 @@ use crate::access::audit::refuse;
 use crate::access::auth::Principal;
 use crate::access::scope::account_of;
 use crate::error::{ApiError, JsonBody, QueryParams};
-use crate::http::input::{check_name, integer, new_id, not_null, optional_integer};
+use crate::http::input::{check_name, new_id, not_null, optional_integer};
 use crate::notify::channels::REDACTED;
 use crate::notify::{WINDOWS, channels, render, window_text};
 use crate::state::AppState;
@@ -32,9 +32,9 @@ pub(crate) struct NewAlert {
     view: String,
     name: Option<String>,
     kind: String,
-    #[serde(deserialize_with = "integer")]
-    threshold: i64,
-    window: String,
+    #[serde(default, deserialize_with = "optional_integer")]
+    threshold: Option<i64>,
+    window: Option<String>,
     immediate: Option<bool>,
     at_end: Option<bool>,
     channels: Vec<Value>,
@@ -80,6 +80,16 @@ fn require(principal: &Principal, role: &str) -> Result<(), ApiError> {
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_field", message)
+}
+
+/// A threshold or window: required by presence and absence alerts; an insight alert fires at each insight and
+/// needs neither (`default` is what it keeps).
+fn condition_value<T>(kind: &str, name: &str, given: Option<T>, default: T) -> Result<T, ApiError> {
+    match given {
+        Some(value) => Ok(value),
+        None if kind == "insight" => Ok(default),
+        None => Err(invalid(format!("{name} is required for a {kind} alert"))),
+    }
 }
 
 fn window_secs(text: &str) -> Result<i64, ApiError> {
@@ -170,7 +180,11 @@ fn check_condition(alert: &Alert) -> Result<(), ApiError> {
             Err(invalid("an absence alert is checked at the end of each window; immediate must be false"))
         }
         "absence" => Ok(()),
-        other => Err(invalid(format!("kind {other:?} must be presence or absence"))),
+        "insight" if alert.at_end || !alert.immediate => {
+            Err(invalid("an insight alert fires at each insight found; immediate must be true and at_end false"))
+        }
+        "insight" => Ok(()),
+        other => Err(invalid(format!("kind {other:?} must be presence, absence or insight"))),
     }?;
     if !(1..=MAX_THRESHOLD).contains(&alert.threshold) {
         return Err(invalid(format!("threshold {} must be between 1 and {MAX_THRESHOLD}", alert.threshold)));
@@ -229,9 +243,9 @@ pub(crate) async fn create_alert(
         account: account.clone(),
         view: view.id.clone(),
         name: body.name.map(|name| name.trim().to_string()).unwrap_or_else(|| view.name.clone()),
+        threshold: condition_value(&body.kind, "threshold", body.threshold, 1)?,
+        window_secs: window_secs(&condition_value(&body.kind, "window", body.window, "1h".to_string())?)?,
         kind: body.kind,
-        threshold: body.threshold,
-        window_secs: window_secs(&body.window)?,
         immediate,
         at_end,
         channels: checked_channels(&body.channels, None)?,

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod health;
 pub mod ingest;
 pub mod input;
+pub mod insights;
 pub mod instances;
 pub mod integrity;
 pub mod investigate;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{id}", get(alerts::show_alert).patch(alerts::update_alert).delete(alerts::delete_alert))
         .route("/v1/alerts/{id}/test", post(alerts::test_alert))
         .route("/v1/alerts/{id}/history", get(alerts::alert_history))
+        .route("/v1/insights", get(insights::list_insights))
         .route(
             "/v1/boards",
             post(boards::create_board)

@@ -539,18 +539,46 @@ fn deliveries(alert: &Alert) -> Vec<(String, Value)> {
     channels.into_iter().map(|channel| (uuid::Uuid::now_v7().simple().to_string(), channel)).collect()
 }
 
+/// The event as a notification shows it, with where and when Acta received it.
+fn sample(seen: &LiveEvent) -> Value {
+    let mut event = (*seen.value).clone();
+    if let Value::Object(object) = &mut event {
+        object.insert(
+            "_acta".to_string(),
+            json!({"id": seen.id, "instance": seen.instance, "received": acta_cadf::format_time(seen.received_ns),
+                   "received_ns": seen.received_ns}),
+        );
+    }
+    event
+}
+
+/// Whether an event is an insight Acta wrote (docs/insights.md): its action and its `requestData.insight`.
+fn is_insight(seen: &LiveEvent) -> bool {
+    let action = seen.value.get("action").and_then(Value::as_str).unwrap_or_default();
+    action.starts_with("acta.insight.") && seen.value.pointer("/requestData/insight").is_some_and(Value::is_object)
+}
+
+/// An insight alert fires once per insight event its view matches. Its firing's window is the event's arrival
+/// instant, so the `UNIQUE (alert, window)` row keeps a replayed insight from firing twice.
+fn fire_insight(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEvent) {
+    let at = seen.received_ns;
+    let one = Window { start: at, end: at + 1, count: 1, fired: true, samples: vec![sample(seen)] };
+    // The firing's message is built from the runtime's window: it is this one event's for the firing.
+    let current = std::mem::replace(&mut runtime.window, one);
+    fire(context, runtime, "insight", (at, at + 1), at < context.started_ns);
+    runtime.window = current;
+}
+
 fn count_match(context: &Context<'_>, runtime: &mut Runtime, seen: &LiveEvent) {
+    if runtime.alert.kind == "insight" {
+        if is_insight(seen) {
+            fire_insight(context, runtime, seen);
+        }
+        return;
+    }
     runtime.window.count += 1;
     if runtime.window.samples.len() < MAX_SAMPLES {
-        let mut event = (*seen.value).clone();
-        if let Value::Object(object) = &mut event {
-            object.insert(
-                "_acta".to_string(),
-                json!({"id": seen.id, "instance": seen.instance, "received": acta_cadf::format_time(seen.received_ns),
-                       "received_ns": seen.received_ns}),
-            );
-        }
-        runtime.window.samples.push(event);
+        runtime.window.samples.push(sample(seen));
     }
     let alert = &runtime.alert;
     if alert.kind == "presence" && alert.immediate && !runtime.window.fired && runtime.window.count >= alert.threshold {

@@ -7,11 +7,13 @@
 //! - [`alert_writer`]: records the engine's firings and marks, off its path, several in one commit.
 //! - [`delivery`]: sends the notifications of the durable outbox, with retries.
 //! - [`sealer`]: seals finished days of quiet instances.
+//! - [`insights`]: counts each account's activity per hour and writes the unusual hours as insight events.
 
 pub mod alert_engine;
 pub mod alert_writer;
 pub mod archive;
 pub mod delivery;
+pub mod insights;
 pub mod retention;
 pub mod sealer;
 

@@ -34,6 +34,8 @@ pub struct AlertSettings {
     pub max_attempts: u32,
     /// Deadline of one attempt (connect and answer).
     pub send_timeout: Duration,
+    /// How often insights are computed (`acta serve --insight-period`); short in tests.
+    pub insight_period: Duration,
 }
 
 impl Default for AlertSettings {
@@ -47,6 +49,7 @@ impl Default for AlertSettings {
             max_retry_delay: Duration::from_secs(15 * 60),
             max_attempts: 12,
             send_timeout: Duration::from_secs(10),
+            insight_period: Duration::from_secs(60),
         }
     }
 }

@@ -82,6 +82,7 @@ fn what_happened(message: &Value) -> String {
     let count = number(message, "/count");
     match text(message, "/reason") {
         "test" => format!("{name}: test notification for view \"{view}\""),
+        "insight" => format!("{name}: {}", text(message, "/matches/0/message")),
         "absence" => format!(
             "{name}: only {count} events matched view \"{view}\" in {window} (fewer than {})",
             number(message, "/threshold")
@@ -135,8 +136,10 @@ fn late_lines(message: &Value, zone: &jiff::tz::TimeZone) -> String {
 fn condition(message: &Value) -> String {
     let threshold = number(message, "/threshold");
     let window = text(message, "/window/length");
-    if text(message, "/kind") == "absence" {
-        return format!("absence: fewer than {threshold} events within {window}");
+    match text(message, "/kind") {
+        "absence" => return format!("absence: fewer than {threshold} events within {window}"),
+        "insight" => return "insight: each unusual hour Acta's insights find among the view's events".to_string(),
+        _ => {}
     }
     let when = match text(message, "/reason") {
         "immediate" => "immediately when reached",
