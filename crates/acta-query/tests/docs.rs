@@ -4,13 +4,25 @@
 use acta_query::parse;
 
 const PARSER: &str = include_str!("../src/parse.rs");
+/// The parser of pipes, whose messages are the language's too.
+const PIPELINE: &str = include_str!("../src/pipeline.rs");
 const DOC: &str = include_str!("../../../docs/query.md");
 
 /// The message of every `error(column, ...)` in the parser, as written: a string literal or the literal of a
 /// `format!`, with Rust's escapes and line continuations resolved and `{...}` placeholders kept.
 fn parser_messages() -> Vec<String> {
     let mut messages = Vec::new();
-    let mut rest = PARSER;
+    for source in [PARSER, PIPELINE] {
+        messages_of(source, &mut messages);
+    }
+    messages.sort();
+    messages.dedup();
+    messages
+}
+
+/// Adds the messages of one source file.
+fn messages_of(source: &str, messages: &mut Vec<String>) {
+    let mut rest = source;
     while let Some(at) = rest.find("error(") {
         let before = &rest[..at];
         rest = &rest[at + "error(".len()..];
@@ -22,9 +34,6 @@ fn parser_messages() -> Vec<String> {
         messages.push(message);
         rest = after;
     }
-    messages.sort();
-    messages.dedup();
-    messages
 }
 
 /// The text of a Rust string literal whose opening quote is just before `text`, and what follows it.

@@ -18,6 +18,7 @@ pub mod integrity;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod pipes;
 pub mod session;
 pub mod tail;
 pub mod views;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/export", get(export::export))
         .route("/v1/events/histogram", get(aggregate::histogram))
         .route("/v1/events/terms", get(aggregate::terms))
+        .route("/v1/events/query", get(pipes::query))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/accounts", post(accounts::create_account).get(accounts::list_accounts))
         .route("/v1/instances", post(instances::create_instance).get(instances::list_instances))

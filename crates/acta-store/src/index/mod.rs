@@ -15,6 +15,7 @@
 mod aggregate;
 mod collect;
 mod indexer;
+mod pipe;
 mod schema;
 mod scope;
 mod translate;
@@ -88,6 +89,9 @@ pub enum IndexError {
     /// The indexer thread has stopped.
     #[error("the indexer has stopped")]
     Stopped,
+    /// A pipeline reached one of its limits.
+    #[error(transparent)]
+    Pipe(#[from] acta_query::PipeError),
 }
 
 /// Tuning of the index.
