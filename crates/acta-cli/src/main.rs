@@ -19,6 +19,7 @@ mod events;
 mod histogram;
 mod import;
 mod output;
+mod pipes;
 mod resolve;
 mod s3;
 mod verify;
