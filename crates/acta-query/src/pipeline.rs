@@ -313,7 +313,7 @@ fn stats(lexer: &mut StageLexer<'_>) -> Result<Aggregation, QueryError> {
     let mut aggregates = Vec::new();
     loop {
         let (word, column) = match lexer.next() {
-            Tok::Word(word, column) if !(word == "by" && !aggregates.is_empty()) => (word, column),
+            Tok::Word(word, column) if word != "by" || aggregates.is_empty() => (word, column),
             other => {
                 return Err(error(
                     other.column(),

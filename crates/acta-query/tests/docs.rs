@@ -196,3 +196,16 @@ fn the_seed_queries_in_the_docs_parse() {
         assert!(parse(query).is_ok(), "{query:?} does not parse");
     }
 }
+
+#[test]
+fn the_pipe_examples_in_the_docs_parse() {
+    let section = DOC.split("## Pipes: counting, grouping and charting").nth(1).unwrap_or_default();
+    let section = section.split("\n## ").next().unwrap_or_default();
+    let examples: Vec<&str> =
+        section.lines().filter_map(|line| line.strip_prefix("    ")).filter(|line| line.contains('|')).collect();
+    assert!(examples.len() >= 8, "{examples:?}");
+    for example in examples {
+        let pipeline = acta_query::parse_pipeline(example);
+        assert!(pipeline.as_ref().is_ok_and(|pipeline| !pipeline.is_plain()), "{example:?}: {pipeline:?}");
+    }
+}

@@ -117,7 +117,7 @@ impl EventIndex {
                 return Err(PipeError::TooManyEvents(limits.max_scanned).into());
             }
         }
-        keys.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        keys.sort_unstable_by_key(|key| std::cmp::Reverse(key.0));
         for (examined, ((_, _, position, seq), exact)) in (0u64..).zip(keys) {
             if past_deadline() {
                 return Err(IndexError::Deadline { examined });
