@@ -88,6 +88,18 @@ pub(crate) enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a query with pipes (`kms | stats count by action`, `| top 10 initiator.name`,
+    /// `| timechart span=1h count by outcome`) and print its table; a query without stages prints events.
+    Query {
+        #[command(flatten)]
+        filter: Filter,
+        /// Print the server's JSON answer.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Export every matching event as NDJSON or CSV, or (`--format bundle`, no query or time range) the log
     /// segments with their signed checkpoints as a tar that `acta verify` checks offline.
     Export {
@@ -163,6 +175,21 @@ pub(crate) async fn run(command: EventsCommand, connection: &Connection) -> anyh
         }
         EventsCommand::Export { filter, format, output } => {
             export(&client, &filter, &format, output).await.map_err(|error| with_caret(error, &filter.query))
+        }
+        EventsCommand::Query { filter, json, csv } => {
+            let request = client.get("/v1/events/query").query(&filter.params());
+            let answer = client.json(request).await.map_err(|error| with_caret(error, &filter.query))?;
+            match (answer.get("events").and_then(Value::as_array), json, csv) {
+                (_, true, _) => println!("{answer}"),
+                (Some(events), false, false) => print_table(events),
+                (Some(events), false, true) => {
+                    let answer = crate::pipes::events_table(events);
+                    print!("{}", crate::pipes::csv(&answer));
+                }
+                (None, false, true) => print!("{}", crate::pipes::csv(&answer)),
+                (None, false, false) => print!("{}", crate::pipes::render(&answer)),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         EventsCommand::Histogram { filter, interval, by, top, tz, width, json } => {
             let mut params = filter.params();

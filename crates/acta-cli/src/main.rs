@@ -20,6 +20,7 @@ mod histogram;
 mod import;
 mod investigate;
 mod output;
+mod pipes;
 mod resolve;
 mod s3;
 mod verify;

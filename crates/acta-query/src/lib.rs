@@ -26,12 +26,18 @@ mod compiled;
 mod eval;
 mod event;
 mod parse;
+mod pipe_run;
+pub mod pipeline;
 mod print;
 
 pub use ast::*;
 pub use compiled::{Compiled, PreparedEvent};
 pub use eval::matches;
 pub use event::{EventView, FieldValue, field_exists, field_values};
+pub use pipe_run::{
+    Column, ColumnType, DEFAULT_EVENT_COLUMNS, PipeError, PipeLimits, Runner, Table, compare_cells, event_time, run,
+};
+pub use pipeline::{Aggregate, Aggregation, Comparison, Pipeline, RowStage, parse_pipeline, parse_pipeline_with};
 
 /// How deep groups and negations may nest. Not a user-facing limit in practice; it keeps the recursive parser,
 /// printer and evaluators far away from the stack's end on hostile input.

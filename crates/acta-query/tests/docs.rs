@@ -4,13 +4,25 @@
 use acta_query::parse;
 
 const PARSER: &str = include_str!("../src/parse.rs");
+/// The parser of pipes, whose messages are the language's too.
+const PIPELINE: &str = include_str!("../src/pipeline.rs");
 const DOC: &str = include_str!("../../../docs/query.md");
 
 /// The message of every `error(column, ...)` in the parser, as written: a string literal or the literal of a
 /// `format!`, with Rust's escapes and line continuations resolved and `{...}` placeholders kept.
 fn parser_messages() -> Vec<String> {
     let mut messages = Vec::new();
-    let mut rest = PARSER;
+    for source in [PARSER, PIPELINE] {
+        messages_of(source, &mut messages);
+    }
+    messages.sort();
+    messages.dedup();
+    messages
+}
+
+/// Adds the messages of one source file.
+fn messages_of(source: &str, messages: &mut Vec<String>) {
+    let mut rest = source;
     while let Some(at) = rest.find("error(") {
         let before = &rest[..at];
         rest = &rest[at + "error(".len()..];
@@ -22,9 +34,6 @@ fn parser_messages() -> Vec<String> {
         messages.push(message);
         rest = after;
     }
-    messages.sort();
-    messages.dedup();
-    messages
 }
 
 /// The text of a Rust string literal whose opening quote is just before `text`, and what follows it.
@@ -185,5 +194,18 @@ fn the_seed_queries_in_the_docs_parse() {
     assert_eq!(queries.len(), 8, "{queries:?}");
     for query in queries {
         assert!(parse(query).is_ok(), "{query:?} does not parse");
+    }
+}
+
+#[test]
+fn the_pipe_examples_in_the_docs_parse() {
+    let section = DOC.split("## Pipes: counting, grouping and charting").nth(1).unwrap_or_default();
+    let section = section.split("\n## ").next().unwrap_or_default();
+    let examples: Vec<&str> =
+        section.lines().filter_map(|line| line.strip_prefix("    ")).filter(|line| line.contains('|')).collect();
+    assert!(examples.len() >= 8, "{examples:?}");
+    for example in examples {
+        let pipeline = acta_query::parse_pipeline(example);
+        assert!(pipeline.as_ref().is_ok_and(|pipeline| !pipeline.is_plain()), "{example:?}: {pipeline:?}");
     }
 }

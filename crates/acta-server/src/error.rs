@@ -84,6 +84,9 @@ impl From<acta_store::StoreError> for ApiError {
     fn from(error: acta_store::StoreError) -> ApiError {
         match error {
             acta_store::StoreError::Index(acta_store::IndexError::Deadline { examined }) => deadline(examined),
+            acta_store::StoreError::Index(acta_store::IndexError::Pipe(limit)) => {
+                ApiError::bad_request("pipe_limit", limit.to_string())
+            }
             acta_store::StoreError::Log(acta_store::LogError::Poisoned) => {
                 let mut api = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

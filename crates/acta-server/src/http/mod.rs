@@ -20,6 +20,7 @@ pub mod investigate;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod pipes;
 pub mod session;
 pub mod tail;
 pub mod views;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events/export", get(export::export))
         .route("/v1/events/histogram", get(aggregate::histogram))
         .route("/v1/events/terms", get(aggregate::terms))
+        .route("/v1/events/query", get(pipes::query))
         .route("/v1/events/{id}", get(events::one))
         .route("/v1/investigate/principal", get(investigate::principal))
         .route("/v1/investigate/resource", get(investigate::resource))

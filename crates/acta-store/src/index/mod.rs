@@ -16,6 +16,7 @@ mod aggregate;
 mod collect;
 mod indexer;
 mod oldest;
+mod pipe;
 mod schema;
 mod scope;
 mod translate;
@@ -89,6 +90,9 @@ pub enum IndexError {
     /// The indexer thread has stopped.
     #[error("the indexer has stopped")]
     Stopped,
+    /// A pipeline reached one of its limits.
+    #[error(transparent)]
+    Pipe(#[from] acta_query::PipeError),
 }
 
 /// Tuning of the index.
