@@ -191,6 +191,33 @@ describe('the Acta web console', () => {
     assert.equal(new Set(seconds).size, seconds.length, `repeated tick labels: ${seconds.join(' ')}`);
   });
 
+  it('answers a query with pipes with a table of its groups, and a plain query with events again', async () => {
+    await search('target.typeURI_str:kms/secrets | stats count by action', '24h');
+    const table = page.locator('table.pipe-table');
+    await table.waitFor();
+    assert.deepEqual(await table.locator('thead th').allTextContents(), ['action', 'count']);
+    const cells = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+    assert.deepEqual(cells, [['kms.secrets.create', '2'], ['kms.secrets.delete', '1'], ['kms.secrets.read', '1']]);
+    assert.match(await page.locator('.summary').textContent(), /3 rows in/);
+    assert.equal(await page.locator('.results').isHidden(), true);
+    await search('target.typeURI_str:kms/secrets', '24h');
+    await rows().first().waitFor();
+    assert.equal(await page.locator('.pipe-answer').isHidden(), true);
+    assert.equal(await rows().count(), 4);
+    await assertCleanPage(page, pageErrors);
+  });
+
+  it('draws a timechart of a pipe query as bars split by its field, with its table', async () => {
+    await search('action:acme.bulk | timechart span=1h count by outcome', '24h');
+    await page.locator('.pipe-chart .histogram-svg g.bar').first().waitFor();
+    const legend = await page.locator('.pipe-answer .legend li').allTextContents();
+    assert.deepEqual(legend.map((text) => text.trim()), ['success (117)', 'failure (13)']);
+    assert.deepEqual(await page.locator('table.pipe-table thead th').allTextContents(), ['_time', 'outcome', 'count']);
+    const counts = await page.locator('table.pipe-table tbody tr td:last-child').allTextContents();
+    assert.equal(counts.reduce((sum, text) => sum + Number(text), 0), BULK);
+    await assertCleanPage(page, pageErrors);
+  });
+
   it('loads more events as the list scrolls, and exports the search', async () => {
     await search('action:acme.bulk', '24h');
     await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 100);

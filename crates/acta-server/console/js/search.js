@@ -11,6 +11,7 @@ import {categoryInput} from './categories.js';
 import {drawHistogram, bucketsFromEvents, intervalMs} from './histogram.js';
 import {fieldSidebar, zeroResultHint} from './fieldsidebar.js';
 import {attachAutocomplete} from './autocomplete.js';
+import {isTable, drawPipeAnswer} from './pipetable.js';
 
 const PAGE_SIZE = 100;
 // Past this many rows the live tail drops the oldest, so a busy stream cannot exhaust the tab's memory.
@@ -123,11 +124,13 @@ export function mount(root, ctx) {
   const sidebar = fieldSidebar({terms, onFilter: (clause) => addFilter(clause)});
   const endNote = h('p', {class: 'end-note muted'});
   const end = h('div', {class: 'list-end'}, more, endNote, zeroHint);
+  // A query with pipes answers a table (and a chart for timechart) here, in place of the events.
+  const pipeBox = h('div', {class: 'pipe-answer', role: 'region', 'aria-label': 'Query results table', hidden: true});
+  const eventsBox = h('div', {class: 'results-main'}, chartBox, h('div', {class: 'table-box'}, table), end);
+  const results = h('div', {class: 'results'}, sidebar.element, eventsBox);
 
   replace(root, h('section', {class: 'page search-page', 'aria-label': 'Search'},
-    form, viewBar, customForm, toolbar, saved, banner,
-    h('div', {class: 'results'}, sidebar.element,
-      h('div', {class: 'results-main'}, chartBox, h('div', {class: 'table-box'}, table), end))));
+    form, viewBar, customForm, toolbar, saved, banner, pipeBox, results));
 
   // ----- behaviour -----
   function showBanner(error) {
@@ -284,14 +287,32 @@ export function mount(root, ctx) {
     else replace(endNote, 'End of the results.');
   }
 
+  /** Shows the results as events (the list, chart and sidebar) or as a pipe query's table. */
+  function showAs(mode) {
+    const tableMode = mode === 'table';
+    pipeBox.hidden = !tableMode;
+    results.hidden = tableMode;
+    for (const control of [exportNdjson, exportCsv, tailToggle.closest('label')]) control.hidden = tableMode;
+    if (!tableMode) replace(pipeBox);
+  }
+
+  /** Loads a page of events; the first page asks GET /v1/events/query, which answers a table for a pipe query. */
   async function loadPage(gen, signal) {
     loading = true;
     const first = !cursor;
     try {
-      const answer = await api('GET', '/v1/events', {
+      const answer = await api('GET', first ? '/v1/events/query' : '/v1/events', {
         params: {q: state.q, ...current.params, limit: PAGE_SIZE, cursor: cursor || undefined}, signal,
       });
       if (gen !== generation) return;
+      if (isTable(answer)) {
+        showAs('table');
+        const rows = answer.rows.length;
+        replace(summary, h('strong', {}, formatCount(rows)), ` ${rows === 1 ? 'row' : 'rows'} in ${current.label}`);
+        drawPipeAnswer(pipeBox, answer, {fromMs: current.fromMs, toMs: current.toMs, onSelect: zoom});
+        return 'table';
+      }
+      if (first) showAs('events');
       cursor = answer.next_cursor || null;
       appendEvents(answer.events || []);
       renderEnd();
@@ -306,6 +327,7 @@ export function mount(root, ctx) {
       if (gen !== generation || (error && error.name === 'AbortError')) return false;
       cursor = null;
       failed = true;
+      showAs('events');
       sidebar.show([], state.q);
       histogram = null;
       replace(chartNote);
@@ -374,11 +396,12 @@ export function mount(root, ctx) {
     exportNdjson.href = apiUrl('/v1/events/export', {...exportParams, format: 'ndjson'});
     exportCsv.href = apiUrl('/v1/events/export', {...exportParams, format: 'csv'});
     stopTail();
-    const listed = loadPage(gen, signal);
+    // The first page says whether the query is a pipe query: only then are its count and histogram asked for.
+    const listed = await loadPage(gen, signal);
+    if (gen !== generation || listed !== true) return;
     loadCount(gen, signal);
     await loadHistogram(gen, signal);
-    const ok = await listed;
-    if (gen === generation && ok && state.tail) startTail();
+    if (gen === generation && state.tail) startTail();
   }
 
   // ----- the open view -----
