@@ -103,6 +103,17 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
 }
 
 /// Parses query text with the given limits.
+///
+/// A text with pipe stages (`kms | stats count by action`) is refused here, at its first `|`: read as a query its
+/// stages would be words to search for, and a search, a count, a view or an alert would silently find nothing.
+/// Pipes are answered as tables by [`parse_pipeline`]'s callers.
 pub fn parse_with(text: &str, limits: &Limits) -> Result<Query, QueryError> {
+    if let Some(column) = pipeline::first_pipe(text) {
+        return Err(QueryError { column, message: PIPES_NOT_HERE.to_string() });
+    }
     parse::parse(text, limits)
 }
+
+/// The error of a query with pipe stages where only a query is taken.
+pub const PIPES_NOT_HERE: &str = "pipe stages ('| stats', '| top'...) are answered as a table, by GET /v1/events/query, `acta events query` or \
+     the console's search bar; here only the query before the '|' is taken";

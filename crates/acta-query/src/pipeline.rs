@@ -515,6 +515,21 @@ fn where_stage(lexer: &mut StageLexer<'_>, columns: &Columns) -> Result<(usize, 
 }
 
 /// The query text and each stage's text, with the 1-based char column each starts at.
+/// The column of the first `|` that plainly starts a stage (` | stats ...`: after a space or at the start, and
+/// followed by a stage's name), when the text has one. `|` is otherwise a character of a word (`a|b`), as the
+/// query's lexer has always read it, so only a text that can mean nothing but a stage is refused as a query.
+pub(crate) fn first_pipe(text: &str) -> Option<usize> {
+    let pieces = split(text);
+    pieces.windows(2).find_map(|pair| {
+        let (before, _) = pair[0];
+        let (after, column) = pair[1];
+        let spaced = before.is_empty() || before.ends_with(char::is_whitespace);
+        let name = after.trim_start().split(char::is_whitespace).next().unwrap_or_default();
+        let stage = matches!(name, "stats" | "top" | "rare" | "timechart" | "fields" | "sort" | "head" | "where");
+        (spaced && stage).then_some(column - 1)
+    })
+}
+
 fn split(text: &str) -> Vec<(&str, usize)> {
     let mut pieces = Vec::new();
     let mut start = 0;

@@ -353,3 +353,13 @@ fn names_resolve_as_in_queries() {
     let pipeline = parse_pipeline("| stats count by level | sort level").unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(pipeline.rows, vec![acta_query::RowStage::Sort(vec![("severity".to_string(), false)])]);
 }
+
+#[test]
+fn a_query_with_stages_is_refused_where_only_a_query_is_taken_at_its_pipe() {
+    let error = acta_query::parse("kms | stats count by action").expect_err("stages are not a query");
+    assert_eq!(error.column, 5);
+    assert_eq!(error.message, acta_query::PIPES_NOT_HERE);
+    // `|` inside a word, or before something that is no stage, stays what it was: a character of a word.
+    assert!(acta_query::parse("a|b").is_ok());
+    assert!(acta_query::parse("kms x|stats").is_ok());
+}
