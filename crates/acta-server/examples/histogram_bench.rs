@@ -1,8 +1,9 @@
-//! Latency of `GET /v1/events/histogram` over many events (docs/benchmarks.md).
+//! Latency of `GET /v1/events/histogram`, `terms` and pipe queries (`GET /v1/events/query`) over many events
+//! (docs/benchmarks.md).
 //!
 //! Starts a server on a temporary directory, sends `ACTA_BENCH_EVENTS` events (default 1,000,000) spread over
-//! the last 24 hours through `POST /v1/events`, waits until they are searchable, then times each request
-//! several times and prints a Markdown table. Run in release mode:
+//! the last `ACTA_BENCH_DAYS` days (default 1) through `POST /v1/events`, waits until they are searchable, then
+//! times each request several times and prints a Markdown table. Run in release mode:
 //!
 //! `cargo run --release -p acta-server --example histogram_bench`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,10 +20,11 @@ type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
 fn main() {
     let events: u64 = std::env::var("ACTA_BENCH_EVENTS").ok().and_then(|text| text.parse().ok()).unwrap_or(1_000_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(run(events));
+    let days: i64 = std::env::var("ACTA_BENCH_DAYS").ok().and_then(|text| text.parse().ok()).unwrap_or(1);
+    runtime.block_on(run(events, days));
 }
 
-async fn run(total: u64) {
+async fn run(total: u64, days: i64) {
     let dir = tempfile::tempdir_in(std::env::var("ACTA_BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
     let running = acta_server::start(acta_server::ServerConfig {
         data_dir: dir.path().to_path_buf(),
@@ -40,7 +42,7 @@ async fn run(total: u64) {
 
     let started = Instant::now();
     let now = acta_server::now_ns();
-    let day = 86_400_000_000_000i64;
+    let day = 86_400_000_000_000i64 * days.max(1);
     let batch = 5_000u64;
     let mut sent = 0u64;
     while sent < total {
@@ -76,7 +78,7 @@ async fn run(total: u64) {
     }
     eprintln!("{total} events sent in {ingested:.1?}, searchable after {:.1?}", started.elapsed());
 
-    let cases: [Case; 6] = [
+    let cases: [Case; 8] = [
         ("count, last 24 h", "/v1/events/count", vec![("from", "24h")]),
         ("histogram, last 24 h, no breakdown", "/v1/events/histogram", vec![("from", "24h")]),
         (
@@ -99,6 +101,16 @@ async fn run(total: u64) {
             "/v1/events/terms",
             vec![("from", "24h"), ("field", "initiator.id")],
         ),
+        (
+            "pipe `| stats count by action`, last 7 d",
+            "/v1/events/query",
+            vec![("from", "7d"), ("q", "| stats count by action")],
+        ),
+        (
+            "pipe `| timechart span=1h count by action`, last 7 d",
+            "/v1/events/query",
+            vec![("from", "7d"), ("q", "| timechart span=1h count by action")],
+        ),
     ];
     println!("| request | matching events | median | min | max |");
     println!("|---|---|---|---|---|");
@@ -110,7 +122,11 @@ async fn run(total: u64) {
             let start = Instant::now();
             let answer = get(&http, &url, path, &params).await;
             times.push(start.elapsed());
-            matched = answer["count"].clone();
+            // A pipe query's table has no count: its events are the sum of its `count` column.
+            matched = match answer.get("rows").and_then(Value::as_array) {
+                Some(rows) => json!(rows.iter().filter_map(|row| row.as_array()?.last()?.as_u64()).sum::<u64>()),
+                None => answer["count"].clone(),
+            };
         }
         times.sort();
         println!(

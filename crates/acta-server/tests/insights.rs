@@ -137,6 +137,19 @@ async fn a_burst_of_deletions_is_one_insight_and_steady_or_quiet_actions_none() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_accounts_first_busy_hour_is_no_insight_without_a_history() {
+    let server = server(AlertSettings::default()).await;
+    let now = acta_server::now_ns();
+    let events = burst(now);
+    let (status, answer) = server.send(&events).await;
+    assert_eq!(status, 200, "{answer}");
+    server.wait_searchable(events.len() as u64).await;
+    let run = server.running.as_ref().unwrap().run_insights().await;
+    assert!(run.insights.is_empty(), "{run:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_the_job_again_adds_no_insight_even_after_a_restart() {
     let mut server = server(AlertSettings::default()).await;
     let (_, found) = week_then_burst(&server, 0).await;

@@ -43,6 +43,9 @@ const FULL_COUNT_HOURS: i64 = 24;
 const KEEP_HOURS: i64 = BACKFILL_HOURS + 2;
 /// Fewer events than this in the hour is never unusual, so that a quiet key (0-2 an hour) does not flap.
 pub(crate) const MIN_COUNT: i64 = 10;
+/// An hour is judged only when the account's events reach back this many days before it: without a history
+/// there is no usual rate, and everything in a new account's first busy hour would be "unusual".
+pub(crate) const MIN_HISTORY_DAYS: i64 = BASELINE_DAYS - 1;
 /// The hour must hold at least this many times the baseline's median (a median under 1 counts as 1).
 pub(crate) const MIN_RATIO: f64 = 3.0;
 /// The robust score `(count - median) / (1.4826 · MAD)` must reach this: Iglewicz and Hoaglin's cut-off for an
@@ -233,9 +236,11 @@ impl Insights {
         };
         let hours = (from, now_hour + 1);
         let index = self.store.index().clone();
-        let counts = tokio::task::spawn_blocking(move || count_hours(&index, &scopes, hours))
-            .await
-            .map_err(|error| InsightError::Task(error.to_string()))??;
+        let (counts, earliest) = tokio::task::spawn_blocking(move || {
+            count_hours(&index, &scopes, hours).map(|counts| (counts, index.time_bounds(&scopes).map(|(min, _)| min)))
+        })
+        .await
+        .map_err(|error| InsightError::Task(error.to_string()))??;
         if counts.is_empty() {
             // Nothing to judge, and an account whose events are still to come (an import, a new source) gets its
             // first count, the full one, when they are there.
@@ -258,7 +263,8 @@ impl Insights {
         })
         .await?;
 
-        let judged = [now_hour - 1, now_hour];
+        let has_history = |hour: i64| earliest.is_some_and(|min| min < (hour - 24 * MIN_HISTORY_DAYS) * HOUR_NS);
+        let judged: Vec<i64> = [now_hour - 1, now_hour].into_iter().filter(|hour| has_history(*hour)).collect();
         let baseline_hours: Vec<i64> =
             judged.iter().flat_map(|hour| (1..=BASELINE_DAYS).map(move |day| hour - 24 * day)).collect();
         let baseline: HashMap<(String, String, i64), i64> = meta

@@ -18,7 +18,7 @@ use acta_query::{Aggregate, Compiled, Field, PipeError, PipeLimits, Pipeline, Pr
 
 use super::collect::SortedCollector;
 use super::scope::Scopes;
-use super::{Aggregation, EventIndex, IndexError, PartitionQuery, tantivy_error};
+use super::{Aggregation, EventIndex, IndexError, InstanceScope, PartitionQuery, tantivy_error};
 
 /// Most buckets a timechart's fast path asks the histogram for; a finer one reads the events.
 const MAX_FAST_BUCKETS: i64 = 100_000;
@@ -149,16 +149,17 @@ impl EventIndex {
         let (from, to) = match (on.from, on.to) {
             (Some(from), Some(to)) => (from, to),
             _ => {
-                let (min, max) = self.time_bounds(on)?;
+                let (min, max) = self.time_bounds(on.scopes)?;
                 (on.from.unwrap_or(min), on.to.unwrap_or(max.saturating_add(1)))
             }
         };
         buckets(from, to, span_ns).map(|starts| (from, to, starts))
     }
 
-    /// The earliest and latest eventTime of the scopes' events in the partitions.
-    fn time_bounds(&self, on: &Aggregation<'_>) -> Option<(i64, i64)> {
-        let scopes = Scopes::new(on.scopes);
+    /// The earliest and latest eventTime of the instances' events now indexed (`None` without any), from the
+    /// partitions' catalogs: no document is read.
+    pub fn time_bounds(&self, instances: &[InstanceScope]) -> Option<(i64, i64)> {
+        let scopes = Scopes::new(instances);
         let mut bounds: Option<(i64, i64)> = None;
         for (partition, present) in self.inner.partitions_for(&scopes, None, None, None) {
             let info = super::lock(&partition.info);
