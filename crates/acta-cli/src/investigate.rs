@@ -114,26 +114,10 @@ fn time(value: &Value) -> String {
     value.as_str().map(output::time).unwrap_or_else(|| "-".to_string())
 }
 
-/// Rows under headers, columns as wide as their widest cell (the last column is not padded).
+/// Rows under headers, every column aligned left.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count()).min(60);
-        }
-    }
-    let mut out = String::new();
-    let header_row: Vec<String> = headers.iter().map(ToString::to_string).collect();
-    for row in std::iter::once(&header_row).chain(rows) {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            let shown: String = cell.chars().take(*width).collect();
-            line.push_str(&format!("{shown:<width$}  ", width = *width));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    let headers: Vec<String> = headers.iter().map(ToString::to_string).collect();
+    output::table(&headers, rows, &[])
 }
 
 /// `value (count), ...` of an answer's list, or `-`.

@@ -93,6 +93,35 @@ pub(crate) fn caret(query: &str, column: usize, message: &str) -> String {
     format!("  {shown}\n  {}^ column {column}: {message}", " ".repeat(column - 1))
 }
 
+/// Widest a table column is drawn, in chars; longer cells are cut (the JSON and CSV forms keep them whole).
+const MAX_COLUMN_WIDTH: usize = 60;
+
+/// Rows under headers, each column as wide as its widest cell (at most [`MAX_COLUMN_WIDTH`]), two spaces
+/// between columns and no trailing spaces; a column marked in `right` (numbers) is aligned right.
+pub(crate) fn table(headers: &[String], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count()).min(MAX_COLUMN_WIDTH);
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(headers).chain(rows.iter().map(Vec::as_slice)) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            let shown: String = cell.chars().take(*width).collect();
+            if right.get(i).copied().unwrap_or(false) {
+                line.push_str(&format!("{shown:>width$}  ", width = *width));
+            } else {
+                line.push_str(&format!("{shown:<width$}  ", width = *width));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

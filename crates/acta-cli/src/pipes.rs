@@ -5,9 +5,6 @@ use serde_json::Value;
 
 use crate::output;
 
-/// Widest a column is drawn, in chars; longer cells are cut (the JSON and CSV forms keep them whole).
-const MAX_WIDTH: usize = 60;
-
 /// The table as aligned text: a header of the column names, then one line per row. Times are shown in the
 /// chosen zone, as everywhere in the CLI; `null` is an empty cell.
 pub(crate) fn render(answer: &Value) -> String {
@@ -26,32 +23,8 @@ pub(crate) fn render(answer: &Value) -> String {
                 .collect()
         })
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|header| header.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count()).min(MAX_WIDTH);
-        }
-    }
     let numeric: Vec<bool> = kinds.iter().map(|kind| kind == "number").collect();
-    let line = |cells: &[String]| {
-        let mut line = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let width = widths.get(i).copied().unwrap_or(0);
-            let shown: String = cell.chars().take(width).collect();
-            if numeric.get(i).copied().unwrap_or(false) {
-                line.push_str(&format!("{shown:>width$}  "));
-            } else {
-                line.push_str(&format!("{shown:<width$}  "));
-            }
-        }
-        let mut line = line.trim_end().to_string();
-        line.push('\n');
-        line
-    };
-    let mut out = line(&headers);
-    for row in &rows {
-        out.push_str(&line(row));
-    }
+    let mut out = output::table(&headers, &rows, &numeric);
     if answer["truncated"] == true {
         out.push_str(&format!("showing the first {} rows; narrow the query or add | head\n", rows.len()));
     }
