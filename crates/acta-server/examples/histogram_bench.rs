@@ -2,8 +2,9 @@
 //! (docs/benchmarks.md).
 //!
 //! Starts a server on a temporary directory, sends `ACTA_BENCH_EVENTS` events (default 1,000,000) spread over
-//! the last `ACTA_BENCH_DAYS` days (default 1) through `POST /v1/events`, waits until they are searchable, then
-//! times each request several times and prints a Markdown table. Run in release mode:
+//! the last `ACTA_BENCH_DAYS` days (default 1) through `POST /v1/events`, waits until they are searchable and
+//! the server's merges are done (unless `ACTA_BENCH_SETTLE=0`), then times each request several times and
+//! prints a Markdown table. Run in release mode:
 //!
 //! `cargo run --release -p acta-server --example histogram_bench`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -77,6 +78,12 @@ async fn run(total: u64, days: i64) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     eprintln!("{total} events sent in {ingested:.1?}, searchable after {:.1?}", started.elapsed());
+    // Timed once the index is at rest: a week of events is long merged in a running server, and segments merged
+    // while the requests run would time the merges, not the requests. `ACTA_BENCH_SETTLE=0` times at once.
+    if std::env::var("ACTA_BENCH_SETTLE").map_or(true, |value| value != "0") {
+        let settled = settle().await;
+        eprintln!("the process's CPU at rest after {settled:.1?} more");
+    }
 
     let cases: [Case; 8] = [
         ("count, last 24 h", "/v1/events/count", vec![("from", "24h")]),
@@ -137,6 +144,30 @@ async fn run(total: u64, days: i64) {
         );
     }
     running.stop().await.unwrap();
+}
+
+/// Waits until this process uses under 5% of a core over 2 s (tantivy's merges done), for at most 5 minutes.
+async fn settle() -> Duration {
+    let started = Instant::now();
+    let mut last = cpu_ticks();
+    while started.elapsed() < Duration::from_secs(300) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = cpu_ticks();
+        // Clock ticks are 100 per second on Linux: 2 s at 5% of one core is 10 ticks.
+        if now.saturating_sub(last) < 10 {
+            break;
+        }
+        last = now;
+    }
+    started.elapsed()
+}
+
+/// This process's user and system CPU time, in clock ticks (`/proc/self/stat`, fields 14 and 15).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after.split_whitespace().skip(11).take(2).filter_map(|field| field.parse::<u64>().ok()).sum()
 }
 
 async fn get(http: &reqwest::Client, url: &str, path: &str, params: &[(&str, &str)]) -> Value {
