@@ -258,9 +258,18 @@ impl<'a> Run<'a> {
         self.check_deadline()?;
         let PartitionQuery { searcher, query, exact } =
             self.inner.partition_query(scopes, present, partition, self.on.query, self.on.from, self.on.to);
-        let keep_docs = !exact || self.by.is_some();
-        let collector =
-            BucketCollector { boundaries: self.boundaries.clone(), keep_docs, instances: scopes.instances().clone() };
+        // An exact query by a column's field is counted while collecting: one pass, no list of the matches.
+        let counted_column = match self.by.as_ref().map(|by| &by.source) {
+            Some(Source::Column(column, _)) if exact && searcher.schema().get_field(column).is_ok() => Some(*column),
+            _ => None,
+        };
+        let keep_docs = !exact || (self.by.is_some() && counted_column.is_none());
+        let collector = BucketCollector {
+            boundaries: self.boundaries.clone(),
+            keep_docs,
+            instances: scopes.instances().clone(),
+            column: counted_column,
+        };
         let segments = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
         for segment in segments {
             if !exact {
@@ -288,16 +297,25 @@ impl<'a> Run<'a> {
                     Vec::new()
                 }
                 Source::Log => docs,
-                Source::Column(column, path) => match reader.schema().get_field(column) {
-                    Ok(_) => {
-                        let column = reader.fast_fields().str(column).map_err(|e| tantivy_error(&partition.name, e))?;
-                        self.count_column(column.as_ref(), &docs, &partition.name)?
+                // Counted by the collector; `docs` are the matches with a truncated value. A segment without
+                // the column has no value to count.
+                Source::Column(..) if counted_column.is_some() => {
+                    if let Some(values) = segment.values {
+                        let values = values.map_err(|source| io_error(&partition.name, source))?;
+                        for (total, count) in self.with_value.iter_mut().zip(&values.with_value) {
+                            *total += count;
+                        }
+                        for (text, counts) in values.values {
+                            self.add_value(text, counts);
+                        }
                     }
-                    // Not reached while partitions are rebuilt on a schema change; kept so that a partition
-                    // without the column still answers, from the terms.
-                    Err(_) => self.count_terms(reader, path, &docs, &partition.name)?,
-                },
-                Source::Terms(path) => self.count_terms(reader, path, &docs, &partition.name)?,
+                    docs
+                }
+                // Not reached while partitions are rebuilt on a schema change; kept so that a partition without
+                // the column still answers, from the terms.
+                Source::Column(_, path) | Source::Terms(path) => {
+                    self.count_terms(reader, path, &docs, &partition.name)?
+                }
             };
             // Documents sent here by the index have their other values counted already, and count as having
             // a value; only their truncated values are read from the event.
@@ -351,70 +369,6 @@ impl<'a> Run<'a> {
             }
         }
         Ok(())
-    }
-
-    /// Values from a column; returns the documents whose values the column holds truncated.
-    fn count_column(
-        &mut self,
-        column: Option<&StrColumn>,
-        docs: &[Matched],
-        partition: &str,
-    ) -> Result<Vec<Matched>, IndexError> {
-        let Some(column) = column else {
-            // No document of the segment has a value.
-            return Ok(Vec::new());
-        };
-        // Indexed by term ordinal: a segment's ordinals are dense, and a vector beats hashing per document.
-        let terms = column.num_terms();
-        let mut per_ord: Vec<ValueCounts> = Vec::new();
-        per_ord.resize_with(terms, ValueCounts::default);
-        // Per ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2); decided once.
-        let mut truncated: Vec<u8> = vec![0; terms];
-        let mut text = String::new();
-        let mut ords: Vec<u64> = Vec::new();
-        let mut from_log = Vec::new();
-        for matched in docs {
-            ords.clear();
-            ords.extend(column.term_ords(matched.doc));
-            if ords.is_empty() {
-                continue;
-            }
-            ords.sort_unstable();
-            ords.dedup();
-            self.with_value[matched.bucket] += 1;
-            let mut to_log = false;
-            for ord in &ords {
-                let Ok(index) = usize::try_from(*ord) else {
-                    continue;
-                };
-                let (Some(state), Some(counts)) = (truncated.get_mut(index), per_ord.get_mut(index)) else {
-                    continue;
-                };
-                if *state == 0 {
-                    text.clear();
-                    column.ord_to_str(*ord, &mut text).map_err(|source| io_error(partition, source))?;
-                    *state = if held_truncated(&text) { 2 } else { 1 };
-                }
-                if *state == 2 {
-                    to_log = true;
-                } else {
-                    counts.add(matched.bucket, 1);
-                }
-            }
-            if to_log {
-                from_log.push(*matched);
-            }
-        }
-        for (ord, counts) in (0u64..).zip(per_ord) {
-            if counts.total == 0 {
-                continue;
-            }
-            text.clear();
-            if column.ord_to_str(ord, &mut text).map_err(|source| io_error(partition, source))? {
-                self.add_value(text.clone(), counts);
-            }
-        }
-        Ok(from_log)
     }
 
     /// Values from the `equals_cs` terms of `path`: each term's posting list intersected with the matching
@@ -548,13 +502,18 @@ struct BucketCollector {
     boundaries: Arc<[i64]>,
     keep_docs: bool,
     instances: Arc<[String]>,
+    /// The column whose values are counted per bucket while collecting.
+    column: Option<&'static str>,
 }
 
 /// What one segment matched.
 struct SegmentMatches {
     ordinal: SegmentOrdinal,
     counts: Vec<u64>,
+    /// The matches kept: all of them with `keep_docs`, else those with a value the column holds truncated.
     docs: Vec<Matched>,
+    /// The column's values counted, when it was asked for and the segment has it.
+    values: Option<std::io::Result<ColumnValues>>,
 }
 
 struct BucketSegmentCollector {
@@ -563,6 +522,7 @@ struct BucketSegmentCollector {
     instance: InstanceColumn,
     time: Column<i64>,
     seq: Column<u64>,
+    counter: Option<ColumnCounter>,
     matches: SegmentMatches,
 }
 
@@ -572,13 +532,19 @@ impl Collector for BucketCollector {
 
     fn for_segment(&self, ordinal: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
         let fast = reader.fast_fields();
+        let buckets = self.boundaries.len() + 1;
+        let counter = match self.column {
+            Some(column) => fast.str(column)?.map(|column| ColumnCounter::new(column, buckets)),
+            None => None,
+        };
         Ok(BucketSegmentCollector {
             boundaries: self.boundaries.clone(),
             keep_docs: self.keep_docs,
             instance: InstanceColumn::open(reader, self.instances.clone())?,
             time: fast.i64("time")?,
             seq: fast.u64("seq")?,
-            matches: SegmentMatches { ordinal, counts: vec![0; self.boundaries.len() + 1], docs: Vec::new() },
+            counter,
+            matches: SegmentMatches { ordinal, counts: vec![0; buckets], docs: Vec::new(), values: None },
         })
     }
 
@@ -604,13 +570,150 @@ impl SegmentCollector for BucketSegmentCollector {
             return;
         };
         self.matches.counts[bucket] += 1;
-        if self.keep_docs {
+        let truncated = self.counter.as_mut().is_some_and(|counter| counter.add(doc, bucket));
+        if self.keep_docs || truncated {
             let seq = self.seq.first(doc).unwrap_or(0);
             self.matches.docs.push(Matched { doc, bucket, scope, seq });
         }
     }
 
-    fn harvest(self) -> Vec<SegmentMatches> {
+    fn harvest(mut self) -> Vec<SegmentMatches> {
+        self.matches.values = self.counter.map(ColumnCounter::finish);
         vec![self.matches]
+    }
+}
+
+/// A segment's values of a column, with their counts per bucket.
+struct ColumnValues {
+    /// Per bucket, the matches with at least one value (truncated ones included).
+    with_value: Vec<u64>,
+    values: Vec<(String, ValueCounts)>,
+}
+
+/// Counts a segment's column values per bucket as documents are collected, by term ordinal: each distinct
+/// value's text is looked up once per segment, not once per document.
+struct ColumnCounter {
+    column: StrColumn,
+    buckets: usize,
+    counts: OrdCounts,
+    /// Per term ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2).
+    truncated: Vec<u8>,
+    with_value: Vec<u64>,
+    ords: Vec<u64>,
+    text: String,
+    /// The first failure to read a value's text: collecting cannot fail, so it is reported at the end.
+    error: Option<std::io::Error>,
+}
+
+enum OrdCounts {
+    /// A row of buckets per ordinal (`ord * buckets + bucket`): few values or few buckets, a timechart by
+    /// action's case, where documents out of time order would break runs into one per document.
+    Dense(Vec<u64>),
+    /// Runs per ordinal: many values (ids), each on few documents, where dense rows would not fit.
+    Runs(Vec<ValueCounts>),
+}
+
+/// Cells (values x buckets) up to which a segment's counts are dense: 8 MiB.
+const DENSE_CELLS: usize = 1 << 20;
+
+impl ColumnCounter {
+    fn new(column: StrColumn, buckets: usize) -> ColumnCounter {
+        let terms = column.num_terms();
+        let counts = if terms.saturating_mul(buckets) <= DENSE_CELLS {
+            OrdCounts::Dense(vec![0; terms * buckets])
+        } else {
+            let mut runs = Vec::new();
+            runs.resize_with(terms, ValueCounts::default);
+            OrdCounts::Runs(runs)
+        };
+        ColumnCounter {
+            column,
+            buckets,
+            counts,
+            truncated: vec![0; terms],
+            with_value: vec![0; buckets],
+            ords: Vec::new(),
+            text: String::new(),
+            error: None,
+        }
+    }
+
+    /// Counts the document's distinct values in its bucket; true when one of them is held truncated (the
+    /// caller completes it from the log).
+    fn add(&mut self, doc: DocId, bucket: usize) -> bool {
+        self.ords.clear();
+        self.ords.extend(self.column.term_ords(doc));
+        if self.ords.is_empty() {
+            return false;
+        }
+        if self.ords.len() > 1 {
+            self.ords.sort_unstable();
+            self.ords.dedup();
+        }
+        self.with_value[bucket] += 1;
+        let mut to_log = false;
+        for &ord in &self.ords {
+            let Ok(index) = usize::try_from(ord) else {
+                continue;
+            };
+            let Some(state) = self.truncated.get_mut(index) else {
+                continue;
+            };
+            if *state == 0 {
+                self.text.clear();
+                match self.column.ord_to_str(ord, &mut self.text) {
+                    Ok(_) => *state = if held_truncated(&self.text) { 2 } else { 1 },
+                    Err(error) => {
+                        self.error.get_or_insert(error);
+                        continue;
+                    }
+                }
+            }
+            if *state == 2 {
+                to_log = true;
+                continue;
+            }
+            match &mut self.counts {
+                OrdCounts::Dense(cells) => {
+                    if let Some(cell) = cells.get_mut(index * self.buckets + bucket) {
+                        *cell += 1;
+                    }
+                }
+                OrdCounts::Runs(per_ord) => {
+                    if let Some(counts) = per_ord.get_mut(index) {
+                        counts.add(bucket, 1);
+                    }
+                }
+            }
+        }
+        to_log
+    }
+
+    fn finish(self) -> std::io::Result<ColumnValues> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let per_ord: Vec<ValueCounts> = match self.counts {
+            OrdCounts::Dense(cells) => cells
+                .chunks(self.buckets.max(1))
+                .map(|row| {
+                    let mut counts = ValueCounts::default();
+                    for (bucket, count) in row.iter().enumerate().filter(|(_, count)| **count > 0) {
+                        counts.add(bucket, *count);
+                    }
+                    counts
+                })
+                .collect(),
+            OrdCounts::Runs(per_ord) => per_ord,
+        };
+        let mut values = Vec::new();
+        let mut text = String::new();
+        for (ord, counts) in (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0) {
+            text.clear();
+            if self.column.ord_to_str(ord, &mut text)? {
+                values.push((text.clone(), counts));
+            }
+        }
+        Ok(ColumnValues { with_value: self.with_value, values })
     }
 }
