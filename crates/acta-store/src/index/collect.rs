@@ -1,8 +1,9 @@
-//! Collecting matches in result order (newest eventTime first, ties by arrival, instance, sequence) after a
-//! cursor, and telling which in-scope instance a document belongs to.
+//! Collecting matches in an order (newest eventTime first, ties by arrival, instance, sequence, or the reverse)
+//! after a cursor, and telling which in-scope instance a document belongs to.
 
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -11,7 +12,7 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// The order key of an event among the scopes of one read: (eventTime, arrival time, position of its instance
 /// in the sorted scopes, sequence). The position orders like the instance id, so this orders like
-/// [`super::SortKey`]. Larger comes first.
+/// [`super::SortKey`].
 pub(crate) type LocalKey = (i64, i64, u32, u64);
 
 /// Which in-scope instance each document of a segment belongs to, read from the `instance` column and
@@ -52,33 +53,124 @@ impl InstanceColumn {
     }
 }
 
-/// Collects the `limit` largest keys strictly below `below` (all of them without a limit).
-pub(crate) struct SortedCollector {
-    pub(crate) instances: Arc<[String]>,
-    pub(crate) limit: Option<usize>,
-    pub(crate) below: Option<LocalKey>,
+/// The order in which a search wants its matches.
+pub(crate) trait Order: Send + Sync + 'static {
+    /// A key's rank in this order: higher ranks come first.
+    type Rank: Ord + Copy + Send + Sync + 'static;
+    fn rank(key: LocalKey) -> Self::Rank;
+    fn key(rank: Self::Rank) -> LocalKey;
+    /// The highest rank a key with this eventTime can have.
+    fn best_at(time: i64) -> Self::Rank;
+    /// The lowest rank a key with this eventTime can have.
+    fn worst_at(time: i64) -> Self::Rank;
+    /// How two events compare in this order (`Less`: `a` comes first).
+    fn first(a: &super::SortKey, b: &super::SortKey) -> Ordering;
+    /// The eventTime range of the partitions worth reading for a page after `after`, and the cursor the
+    /// partition choice may use itself (it rules out partitions wholly newer than it).
+    fn partition_window<'k>(
+        from: Option<i64>,
+        after: Option<&'k super::SortKey>,
+    ) -> (Option<i64>, Option<&'k super::SortKey>);
 }
 
-pub(crate) struct SortedSegmentCollector {
+/// Newest eventTime first: the search's order.
+pub(crate) struct NewestFirst;
+
+/// Oldest eventTime first: a resource's history, a principal's first sighting.
+pub(crate) struct OldestFirst;
+
+impl Order for NewestFirst {
+    type Rank = LocalKey;
+    fn rank(key: LocalKey) -> LocalKey {
+        key
+    }
+    fn key(rank: LocalKey) -> LocalKey {
+        rank
+    }
+    fn best_at(time: i64) -> LocalKey {
+        (time, i64::MAX, u32::MAX, u64::MAX)
+    }
+    fn worst_at(time: i64) -> LocalKey {
+        (time, i64::MIN, 0, 0)
+    }
+    fn first(a: &super::SortKey, b: &super::SortKey) -> Ordering {
+        b.cmp(a)
+    }
+    fn partition_window<'k>(
+        from: Option<i64>,
+        after: Option<&'k super::SortKey>,
+    ) -> (Option<i64>, Option<&'k super::SortKey>) {
+        (from, after)
+    }
+}
+
+impl Order for OldestFirst {
+    type Rank = Reverse<LocalKey>;
+    fn rank(key: LocalKey) -> Reverse<LocalKey> {
+        Reverse(key)
+    }
+    fn key(rank: Reverse<LocalKey>) -> LocalKey {
+        rank.0
+    }
+    fn best_at(time: i64) -> Reverse<LocalKey> {
+        Reverse(NewestFirst::worst_at(time))
+    }
+    fn worst_at(time: i64) -> Reverse<LocalKey> {
+        Reverse(NewestFirst::best_at(time))
+    }
+    fn first(a: &super::SortKey, b: &super::SortKey) -> Ordering {
+        a.cmp(b)
+    }
+    /// A partition whose events all precede the cursor has nothing to give: the cursor's time raises `from`.
+    fn partition_window<'k>(
+        from: Option<i64>,
+        after: Option<&'k super::SortKey>,
+    ) -> (Option<i64>, Option<&'k super::SortKey>) {
+        let from = match (from, after) {
+            (Some(from), Some(after)) => Some(from.max(after.time)),
+            (None, Some(after)) => Some(after.time),
+            (from, None) => from,
+        };
+        (from, None)
+    }
+}
+
+/// Collects the `limit` first keys in order `O` strictly after `after` (all of them without a limit).
+pub(crate) struct SortedCollector<O: Order> {
+    instances: Arc<[String]>,
     limit: Option<usize>,
-    below: Option<LocalKey>,
+    /// The cursor's rank: only keys ranked below it are collected.
+    after: Option<O::Rank>,
+    order: PhantomData<O>,
+}
+
+impl<O: Order> SortedCollector<O> {
+    pub(crate) fn new(instances: Arc<[String]>, limit: Option<usize>, after: Option<LocalKey>) -> Self {
+        SortedCollector { instances, limit, after: after.map(O::rank), order: PhantomData }
+    }
+}
+
+pub(crate) struct SortedSegmentCollector<O: Order> {
+    limit: Option<usize>,
+    after: Option<O::Rank>,
     instance: InstanceColumn,
     time: Column<i64>,
     received: Column<i64>,
     seq: Column<u64>,
-    heap: BinaryHeap<Reverse<LocalKey>>,
+    /// The highest ranks so far, the lowest of them on top.
+    heap: BinaryHeap<Reverse<O::Rank>>,
     all: Vec<LocalKey>,
 }
 
-impl Collector for SortedCollector {
+impl<O: Order> Collector for SortedCollector<O> {
     type Fruit = Vec<LocalKey>;
-    type Child = SortedSegmentCollector;
+    type Child = SortedSegmentCollector<O>;
 
     fn for_segment(&self, _ordinal: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
         let fast = reader.fast_fields();
         Ok(SortedSegmentCollector {
             limit: self.limit,
-            below: self.below,
+            after: self.after,
             instance: InstanceColumn::open(reader, self.instances.clone())?,
             time: fast.i64("time")?,
             received: fast.i64("received")?,
@@ -94,7 +186,7 @@ impl Collector for SortedCollector {
 
     fn merge_fruits(&self, fruits: Vec<Vec<LocalKey>>) -> tantivy::Result<Vec<LocalKey>> {
         let mut merged: Vec<LocalKey> = fruits.into_iter().flatten().collect();
-        merged.sort_unstable_by(|a, b| b.cmp(a));
+        merged.sort_unstable_by_key(|key| Reverse(O::rank(*key)));
         if let Some(limit) = self.limit {
             merged.truncate(limit);
         }
@@ -102,22 +194,22 @@ impl Collector for SortedCollector {
     }
 }
 
-impl SegmentCollector for SortedSegmentCollector {
+impl<O: Order> SegmentCollector for SortedSegmentCollector<O> {
     type Fruit = Vec<LocalKey>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         let Some(time) = self.time.first(doc) else {
             return;
         };
-        // Once the heap is full, most matches of a large result are older than all it holds: their eventTime
-        // alone rules them out, without reading the other columns.
-        if let (Some(limit), Some(smallest)) = (self.limit, self.heap.peek())
+        // Once the heap is full, most matches of a large result rank below all it holds: their eventTime alone
+        // rules them out, without reading the other columns.
+        if let (Some(limit), Some(Reverse(lowest))) = (self.limit, self.heap.peek())
             && self.heap.len() >= limit
-            && time < smallest.0.0
+            && O::best_at(time) < *lowest
         {
             return;
         }
-        if self.below.is_some_and(|below| time > below.0) {
+        if self.after.is_some_and(|after| O::worst_at(time) >= after) {
             return;
         }
         let (Some(received), Some(seq)) = (self.received.first(doc), self.seq.first(doc)) else {
@@ -127,17 +219,18 @@ impl SegmentCollector for SortedSegmentCollector {
             return;
         };
         let key = (time, received, scope, seq);
-        if self.below.is_some_and(|below| key >= below) {
+        let rank = O::rank(key);
+        if self.after.is_some_and(|after| rank >= after) {
             return;
         }
         match self.limit {
             None => self.all.push(key),
             Some(limit) => {
                 if self.heap.len() < limit {
-                    self.heap.push(Reverse(key));
-                } else if self.heap.peek().is_some_and(|smallest| key > smallest.0) {
+                    self.heap.push(Reverse(rank));
+                } else if self.heap.peek().is_some_and(|lowest| rank > lowest.0) {
                     self.heap.pop();
-                    self.heap.push(Reverse(key));
+                    self.heap.push(Reverse(rank));
                 }
             }
         }
@@ -145,7 +238,7 @@ impl SegmentCollector for SortedSegmentCollector {
 
     fn harvest(self) -> Vec<LocalKey> {
         let mut keys = self.all;
-        keys.extend(self.heap.into_iter().map(|Reverse(key)| key));
+        keys.extend(self.heap.into_iter().map(|Reverse(rank)| O::key(rank)));
         keys
     }
 }

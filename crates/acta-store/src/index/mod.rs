@@ -15,7 +15,6 @@
 mod aggregate;
 mod collect;
 mod indexer;
-mod oldest;
 mod pipe;
 mod schema;
 mod scope;
@@ -37,7 +36,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 
 use crate::log::{Day, Log, LogError, Record};
 pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
-use collect::{LocalKey, SortedCollector};
+use collect::{LocalKey, NewestFirst, OldestFirst, Order, SortedCollector};
 use indexer::{Indexer, Request, Wakeup};
 use schema::Fields;
 use scope::{Scopes, restrict};
@@ -423,19 +422,32 @@ impl EventIndex {
         Ok(Some(self.inner.read_record(&instance, seq)?))
     }
 
-    /// Events matching a search, in result order.
+    /// Events matching a search, in result order (newest first). `after` is a key of this order: only events
+    /// after it, that is strictly smaller in [`SortKey`] order, are returned.
     pub fn search(&self, search: &Search<'_>) -> Result<Vec<Hit>, IndexError> {
+        self.search_in::<NewestFirst>(search)
+    }
+
+    /// Events matching a search, oldest first (a resource's history, a principal's first sighting). `after` is a
+    /// key of this order: only events after it, that is strictly greater in [`SortKey`] order, are returned.
+    /// The same partitions, translation and verification as `search`: only the order differs.
+    pub fn search_oldest_first(&self, search: &Search<'_>) -> Result<Vec<Hit>, IndexError> {
+        self.search_in::<OldestFirst>(search)
+    }
+
+    fn search_in<O: Order>(&self, search: &Search<'_>) -> Result<Vec<Hit>, IndexError> {
         let scopes = Scopes::new(search.scopes);
         let mut candidates: Vec<(SortKey, bool, usize)> = Vec::new();
         let compiled = Compiled::new(search.query);
-        let below = search.after.map(|after| local_bound(after, &scopes));
+        let after = search.after.map(|after| local_bound(after, &scopes));
         let mut any_inexact = false;
-        for (partition, present) in self.inner.partitions_for(&scopes, search.from, search.to, search.after) {
+        let (from, cursor) = O::partition_window(search.from, search.after);
+        for (partition, present) in self.inner.partitions_for(&scopes, from, search.to, cursor) {
             let PartitionQuery { searcher, query, exact } =
                 self.inner.partition_query(&scopes, &present, &partition, search.query, search.from, search.to);
             let limit = exact.then_some(search.limit);
             any_inexact |= !exact;
-            let collector = SortedCollector { instances: scopes.instances().clone(), limit, below };
+            let collector = SortedCollector::<O>::new(scopes.instances().clone(), limit, after);
             let keys = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
             candidates.extend(keys.into_iter().map(|(time, received, position, seq)| {
                 let position = position as usize;
@@ -443,7 +455,7 @@ impl EventIndex {
                 (SortKey { time, received, instance, seq }, exact, position)
             }));
         }
-        candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        candidates.sort_unstable_by(|a, b| O::first(&a.0, &b.0));
         let mut hits = Vec::with_capacity(search.limit.min(candidates.len()));
         for (examined, (key, exact, position)) in (0u64..).zip(candidates) {
             if hits.len() >= search.limit {
@@ -483,7 +495,7 @@ impl EventIndex {
                 total += count as u64;
                 continue;
             }
-            let collector = SortedCollector { instances: scopes.instances().clone(), limit: None, below: None };
+            let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), None, None);
             let keys =
                 searcher.search(&tantivy_query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
             for (_, _, position, seq) in keys {
@@ -763,7 +775,7 @@ impl Inner {
                 present.iter().map(|position| scopes.get(*position).instance.as_str()),
                 Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
             );
-            let collector = SortedCollector { instances: scopes.instances().clone(), limit: Some(1), below: None };
+            let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), Some(1), None);
             let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
             if let Some((_, _, position, seq)) = found.first() {
                 return Ok(Some((scopes.get(*position as usize).instance.clone(), *seq)));

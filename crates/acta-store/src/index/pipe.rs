@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use acta_query::{Aggregate, Compiled, Field, PipeError, PipeLimits, Pipeline, PreparedEvent, Runner, Table};
 
-use super::collect::SortedCollector;
+use super::collect::{NewestFirst, SortedCollector};
 use super::scope::Scopes;
 use super::{Aggregation, EventIndex, IndexError, InstanceScope, PartitionQuery, tantivy_error};
 
@@ -110,7 +110,7 @@ impl EventIndex {
             }
             let PartitionQuery { searcher, query, exact } =
                 self.inner.partition_query(&scopes, &present, &partition, on.query, on.from, on.to);
-            let collector = SortedCollector { instances: scopes.instances().clone(), limit: None, below: None };
+            let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), None, None);
             let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
             keys.extend(found.into_iter().map(|key| (key, exact)));
             if keys.len() > limits.max_scanned {
