@@ -114,7 +114,11 @@ fn expected(events: &[Value], text: &str, from: i64, to: i64) -> Value {
     let table = acta_query::run(&pipeline, views, acta_query::PipeLimits::default()).unwrap();
     let columns: Vec<Value> =
         table.columns.iter().map(|column| json!({"name": column.name, "type": column.kind.name()})).collect();
-    json!({"columns": columns, "rows": table.rows, "truncated": table.truncated})
+    let mut answer = json!({"columns": columns, "rows": table.rows, "truncated": table.truncated});
+    if let Some(acta_query::Aggregation::Timechart { span_ns, .. }) = &pipeline.aggregation {
+        answer["span_seconds"] = json!(span_ns / 1_000_000_000);
+    }
+    answer
 }
 
 proptest! {
@@ -169,6 +173,17 @@ fn top_and_rare_agree_with_terms() {
         let (_, rare) = get(&shared.url, "/v1/events/query", &[("q", &format!("kms | rare 3 {field}"))]);
         assert_eq!(rare["rows"], Value::Array(rows(&values)), "rare 3 {field}");
     }
+}
+
+#[test]
+fn a_timechart_answer_says_how_wide_its_buckets_are() {
+    let shared = shared();
+    let (status, answer) =
+        get(&shared.url, "/v1/events/query", &[("q", "kms | timechart span=6h count"), ("from", START)]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["span_seconds"], 21_600);
+    let (_, stats) = get(&shared.url, "/v1/events/query", &[("q", "kms | stats count"), ("from", START)]);
+    assert!(stats.get("span_seconds").is_none(), "{stats}");
 }
 
 #[test]

@@ -35,6 +35,10 @@ pub(crate) async fn query(
         .map_err(|message| ApiError::bad_request("invalid_time", message))?;
     let account = account_of(&principal, params.account.as_deref())?;
     let instances = instances_in_scope(&state.store, &principal, &account, params.instance.as_deref()).await?;
+    let span_seconds = match &pipeline.aggregation {
+        Some(acta_query::Aggregation::Timechart { span_ns, .. }) => Some(span_ns / 1_000_000_000),
+        _ => None,
+    };
     let index = state.store.index().clone();
     let scopes = scopes(&instances);
     let place = crate::http::guard::search_place(&state).await?;
@@ -52,12 +56,17 @@ pub(crate) async fn query(
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(Json(table_json(&table)))
+    Ok(Json(table_json(&table, span_seconds)))
 }
 
-/// The answer's JSON: columns with their types, rows of cells in column order.
-pub(crate) fn table_json(table: &Table) -> Value {
+/// The answer's JSON: columns with their types, rows of cells in column order, and a timechart's span (its
+/// buckets are that wide, whichever of them have events).
+pub(crate) fn table_json(table: &Table, span_seconds: Option<i64>) -> Value {
     let columns: Vec<Value> =
         table.columns.iter().map(|column| json!({"name": column.name, "type": column.kind.name()})).collect();
-    json!({"columns": columns, "rows": table.rows, "truncated": table.truncated})
+    let mut answer = json!({"columns": columns, "rows": table.rows, "truncated": table.truncated});
+    if let Some(span) = span_seconds {
+        answer["span_seconds"] = json!(span);
+    }
+    answer
 }
