@@ -53,6 +53,7 @@
 //! nested too deep for any parser is still only its own rejection.
 #![warn(missing_docs)]
 
+mod canonical;
 mod crn;
 mod scan;
 mod taxonomy;
@@ -64,6 +65,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use canonical::canonical_json;
 pub use crn::parse_crn;
 pub use timestamp::{format_time, parse_time};
 

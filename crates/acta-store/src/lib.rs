@@ -152,8 +152,11 @@ pub enum Stored {
         seq: u64,
         /// Arrival time, unix ns.
         received_ns: i64,
+        /// The account already held events with this id and other content (keystonemiddleware's request and
+        /// response share their id).
+        id_reused: bool,
     },
-    /// An event with this id is already stored in the account; nothing was written.
+    /// An event with this id and this content is already stored in the account; nothing was written.
     Duplicate {
         /// The repeated id.
         id: String,
@@ -284,11 +287,12 @@ impl Store {
         instance: &str,
         account_instances: &[String],
         events: Vec<Event>,
+        duplicates: ingest::Duplicates,
     ) -> Result<Vec<Stored>, StoreError> {
         let (account, instance, account_instances) =
             (account.to_string(), instance.to_string(), account_instances.to_vec());
         let append = self.append.clone();
-        tokio::task::spawn_blocking(move || append.append(&account, &instance, &account_instances, events))
+        tokio::task::spawn_blocking(move || append.append(&account, &instance, &account_instances, events, duplicates))
             .await
             .map_err(|error| StoreError::Task(error.to_string()))?
     }

@@ -62,7 +62,7 @@ async fn accept(store: &Store, events: Vec<acta_store::Parsed>, destination: Des
 }
 
 fn stored(id: &str) -> EventOutcome {
-    EventOutcome::Stored { id: id.into() }
+    EventOutcome::Stored { id: id.into(), id_reused: false }
 }
 
 #[tokio::test]
@@ -79,14 +79,79 @@ async fn events_go_to_the_instance_of_their_region_and_global_ones_to_the_global
 }
 
 #[tokio::test]
-async fn an_id_stored_in_one_instance_is_a_duplicate_in_every_instance_of_its_account_only() {
+async fn an_event_stored_in_one_instance_is_a_duplicate_in_every_instance_of_its_account_only() {
     let (_dir, store) = store().await;
     let first = events(&[("same", "crn:v1:bluemix:public:kms:eu-de:a/acme::")]);
     assert_eq!(accept(&store, first, to("acme")).await, [stored("same")]);
-    let again = events(&[("same", "crn:v1:bluemix:public:kms:global:a/acme::")]);
-    assert_eq!(accept(&store, again, to("acme")).await, [EventOutcome::Duplicate { id: "same".into() }]);
-    let other_account = events(&[("same", "crn:v1:bluemix:public:kms:global:a/globex::")]);
+    let global = store.meta().instances("acme").await.unwrap().into_iter().find(|i| i.global).unwrap();
+    let again = events(&[("same", "crn:v1:bluemix:public:kms:eu-de:a/acme::")]);
+    let into_global = accept(&store, again, Destination::Instance(global)).await;
+    assert_eq!(into_global, [EventOutcome::Duplicate { id: "same".into() }]);
+    let other_account = events(&[("same", "crn:v1:bluemix:public:kms:eu-de:a/acme::")]);
     assert_eq!(accept(&store, other_account, to("globex")).await, [stored("same")]);
+}
+
+/// Parses one event written as JSON text.
+fn event(text: &str) -> Vec<acta_store::Parsed> {
+    acta_cadf::parse_batch(text.as_bytes(), BodyFormat::Json, &Options::default(), NOW).unwrap()
+}
+
+/// keystonemiddleware's request and response of one API call: the same id, `pending` then the outcome.
+const REQUEST: &str = r#"{"id":"call-1","eventTime":"2026-05-28T12:00:00Z","action":"delete","outcome":"pending","initiator":{"id":"u"},"target":{"id":"t"}}"#;
+const RESPONSE: &str = r#"{"id":"call-1","eventTime":"2026-05-28T12:00:01Z","action":"delete","outcome":"success","initiator":{"id":"u"},"target":{"id":"t"},"reason":{"reasonCode":"204"}}"#;
+
+#[tokio::test]
+async fn the_same_id_with_other_content_is_stored_and_said_to_reuse_its_id() {
+    let (_dir, store) = store().await;
+    assert_eq!(accept(&store, event(REQUEST), to("acme")).await, [stored("call-1")]);
+    let response = accept(&store, event(RESPONSE), to("acme")).await;
+    assert_eq!(response, [EventOutcome::Stored { id: "call-1".into(), id_reused: true }]);
+    assert_eq!(store.log().last_seq("acme-global"), 2, "the request and its outcome are both stored");
+}
+
+#[tokio::test]
+async fn a_request_and_its_response_sent_again_are_both_duplicates() {
+    let (_dir, store) = store().await;
+    let pair = format!("[{REQUEST},{RESPONSE}]");
+    let first = accept(&store, event(&pair), to("acme")).await;
+    assert_eq!(first, [stored("call-1"), EventOutcome::Stored { id: "call-1".into(), id_reused: true }]);
+    assert!(store.index().wait_caught_up(std::time::Duration::from_secs(30)), "indexed");
+    let again = accept(&store, event(&pair), to("acme")).await;
+    let duplicate = EventOutcome::Duplicate { id: "call-1".into() };
+    assert_eq!(again, [duplicate.clone(), duplicate]);
+    assert_eq!(store.log().last_seq("acme-global"), 2);
+}
+
+#[tokio::test]
+async fn the_same_content_with_members_in_another_order_and_spacing_is_a_duplicate() {
+    let (_dir, store) = store().await;
+    assert_eq!(accept(&store, event(REQUEST), to("acme")).await, [stored("call-1")]);
+    let reordered = r#"{ "target": {"id": "t"}, "initiator": {"id": "u"}, "outcome": "pending", "action": "delete",
+        "eventTime": "2026-05-28T12:00:00Z", "id": "call-1" }"#;
+    assert_eq!(accept(&store, event(reordered), to("acme")).await, [EventOutcome::Duplicate { id: "call-1".into() }]);
+}
+
+#[tokio::test]
+async fn actas_own_event_with_a_stored_id_is_not_stored_again_whatever_its_content() {
+    let (_dir, store) = store().await;
+    let own = |time: &str| {
+        serde_json::json!({"id": "acta-own-1", "eventTime": time, "action": "acta.retention.delete",
+            "outcome": "success", "initiator": {"id": "acta"}, "target": {"id": "acme-global"}})
+    };
+    store.accept_own("acme", &own("2026-05-28T12:00:00Z"), NOW).await.unwrap();
+    store.accept_own("acme", &own("2026-05-28T12:05:00Z"), NOW).await.unwrap();
+    assert_eq!(store.log().last_seq("acme-global"), 1, "a job repeated after a crash adds nothing");
+}
+
+#[tokio::test]
+async fn a_log_source_crn_that_is_not_a_crn_is_rejected_rather_than_filed_in_the_default_account() {
+    let (_dir, store) = store().await;
+    let batch = events(&[("e1", "acme/eu-de/kms"), ("e2", "crn:v1:bluemix:public:kms:global:a/acme::")]);
+    let outcome = store.accept(Batch { events: batch, destination: Destination::LogSource, now: NOW }).await.unwrap();
+    assert_eq!((outcome.accepted, outcome.rejected), (1, 1));
+    let EventOutcome::Rejected(problems) = &outcome.results[0] else { panic!("{outcome:?}") };
+    assert_eq!(problems[0].pointer, "/logSourceCRN");
+    assert!(problems[0].message.contains("\"acme/eu-de/kms\" is not a CRN"), "{problems:?}");
 }
 
 #[tokio::test]

@@ -64,8 +64,39 @@ pub(crate) async fn search(
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let hits = run_search(&state, &prepared, after, limit).await?;
     let next_cursor = if hits.len() == limit { hits.last().map(|hit| encode_cursor(&hit.key)) } else { None };
-    let events: Vec<Value> = hits.iter().map(|hit| event_json(hit, &prepared.instances)).collect();
+    let mut events: Vec<Value> = hits.iter().map(|hit| event_json(hit, &prepared.instances)).collect();
+    mark_reused_ids(&state, &prepared.instances, &mut events).await?;
     Ok(Json(json!({"events": events, "next_cursor": next_cursor})))
+}
+
+/// Sets `_acta.id_reused` on the events whose id names other events of their account too (a request and its
+/// outcome, as keystonemiddleware sends them): search `id:"<id>"` lists them all.
+async fn mark_reused_ids(state: &AppState, instances: &[Instance], events: &mut [Value]) -> Result<(), ApiError> {
+    let Some(account) = instances.first().map(|instance| instance.account.clone()) else {
+        return Ok(());
+    };
+    let ids: Vec<String> = events
+        .iter()
+        .filter_map(|event| event.pointer("/_acta/id").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let scope: Vec<String> = instances.iter().map(|instance| instance.id.clone()).collect();
+    let index = state.store.index().clone();
+    let reused = tokio::task::spawn_blocking(move || index.reused_ids(&account, &scope, &ids))
+        .await
+        .map_err(ApiError::internal)??;
+    for event in events {
+        let id = event.pointer("/_acta/id").and_then(Value::as_str).map(str::to_string);
+        if let (Some(id), Some(Value::Object(acta))) = (id, event.get_mut("_acta"))
+            && reused.contains(&id)
+        {
+            acta.insert("id_reused".to_string(), Value::Bool(true));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn run_search(
@@ -138,7 +169,10 @@ pub(crate) async fn one(
         key: SortKey { time: 0, received: record.received_ns, instance: record.instance.clone(), seq: record.seq },
         record,
     };
-    Ok(Json(event_json(&hit, &instances)))
+    let mut event = [event_json(&hit, &instances)];
+    mark_reused_ids(&state, &instances, &mut event).await?;
+    let [event] = event;
+    Ok(Json(event))
 }
 
 /// The stored event with what Acta adds under `_acta`.

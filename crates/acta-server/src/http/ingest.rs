@@ -201,14 +201,18 @@ fn outcome_json(outcome: &BatchOutcome) -> Value {
     })
 }
 
-/// Each event's fate: `{"index", "status": "stored" | "duplicate" | "rejected", "id" | "errors"}`.
+/// Each event's fate: `{"index", "status": "stored" | "duplicate" | "rejected", "id" | "errors"}`; a stored event
+/// whose id the account already held with other content also says `"id_reused": true`.
 pub(crate) fn results_json(outcome: &BatchOutcome) -> Vec<Value> {
     outcome
         .results
         .iter()
         .enumerate()
         .map(|(index, result)| match result {
-            EventOutcome::Stored { id } => json!({"index": index, "status": "stored", "id": id}),
+            EventOutcome::Stored { id, id_reused: false } => json!({"index": index, "status": "stored", "id": id}),
+            EventOutcome::Stored { id, id_reused: true } => {
+                json!({"index": index, "status": "stored", "id": id, "id_reused": true})
+            }
             EventOutcome::Duplicate { id } => json!({"index": index, "status": "duplicate", "id": id}),
             EventOutcome::Rejected(problems) => {
                 let errors: Vec<Value> = problems

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::schema::{self, EventDoc};
-use super::{IndexError, Inner, PartitionInfo, Payload, PendingIds, lock, tantivy_error, write};
+use super::{IndexError, Inner, PartitionInfo, Payload, lock, tantivy_error, write};
 use crate::log::{Day, Record};
 
 /// While the indexer is behind the log, it commits every this many commit intervals instead of every one.
@@ -460,17 +460,7 @@ impl Indexer {
             let entry = committed.entry(instance.to_string()).or_insert(0);
             *entry = (*entry).max(indexed);
         }
-        let mut pending = lock(&self.inner.pending);
-        let PendingIds { by_account, by_instance } = &mut *pending;
-        if let Some(queue) = by_instance.get_mut(instance) {
-            while queue.front().is_some_and(|(seq, _, _)| *seq <= indexed) {
-                if let Some((_, account, id)) = queue.pop_front()
-                    && let Some(ids) = by_account.get_mut(&account)
-                {
-                    ids.remove(&id);
-                }
-            }
-        }
+        lock(&self.inner.pending).forget(instance, indexed);
     }
 }
 

@@ -14,13 +14,14 @@
 
 mod aggregate;
 mod collect;
+mod ids;
 mod indexer;
 mod pipe;
 mod schema;
 mod scope;
 mod translate;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -37,6 +38,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 use crate::log::{Day, Log, LogError, Record};
 pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
 use collect::{LocalKey, NewestFirst, OldestFirst, Order, SortedCollector};
+pub use ids::{ContentDigest, IdCheck, NewId, content_digest};
 use indexer::{Indexer, Request, Wakeup};
 use schema::Fields;
 use scope::{Scopes, restrict};
@@ -197,15 +199,6 @@ impl Partition {
     }
 }
 
-/// Ids accepted but not yet searchable, so duplicates are recognized before the index sees them.
-#[derive(Default)]
-struct PendingIds {
-    /// account -> id -> (instance, seq), `None` while its append is under way.
-    by_account: HashMap<String, HashMap<String, Option<(String, u64)>>>,
-    /// instance -> (seq, account, id) in seq order, to forget them once committed.
-    by_instance: HashMap<String, VecDeque<(u64, String, String)>>,
-}
-
 struct Inner {
     dir: PathBuf,
     fields: Fields,
@@ -214,7 +207,7 @@ struct Inner {
     partitions: RwLock<BTreeMap<Day, Arc<Partition>>>,
     /// Per instance, the highest sequence number committed (searchable).
     committed: Mutex<HashMap<String, u64>>,
-    pending: Mutex<PendingIds>,
+    pending: Mutex<ids::PendingIds>,
     wakeup: (Mutex<Wakeup>, Condvar),
     stop: AtomicBool,
     /// Why indexing is failing, while it is (cleared by the next successful commit).
@@ -241,7 +234,7 @@ impl EventIndex {
             options,
             partitions: RwLock::new(BTreeMap::new()),
             committed: Mutex::new(HashMap::new()),
-            pending: Mutex::new(PendingIds::default()),
+            pending: Mutex::new(ids::PendingIds::default()),
             wakeup: (Mutex::new(Wakeup::default()), Condvar::new()),
             stop: AtomicBool::new(false),
             fault: Mutex::new(None),
@@ -353,70 +346,9 @@ impl EventIndex {
         listed
     }
 
-    /// Marks which of `ids` are already stored in any of the account's `instances` (or are being stored
-    /// now, or repeat an earlier id of the same list), and reserves the others until [`Self::confirm_ids`]
-    /// or [`Self::release_ids`].
-    pub fn reserve_ids(&self, account: &str, instances: &[String], ids: &[String]) -> Result<Vec<bool>, IndexError> {
-        let scopes = Scopes::of_instances(instances);
-        let mut pending = lock(&self.inner.pending);
-        let indexed = self.inner.indexed_ids(&scopes, ids)?;
-        let mut duplicates = Vec::with_capacity(ids.len());
-        for id in ids {
-            let reserved = pending.by_account.get(account).is_some_and(|ids| ids.contains_key(id));
-            let duplicate = reserved || indexed.contains(id);
-            if !duplicate {
-                pending.by_account.entry(account.to_string()).or_default().insert(id.clone(), None);
-            }
-            duplicates.push(duplicate);
-        }
-        Ok(duplicates)
-    }
-
-    /// Records where reserved ids were stored.
-    pub fn confirm_ids(&self, account: &str, instance: &str, stored: &[(String, u64)]) {
-        let committed = lock(&self.inner.committed).get(instance).copied().unwrap_or(0);
-        let mut pending = lock(&self.inner.pending);
-        for (id, seq) in stored {
-            if *seq <= committed {
-                if let Some(ids) = pending.by_account.get_mut(account) {
-                    ids.remove(id);
-                }
-                continue;
-            }
-            pending
-                .by_account
-                .entry(account.to_string())
-                .or_default()
-                .insert(id.clone(), Some((instance.to_string(), *seq)));
-            pending.by_instance.entry(instance.to_string()).or_default().push_back((
-                *seq,
-                account.to_string(),
-                id.clone(),
-            ));
-        }
-    }
-
-    /// Gives back reservations whose append failed.
-    pub fn release_ids(&self, account: &str, ids: &[String]) {
-        let mut pending = lock(&self.inner.pending);
-        if let Some(reserved) = pending.by_account.get_mut(account) {
-            for id in ids {
-                if reserved.get(id).is_some_and(Option::is_none) {
-                    reserved.remove(id);
-                }
-            }
-        }
-    }
-
     /// Finds an event by id in the given instances (searchable or just accepted).
     pub fn find_id(&self, account: &str, instances: &[String], id: &str) -> Result<Option<Record>, IndexError> {
-        let pending_location =
-            lock(&self.inner.pending).by_account.get(account).and_then(|ids| ids.get(id).cloned().flatten());
-        let location = match pending_location {
-            Some(location) if instances.contains(&location.0) => Some(location),
-            _ => self.inner.find_indexed_id(&Scopes::of_instances(instances), id)?,
-        };
-        let Some((instance, seq)) = location else {
+        let Some((instance, seq)) = self.locate_id(account, instances, id)? else {
             return Ok(None);
         };
         Ok(Some(self.inner.read_record(&instance, seq)?))

@@ -5,20 +5,32 @@ use std::sync::Arc;
 
 use acta_cadf::Event;
 
-use crate::index::EventIndex;
+use crate::index::{EventIndex, IdCheck, NewId, content_digest};
 use crate::log::{self, Log};
 use crate::{StoreError, Stored};
 
-/// Appends events of an account to one of its instances, unless their id is already stored in the account.
-/// Returns when the new ones are durable, one [`Stored`] per event in order. Blocking.
+/// Which event whose id the account already holds is a duplicate (and is not stored again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// One with the same content too; the same id with other content is stored and marked as reusing its id.
+    /// Every writer's events: an id may name a request and its outcome (keystonemiddleware).
+    SameContent,
+    /// Any: Acta's own events, whose ids are derived from what they record, so a job repeated after a crash
+    /// (with a later time in the event) adds nothing.
+    SameId,
+}
+
+/// Appends events of an account to one of its instances, unless they are already stored in the account (see
+/// [`Duplicates`]). Returns when the new ones are durable, one [`Stored`] per event in order. Blocking.
 pub trait DurableAppend: Send + Sync {
-    /// `account_instances` are all instances of the account: an id seen in any of them is a duplicate.
+    /// `account_instances` are all instances of the account: an event stored in any of them counts.
     fn append(
         &self,
         account: &str,
         instance: &str,
         account_instances: &[String],
         events: Vec<Event>,
+        duplicates: Duplicates,
     ) -> Result<Vec<Stored>, StoreError>;
 }
 
@@ -36,19 +48,36 @@ impl DurableAppend for LocalAppend {
         instance: &str,
         account_instances: &[String],
         events: Vec<Event>,
+        duplicates: Duplicates,
     ) -> Result<Vec<Stored>, StoreError> {
         let (log, index) = (&self.log, &self.index);
-        let ids: Vec<String> =
-            events.iter().map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string())).collect();
-        let duplicates = index.reserve_ids(account, account_instances, &ids)?;
+        let new_ids: Vec<NewId> = events
+            .iter()
+            .map(|event| NewId {
+                id: event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+                digest: content_digest(&event.value),
+            })
+            .collect();
+        let checks: Vec<IdCheck> = index
+            .reserve_ids(account, account_instances, &new_ids)?
+            .into_iter()
+            .map(|check| match (check, duplicates) {
+                (IdCheck::Reused, Duplicates::SameId) => IdCheck::Duplicate,
+                (check, _) => check,
+            })
+            .collect();
         let mut records = Vec::new();
         let mut reserved = Vec::new();
-        for ((event, id), duplicate) in events.into_iter().zip(&ids).zip(&duplicates) {
-            if *duplicate {
+        for ((event, new_id), check) in events.into_iter().zip(&new_ids).zip(&checks) {
+            if *check == IdCheck::Duplicate {
                 continue;
             }
-            reserved.push(id.clone());
-            records.push(log::NewRecord { account: account.to_string(), event_id: id.clone(), event: event.raw });
+            reserved.push(new_id.clone());
+            records.push(log::NewRecord {
+                account: account.to_string(),
+                event_id: new_id.id.clone(),
+                event: event.raw,
+            });
         }
         let appended = if records.is_empty() {
             Vec::new()
@@ -61,21 +90,26 @@ impl DurableAppend for LocalAppend {
                 }
             }
         };
-        let stored_ids: Vec<(String, u64)> = reserved.iter().cloned().zip(appended.iter().map(|a| a.seq)).collect();
+        let stored_ids: Vec<(NewId, u64)> = reserved.into_iter().zip(appended.iter().map(|a| a.seq)).collect();
         index.confirm_ids(account, instance, &stored_ids);
         if !appended.is_empty() {
             index.notify(instance);
         }
         let mut appended = appended.into_iter();
-        let outcomes = ids
+        let outcomes = new_ids
             .into_iter()
-            .zip(duplicates)
-            .map(|(id, duplicate)| {
-                if duplicate {
+            .zip(checks)
+            .map(|(NewId { id, .. }, check)| {
+                if check == IdCheck::Duplicate {
                     return Stored::Duplicate { id };
                 }
                 match appended.next() {
-                    Some(done) => Stored::New { id, seq: done.seq, received_ns: done.received_ns },
+                    Some(done) => Stored::New {
+                        id,
+                        seq: done.seq,
+                        received_ns: done.received_ns,
+                        id_reused: check == IdCheck::Reused,
+                    },
                     None => Stored::Duplicate { id },
                 }
             })

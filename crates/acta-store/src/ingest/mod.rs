@@ -20,7 +20,7 @@ use acta_cadf::{Event, Mode, Options, Problem};
 use crate::meta::Instance;
 use crate::{Store, StoreError, Stored};
 
-pub use append::{DurableAppend, LocalAppend};
+pub use append::{Duplicates, DurableAppend, LocalAppend};
 pub use publish::{LiveEvent, Publisher};
 
 /// The account the platform admin writes to when an event names none, created on first start.
@@ -65,8 +65,11 @@ pub enum EventOutcome {
     Stored {
         /// The event id (its own, or assigned).
         id: String,
+        /// The account already held events with this id and other content: this one is stored beside them
+        /// (keystonemiddleware's request and its outcome share their id).
+        id_reused: bool,
     },
-    /// Its id is already stored in the account: nothing was written.
+    /// An event with its id and its content is already stored in the account: nothing was written.
     Duplicate {
         /// The repeated id.
         id: String,
@@ -136,23 +139,24 @@ impl Store {
     /// durable. Refused whole ([`StoreError::LowSpace`]) while the free space is below the operator's reserve.
     pub async fn accept(&self, batch: Batch) -> Result<BatchOutcome, IngestError> {
         self.check_reserve()?;
-        self.accept_within_reserve(batch).await
+        self.accept_within_reserve(batch, Duplicates::SameContent).await
     }
 
     /// [`Store::accept`] without the free-space reserve, which is kept for Acta's own records.
-    async fn accept_within_reserve(&self, batch: Batch) -> Result<BatchOutcome, IngestError> {
+    async fn accept_within_reserve(&self, batch: Batch, duplicates: Duplicates) -> Result<BatchOutcome, IngestError> {
         let mut outcome = BatchOutcome::with_len(batch.events.len());
         let now = batch.now;
         match batch.destination {
             Destination::Instance(instance) => {
                 let instances = self.meta().instances(&instance.account).await?;
                 let items = batch.events.into_iter().enumerate().collect();
+                let target = Target::Instance(&instance);
                 self.accept_in_account(
                     &instance.account,
                     &instances,
-                    Target::Instance(&instance),
+                    target,
                     items,
-                    now,
+                    Rules { now, duplicates },
                     &mut outcome,
                 )
                 .await?;
@@ -163,7 +167,15 @@ impl Store {
                 match instances {
                     Ok(instances) => {
                         let target = Target::Routed { fallback: fallback_instance.as_deref() };
-                        self.accept_in_account(&account, &instances, target, items, now, &mut outcome).await?;
+                        self.accept_in_account(
+                            &account,
+                            &instances,
+                            target,
+                            items,
+                            Rules { now, duplicates },
+                            &mut outcome,
+                        )
+                        .await?;
                     }
                     Err(problem) => reject_all(items, &problem, &mut outcome),
                 }
@@ -171,13 +183,24 @@ impl Store {
             Destination::LogSource => {
                 let mut by_account: HashMap<String, Vec<(usize, Parsed)>> = HashMap::new();
                 for (position, parsed) in batch.events.into_iter().enumerate() {
-                    by_account.entry(route::account_of(&parsed)).or_default().push((position, parsed));
+                    match route::account_of(&parsed) {
+                        Ok(account) => by_account.entry(account).or_default().push((position, parsed)),
+                        Err(problem) => outcome.set(position, EventOutcome::Rejected(vec![problem])),
+                    }
                 }
                 for (account, items) in by_account {
                     match self.instances_to_write(&account, false).await? {
                         Ok(instances) => {
                             let target = Target::Routed { fallback: None };
-                            self.accept_in_account(&account, &instances, target, items, now, &mut outcome).await?;
+                            self.accept_in_account(
+                                &account,
+                                &instances,
+                                target,
+                                items,
+                                Rules { now, duplicates },
+                                &mut outcome,
+                            )
+                            .await?;
                         }
                         Err(problem) => reject_all(items, &problem, &mut outcome),
                     }
@@ -200,7 +223,7 @@ impl Store {
             destination: Destination::Account { account: account.to_string(), fallback_instance: None },
             now,
         };
-        match self.accept_within_reserve(batch).await?.results.as_slice() {
+        match self.accept_within_reserve(batch, Duplicates::SameId).await?.results.as_slice() {
             [EventOutcome::Stored { .. } | EventOutcome::Duplicate { .. }] => Ok(()),
             other => Err(own_error(format!("{other:?}"))),
         }
@@ -239,7 +262,7 @@ impl Store {
         instances: &[Instance],
         target: Target<'_>,
         items: Vec<(usize, Parsed)>,
-        now: i64,
+        Rules { now, duplicates }: Rules,
         outcome: &mut BatchOutcome,
     ) -> Result<(), IngestError> {
         let mut groups: HashMap<&str, Vec<(usize, Event)>> = HashMap::new();
@@ -269,10 +292,10 @@ impl Store {
             let region = instances.iter().find(|i| i.id == instance_id).map(|i| i.region.clone()).unwrap_or_default();
             let (positions, events): (Vec<usize>, Vec<Event>) = members.into_iter().unzip();
             let published = publish::Pending::of(&events);
-            let stored = self.append(account, instance_id, &account_instances, events).await?;
+            let stored = self.append(account, instance_id, &account_instances, events, duplicates).await?;
             for ((position, stored), pending) in positions.into_iter().zip(stored).zip(published) {
                 match stored {
-                    Stored::New { id, seq, received_ns } => {
+                    Stored::New { id, seq, received_ns, id_reused } => {
                         self.publisher().publish(pending.accepted(
                             account,
                             instance_id,
@@ -281,7 +304,7 @@ impl Store {
                             seq,
                             received_ns,
                         ));
-                        outcome.set(position, EventOutcome::Stored { id });
+                        outcome.set(position, EventOutcome::Stored { id, id_reused });
                     }
                     Stored::Duplicate { id } => outcome.set(position, EventOutcome::Duplicate { id }),
                 }
@@ -289,6 +312,13 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// What an event is judged by: now (an eventTime in the future) and which events are duplicates.
+#[derive(Clone, Copy)]
+struct Rules {
+    now: i64,
+    duplicates: Duplicates,
 }
 
 /// Where the events of one account go.

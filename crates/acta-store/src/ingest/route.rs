@@ -1,18 +1,31 @@
 //! Which account and which instance an event goes to.
 
-use acta_cadf::Event;
+use acta_cadf::{Event, Problem};
 
 use super::{DEFAULT_ACCOUNT, Parsed};
 use crate::meta::Instance;
 
-/// The account an event's `logSourceCRN` names (`a/<id>`), or [`DEFAULT_ACCOUNT`] when it names none (a rejected
-/// event too: its rejection is answered from there).
-pub fn account_of(parsed: &Parsed) -> String {
-    match parsed {
-        Ok(event) => event.crn.as_ref().and_then(|crn| crn.account.clone()),
-        Err(_) => None,
+/// The account an event's `logSourceCRN` names (`a/<id>`), or [`DEFAULT_ACCOUNT`] when it has none or its CRN
+/// names no account (a rejected event too: its rejection is answered from there). A `logSourceCRN` that is not a
+/// CRN is the event's rejection: sending it to the default account would file it silently where its owner never
+/// looks, while a CRN naming an unknown account is rejected (one kind of mistake, one answer).
+pub fn account_of(parsed: &Parsed) -> Result<String, Problem> {
+    let Ok(event) = parsed else {
+        return Ok(DEFAULT_ACCOUNT.to_string());
+    };
+    if let Some(crn) = &event.crn {
+        return Ok(crn.account.clone().unwrap_or_else(|| DEFAULT_ACCOUNT.to_string()));
     }
-    .unwrap_or_else(|| DEFAULT_ACCOUNT.to_string())
+    match event.value.get("logSourceCRN").and_then(serde_json::Value::as_str) {
+        Some(text) => Err(Problem::new(
+            "/logSourceCRN",
+            format!(
+                "{text:?} is not a CRN (crn:v1:<cloud>:<type>:<service>:<location>:a/<account>:...); events sent \
+                 with the platform key go to the account their logSourceCRN names"
+            ),
+        )),
+        None => Ok(DEFAULT_ACCOUNT.to_string()),
+    }
 }
 
 /// The instance an event goes to: the account's instance in the region of its `logSourceCRN`; `global` events
