@@ -256,3 +256,70 @@ async fn a_shipper_may_send_the_key_as_the_basic_auth_password() {
     assert_eq!(answer["items"][0]["create"]["status"], json!(201), "{answer}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_sent_with_put_is_taken_as_with_post() {
+    let server = TestServer::start().await;
+    let (key, us) = account(&server, "acme").await;
+    for (path, id) in [("/_bulk".to_string(), "put-1"), (format!("/{us}/_bulk"), "put-2")] {
+        let body = format!("{{\"create\":{{}}}}\n{}\n", kms(Some(id)));
+        let request = server.with_key(&key).request(reqwest::Method::PUT, &path);
+        let response = request.header("content-type", "application/x-ndjson").body(body).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["items"][0]["create"]["status"], json!(201), "{path}: {answer}");
+    }
+    server.with_key(&key).event("put-2").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_answers_name_the_product_elasticsearch_clients_require() {
+    let server = TestServer::start().await;
+    let (key, _) = account(&server, "acme").await;
+    let send = |body: String| {
+        server
+            .with_key(&key)
+            .request(reqwest::Method::POST, "/_bulk")
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    let stored = send(format!("{{\"index\":{{}}}}\n{}\n", kms(Some("p-1")))).await.unwrap();
+    let malformed = send("not an action\n".to_string()).await.unwrap();
+    assert_eq!((stored.status().as_u16(), malformed.status().as_u16()), (200, 400));
+    for response in [stored, malformed] {
+        assert_eq!(response.headers()["x-elastic-product"], "Elasticsearch");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_asked_for_json_is_the_info_document_elasticsearch_clients_read() {
+    let server = TestServer::start().await;
+    for accept in ["application/json", "application/vnd.elasticsearch+json; compatible-with=8"] {
+        let response = server.http.get(format!("{}/", server.url)).header("accept", accept).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.headers()["x-elastic-product"], "Elasticsearch");
+        let info: Value = response.json().await.unwrap();
+        assert_eq!(info["version"]["number"], json!("8.0.0"), "{info}");
+        assert_eq!(info["version"]["acta"], json!(env!("CARGO_PKG_VERSION")), "{info}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_asked_for_by_a_browser_or_without_accept_is_still_the_console() {
+    let server = TestServer::start().await;
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    for accept in [Some(browser), Some("*/*"), None] {
+        let mut request = server.http.get(format!("{}/", server.url));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{accept:?}");
+        assert!(response.text().await.unwrap().contains("<!doctype html>"), "{accept:?}");
+    }
+    server.stop().await;
+}

@@ -1,5 +1,11 @@
-//! `POST /_bulk` and `POST /{index}/_bulk`: the Elasticsearch bulk format, so log shippers that speak it
-//! (Fluent Bit, Vector, Logstash, Filebeat) can send audit events to Acta unchanged.
+//! `POST /_bulk` and `POST /{index}/_bulk` (and `PUT`): the Elasticsearch bulk format, so log shippers and
+//! clients that speak it (Fluent Bit, Vector, Logstash, Filebeat, rsyslog's omelasticsearch, elasticsearch-py,
+//! opensearch-py) can send audit events to Acta unchanged.
+//!
+//! What those clients check of the server is answered too, as OpenSearch and Quickwit answer it: every answer
+//! here carries `X-Elastic-Product: Elasticsearch` (elasticsearch-py 8 refuses an answer without it, after the
+//! server has stored the events), and `GET /` asked for JSON is an info document with the API version spoken
+//! ([`info`]); asked for anything else it stays the console.
 //!
 //! The body is NDJSON: an action line, then for `index` and `create` the document, which must be a CADF event.
 //! Each document goes through the very path of `POST /v1/events` (validation, durability before the answer,
@@ -19,6 +25,9 @@ use acta_cadf::{Event, Options, Problem};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::access::auth::Principal;
@@ -39,25 +48,58 @@ struct Action {
     document: Option<Result<Event, Vec<Problem>>>,
 }
 
-/// `POST /_bulk`.
-pub(crate) async fn bulk(
-    state: State<AppState>,
-    principal: Principal,
-    _budget: IngestPermit,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    run(state, principal, None, body).await
+/// The header Elasticsearch clients require of the server's answers.
+const PRODUCT_HEADER: &str = "x-elastic-product";
+
+/// The version of the Elasticsearch API spoken here (the bulk API and the info document), which clients that
+/// detect it (Vector's `api_version: auto`) read to choose their request format.
+const API_VERSION: &str = "8.0.0";
+
+/// An answer with the product header, whatever it is (errors too: clients check it before reading the body).
+fn with_product_header(answer: impl IntoResponse) -> Response {
+    let mut response = answer.into_response();
+    response.headers_mut().insert(PRODUCT_HEADER, axum::http::HeaderValue::from_static("Elasticsearch"));
+    response
 }
 
-/// `POST /{index}/_bulk`: the path's index is the default of every action.
+/// `POST /_bulk`, `PUT /_bulk`.
+pub(crate) async fn bulk(state: State<AppState>, principal: Principal, _budget: IngestPermit, body: Bytes) -> Response {
+    with_product_header(run(state, principal, None, body).await)
+}
+
+/// `POST /{index}/_bulk`, `PUT /{index}/_bulk`: the path's index is the default of every action.
 pub(crate) async fn bulk_into(
     state: State<AppState>,
     principal: Principal,
     _budget: IngestPermit,
     Path(index): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    run(state, principal, Some(index), body).await
+) -> Response {
+    with_product_header(run(state, principal, Some(index), body).await)
+}
+
+/// Whether a request to `GET /` asks for JSON rather than a page: Elasticsearch clients send
+/// `Accept: application/json` or `application/vnd.elasticsearch+json`, browsers `text/html`.
+pub(crate) fn asks_for_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    accept.contains("json") && !accept.contains("text/html")
+}
+
+/// `GET /` asked for JSON: what an Elasticsearch client reads of a server (its name and the API version), and
+/// that this is Acta. No key needed, as for the console's page: it holds no data.
+pub(crate) fn info() -> Response {
+    with_product_header(Json(json!({
+        "name": "acta",
+        "cluster_name": "acta",
+        "version": {
+            "number": API_VERSION,
+            "build_flavor": "acta",
+            "acta": env!("CARGO_PKG_VERSION"),
+            "minimum_wire_compatibility_version": API_VERSION,
+            "minimum_index_compatibility_version": API_VERSION,
+        },
+        "tagline": "Acta keeps audit events; it speaks the Elasticsearch bulk API for the shippers that send them",
+    })))
 }
 
 async fn run(

@@ -24,8 +24,12 @@ struct Assets;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// `GET /`: the console's page.
+/// `GET /`: the console's page; for a client asking for JSON, the Elasticsearch-compatible info document that
+/// Elasticsearch clients read before sending (`http/bulk.rs`).
 pub(crate) async fn index(headers: HeaderMap) -> Response {
+    if crate::http::bulk::asks_for_json(&headers) {
+        return crate::http::bulk::info();
+    }
     serve("index.html", &headers)
 }
 
