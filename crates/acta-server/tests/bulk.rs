@@ -297,27 +297,41 @@ async fn bulk_answers_name_the_product_elasticsearch_clients_require() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_root_asked_for_json_is_the_info_document_elasticsearch_clients_read() {
     let server = TestServer::start().await;
-    for accept in ["application/json", "application/vnd.elasticsearch+json; compatible-with=8"] {
-        let response = server.http.get(format!("{}/", server.url)).header("accept", accept).send().await.unwrap();
+    let asks: [&[(&str, &str)]; 3] = [
+        &[("accept", "application/json")],
+        &[("accept", "application/vnd.elasticsearch+json; compatible-with=8")],
+        &[("content-type", "application/json")],
+    ];
+    for headers in asks {
+        let mut request = server.http.get(format!("{}/", server.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
-        assert_eq!(response.headers()["x-elastic-product"], "Elasticsearch");
+        assert_eq!(response.headers()["x-elastic-product"], "Elasticsearch", "{headers:?}");
         let info: Value = response.json().await.unwrap();
         assert_eq!(info["version"]["number"], json!("8.0.0"), "{info}");
         assert_eq!(info["version"]["acta"], json!(env!("CARGO_PKG_VERSION")), "{info}");
     }
+    // A request without Accept (HTTP clients of shippers; reqwest always sends one, so this one is written out).
+    let address = server.url.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = "GET / HTTP/1.1\r\nHost: acta\r\nConnection: close\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut answer).await.unwrap();
+    assert!(answer.to_ascii_lowercase().contains("x-elastic-product: elasticsearch"), "{answer}");
+    assert!(answer.contains("\"number\":\"8.0.0\""), "{answer}");
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_root_asked_for_by_a_browser_or_without_accept_is_still_the_console() {
+async fn the_root_asked_for_by_a_browser_or_curl_is_still_the_console() {
     let server = TestServer::start().await;
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    for accept in [Some(browser), Some("*/*"), None] {
-        let mut request = server.http.get(format!("{}/", server.url));
-        if let Some(accept) = accept {
-            request = request.header("accept", accept);
-        }
-        let response = request.send().await.unwrap();
+    for accept in [browser, "*/*"] {
+        let response = server.http.get(format!("{}/", server.url)).header("accept", accept).send().await.unwrap();
         assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "{accept:?}");
         assert!(response.text().await.unwrap().contains("<!doctype html>"), "{accept:?}");
     }

@@ -4,8 +4,8 @@
 //!
 //! What those clients check of the server is answered too, as OpenSearch and Quickwit answer it: every answer
 //! here carries `X-Elastic-Product: Elasticsearch` (elasticsearch-py 8 refuses an answer without it, after the
-//! server has stored the events), and `GET /` asked for JSON is an info document with the API version spoken
-//! ([`info`]); asked for anything else it stays the console.
+//! server has stored the events), and `GET /` asked by a program for JSON is an info document with the API
+//! version spoken ([`info`]); asked by a browser it stays the console ([`asks_for_json`]).
 //!
 //! The body is NDJSON: an action line, then for `index` and `create` the document, which must be a CADF event.
 //! Each document goes through the very path of `POST /v1/events` (validation, durability before the answer,
@@ -26,7 +26,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::http::header::ACCEPT;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -78,11 +78,20 @@ pub(crate) async fn bulk_into(
     with_product_header(run(state, principal, Some(index), body).await)
 }
 
-/// Whether a request to `GET /` asks for JSON rather than a page: Elasticsearch clients send
-/// `Accept: application/json` or `application/vnd.elasticsearch+json`, browsers `text/html`.
+/// Whether a request to `GET /` is a program asking for JSON rather than a browser asking for the page: an
+/// `Accept` naming JSON (elasticsearch-py: `application/vnd.elasticsearch+json`), a JSON `Content-Type`
+/// (opensearch-py sends one on every request), or no `Accept` at all (browsers always send one, naming
+/// `text/html`; `curl` sends `*/*` and gets the page).
 pub(crate) fn asks_for_json(headers: &HeaderMap) -> bool {
-    let accept = headers.get(ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    accept.contains("json") && !accept.contains("text/html")
+    let text = |name| {
+        headers.get(name).and_then(|value: &axum::http::HeaderValue| value.to_str().ok()).map(str::to_ascii_lowercase)
+    };
+    let accept = text(ACCEPT);
+    if accept.as_deref().is_some_and(|accept| accept.contains("text/html")) {
+        return false;
+    }
+    let json_accept = accept.as_deref().is_none_or(|accept| accept.contains("json"));
+    json_accept || text(CONTENT_TYPE).is_some_and(|content_type| content_type.contains("json"))
 }
 
 /// `GET /` asked for JSON: what an Elasticsearch client reads of a server (its name and the API version), and
