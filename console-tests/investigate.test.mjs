@@ -50,7 +50,13 @@ describe('principal and resource timelines', () => {
       key: {name: 'investigator', role: 'writer', principal: 'investigator@acme.example'}})).secret;
     const writer = client(server.url, key);
     await writer.send(STORY.map(storyEvent));
-    await writer.searchable('action:kms OR action:iam-identity.apikey', STORY.length);
+    // An API call audited as keystonemiddleware does: its request, then its outcome, with one id.
+    const operator = {id: 'IBMid-operator', name: 'operator@acme.example'};
+    const queue = {id: 'queue-7', name: 'backup-queue', typeURI: 'messaging/queue'};
+    const call = {...storyEvent([operator, 'messaging.queue.purge', 'pending', 10, queue]), id: 'call-purge-1'};
+    await writer.send([call]);
+    await writer.send([{...call, outcome: 'success', reason: {reasonCode: '204'}}]);
+    await writer.searchable('action:kms OR action:iam-identity.apikey OR action:messaging', STORY.length + 2);
     browser = await launchBrowser();
     ({page} = await openPage(browser, pageErrors, {watched: true}));
     await signIn(page, server.url, key, 'investigator@acme.example');
@@ -115,6 +121,19 @@ describe('principal and resource timelines', () => {
     // An initiator of the history opens its own timeline.
     await history.getByRole('link', {name: INTERN.name}).click();
     await page.getByRole('heading', {name: `Principal ${INTERN.id}`, level: 1}).waitFor();
+  });
+
+  it('follows a request to its outcome through the id they share', async () => {
+    await page.getByRole('link', {name: 'Search', exact: true}).click();
+    await page.locator('#query').fill('messaging.queue.purge outcome:success');
+    await page.locator('#query').press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 1);
+    await page.locator('tbody tr.event').first().locator('td.time').click();
+    await page.getByRole('link', {name: 'show every event with this id'}).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr.event').length === 2);
+    assert.match(await page.locator('#query').inputValue(), /^id:==.*call-purge-1/);
+    const outcomes = await page.locator('tbody tr.event td.outcome').allTextContents();
+    assert.deepEqual(outcomes, ['success', 'pending']);
   });
 
   it('raised no error in the page and broke no CSP rule', async () => {

@@ -85,6 +85,18 @@ function fieldRow(path, value, onFilter, link) {
     h('span', {class: 'field-value', role: 'cell'}, valueCell, excludeButton, timeline));
 }
 
+/**
+ * For an event whose id names other events of the account too (keystonemiddleware's request and its outcome
+ * share one id), a line linking to the search of them all; null otherwise.
+ */
+function sharedIdNote(event, link) {
+  const acta = event._acta || {};
+  const clause = acta.id_reused === true && typeof event.id === 'string' ? filterClause(['id'], event.id, false) : null;
+  if (!clause || !link) return null;
+  return h('p', {class: 'shared-id'}, 'Other events share this id (a request and its outcome): ',
+    h('a', {href: link('search', {q: clause})}, 'show every event with this id'));
+}
+
 function details(event, onFilter, link) {
   const rows = leaves(event).map(([path, value]) => fieldRow(path, value, onFilter, link));
   const raw = h('pre', {class: 'raw-json'}, JSON.stringify(event, null, 2));
@@ -97,6 +109,7 @@ function details(event, onFilter, link) {
     }
   }}}, 'Copy JSON');
   return h('div', {class: 'event-details'},
+    sharedIdNote(event, link),
     h('div', {class: 'fields', role: 'table', 'aria-label': 'Fields (click a value to filter by it, ≠ to exclude it)'}, rows),
     h('div', {class: 'raw'}, h('div', {class: 'raw-head'}, h('span', {}, 'JSON'), copy), raw));
 }

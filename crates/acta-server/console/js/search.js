@@ -269,7 +269,9 @@ export function mount(root, ctx) {
   function appendEvents(events, {prepend = false} = {}) {
     const fragment = document.createDocumentFragment();
     for (const event of events) {
-      const id = event._acta && event._acta.id;
+      // An event is its place in its instance's log: an id may name two events (a request and its outcome).
+      const acta = event._acta || {};
+      const id = acta.instance !== undefined && acta.seq !== undefined ? `${acta.instance}/${acta.seq}` : null;
       if (id && shown.has(id)) continue;
       if (id) shown.add(id);
       loadedTimes.push(parseTime(event.eventTime));
