@@ -1,9 +1,10 @@
 //! CADF parse + validate, the first thing ingest does with every event: one typical 1 KB IBM-style event on
-//! its own, and a 500-event NDJSON body as `POST /v1/events` receives it.
+//! its own, and a 500-event NDJSON body as `POST /v1/events` receives it. Also the canonical form of an event,
+//! which duplicate detection digests for every event.
 
 use std::hint::black_box;
 
-use acta_cadf::{BodyFormat, Options, parse_batch, parse_event};
+use acta_cadf::{BodyFormat, Options, canonical_json, parse_batch, parse_event};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
@@ -32,6 +33,12 @@ fn bench(c: &mut Criterion) {
     group.bench_function("one_event_1kb_lenient", |b| {
         b.iter(|| parse_event(black_box(one.as_bytes()), &options, NOW_NS).is_ok());
     });
+    group.finish();
+
+    let value = event(0);
+    let mut group = c.benchmark_group("cadf_canonical");
+    group.throughput(Throughput::Bytes(one.len() as u64));
+    group.bench_function("one_event_1kb", |b| b.iter(|| canonical_json(black_box(&value)).len()));
     group.finish();
 
     let body: String = (0..500).map(|n| event(n).to_string() + "\n").collect();

@@ -10,6 +10,7 @@
 //! until the index has committed them, so a batch sent twice in a row is recognized.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use tantivy::Term;
@@ -21,23 +22,30 @@ use super::scope::{Scopes, restrict};
 use super::{EventIndex, IndexError, Inner, lock, tantivy_error};
 
 /// The SHA-256 of an event's canonical JSON.
-pub type ContentDigest = [u8; 32];
+type ContentDigest = [u8; 32];
 
 /// The most stored events of one id whose content a new event is compared with. An id reused more often than this
 /// (no producer does) is compared with the newest ones only.
 const MAX_COMPARED_PER_ID: usize = 1_000;
 
-/// The digest of an event's JSON content.
-pub fn content_digest(value: &serde_json::Value) -> ContentDigest {
-    Sha256::digest(acta_cadf::canonical_json(value)).into()
-}
-
-/// The digest of stored event bytes (accepted events are JSON; other bytes are digested as they are).
+/// The digest of an event's content: its canonical JSON (accepted events are JSON; other bytes are digested as
+/// they are).
 fn stored_digest(bytes: &[u8]) -> ContentDigest {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => content_digest(&value),
+        Ok(value) => Sha256::digest(acta_cadf::canonical_json(&value)).into(),
         Err(_) => Sha256::digest(bytes).into(),
     }
+}
+
+/// Which event whose id the account already holds is a duplicate (and is not stored again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicates {
+    /// One with the same content too; the same id with other content is stored and marked as reusing its id.
+    /// Every writer's events: an id may name a request and its outcome (keystonemiddleware).
+    SameContent,
+    /// Any: Acta's own events, whose ids are derived from what they record, so a job repeated after a crash
+    /// (with a later time in the event) adds nothing.
+    SameId,
 }
 
 /// What the account already holds of one new event.
@@ -53,9 +61,13 @@ pub enum IdCheck {
 
 /// One accepted event that is not yet searchable.
 struct PendingEvent {
-    digest: ContentDigest,
+    /// Which reservation made it, to confirm or release that one among events of the same id.
+    reservation: u64,
     /// `(instance, seq)` once appended; `None` while its append is under way.
     at: Option<(String, u64)>,
+    /// Its bytes while its append is under way (afterwards the log has them). Compared only when another event
+    /// comes with the same id: digests are computed then, never for the events whose id is new.
+    in_flight: Option<Arc<[u8]>>,
 }
 
 /// Events accepted but not yet searchable, so duplicates are recognized before the index sees them.
@@ -65,6 +77,7 @@ pub(super) struct PendingIds {
     by_account: HashMap<String, HashMap<String, Vec<PendingEvent>>>,
     /// instance -> (seq, account, id) in seq order, to forget them once committed.
     by_instance: HashMap<String, VecDeque<(u64, String, String)>>,
+    next_reservation: u64,
 }
 
 impl PendingIds {
@@ -107,90 +120,108 @@ impl PendingIds {
     }
 }
 
-/// An event a batch asks to store: its id and the digest of its content.
-#[derive(Debug, Clone)]
-pub struct NewId {
+/// An event a batch asks to store: its id and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewId<'a> {
     /// The event's id.
-    pub id: String,
-    /// Its content's digest.
-    pub digest: ContentDigest,
+    pub id: &'a str,
+    /// The event's bytes, as it is to be stored.
+    pub event: &'a [u8],
+}
+
+/// One event's judgement, and its reservation unless it is a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// What the account holds of it.
+    pub check: IdCheck,
+    /// The reservation to confirm or release (meaningless for a duplicate).
+    pub token: u64,
 }
 
 impl EventIndex {
     /// Judges each of `events` against the account's stored events (in any of its `instances`), those being
     /// stored now and the earlier events of the same list, and reserves those to store until
-    /// [`Self::confirm_ids`] or [`Self::release_ids`].
+    /// [`Self::confirm_ids`] or [`Self::release_ids`]. Contents are compared only for an id already known, and
+    /// not at all under [`Duplicates::SameId`].
     pub fn reserve_ids(
         &self,
         account: &str,
         instances: &[String],
-        events: &[NewId],
-    ) -> Result<Vec<IdCheck>, IndexError> {
+        events: &[NewId<'_>],
+        duplicates: Duplicates,
+    ) -> Result<Vec<Reservation>, IndexError> {
         let scopes = Scopes::of_instances(instances);
         let mut pending = lock(&self.inner.pending);
-        let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
+        let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
         let indexed = self.inner.indexed_ids(&scopes, &ids)?;
         let mut stored: HashMap<&str, HashSet<ContentDigest>> = HashMap::new();
         for id in &indexed {
             stored.insert(id.as_str(), self.inner.stored_digests(&scopes, id)?);
         }
-        let mut checks = Vec::with_capacity(events.len());
+        let mut reservations = Vec::with_capacity(events.len());
         for event in events {
-            let indexed_digests = stored.get(event.id.as_str());
-            let pending_events = pending.events(account, &event.id);
-            let same = indexed_digests.is_some_and(|digests| digests.contains(&event.digest))
-                || pending_events.iter().any(|pending| pending.digest == event.digest);
+            let indexed_digests = stored.get(event.id);
+            let pending_events = pending.events(account, event.id);
             let known = indexed_digests.is_some_and(|digests| !digests.is_empty()) || !pending_events.is_empty();
-            let check = match (same, known) {
-                (true, _) => IdCheck::Duplicate,
-                (false, true) => IdCheck::Reused,
-                (false, false) => IdCheck::New,
+            let check = if known && duplicates == Duplicates::SameId {
+                IdCheck::Duplicate
+            } else if known {
+                let digest = stored_digest(event.event);
+                let mut same = indexed_digests.is_some_and(|digests| digests.contains(&digest));
+                for other in pending_events {
+                    if same {
+                        break;
+                    }
+                    same = self.inner.pending_digest(other)? == Some(digest);
+                }
+                if same { IdCheck::Duplicate } else { IdCheck::Reused }
+            } else {
+                IdCheck::New
             };
+            let token = pending.next_reservation;
             if check != IdCheck::Duplicate {
-                pending
-                    .by_account
-                    .entry(account.to_string())
-                    .or_default()
-                    .entry(event.id.clone())
-                    .or_default()
-                    .push(PendingEvent { digest: event.digest, at: None });
+                pending.next_reservation += 1;
+                let reserved = PendingEvent { reservation: token, at: None, in_flight: Some(Arc::from(event.event)) };
+                let ids = pending.by_account.entry(account.to_string()).or_default();
+                ids.entry(event.id.to_string()).or_default().push(reserved);
             }
-            checks.push(check);
+            reservations.push(Reservation { check, token });
         }
-        Ok(checks)
+        Ok(reservations)
     }
 
-    /// Records where reserved events were stored: `(event, seq)` in the instance's log.
-    pub fn confirm_ids(&self, account: &str, instance: &str, stored: &[(NewId, u64)]) {
+    /// Records where reserved events were stored: `(id, reservation token, seq)` in the instance's log.
+    pub fn confirm_ids(&self, account: &str, instance: &str, stored: &[(&str, u64, u64)]) {
         let committed = lock(&self.inner.committed).get(instance).copied().unwrap_or(0);
         let mut pending = lock(&self.inner.pending);
-        for (event, seq) in stored {
-            let reserved = |pending: &PendingEvent| pending.at.is_none() && pending.digest == event.digest;
-            if *seq <= committed {
-                pending.remove(account, &event.id, reserved);
+        for &(id, token, seq) in stored {
+            let reserved = |pending: &PendingEvent| pending.reservation == token;
+            if seq <= committed {
+                pending.remove(account, id, reserved);
                 continue;
             }
             let slot = pending
                 .by_account
                 .get_mut(account)
-                .and_then(|ids| ids.get_mut(&event.id))
+                .and_then(|ids| ids.get_mut(id))
                 .and_then(|events| events.iter_mut().find(|pending| reserved(pending)));
             if let Some(slot) = slot {
-                slot.at = Some((instance.to_string(), *seq));
+                slot.at = Some((instance.to_string(), seq));
+                slot.in_flight = None;
             }
             pending.by_instance.entry(instance.to_string()).or_default().push_back((
-                *seq,
+                seq,
                 account.to_string(),
-                event.id.clone(),
+                id.to_string(),
             ));
         }
     }
 
-    /// Gives back reservations whose append failed.
-    pub fn release_ids(&self, account: &str, events: &[NewId]) {
+    /// Gives back reservations whose append failed: `(id, reservation token)`.
+    pub fn release_ids(&self, account: &str, reserved: &[(&str, u64)]) {
         let mut pending = lock(&self.inner.pending);
-        for event in events {
-            pending.remove(account, &event.id, |pending| pending.at.is_none() && pending.digest == event.digest);
+        for &(id, token) in reserved {
+            pending.remove(account, id, |pending| pending.reservation == token);
         }
     }
 
@@ -249,6 +280,17 @@ impl EventIndex {
 }
 
 impl Inner {
+    /// The digest of a pending event: from its bytes while its append is under way, else from the log.
+    fn pending_digest(&self, pending: &PendingEvent) -> Result<Option<ContentDigest>, IndexError> {
+        if let Some(bytes) = &pending.in_flight {
+            return Ok(Some(stored_digest(bytes)));
+        }
+        match &pending.at {
+            Some((instance, seq)) => Ok(Some(stored_digest(&self.read_record(instance, *seq)?.event))),
+            None => Ok(None),
+        }
+    }
+
     /// The digests of the newest stored events with this id among the scopes' instances.
     fn stored_digests(&self, scopes: &Scopes, id: &str) -> Result<HashSet<ContentDigest>, IndexError> {
         let term = Term::from_field_text(self.fields.id, id);

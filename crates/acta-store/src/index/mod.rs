@@ -38,7 +38,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 use crate::log::{Day, Log, LogError, Record};
 pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
 use collect::{LocalKey, NewestFirst, OldestFirst, Order, SortedCollector};
-pub use ids::{ContentDigest, IdCheck, NewId, content_digest};
+pub use ids::{Duplicates, IdCheck, NewId, Reservation};
 use indexer::{Indexer, Request, Wakeup};
 use schema::Fields;
 use scope::{Scopes, restrict};

@@ -5,20 +5,10 @@ use std::sync::Arc;
 
 use acta_cadf::Event;
 
-use crate::index::{EventIndex, IdCheck, NewId, content_digest};
+pub use crate::index::Duplicates;
+use crate::index::{EventIndex, IdCheck, NewId, Reservation};
 use crate::log::{self, Log};
 use crate::{StoreError, Stored};
-
-/// Which event whose id the account already holds is a duplicate (and is not stored again).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Duplicates {
-    /// One with the same content too; the same id with other content is stored and marked as reusing its id.
-    /// Every writer's events: an id may name a request and its outcome (keystonemiddleware).
-    SameContent,
-    /// Any: Acta's own events, whose ids are derived from what they record, so a job repeated after a crash
-    /// (with a later time in the event) adds nothing.
-    SameId,
-}
 
 /// Appends events of an account to one of its instances, unless they are already stored in the account (see
 /// [`Duplicates`]). Returns when the new ones are durable, one [`Stored`] per event in order. Blocking.
@@ -51,33 +41,20 @@ impl DurableAppend for LocalAppend {
         duplicates: Duplicates,
     ) -> Result<Vec<Stored>, StoreError> {
         let (log, index) = (&self.log, &self.index);
-        let new_ids: Vec<NewId> = events
-            .iter()
-            .map(|event| NewId {
-                id: event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
-                digest: content_digest(&event.value),
-            })
-            .collect();
-        let checks: Vec<IdCheck> = index
-            .reserve_ids(account, account_instances, &new_ids)?
-            .into_iter()
-            .map(|check| match (check, duplicates) {
-                (IdCheck::Reused, Duplicates::SameId) => IdCheck::Duplicate,
-                (check, _) => check,
-            })
-            .collect();
+        let ids: Vec<String> =
+            events.iter().map(|event| event.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string())).collect();
+        let new_ids: Vec<NewId<'_>> =
+            ids.iter().zip(&events).map(|(id, event)| NewId { id, event: &event.raw }).collect();
+        let reservations: Vec<Reservation> = index.reserve_ids(account, account_instances, &new_ids, duplicates)?;
+        drop(new_ids);
         let mut records = Vec::new();
-        let mut reserved = Vec::new();
-        for ((event, new_id), check) in events.into_iter().zip(&new_ids).zip(&checks) {
-            if *check == IdCheck::Duplicate {
+        let mut reserved: Vec<(&str, u64)> = Vec::new();
+        for ((event, id), reservation) in events.into_iter().zip(&ids).zip(&reservations) {
+            if reservation.check == IdCheck::Duplicate {
                 continue;
             }
-            reserved.push(new_id.clone());
-            records.push(log::NewRecord {
-                account: account.to_string(),
-                event_id: new_id.id.clone(),
-                event: event.raw,
-            });
+            reserved.push((id, reservation.token));
+            records.push(log::NewRecord { account: account.to_string(), event_id: id.clone(), event: event.raw });
         }
         let appended = if records.is_empty() {
             Vec::new()
@@ -90,17 +67,18 @@ impl DurableAppend for LocalAppend {
                 }
             }
         };
-        let stored_ids: Vec<(NewId, u64)> = reserved.into_iter().zip(appended.iter().map(|a| a.seq)).collect();
-        index.confirm_ids(account, instance, &stored_ids);
+        let stored: Vec<(&str, u64, u64)> =
+            reserved.iter().zip(appended.iter()).map(|((id, token), done)| (*id, *token, done.seq)).collect();
+        index.confirm_ids(account, instance, &stored);
         if !appended.is_empty() {
             index.notify(instance);
         }
         let mut appended = appended.into_iter();
-        let outcomes = new_ids
+        let outcomes = ids
             .into_iter()
-            .zip(checks)
-            .map(|(NewId { id, .. }, check)| {
-                if check == IdCheck::Duplicate {
+            .zip(reservations)
+            .map(|(id, reservation)| {
+                if reservation.check == IdCheck::Duplicate {
                     return Stored::Duplicate { id };
                 }
                 match appended.next() {
@@ -108,7 +86,7 @@ impl DurableAppend for LocalAppend {
                         id,
                         seq: done.seq,
                         received_ns: done.received_ns,
-                        id_reused: check == IdCheck::Reused,
+                        id_reused: reservation.check == IdCheck::Reused,
                     },
                     None => Stored::Duplicate { id },
                 }
