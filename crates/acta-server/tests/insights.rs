@@ -150,6 +150,30 @@ async fn a_new_accounts_first_busy_hour_is_no_insight_without_a_history() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_normal_week_loaded_after_a_first_count_is_no_insight() {
+    let server = server(AlertSettings::default()).await;
+    let now = acta_server::now_ns();
+    let week = normal_week(now);
+    // A tenth of the week first (every hour a little), then the rest, as an import or a catching-up shipper
+    // delivers it: the second run must not judge today's full hours against baselines counted from a tenth.
+    let (first, rest): (Vec<(usize, Value)>, Vec<(usize, Value)>) =
+        week.into_iter().enumerate().partition(|(n, _)| n % 10 == 0);
+    let mut sent = 0;
+    for part in [first, rest] {
+        let events: Vec<Value> = part.into_iter().map(|(_, event)| event).collect();
+        for chunk in events.chunks(2000) {
+            let (status, answer) = server.send(chunk).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+        sent += events.len() as u64;
+        server.wait_searchable(sent).await;
+        let run = server.running.as_ref().unwrap().run_insights().await;
+        assert!(run.insights.is_empty(), "after {sent} events: {run:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_the_job_again_adds_no_insight_even_after_a_restart() {
     let mut server = server(AlertSettings::default()).await;
     let (_, found) = week_then_burst(&server, 0).await;

@@ -6,8 +6,10 @@
 //! come from the index's exact aggregations and are kept in the metadata database (`insight_counts`): each run
 //! counts only the hours not yet final (the current one and the one before), so a baseline reads 7 rows and no
 //! hourly run rescans days of events. The last 8 days are counted at an account's first run with events and
-//! once a day after, for events that arrive late (an eventTime before the previous hour). Acta's own insight events
-//! are not counted: an insight must not feed the next one.
+//! once a day after, and at once when a run finds that events arrived late (an eventTime before the hours it
+//! counts: more events indexed since the last run than those hours gained, [`late_events`]), so a week loaded
+//! at once never meets a baseline counted before it came. Acta's own insight events are not counted: an insight
+//! must not feed the next one.
 //!
 //! An hour's count is compared with the same hour of each of the 7 days before (a missing hour is 0) by a
 //! robust statistic: the median and the median absolute deviation, which one unusual day in the week does not
@@ -161,12 +163,39 @@ pub struct Insights {
     /// Insight ids written per hour, so a finding repeated at every run of the hour is not sent to the store
     /// again (the store would call it a duplicate; this saves the round trip).
     written: Mutex<HashMap<String, i64>>,
+    /// Per account, what the last run saw: the events indexed then, and the insights it wrote after (Acta's own
+    /// events, never counted). The next run tells from them whether events arrived late (see [`late_events`]).
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+/// What a run saw of an account.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    indexed: u64,
+    insights_written: u64,
+}
+
+/// Whether events arrived since the last run that the hours counted now do not explain: events with an eventTime
+/// before those hours (a bulk import, a shipper catching up, a week of events loaded at once). Their hours feed
+/// baselines, so the week is counted again before anything is judged; without this, a baseline counted before
+/// the late events came would make every hour that has them look unusual.
+///
+/// `indexed` is the account's events indexed now (read before counting), `recounted` the events counted now in
+/// the hours counted again, `before` what those hours held at the last run.
+fn late_events(seen: Option<Seen>, indexed: u64, recounted: i64, before: i64) -> bool {
+    let Some(seen) = seen else {
+        // No last run in this process (a start): what came meanwhile is unknown.
+        return true;
+    };
+    let arrived = indexed.saturating_sub(seen.indexed);
+    let explained = u64::try_from(recounted.saturating_sub(before)).unwrap_or(0) + seen.insights_written;
+    arrived > explained
 }
 
 impl Insights {
     /// The job over a store.
     pub(crate) fn new(store: Arc<Store>) -> Insights {
-        Insights { store, written: Mutex::new(HashMap::new()) }
+        Insights { store, written: Mutex::new(HashMap::new()), seen: Mutex::new(HashMap::new()) }
     }
 
     /// Runs every `period` until the server stops.
@@ -228,22 +257,48 @@ impl Insights {
             .collect();
         let now_hour = now.div_euclid(HOUR_NS);
         let oldest = now_hour - BACKFILL_HOURS;
-        let from = match meta.insight_progress(account).await? {
+        let mut from = match meta.insight_progress(account).await? {
             Some((final_before, full_count)) if now_hour - full_count < FULL_COUNT_HOURS => {
                 final_before.clamp(oldest, now_hour - 1)
             }
             _ => oldest,
         };
-        let hours = (from, now_hour + 1);
+        let seen = self.seen.lock().await.get(account).copied();
         let index = self.store.index().clone();
-        let (counts, earliest) = tokio::task::spawn_blocking(move || {
-            count_hours(&index, &scopes, hours).map(|counts| (counts, index.time_bounds(&scopes).map(|(min, _)| min)))
-        })
-        .await
-        .map_err(|error| InsightError::Task(error.to_string()))??;
+        let indexed = index.indexed_events(&scopes);
+        let count = |hours: (i64, i64)| {
+            let (index, scopes) = (index.clone(), scopes.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    count_hours(&index, &scopes, hours)
+                        .map(|counts| (counts, index.time_bounds(&scopes).map(|(min, _)| min)))
+                })
+                .await
+                .map_err(|error| InsightError::Task(error.to_string()))?
+            }
+        };
+        let (mut counts, mut earliest) = count((from, now_hour + 1)).await?;
+        if from > oldest {
+            let recounted_hours: Vec<i64> = (from..=now_hour).collect();
+            let before: i64 = meta
+                .insight_counts(account, &recounted_hours)
+                .await?
+                .iter()
+                .filter(|row| row.dimension == "action")
+                .map(|row| row.count)
+                .sum();
+            let recounted = counts.iter().filter(|row| row.dimension == "action").map(|row| row.count).sum();
+            if late_events(seen, indexed, recounted, before) {
+                from = oldest;
+                (counts, earliest) = count((from, now_hour + 1)).await?;
+            }
+        }
+        let hours = (from, now_hour + 1);
+        let written_before = report.insights.len();
         if counts.is_empty() {
             // Nothing to judge, and an account whose events are still to come (an import, a new source) gets its
             // first count, the full one, when they are there.
+            self.seen.lock().await.insert(account.to_string(), Seen { indexed, insights_written: 0 });
             return Ok(());
         }
         report.accounts += 1;
@@ -292,6 +347,8 @@ impl Insights {
             written.insert(id.clone(), row.hour);
             report.insights.push(id);
         }
+        let insights_written = u64::try_from(report.insights.len() - written_before).unwrap_or(0);
+        self.seen.lock().await.insert(account.to_string(), Seen { indexed, insights_written });
         Ok(())
     }
 }
