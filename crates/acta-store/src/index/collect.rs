@@ -67,10 +67,7 @@ pub(crate) trait Order: Send + Sync + 'static {
     fn first(a: &super::SortKey, b: &super::SortKey) -> Ordering;
     /// The eventTime range of the partitions worth reading for a page after `after`, and the cursor the
     /// partition choice may use itself (it rules out partitions wholly newer than it).
-    fn partition_window<'k>(
-        from: Option<i64>,
-        after: Option<&'k super::SortKey>,
-    ) -> (Option<i64>, Option<&'k super::SortKey>);
+    fn partition_window(from: Option<i64>, after: Option<&super::SortKey>) -> (Option<i64>, Option<&super::SortKey>);
 }
 
 /// Newest eventTime first: the search's order.
@@ -96,10 +93,7 @@ impl Order for NewestFirst {
     fn first(a: &super::SortKey, b: &super::SortKey) -> Ordering {
         b.cmp(a)
     }
-    fn partition_window<'k>(
-        from: Option<i64>,
-        after: Option<&'k super::SortKey>,
-    ) -> (Option<i64>, Option<&'k super::SortKey>) {
+    fn partition_window(from: Option<i64>, after: Option<&super::SortKey>) -> (Option<i64>, Option<&super::SortKey>) {
         (from, after)
     }
 }
@@ -122,10 +116,7 @@ impl Order for OldestFirst {
         a.cmp(b)
     }
     /// A partition whose events all precede the cursor has nothing to give: the cursor's time raises `from`.
-    fn partition_window<'k>(
-        from: Option<i64>,
-        after: Option<&'k super::SortKey>,
-    ) -> (Option<i64>, Option<&'k super::SortKey>) {
+    fn partition_window(from: Option<i64>, after: Option<&super::SortKey>) -> (Option<i64>, Option<&super::SortKey>) {
         let from = match (from, after) {
             (Some(from), Some(after)) => Some(from.max(after.time)),
             (None, Some(after)) => Some(after.time),
