@@ -266,6 +266,11 @@ pub fn detect(body: &[u8]) -> Option<SourceFormat> {
     }
 }
 
+/// The message that tells a client whose body failed as CADF which format it looks like and where to send it.
+pub fn hint(format: SourceFormat) -> String {
+    format!("this looks like {} input, not CADF; send it to POST /v1/events?format={}", format.title(), format.name())
+}
+
 /// A record being adapted, with lookups whose failures name the format and the member.
 pub(crate) struct Source<'a> {
     pub(crate) format: SourceFormat,
