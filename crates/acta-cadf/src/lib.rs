@@ -53,6 +53,7 @@
 //! nested too deep for any parser is still only its own rejection.
 #![warn(missing_docs)]
 
+pub mod adapt;
 mod canonical;
 mod crn;
 mod scan;

@@ -54,6 +54,48 @@ pub(crate) fn split_array(body: &[u8]) -> Result<Vec<&[u8]>, String> {
     Ok(elements)
 }
 
+/// The exact bytes of the value of member `name` of the JSON object `body` (trimmed, starting with `{`), when
+/// the object has that member at its top level. Adapters use it to keep each record of a container
+/// (`{"Records": [...]}`, `{"items": [...]}`) byte for byte as its source sent it.
+pub(crate) fn member_value<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut at = skip_ws(body, 1);
+    loop {
+        if body.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(body, at)?;
+        let key = unescape(body.get(at..=key_end)?);
+        at = skip_ws(body, key_end + 1);
+        if body.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(body, at + 1);
+        let end = object_value_end(body, start)?;
+        if key == name {
+            return body.get(start..end);
+        }
+        at = skip_ws(body, end);
+        match body.get(at) {
+            Some(b',') => at = skip_ws(body, at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Like [`value_end`] for a member value: a bare scalar also ends at `}`.
+fn object_value_end(bytes: &[u8], start: usize) -> Option<usize> {
+    match bytes.get(start)? {
+        b'"' | b'{' | b'[' => value_end(bytes, start).ok(),
+        _ => Some(
+            bytes
+                .iter()
+                .skip(start)
+                .position(|b| is_ws(*b) || matches!(b, b',' | b'}'))
+                .map_or(bytes.len(), |length| start + length),
+        ),
+    }
+}
+
 /// What is wrong with the structure of an event's JSON, where (an RFC 6901 pointer).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Flaw {

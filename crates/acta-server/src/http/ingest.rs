@@ -1,7 +1,8 @@
 //! `POST /v1/events`: parse the body, decide where its events may go, hand them to the store's write path
 //! (`Store::accept`), and answer each event's fate.
 
-use acta_cadf::{BodyFormat, Options};
+use acta_cadf::adapt::{AdaptOptions, SourceFormat, adapt_batch};
+use acta_cadf::{BodyFormat, Options, Problem};
 use acta_store::{Batch, BatchOutcome, EventOutcome, Parsed};
 use axum::Json;
 use axum::body::Bytes;
@@ -27,6 +28,52 @@ pub(crate) struct IngestParams {
     wait: Option<String>,
     /// Seconds `wait=searchable` waits at most (1 to 60; 10 when absent).
     wait_timeout: Option<u64>,
+    /// The body's source format when it is not CADF (`kubernetes`, `cloudtrail`, ...): see `acta_cadf::adapt`.
+    format: Option<String>,
+    /// The offset from UTC of local time stamps, for `format=liberty`.
+    utc_offset: Option<String>,
+}
+
+/// The source format and adapter options `format` and `utc_offset` ask for; `None` for CADF.
+fn requested_format(params: &IngestParams) -> Result<Option<(SourceFormat, AdaptOptions)>, ApiError> {
+    let utc_offset = params.utc_offset.as_deref().filter(|offset| !offset.is_empty());
+    let Some(name) = params.format.as_deref().filter(|name| !name.is_empty()) else {
+        if utc_offset.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_utc_offset",
+                "utc_offset is for a format whose time stamps are local (format=liberty); give format too",
+            ));
+        }
+        return Ok(None);
+    };
+    let format = SourceFormat::from_name(name).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_format",
+            format!(
+                "format {name:?} is not one Acta reads; accepted: {} (leave it out for CADF)",
+                SourceFormat::names()
+            ),
+        )
+    })?;
+    if let Some(offset) = utc_offset {
+        acta_cadf::adapt::check_utc_offset(offset)
+            .map_err(|message| ApiError::bad_request("invalid_utc_offset", message))?;
+    }
+    Ok(Some((format, AdaptOptions { utc_offset: utc_offset.map(str::to_owned) })))
+}
+
+/// Adds to each rejection of a body sent as CADF that looks like a source format a first problem that names
+/// the format and where to send it, since the CADF rules it broke say nothing about why.
+fn hint_source_format(body: &[u8], parsed: &mut [Parsed]) {
+    if parsed.iter().all(Result::is_ok) {
+        return;
+    }
+    let Some(format) = acta_cadf::adapt::detect(body) else {
+        return;
+    };
+    for problems in parsed.iter_mut().filter_map(|result| result.as_mut().err()) {
+        problems.insert(0, Problem::new("", acta_cadf::adapt::hint(format)));
+    }
 }
 
 /// How long `wait=searchable` waits when no `wait_timeout` is given: the indexer commits about every second,
@@ -133,8 +180,21 @@ pub(crate) async fn ingest(
         .is_some_and(|value| value.starts_with("application/x-ndjson") || value.starts_with("application/ndjson"));
     let format = if is_ndjson { BodyFormat::Ndjson } else { BodyFormat::Json };
     let now = crate::clock::now_ns();
-    let mut parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now)
-        .map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
+    let mut parsed = match requested_format(&params)? {
+        Some((source, adapt)) => adapt_batch(&body, source, &adapt, &Options::default(), now)
+            .map_err(|error| ApiError::bad_request("invalid_body", format!("{} body: {error}", source.title())))?,
+        None => {
+            let mut parsed = acta_cadf::parse_batch(&body, format, &Options::default(), now).map_err(|error| {
+                let message = match acta_cadf::adapt::detect(&body) {
+                    Some(source) => format!("{error}; {}", acta_cadf::adapt::hint(source)),
+                    None => error.to_string(),
+                };
+                ApiError::bad_request("invalid_body", message)
+            })?;
+            hint_source_format(&body, &mut parsed);
+            parsed
+        }
+    };
     if let Some(ids) = given_ids(&headers, parsed.len())? {
         give_ids(&mut parsed, ids);
     }
