@@ -49,6 +49,14 @@ pub(crate) struct ImportArgs {
     /// Print the summary (and every rejection and failure) as JSON.
     #[arg(long)]
     json: bool,
+    /// The files are records of another source, sent whole to `POST /v1/events?format=...`, which maps each to
+    /// CADF keeping the original (kubernetes, cloudtrail, gcp, oslo, ibm, liberty: docs/sources/). Local files
+    /// only, each at most one request's size.
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<String>,
+    /// With `--format liberty`: the UTC offset of the records' local time stamps (`+01:00`).
+    #[arg(long, value_name = "OFFSET", requires = "format")]
+    utc_offset: Option<String>,
     /// How to reach the store of s3:// sources.
     #[command(flatten)]
     s3: crate::s3::S3Args,
@@ -115,6 +123,9 @@ struct Totals {
 pub(crate) async fn run(args: ImportArgs, connection: &Connection) -> anyhow::Result<ExitCode> {
     let client = connection.client()?;
     let mut totals = Totals::default();
+    if let Some(format) = &args.format {
+        return import_records(&args, format, &client, totals).await;
+    }
     let mut units = Vec::new();
     // The local copies of s3:// sources, removed when the import ends.
     let mut copies = Vec::new();
@@ -161,8 +172,96 @@ pub(crate) async fn run(args: ImportArgs, connection: &Connection) -> anyhow::Re
     }
     progress.finish_and_clear();
     drop(copies);
+    Ok(summarize(totals, args.json))
+}
+
+/// `--format`: each file sent whole to `POST /v1/events?format=`, answered per record as any import.
+async fn import_records(
+    args: &ImportArgs,
+    format: &str,
+    client: &crate::client::Client,
+    mut totals: Totals,
+) -> anyhow::Result<ExitCode> {
+    let progress = ProgressBar::hidden();
+    let mut params: Vec<(&str, String)> = vec![("format", format.to_string())];
+    if let Some(offset) = &args.utc_offset {
+        params.push(("utc_offset", offset.clone()));
+    }
+    if let Some(instance) = &args.instance {
+        params.push(("instance", instance.clone()));
+    }
+    if let Some(account) = &args.account {
+        params.push(("account", account.clone()));
+    }
+    for source in &args.sources {
+        let body = match std::fs::read(source) {
+            Ok(body) if body.len() <= MAX_BODY_BYTES => body,
+            Ok(body) => {
+                let size = body.len();
+                totals.failures.push(format!(
+                    "{}: {size} bytes, more than one request takes ({MAX_BODY_BYTES}); split the file",
+                    source.display()
+                ));
+                continue;
+            }
+            Err(error) => {
+                totals.failures.push(format!("{}: {error}", source.display()));
+                continue;
+            }
+        };
+        let response = client
+            .post("/v1/events")
+            .query(&params)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", client.url()))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let Some(results) = answer.get("results").and_then(Value::as_array) else {
+            // The whole file refused (not that format, a bad offset): the next file may be fine.
+            totals.failures.push(format!("{}: {}", source.display(), api_error_text(status, &answer)));
+            continue;
+        };
+        let name = source.display().to_string();
+        let places: Vec<String> = (1..=results.len()).map(|n| format!("{name} record {n}")).collect();
+        count_results(results, &places, &mut totals, &progress, args.json);
+    }
+    Ok(summarize(totals, args.json))
+}
+
+/// Adds up an answer's per-event results; a rejection is printed (unless `json`) with its place.
+fn count_results(results: &[Value], places: &[String], totals: &mut Totals, progress: &ProgressBar, json: bool) {
+    for result in results {
+        match result["status"].as_str() {
+            Some("stored") => totals.stored += 1,
+            Some("duplicate") => totals.duplicates += 1,
+            _ => {
+                totals.rejected += 1;
+                let place = result["index"]
+                    .as_u64()
+                    .and_then(|index| places.get(index as usize))
+                    .map_or("an event", String::as_str);
+                let errors = result["errors"].clone();
+                if !json {
+                    for error in errors.as_array().into_iter().flatten() {
+                        let pointer = error["pointer"].as_str().unwrap_or("");
+                        let message = error["message"].as_str().unwrap_or("");
+                        let at = if pointer.is_empty() { String::new() } else { format!("{pointer}: ") };
+                        progress.suspend(|| eprintln!("{place} rejected: {at}{message}"));
+                    }
+                }
+                totals.rejections.push(json!({"source": place, "errors": errors}));
+            }
+        }
+    }
+}
+
+/// Prints the totals; exit 1 when anything was rejected or failed.
+fn summarize(totals: Totals, json: bool) -> ExitCode {
     let failed = totals.failures.len();
-    if args.json {
+    if json {
         let summary = json!({
             "stored": totals.stored,
             "duplicates": totals.duplicates,
@@ -181,7 +280,7 @@ pub(crate) async fn run(args: ImportArgs, connection: &Connection) -> anyhow::Re
             totals.stored, totals.duplicates, totals.rejected
         );
     }
-    Ok(if totals.rejected > 0 || failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if totals.rejected > 0 || failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// The units of a source, and what of it cannot be imported.
@@ -349,29 +448,9 @@ impl Sender<'_> {
             }
             break answer;
         };
-        for result in answer["results"].as_array().into_iter().flatten() {
-            match result["status"].as_str() {
-                Some("stored") => totals.stored += 1,
-                Some("duplicate") => totals.duplicates += 1,
-                _ => {
-                    totals.rejected += 1;
-                    let place = result["index"]
-                        .as_u64()
-                        .and_then(|index| items.get(index as usize))
-                        .map_or("an event", |item| item.place.as_str());
-                    let errors = result["errors"].clone();
-                    if !self.json {
-                        for error in errors.as_array().into_iter().flatten() {
-                            let pointer = error["pointer"].as_str().unwrap_or("");
-                            let message = error["message"].as_str().unwrap_or("");
-                            let at = if pointer.is_empty() { String::new() } else { format!("{pointer}: ") };
-                            self.progress.suspend(|| eprintln!("{place} rejected: {at}{message}"));
-                        }
-                    }
-                    totals.rejections.push(json!({"source": place, "errors": errors}));
-                }
-            }
-        }
+        let places: Vec<String> = items.iter().map(|item| item.place.clone()).collect();
+        let results = answer["results"].as_array().map_or(&[][..], Vec::as_slice);
+        count_results(results, &places, totals, self.progress, self.json);
         self.progress.inc(items.len() as u64);
         Ok(())
     }

@@ -423,3 +423,30 @@ fn json_output_on_an_archive_names_the_changed_file() {
     );
     assert_eq!(report["events"]["valid"], 12, "the records themselves are intact: {report:#}");
 }
+
+/// A CloudTrail log file as AWS delivers it to S3 (the sample of `acta-cadf`'s adapter tests, two records).
+fn cloudtrail_file() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../acta-cadf/tests/samples/cloudtrail/log-file.json")
+}
+
+#[test]
+fn a_cloudtrail_file_imported_with_its_format_stores_each_record_once() {
+    let (server, _root, instance) = fresh_server();
+    let first = import(&server, &[&cloudtrail_file()], &["--format", "cloudtrail", "--instance", &instance]);
+    assert_eq!(first.status.code(), Some(0), "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(first.stdout.trim(), "2 stored, 0 duplicates, 0 rejected, 0 failed");
+    let again = import(&server, &[&cloudtrail_file()], &["--format", "cloudtrail", "--instance", &instance]);
+    assert_eq!(again.stdout.trim(), "0 stored, 2 duplicates, 0 rejected, 0 failed", "{}", again.stderr);
+}
+
+#[test]
+fn a_file_of_another_format_fails_alone_with_the_servers_reason() {
+    let (server, root, instance) = fresh_server();
+    let not_kubernetes = root.path().join("trail.json");
+    std::fs::copy(cloudtrail_file(), &not_kubernetes).unwrap();
+    let output = import(&server, &[&not_kubernetes], &["--format", "kubernetes", "--instance", &instance]);
+    assert_eq!(output.status.code(), Some(1), "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stderr.contains("trail.json"), "{}", output.stderr);
+    let bad = import(&server, &[&cloudtrail_file()], &["--format", "syslog", "--instance", &instance]);
+    assert!(bad.stderr.contains("not one Acta reads"), "{}", bad.stderr);
+}

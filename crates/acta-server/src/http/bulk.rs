@@ -94,9 +94,14 @@ pub(crate) fn asks_for_json(headers: &HeaderMap) -> bool {
     json_accept || text(CONTENT_TYPE).is_some_and(|content_type| content_type.contains("json"))
 }
 
+/// `GET /`: the console's page for a browser, the info document for a program asking for JSON.
+pub(crate) async fn root(headers: HeaderMap) -> Response {
+    if asks_for_json(&headers) { info() } else { crate::http::console::index(&headers) }
+}
+
 /// `GET /` asked for JSON: what an Elasticsearch client reads of a server (its name and the API version), and
 /// that this is Acta. No key needed, as for the console's page: it holds no data.
-pub(crate) fn info() -> Response {
+fn info() -> Response {
     with_product_header(Json(json!({
         "name": "acta",
         "cluster_name": "acta",

@@ -24,13 +24,9 @@ struct Assets;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// `GET /`: the console's page; for a client asking for JSON, the Elasticsearch-compatible info document that
-/// Elasticsearch clients read before sending (`http/bulk.rs`).
-pub(crate) async fn index(headers: HeaderMap) -> Response {
-    if crate::http::bulk::asks_for_json(&headers) {
-        return crate::http::bulk::info();
-    }
-    serve("index.html", &headers)
+/// The console's page, which `GET /` answers to browsers (`http/bulk.rs` `root` decides).
+pub(crate) fn index(headers: &HeaderMap) -> Response {
+    serve("index.html", headers)
 }
 
 /// The users' page of the search language, carried in the binary so that the console's "?" shows the page of

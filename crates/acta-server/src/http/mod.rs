@@ -39,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .route("/v1/openapi.json", get(openapi::document))
-        .route("/", get(console::index))
+        .route("/", get(bulk::root))
         .route("/console/help/query", get(console::query_help))
         .route("/console/{*path}", get(console::asset))
         .route("/v1/session", post(session::sign_in).get(session::show).delete(session::sign_out))
