@@ -491,7 +491,9 @@ pub(crate) fn event(spec: &Spec, index: u64) -> String {
         format!("{}: {verb} {resource} {target_name}{}", service.display, if failed { " -failure" } else { "" });
 
     let mut object = Map::new();
-    object.insert("id".into(), Value::from(uuid_from(seed ^ 0xA11CE, index)));
+    // The id names this content: the same seed generated at another time gives other times, so other events
+    // (the same id with other content would be stored again, marked as reusing its id).
+    object.insert("id".into(), Value::from(uuid_from(seed ^ 0xA11CE ^ spec.end_ns as u64, index)));
     object.insert(
         "initiator".into(),
         json!({
