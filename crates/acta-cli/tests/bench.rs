@@ -69,25 +69,29 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
     assert_eq!(text.lines().count(), 300);
     text.push_str("{\"action\": \"broken\n{\"action\":\"x\",\"outcome\":\"maybe\"}\n");
     std::fs::write(&file, text).unwrap();
-    let again = acta(&[
-        "bench",
-        "ingest",
-        "--url",
-        &server.url,
-        "--api-key",
-        common::ADMIN_KEY,
-        "--events",
-        file.to_str().unwrap(),
-        "--batch",
-        "100",
-        "--clients",
-        "2",
-        "--rate",
-        "5000",
-        "--account",
-        "default",
-        "--json",
-    ]);
+    let path = file.to_str().unwrap();
+    let send_file = || {
+        acta(&[
+            "bench",
+            "ingest",
+            "--url",
+            &server.url,
+            "--api-key",
+            common::ADMIN_KEY,
+            "--events",
+            path,
+            "--batch",
+            "100",
+            "--clients",
+            "2",
+            "--rate",
+            "5000",
+            "--account",
+            "default",
+            "--json",
+        ])
+    };
+    let again = send_file();
     assert_eq!(again.status.code(), Some(1), "rejections make the exit status 1\n{}", again.stderr);
     let report = json_of(&again);
     assert_eq!(report["mode"], "open");
@@ -96,25 +100,7 @@ fn bench_ingest_reports_what_it_sent_and_bench_query_runs_every_query() {
     // Generated at another time, the file's events have other times, hence other ids: stored.
     assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(300), Some(2)));
     // The file sent again: its events are duplicates.
-    let third = acta(&[
-        "bench",
-        "ingest",
-        "--url",
-        &server.url,
-        "--api-key",
-        common::ADMIN_KEY,
-        "--events",
-        file.to_str().unwrap(),
-        "--batch",
-        "100",
-        "--clients",
-        "2",
-        "--rate",
-        "5000",
-        "--account",
-        "default",
-        "--json",
-    ]);
+    let third = send_file();
     let report = json_of(&third);
     assert_eq!(report["accepted"], 0);
     assert_eq!(report["duplicates"], 300);
