@@ -293,9 +293,23 @@ impl Inner {
 
     /// The digests of the newest stored events with this id among the scopes' instances.
     fn stored_digests(&self, scopes: &Scopes, id: &str) -> Result<HashSet<ContentDigest>, IndexError> {
-        let term = Term::from_field_text(self.fields.id, id);
         let mut digests = HashSet::new();
-        let mut compared = 0;
+        for (instance, seq) in self.id_locations(scopes, id, MAX_COMPARED_PER_ID)? {
+            digests.insert(stored_digest(&self.read_record(&instance, seq)?.event));
+        }
+        Ok(digests)
+    }
+
+    /// Where the newest `limit` events with this id are among the scopes' instances (`(instance, seq)`), newest
+    /// partition first.
+    pub(super) fn id_locations(
+        &self,
+        scopes: &Scopes,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, IndexError> {
+        let term = Term::from_field_text(self.fields.id, id);
+        let mut locations = Vec::new();
         for (partition, present) in self.partitions_for(scopes, None, None, None).into_iter().rev() {
             let searcher = partition.reader.searcher();
             let query = restrict(
@@ -303,19 +317,17 @@ impl Inner {
                 present.iter().map(|position| scopes.get(*position).instance.as_str()),
                 Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
             );
-            let collector =
-                SortedCollector::<NewestFirst>::new(scopes.instances().clone(), Some(MAX_COMPARED_PER_ID), None);
+            let wanted = limit - locations.len();
+            let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), Some(wanted), None);
             let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
-            for (_, _, position, seq) in found {
-                let record = self.read_record(&scopes.get(position as usize).instance, seq)?;
-                digests.insert(stored_digest(&record.event));
-                compared += 1;
-                if compared >= MAX_COMPARED_PER_ID {
-                    return Ok(digests);
-                }
+            locations.extend(
+                found.into_iter().map(|(_, _, position, seq)| (scopes.get(position as usize).instance.clone(), seq)),
+            );
+            if locations.len() >= limit {
+                break;
             }
         }
-        Ok(digests)
+        Ok(locations)
     }
 
     /// How many events among the scopes' instances have one of these ids.

@@ -699,21 +699,7 @@ impl Inner {
 
     /// Where an id is stored among the scopes' instances, newest partition first.
     fn find_indexed_id(&self, scopes: &Scopes, id: &str) -> Result<Option<(String, u64)>, IndexError> {
-        let term = Term::from_field_text(self.fields.id, id);
-        for (partition, present) in self.partitions_for(scopes, None, None, None).into_iter().rev() {
-            let searcher = partition.reader.searcher();
-            let query = restrict(
-                &self.fields,
-                present.iter().map(|position| scopes.get(*position).instance.as_str()),
-                Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
-            );
-            let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), Some(1), None);
-            let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
-            if let Some((_, _, position, seq)) = found.first() {
-                return Ok(Some((scopes.get(*position as usize).instance.clone(), *seq)));
-            }
-        }
-        Ok(None)
+        Ok(self.id_locations(scopes, id, 1)?.into_iter().next())
     }
 
     fn read_record(&self, instance: &str, seq: u64) -> Result<Record, IndexError> {
