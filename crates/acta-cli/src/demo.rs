@@ -16,15 +16,13 @@ pub(crate) async fn run(
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
     let smtp = alerts.smtp_url.is_some();
-    let running = crate::start_server(
-        data.clone(),
-        listen,
-        integrity,
+    let settings = crate::Settings {
         alerts,
-        acta_server::RetentionSettings::default(),
-        acta_server::Limits::default(),
-    )
-    .await?;
+        retention: acta_server::RetentionSettings::default(),
+        limits: acta_server::Limits::default(),
+        forwarding: acta_server::ForwardSettings::default(),
+    };
+    let running = crate::start_server(data.clone(), listen, integrity, settings).await?;
     let url = format!("http://{}", running.addr);
     // The server took ACTA_BOOTSTRAP_KEY as the admin key when it was set (and wrote no admin-key file).
     let bootstrap =

@@ -22,6 +22,7 @@ mod investigate;
 mod output;
 mod pipes;
 mod resolve;
+mod routes;
 mod s3;
 mod verify;
 
@@ -114,6 +115,15 @@ enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Forward the account's events to a SIEM: create, list, show, change and delete routes, and see how far
+    /// each has delivered (`routes status`).
+    Routes {
+        #[command(subcommand)]
+        command: routes::RoutesCommand,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// A principal's timeline (`principal X`) or a resource's history (`resource Y`).
     Investigate {
         #[command(subcommand)]
@@ -159,6 +169,10 @@ struct ServeArgs {
     #[arg(long = "retention-period-minutes", env = "ACTA_RETENTION_PERIOD_MINUTES", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=1440))]
     retention_period_minutes: u64,
+    /// A directory under which routes may write NDJSON files (`directory` destinations). Without it, such routes
+    /// are refused, so a manager cannot make the server write anywhere it can.
+    #[arg(long = "forward-dir", env = "ACTA_FORWARD_DIR", value_name = "DIR")]
+    forward_dir: Option<PathBuf>,
     /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
     #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
     metrics_require_key: bool,
@@ -413,6 +427,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Views { command, json } => alerts::views(&connection.client()?, command, json).await,
         Command::Alerts { command, json } => alerts::alerts(&connection.client()?, command, json).await,
         Command::Boards { command, json } => boards::boards(&connection.client()?, command, json).await,
+        Command::Routes { command, json } => routes::routes(&connection.client()?, command, json).await,
         Command::Investigate { command, json } => investigate::investigate(&connection.client()?, command, json).await,
         Command::Reindex(args) => reindex(args).await,
         Command::Verify(args) => verify::run_source(args).await,
@@ -478,8 +493,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         ..acta_server::RetentionSettings::default()
     };
     let limits = args.limits.limits(args.metrics_require_key);
-    let running =
-        start_server(args.data.clone(), args.listen, integrity, args.alerts.settings()?, retention, limits).await?;
+    let mut forwarding = acta_server::ForwardSettings::default();
+    if let Some(dir) = &args.forward_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--forward-dir {}", dir.display()))?;
+        forwarding.dir = Some(dir.canonicalize().with_context(|| format!("--forward-dir {}", dir.display()))?);
+    }
+    let settings = Settings { alerts: args.alerts.settings()?, retention, limits, forwarding };
+    let running = start_server(args.data.clone(), args.listen, integrity, settings).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
         println!("platform admin key (shown once, also in {}): {key}", args.data.join("admin-key").display());
@@ -491,22 +511,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// The operator's settings of a server `serve` and `demo` start.
+pub(crate) struct Settings {
+    pub(crate) alerts: acta_server::AlertSettings,
+    pub(crate) retention: acta_server::RetentionSettings,
+    pub(crate) limits: acta_server::Limits,
+    pub(crate) forwarding: acta_server::ForwardSettings,
+}
+
 pub(crate) async fn start_server(
     data: PathBuf,
     listen: SocketAddr,
     integrity: acta_store::IntegrityOptions,
-    alerts: acta_server::AlertSettings,
-    retention: acta_server::RetentionSettings,
-    limits: acta_server::Limits,
+    settings: Settings,
 ) -> anyhow::Result<acta_server::Running> {
     let config = acta_server::ServerConfig {
         data_dir: data.clone(),
         listen,
         bootstrap_key: std::env::var("ACTA_BOOTSTRAP_KEY").ok(),
-        limits,
+        limits: settings.limits,
         integrity: Some(integrity),
-        alerts,
-        retention,
+        alerts: settings.alerts,
+        retention: settings.retention,
+        forwarding: settings.forwarding,
     };
     acta_server::start(config)
         .await

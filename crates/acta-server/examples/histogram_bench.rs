@@ -36,6 +36,7 @@ async fn run(total: u64, days: i64) {
         integrity: None,
         alerts: acta_server::AlertSettings::default(),
         retention: acta_server::RetentionSettings::default(),
+        forwarding: Default::default(),
     })
     .await
     .unwrap();

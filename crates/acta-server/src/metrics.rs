@@ -174,6 +174,43 @@ pub(crate) async fn exposition(
 }
 
 /// One metric family: HELP, TYPE, and a sample per label set (`""` for none).
+/// One route's figures for the exposition.
+pub(crate) struct RouteFigures {
+    pub(crate) route: String,
+    pub(crate) lag: u64,
+    pub(crate) delivered: u64,
+    pub(crate) failures: u64,
+}
+
+/// The routes' figures, labelled by route id (an opaque id: the exposition names no account).
+pub(crate) fn routes(out: &mut String, routes: &[RouteFigures]) {
+    let labels: Vec<String> = routes.iter().map(|route| format!("route=\"{}\"", escape(&route.route))).collect();
+    let samples = |value: fn(&RouteFigures) -> u64| -> Vec<(&str, f64)> {
+        labels.iter().map(String::as_str).zip(routes.iter().map(|route| value(route) as f64)).collect()
+    };
+    metric(
+        out,
+        "acta_route_lag_events",
+        "gauge",
+        "Events held in a route's account that the route has not delivered yet (past its durable cursor).",
+        &samples(|route| route.lag),
+    );
+    metric(
+        out,
+        "acta_route_delivered_events_total",
+        "counter",
+        "Events a route sent to its destination (a batch sent again after a failure counts again).",
+        &samples(|route| route.delivered),
+    );
+    metric(
+        out,
+        "acta_route_failures_total",
+        "counter",
+        "Failed attempts to deliver a route's batch.",
+        &samples(|route| route.failures),
+    );
+}
+
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub alerts: AlertSettings,
     /// Retention and archives: period, allowed archive roots, clock.
     pub retention: RetentionSettings,
+    /// Forwarding: the directory of file destinations, retries, batches.
+    pub forwarding: crate::forward::ForwardSettings,
 }
 
 /// A running server.
@@ -130,10 +132,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     // The engine subscribes here, before the listener exists: it sees every event this process accepts.
     let engine_events = store.publisher().subscribe();
     let insights = Arc::new(Insights::new(store.clone()));
+    let forwarding = Arc::new(crate::forward::Forwarding::new(config.forwarding.clone()));
     let background = vec![
         tokio::spawn(jobs::alert_engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
         tokio::spawn(jobs::delivery::run(store.clone(), alerts.clone(), stopping.clone())),
         tokio::spawn(insights.clone().run(config.alerts.insight_period, stopping.clone())),
+        tokio::spawn(jobs::forward::run(
+            store.clone(),
+            forwarding.clone(),
+            config.alerts.webhook_allow.clone(),
+            stopping.clone(),
+        )),
     ];
     let retention = Arc::new(Retention::new(store.clone(), config.retention.clone()));
     let state = AppState {
@@ -144,6 +153,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         sessions: Arc::new(session::Sessions::default()),
         retention: retention.clone(),
         metrics: Arc::default(),
+        forwarding,
         guards: Arc::new(Guards::new(&config.limits)),
     };
     let retention_task = tokio::spawn(retention.run(stopping));

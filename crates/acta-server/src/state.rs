@@ -117,4 +117,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// In-flight ingest bytes, search places, per-key rates.
     pub guards: Arc<Guards>,
+    /// Routes' statuses, and the forwarding job's wake-up when routes change.
+    pub forwarding: Arc<crate::forward::Forwarding>,
 }

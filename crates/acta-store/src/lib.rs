@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod lifecycle;
 pub mod log;
 pub mod meta;
+pub mod routes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub use insights::{CountedHours, HourCount};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};
+pub use routes::Route;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -86,6 +86,7 @@ impl ClockedServer {
                 crash_after_step,
                 ..RetentionSettings::default()
             },
+            forwarding: Default::default(),
         };
         let running = acta_server::start(config).await.expect("server starts");
         self.url = format!("http://{}", running.addr);

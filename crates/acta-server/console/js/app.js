@@ -13,6 +13,8 @@ const PAGES = [
   {id: 'boards', title: 'Boards', load: () => import('./boards.js')},
   {id: 'insights', title: 'Insights', load: () => import('./insights.js')},
   {id: 'keys', title: 'API keys', load: () => import('./keys.js')},
+  // Forwarding to SIEMs; everyone reads how far each route is, managers change them.
+  {id: 'routes', title: 'Routes', load: () => import('./routes.js')},
   // Everyone sees plans and storage figures; only managers of the whole account change them.
   {id: 'instances', title: 'Instances', load: () => import('./instances.js')},
   // Timelines of a principal or a resource, usually opened from an event.

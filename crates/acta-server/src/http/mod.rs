@@ -21,6 +21,7 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod pipes;
+pub mod routes;
 pub mod session;
 pub mod tail;
 pub mod views;
@@ -80,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{id}/test", post(alerts::test_alert))
         .route("/v1/alerts/{id}/history", get(alerts::alert_history))
         .route("/v1/insights", get(insights::list_insights))
+        .route("/v1/routes", post(routes::create_route).get(routes::list_routes))
+        .route("/v1/routes/{id}", get(routes::show_route).patch(routes::update_route).delete(routes::delete_route))
+        .route("/v1/routes/{id}/status", get(routes::route_status))
         .route(
             "/v1/boards",
             post(boards::create_board)

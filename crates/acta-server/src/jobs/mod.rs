@@ -7,12 +7,14 @@
 //! - [`alert_writer`]: records the engine's firings and marks, off its path, several in one commit.
 //! - [`delivery`]: sends the notifications of the durable outbox, with retries.
 //! - [`sealer`]: seals finished days of quiet instances.
+//! - [`forward`]: sends each route's events to its destination after the route's durable cursor.
 //! - [`insights`]: counts each account's activity per hour and writes the unusual hours as insight events.
 
 pub mod alert_engine;
 pub mod alert_writer;
 pub mod archive;
 pub mod delivery;
+pub mod forward;
 pub mod insights;
 pub mod retention;
 pub mod sealer;

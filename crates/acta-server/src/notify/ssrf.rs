@@ -100,10 +100,22 @@ pub(crate) async fn check(url: &str, allow: &[ipnet::IpNet]) -> Result<Target, R
         return Err(Refusal::BadUrl(format!("{url:?} is not an http or https URL")));
     }
     let port = parsed.port_or_known_default().unwrap_or(80);
-    let (domain, addresses) = match parsed.host() {
-        Some(url::Host::Ipv4(v4)) => (None, vec![SocketAddr::new(IpAddr::V4(v4), port)]),
-        Some(url::Host::Ipv6(v6)) => (None, vec![SocketAddr::new(IpAddr::V6(v6), port)]),
-        Some(url::Host::Domain(name)) => {
+    let host = parsed.host().ok_or_else(|| Refusal::BadUrl(format!("{url:?} has no host")))?;
+    let (domain, addresses) = resolve_checked(host, port, allow).await?;
+    Ok(Target { url: parsed, domain, addresses })
+}
+
+/// Resolves a host (a name, or an address as is) and checks every address it gives: the name to pin, when it is
+/// one, and the addresses. Serves webhooks' URLs and forwarding's `host:port` destinations alike.
+pub(crate) async fn resolve_checked(
+    host: url::Host<&str>,
+    port: u16,
+    allow: &[ipnet::IpNet],
+) -> Result<(Option<String>, Vec<SocketAddr>), Refusal> {
+    let (domain, addresses) = match host {
+        url::Host::Ipv4(v4) => (None, vec![SocketAddr::new(IpAddr::V4(v4), port)]),
+        url::Host::Ipv6(v6) => (None, vec![SocketAddr::new(IpAddr::V6(v6), port)]),
+        url::Host::Domain(name) => {
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
                 .await
                 .map_err(|error| Refusal::Unresolved { host: name.to_string(), error: error.to_string() })?
@@ -113,19 +125,18 @@ pub(crate) async fn check(url: &str, allow: &[ipnet::IpNet]) -> Result<Target, R
             }
             (Some(name.to_string()), resolved)
         }
-        None => return Err(Refusal::BadUrl(format!("{url:?} has no host"))),
     };
-    let host = parsed.host_str().unwrap_or_default().to_string();
+    let shown = domain.clone().unwrap_or_else(|| host.to_string());
     for address in &addresses {
         let ip = address.ip();
         if allow.iter().any(|network| network.contains(&ip)) {
             continue;
         }
         if let Some(kind) = forbidden_kind(ip) {
-            return Err(Refusal::Forbidden { host, address: ip, kind });
+            return Err(Refusal::Forbidden { host: shown, address: ip, kind });
         }
     }
-    Ok(Target { url: parsed, domain, addresses })
+    Ok((domain, addresses))
 }
 
 /// An HTTP client that connects only to the checked addresses, follows no redirect, and gives up after

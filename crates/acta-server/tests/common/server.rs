@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use acta_server::{AlertSettings, Limits, Running, ServerConfig};
+use acta_server::{AlertSettings, ForwardSettings, Limits, Running, ServerConfig};
 use serde_json::Value;
 
 use super::poll;
@@ -18,6 +18,7 @@ pub struct TestServer {
     /// Holds the checkpoint signing key: outside the data directory, as in production.
     pub key_dir: tempfile::TempDir,
     pub alerts: AlertSettings,
+    pub forwarding: ForwardSettings,
 }
 
 impl TestServer {
@@ -34,12 +35,21 @@ impl TestServer {
         TestServer::start_on(Limits::default(), alerts).await
     }
 
+    /// A server with these alert settings (the webhook allowlist holds for routes too) and forwarding settings.
+    pub async fn start_with_forwarding(alerts: AlertSettings, forwarding: ForwardSettings) -> TestServer {
+        TestServer::start_full(Limits::default(), alerts, forwarding).await
+    }
+
     async fn start_on(limits: Limits, alerts: AlertSettings) -> TestServer {
+        TestServer::start_full(limits, alerts, ForwardSettings::default()).await
+    }
+
+    async fn start_full(limits: Limits, alerts: AlertSettings, forwarding: ForwardSettings) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let key_dir = tempfile::tempdir().expect("temp dir");
-        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone()).await;
+        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone(), forwarding.clone()).await;
         let url = format!("http://{}", running.addr);
-        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir, alerts }
+        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir, alerts, forwarding }
     }
 
     /// Stops and starts again on the same data directory.
@@ -47,7 +57,14 @@ impl TestServer {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("stop");
         }
-        let running = launch(self.dir.path(), self.key_dir.path(), Limits::default(), self.alerts.clone()).await;
+        let running = launch(
+            self.dir.path(),
+            self.key_dir.path(),
+            Limits::default(),
+            self.alerts.clone(),
+            self.forwarding.clone(),
+        )
+        .await;
         self.url = format!("http://{}", running.addr);
         self.running = Some(running);
     }
@@ -115,7 +132,13 @@ impl TestServer {
     }
 }
 
-async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits, alerts: AlertSettings) -> Running {
+async fn launch(
+    dir: &std::path::Path,
+    key_dir: &std::path::Path,
+    limits: Limits,
+    alerts: AlertSettings,
+    forwarding: ForwardSettings,
+) -> Running {
     acta_server::start(ServerConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -124,6 +147,7 @@ async fn launch(dir: &std::path::Path, key_dir: &std::path::Path, limits: Limits
         integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
         alerts,
         retention: acta_server::RetentionSettings::default(),
+        forwarding,
     })
     .await
     .expect("server starts")

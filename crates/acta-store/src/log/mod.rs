@@ -387,6 +387,38 @@ impl Log {
             .collect()
     }
 
+    /// The durable records of an instance after `after`, in seq order, at most `max_records` of them and not many
+    /// more than `max_bytes` of events (at least one record when there is one). A record removed by retention is
+    /// skipped: the read starts at the oldest segment still held.
+    pub fn read_after(
+        &self,
+        instance: &str,
+        after: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        let through = self.last_seq(instance);
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        for segment in self.segments(instance) {
+            if segment.last_seq <= after {
+                continue;
+            }
+            for record in self.scan(instance, segment.day, (after + 1).max(segment.first_seq))? {
+                let record = record?;
+                if record.seq > through {
+                    return Ok(records);
+                }
+                bytes += record.event.len();
+                records.push(record);
+                if records.len() >= max_records || bytes >= max_bytes {
+                    return Ok(records);
+                }
+            }
+        }
+        Ok(records)
+    }
+
     /// The last durable seq of an instance; 0 when it has none.
     pub fn last_seq(&self, instance: &str) -> u64 {
         self.shared.instance(instance).map_or(0, |entry| entry.last_seq.load(Ordering::Acquire))
