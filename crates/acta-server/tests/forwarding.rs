@@ -150,20 +150,26 @@ fn check_received(received: &[Held], account: &str, sent: &HashMap<String, Vec<S
 
 // --- syslog --------------------------------------------------------------------------------------------------
 
-/// rsyslogd in the foreground receiving syslog over TCP and writing each message's structured data and text to
+/// rsyslogd in the foreground receiving syslog over TCP (or TLS) and writing each message's structured data and text to
 /// a file. Killed when dropped.
 struct Rsyslogd {
     binary: PathBuf,
     port: u16,
     dir: tempfile::TempDir,
+    /// Serves TLS (rsyslog's GnuTLS driver) with the `ca.pem`, `server.pem` and `server.key` of this directory.
+    tls: Option<PathBuf>,
     child: Option<std::process::Child>,
 }
 
 impl Rsyslogd {
     fn start(binary: &Path) -> Rsyslogd {
+        Rsyslogd::start_with(binary, None)
+    }
+
+    fn start_with(binary: &Path, tls: Option<PathBuf>) -> Rsyslogd {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut daemon =
-            Rsyslogd { binary: binary.to_path_buf(), port, dir: tempfile::tempdir().unwrap(), child: None };
+        let dir = tempfile::tempdir().unwrap();
+        let mut daemon = Rsyslogd { binary: binary.to_path_buf(), port, dir, tls, child: None };
         daemon.launch();
         daemon
     }
@@ -175,10 +181,21 @@ impl Rsyslogd {
     /// Messages are handled on the input's thread (a direct queue) and written at once, so what rsyslogd read
     /// is in the file when it exits.
     fn launch(&mut self) {
+        let (tls_global, tls_module) = match &self.tls {
+            None => (String::new(), String::new()),
+            Some(certs) => (
+                format!(
+                    " DefaultNetstreamDriver=\"gtls\" DefaultNetstreamDriverCAFile=\"{0}/ca.pem\" \
+                     DefaultNetstreamDriverCertFile=\"{0}/server.pem\" DefaultNetstreamDriverKeyFile=\"{0}/server.key\"",
+                    certs.display()
+                ),
+                " StreamDriver.Name=\"gtls\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\"".to_string(),
+            ),
+        };
         let config = format!(
-            r#"global(workDirectory="{work}" maxMessageSize="64k")
+            r#"global(workDirectory="{work}" maxMessageSize="64k"{tls_global})
 main_queue(queue.type="Direct")
-module(load="imtcp")
+module(load="imtcp"{tls_module})
 template(name="line" type="string" string="%structured-data% %msg%\n")
 input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="to-file")
 ruleset(name="to-file" queue.type="Direct") {{
@@ -302,6 +319,104 @@ async fn a_syslog_receiver_stopped_under_load_finally_has_every_event_in_order()
     eprintln!("{} messages, {repeated} received again after the outage", received.len());
     assert!(down["failures"].as_u64().unwrap_or(0) > 0 || down["lag_events"].as_u64().unwrap_or(0) > 0, "{down}");
     assert!(status["failures"].as_u64().unwrap() > 0, "the outage was seen: {status}");
+    server.stop().await;
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it, made with openssl.
+fn certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let extensions = dir.join("server.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=Acta test CA",
+        "-days",
+        "2",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syslog_route_over_tls_sends_only_to_a_receiver_it_trusts() {
+    let Some(binary) = rsyslogd() else { return };
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    let mut receiver = Rsyslogd::start_with(&binary, Some(certs.path().to_path_buf()));
+    receiver.listening().await;
+    let server = server(None).await;
+    let (manager, writers) = account(&server, "acme", 1).await;
+    let ca_pem = std::fs::read_to_string(certs.path().join("ca.pem")).unwrap();
+    let trusted = create_route(
+        &manager,
+        json!({"name": "tls", "destination": {"type": "syslog", "host": "127.0.0.1", "port": receiver.port, "tls": true, "ca_pem": ca_pem}}),
+    )
+    .await;
+    // Without the CA, the receiver's certificate is not trusted (the public roots do not know it).
+    let untrusted = create_route(
+        &manager,
+        json!({"name": "public roots", "destination": {"type": "syslog", "host": "127.0.0.1", "port": receiver.port, "tls": true}}),
+    )
+    .await;
+    let sent = load(server.url.clone(), writers, "tls", 4, 25, Duration::ZERO).await;
+    wait_delivered(&manager, trusted["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+    let path = format!("/v1/routes/{}/status", untrusted["id"].as_str().unwrap());
+    let (_, refused) = poll(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || manager.get(&path),
+        |(_, s)| s["state"] == "failing",
+    )
+    .await;
+    assert!(refused["last_error"].as_str().unwrap_or_default().contains("certificate"), "{refused}");
+    assert_eq!(refused["delivered_events"], 0, "{refused}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    receiver.stop();
+    let received = receiver.received();
+    assert_eq!(check_received(&received, "acme", &sent), 0);
     server.stop().await;
 }
 
