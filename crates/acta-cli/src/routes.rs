@@ -181,13 +181,15 @@ pub(crate) async fn routes(client: &Client, command: RoutesCommand, json_output:
             }
         }
         RoutesCommand::Create { name, query, destination: text, from_oldest, disabled } => {
-            let body = json!({
+            let mut body = json!({
                 "name": name,
-                "query": query,
                 "destination": destination(&text)?,
                 "start": if from_oldest { "oldest" } else { "now" },
                 "enabled": !disabled,
             });
+            if let Some(query) = query {
+                body["query"] = json!(query);
+            }
             let answer = client.json(client.post("/v1/routes").json(&body)).await?;
             print_route(&answer, json_output);
         }
