@@ -27,9 +27,9 @@ export function mount(root, ctx) {
   function row(route) {
     const status = route.status || {};
     const time = (text) => (text ? formatTime(Date.parse(text), {millis: false}) : '—');
-    const actions = canManage ? h('td', {class: 'cell-actions'},
+    const actions = canManage ? h('td', {}, h('div', {class: 'cell-actions'},
       h('button', {type: 'button', class: 'small', on: {click: () => toggle(route)}}, route.enabled ? 'Pause' : 'Resume'),
-      h('button', {type: 'button', class: 'small danger', on: {click: () => remove(route)}}, 'Delete')) : null;
+      h('button', {type: 'button', class: 'small danger', on: {click: () => remove(route)}}, 'Delete'))) : null;
     return h('tr', {dataset: {routeId: route.id}},
       h('td', {}, route.name),
       h('td', {class: 'mono'}, destinationText(route.destination)),

@@ -106,6 +106,20 @@ impl Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SendError(pub(crate) String);
 
+impl SendError {
+    /// An HTTP client's failure with its causes: reqwest's own text ("error sending request") hides the one an
+    /// operator needs ("Connection refused", "certificate has expired").
+    pub(crate) fn http(url: &str, error: &reqwest::Error) -> SendError {
+        let mut text = format!("{url}: {error}");
+        let mut cause = std::error::Error::source(error);
+        while let Some(inner) = cause {
+            text.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        SendError(text)
+    }
+}
+
 impl std::fmt::Display for SendError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(&self.0)

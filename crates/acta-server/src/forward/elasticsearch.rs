@@ -91,7 +91,7 @@ impl Sender {
         if let Some(authorization) = &self.authorization {
             request = request.header(reqwest::header::AUTHORIZATION, authorization);
         }
-        let answer = request.body(body).send().await.map_err(|error| SendError(format!("{}: {error}", self.url)))?;
+        let answer = request.body(body).send().await.map_err(|error| SendError::http(&self.url, &error))?;
         let status = answer.status();
         let text = answer.text().await.unwrap_or_default();
         if !status.is_success() {

@@ -67,7 +67,7 @@ impl Sender {
                 format!("sha256={}", crate::notify::channels::sign(secret, body.as_bytes())),
             );
         }
-        let answer = request.body(body).send().await.map_err(|error| SendError(format!("{}: {error}", self.url)))?;
+        let answer = request.body(body).send().await.map_err(|error| SendError::http(&self.url, &error))?;
         let status = answer.status();
         if status.is_success() {
             return Ok(());
