@@ -34,7 +34,8 @@ pub(crate) enum RoutesCommand {
         query: Option<String>,
         /// Where events go, as JSON: {"type":"syslog","host":"siem.example","port":6514,"tls":true},
         /// {"type":"webhook","url":"https://..."}, {"type":"directory","path":"siem"},
-        /// {"type":"elasticsearch","url":"https://...","index":"audit","api_key":"..."}.
+        /// {"type":"elasticsearch","url":"https://...","index":"audit","api_key":"..."},
+        /// {"type":"s3","endpoint":"https://...","bucket":"audit","access_key_id":"...","secret_access_key":"..."}.
         #[arg(long, value_name = "JSON")]
         destination: String,
         /// Begin with every event the account still holds (default: events accepted from now on).
@@ -84,6 +85,12 @@ fn row(route: &Value) -> Value {
             destination["port"]
         ),
         "directory" => format!("directory {}", destination["path"].as_str().unwrap_or_default()),
+        "s3" => format!(
+            "s3 {}/{}/{}",
+            destination["endpoint"].as_str().unwrap_or_default(),
+            destination["bucket"].as_str().unwrap_or_default(),
+            destination["prefix"].as_str().unwrap_or_default()
+        ),
         kind => format!("{kind} {}", destination["url"].as_str().unwrap_or_default()),
     };
     let status = &route["status"];

@@ -140,7 +140,10 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         tokio::spawn(jobs::forward::run(
             store.clone(),
             forwarding.clone(),
-            config.alerts.webhook_allow.clone(),
+            crate::forward::Allow {
+                receivers: config.alerts.webhook_allow.clone(),
+                storage: config.retention.archive_endpoint_allow.clone(),
+            },
             stopping.clone(),
         )),
     ];

@@ -8,28 +8,39 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+// The SeaweedFS S3 gateway the CLI's archive tests use; it takes `free_port` from this file.
+#[path = "../../acta-cli/tests/common/seaweed.rs"]
+#[allow(unreachable_pub)]
+mod seaweed;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use acta_server::{AlertSettings, ForwardSettings};
+use acta_server::{AlertSettings, ForwardSettings, RetentionSettings};
 use common::receivers::HttpReceiver;
 use common::{As, TestServer, event, poll};
+use futures::TryStreamExt;
 use serde_json::{Value, json};
 
-/// A server whose routes may reach 127.0.0.1 (the receivers of these tests) and write under `forward_dir`, and
-/// that retries a failing destination every second at most (the default waits up to a minute).
+/// A server whose routes may reach 127.0.0.1 (the receivers and the S3 store of these tests) and write under
+/// `forward_dir`, and that retries a failing destination every second at most (the default waits up to a minute).
 async fn server(forward_dir: Option<&Path>) -> TestServer {
-    let alerts =
-        AlertSettings { webhook_allow: acta_server::parse_allowlist("127.0.0.0/8").unwrap(), ..Default::default() };
+    let loopback = acta_server::parse_allowlist("127.0.0.0/8").unwrap();
+    let alerts = AlertSettings { webhook_allow: loopback.clone(), ..Default::default() };
+    let retention = RetentionSettings { archive_endpoint_allow: loopback, ..Default::default() };
     let forwarding = ForwardSettings {
         dir: forward_dir.map(Path::to_path_buf),
         max_backoff: Duration::from_secs(1),
         ..ForwardSettings::default()
     };
-    TestServer::start_with_forwarding(alerts, forwarding).await
+    TestServer::start_with_forwarding(alerts, retention, forwarding).await
+}
+
+/// A free TCP port on 127.0.0.1 (closed again for the program that takes it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An account with a manager and `instances` instances, each with a writer key narrowed to it; returns the
@@ -167,7 +178,7 @@ impl Rsyslogd {
     }
 
     fn start_with(binary: &Path, tls: Option<PathBuf>) -> Rsyslogd {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let mut daemon = Rsyslogd { binary: binary.to_path_buf(), port, dir, tls, child: None };
         daemon.launch();
@@ -561,6 +572,51 @@ async fn manager_of<'a>(server: &'a TestServer, account: &str) -> As<'a> {
     let body =
         json!({"account": account, "name": "officer 2", "role": "manager", "principal": format!("officer2@{account}")});
     server.admin().new_key(body).await
+}
+
+// --- S3 (SeaweedFS) ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_route_writes_ndjson_objects_in_log_order() {
+    let Some(weed) = seaweed::Seaweed::binary() else { return };
+    let s3_port = free_port();
+    let _store = seaweed::Seaweed::start(&weed, s3_port).await;
+    let server = server(None).await;
+    let (manager, writers) = account(&server, "acme", 2).await;
+    let route = create_route(
+        &manager,
+        json!({"name": "bucket", "destination": {"type": "s3", "endpoint": format!("http://127.0.0.1:{s3_port}"),
+               "bucket": "acta", "prefix": "siem/acme", "access_key_id": seaweed::S3_ACCESS_KEY,
+               "secret_access_key": seaweed::S3_SECRET_KEY, "allow_http": true}}),
+    )
+    .await;
+    assert_eq!(route["destination"]["secrets_set"], json!(["secret_access_key"]), "{route}");
+    let sent = load(server.url.clone(), writers, "s3", 3, 30, Duration::from_millis(100)).await;
+    wait_delivered(&manager, route["id"].as_str().unwrap(), Duration::from_secs(30)).await;
+
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
+        .with_bucket_name("acta")
+        .with_region("us-east-1")
+        .with_access_key_id(seaweed::S3_ACCESS_KEY)
+        .with_secret_access_key(seaweed::S3_SECRET_KEY)
+        .with_allow_http(true)
+        .build()
+        .unwrap();
+    let store: &dyn object_store::ObjectStore = &store;
+    let mut names: Vec<object_store::path::Path> =
+        store.list(Some(&"siem/acme".into())).map_ok(|meta| meta.location).try_collect().await.unwrap();
+    names.sort();
+    let mut received = Vec::new();
+    for name in &names {
+        assert!(name.as_ref().ends_with(".ndjson"), "{name}");
+        let bytes = store.get(name).await.unwrap().bytes().await.unwrap();
+        for line in String::from_utf8(bytes.to_vec()).unwrap().lines() {
+            received.push(held(&serde_json::from_str(line).unwrap()));
+        }
+    }
+    assert_eq!(check_received(&received, "acme", &sent), 0, "each event once, in log order: {names:?}");
+    server.stop().await;
 }
 
 // --- Elasticsearch bulk API (another Acta) --------------------------------------------------------------------

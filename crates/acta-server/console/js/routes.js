@@ -14,6 +14,7 @@ export function destinationText(destination) {
   const d = destination || {};
   if (d.type === 'syslog') return `syslog${d.tls ? '+tls' : ''} ${d.host}:${d.port}`;
   if (d.type === 'directory') return `directory ${d.path}`;
+  if (d.type === 's3') return `s3 ${d.endpoint}/${d.bucket}${d.prefix ? `/${d.prefix}` : ''}`;
   return `${d.type} ${d.url || ''}`;
 }
 
@@ -89,7 +90,7 @@ export function mount(root, ctx) {
     const name = h('input', {required: true, maxlength: 200, autocomplete: 'off', placeholder: 'SIEM'});
     const query = h('input', {autocomplete: 'off', spellcheck: 'false', class: 'mono', placeholder: 'every event'});
     const kind = h('select', {}, [['syslog', 'Syslog (RFC 5424)'], ['webhook', 'Webhook (signed NDJSON)'],
-      ['elasticsearch', 'Elasticsearch bulk API'], ['directory', 'NDJSON files on the server']]
+      ['elasticsearch', 'Elasticsearch bulk API'], ['s3', 'NDJSON objects in S3'], ['directory', 'NDJSON files on the server']]
       .map(([value, label]) => h('option', {value}, label)));
     const host = h('input', {autocomplete: 'off', spellcheck: 'false', placeholder: 'siem.example.com'});
     const port = h('input', {type: 'number', min: 1, max: 65535, placeholder: '514 (6514 with TLS)'});
@@ -98,14 +99,21 @@ export function mount(root, ctx) {
     const index = h('input', {autocomplete: 'off', spellcheck: 'false', placeholder: 'acta-events'});
     const apiKey = h('input', {type: 'password', autocomplete: 'new-password'});
     const dir = h('input', {autocomplete: 'off', spellcheck: 'false', placeholder: 'siem/acme'});
+    const endpoint = h('input', {autocomplete: 'off', spellcheck: 'false', class: 'mono', placeholder: 'https://s3.example.com'});
+    const bucket = h('input', {autocomplete: 'off', spellcheck: 'false'});
+    const prefix = h('input', {autocomplete: 'off', spellcheck: 'false', placeholder: 'optional'});
+    const keyId = h('input', {autocomplete: 'off', spellcheck: 'false'});
+    const secretKey = h('input', {type: 'password', autocomplete: 'new-password'});
     const fromOldest = h('input', {type: 'checkbox'});
     const groups = {
       syslog: h('div', {}, field('Host', host), field('Port', port), h('label', {class: 'field check'}, tls, ' TLS')),
       url: h('div', {}, field('URL', url, 'webhook batches are signed: X-Acta-Signature')),
       elasticsearch: h('div', {}, field('Index', index), field('API key', apiKey, 'optional; never shown again')),
       directory: h('div', {}, field('Path', dir, 'under the server’s --forward-dir')),
+      s3: h('div', {}, field('Endpoint', endpoint), field('Bucket', bucket), field('Prefix', prefix),
+        field('Access key ID', keyId), field('Secret access key', secretKey, 'never shown again')),
     };
-    const shown = {syslog: ['syslog'], webhook: ['url'], elasticsearch: ['url', 'elasticsearch'], directory: ['directory']};
+    const shown = {syslog: ['syslog'], webhook: ['url'], elasticsearch: ['url', 'elasticsearch'], directory: ['directory'], s3: ['s3']};
     const sync = () => {
       for (const [name, group] of Object.entries(groups)) group.hidden = !shown[kind.value].includes(name);
     };
@@ -125,6 +133,10 @@ export function mount(root, ctx) {
           destination.tls = tls.checked;
         } else if (kind.value === 'directory') {
           destination.path = dir.value.trim();
+        } else if (kind.value === 's3') {
+          Object.assign(destination, {endpoint: endpoint.value.trim(), bucket: bucket.value.trim(),
+            access_key_id: keyId.value.trim(), secret_access_key: secretKey.value});
+          if (prefix.value.trim()) destination.prefix = prefix.value.trim();
         } else {
           destination.url = url.value.trim();
           if (kind.value === 'elasticsearch') {

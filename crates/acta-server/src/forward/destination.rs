@@ -34,6 +34,17 @@ impl Default for ForwardSettings {
     }
 }
 
+/// The networks destinations may reach although they are internal (loopback, private...): the operator's
+/// `--webhook-allow` for receivers (syslog, webhooks, Elasticsearch), `--archive-endpoint-allow` for S3 stores,
+/// as for archives.
+#[derive(Debug, Clone, Default)]
+pub struct Allow {
+    /// Receivers.
+    pub receivers: Vec<ipnet::IpNet>,
+    /// Storage hosts.
+    pub storage: Vec<ipnet::IpNet>,
+}
+
 /// About the most event bytes in one batch.
 pub(crate) const BATCH_BYTES: usize = 4 << 20;
 

@@ -10,14 +10,16 @@
 //! - [`webhook`]: NDJSON batches over HTTP(S), signed with HMAC-SHA256.
 //! - [`directory`]: NDJSON files per instance and arrival day, synced before they count.
 //! - [`elasticsearch`]: the bulk API, each event created under a stable id.
+//! - [`s3`]: NDJSON objects in an S3-compatible bucket, described as an S3 archive is.
 
 pub mod destination;
 pub mod directory;
 pub mod elasticsearch;
+pub mod s3;
 pub mod syslog;
 pub mod webhook;
 
-pub use destination::ForwardSettings;
+pub use destination::{Allow, ForwardSettings};
 pub(crate) use destination::{BATCH_BYTES, Invalid, Outgoing, SendError, one_line};
 
 use std::collections::HashMap;
@@ -27,10 +29,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// The kinds of destination.
-pub(crate) const KINDS: [&str; 4] = ["syslog", "webhook", "directory", "elasticsearch"];
+pub(crate) const KINDS: [&str; 5] = ["syslog", "webhook", "directory", "elasticsearch", "s3"];
 
 /// The members of a destination that hold secrets: kept, never answered.
-const SECRET_MEMBERS: [&str; 3] = ["secret", "password", "api_key"];
+const SECRET_MEMBERS: [&str; 4] = ["secret", "password", "api_key", "secret_access_key"];
 
 /// Checks a destination's shape (not whether it is reachable) and answers it with defaults filled in.
 pub(crate) fn validate(destination: &Value, settings: &ForwardSettings) -> Result<Value, Invalid> {
@@ -43,6 +45,7 @@ pub(crate) fn validate(destination: &Value, settings: &ForwardSettings) -> Resul
         "webhook" => webhook::validate(object),
         "directory" => directory::validate(object, settings),
         "elasticsearch" => elasticsearch::validate(object),
+        "s3" => s3::validate(object),
         "" => Err(Invalid(format!("destination.type is required: one of {}", KINDS.join(", ")))),
         other => Err(Invalid(format!("destination.type {other:?} is not one of {}", KINDS.join(", ")))),
     }
@@ -86,16 +89,19 @@ pub(crate) enum Sender {
     Webhook(webhook::Sender),
     Directory(directory::Sender),
     Elasticsearch(elasticsearch::Sender),
+    S3(s3::Sender),
 }
 
 impl Sender {
     /// The sender of a validated destination.
-    pub(crate) fn new(destination: &Value, settings: &ForwardSettings, allow: &[ipnet::IpNet]) -> Sender {
+    pub(crate) fn new(destination: &Value, settings: &ForwardSettings, allow: &Allow) -> Sender {
         let object = destination.as_object().cloned().unwrap_or_default();
+        let receivers = &allow.receivers;
         match object.get("type").and_then(Value::as_str) {
-            Some("syslog") => Sender::Syslog(syslog::Sender::new(&object, settings, allow)),
-            Some("webhook") => Sender::Webhook(webhook::Sender::new(&object, settings, allow)),
-            Some("elasticsearch") => Sender::Elasticsearch(elasticsearch::Sender::new(&object, settings, allow)),
+            Some("syslog") => Sender::Syslog(syslog::Sender::new(&object, settings, receivers)),
+            Some("webhook") => Sender::Webhook(webhook::Sender::new(&object, settings, receivers)),
+            Some("elasticsearch") => Sender::Elasticsearch(elasticsearch::Sender::new(&object, settings, receivers)),
+            Some("s3") => Sender::S3(s3::Sender::new(&object, &allow.storage)),
             _ => Sender::Directory(directory::Sender::new(&object, settings)),
         }
     }
@@ -108,6 +114,7 @@ impl Sender {
             Sender::Webhook(sender) => sender.send(batch).await,
             Sender::Directory(sender) => sender.send(batch).await,
             Sender::Elasticsearch(sender) => sender.send(batch).await,
+            Sender::S3(sender) => sender.send(batch).await,
         }
     }
 
@@ -129,8 +136,10 @@ impl Sender {
 
     /// Drops what the sender holds (a broken connection) so the next send starts afresh.
     pub(crate) fn reset(&mut self) {
-        if let Sender::Syslog(sender) = self {
-            sender.reset();
+        match self {
+            Sender::Syslog(sender) => sender.reset(),
+            Sender::S3(sender) => sender.reset(),
+            _ => {}
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Routes: where an account's events are forwarded (syslog, a webhook, files, Elasticsearch), with their status.
+//! Routes: where an account's events are forwarded (syslog, a webhook, files, S3, Elasticsearch), with their status.
 //! Forwarding sends events out of Acta, so creating, changing and deleting a route takes the manager role;
 //! readers see routes and their status. Every change (and refusal) is audited as `acta.route.<verb>`. A
 //! destination's secrets are never answered (`secrets_set` names them); a webhook created without a secret gets

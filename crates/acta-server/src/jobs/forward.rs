@@ -24,15 +24,10 @@ use acta_store::{InstanceScope, Route, Store};
 use tokio::sync::watch;
 
 use crate::clock::now_text;
-use crate::forward::{BATCH_BYTES, Forwarding, Outgoing, Sender, one_line};
+use crate::forward::{Allow, BATCH_BYTES, Forwarding, Outgoing, Sender, one_line};
 
 /// Runs the routes until the server stops.
-pub async fn run(
-    store: Arc<Store>,
-    forwarding: Arc<Forwarding>,
-    allow: Vec<ipnet::IpNet>,
-    mut stopping: watch::Receiver<bool>,
-) {
+pub async fn run(store: Arc<Store>, forwarding: Arc<Forwarding>, allow: Allow, mut stopping: watch::Receiver<bool>) {
     let mut running: HashMap<String, (String, watch::Sender<bool>, tokio::task::JoinHandle<()>)> = HashMap::new();
     loop {
         match store.meta().all_routes().await {
@@ -130,7 +125,7 @@ enum Pass {
 }
 
 impl RouteTask {
-    fn new(store: Arc<Store>, forwarding: Arc<Forwarding>, allow: Vec<ipnet::IpNet>, route: Route) -> RouteTask {
+    fn new(store: Arc<Store>, forwarding: Arc<Forwarding>, allow: Allow, route: Route) -> RouteTask {
         let filter = match route.query.as_deref().map(acta_query::parse) {
             None => Filter::Every,
             Some(Ok(query)) => Filter::Matching(Compiled::new(&query)),

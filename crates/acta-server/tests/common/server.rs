@@ -3,12 +3,19 @@
 
 use std::time::Duration;
 
-use acta_server::{AlertSettings, ForwardSettings, Limits, Running, ServerConfig};
+use acta_server::{AlertSettings, ForwardSettings, Limits, RetentionSettings, Running, ServerConfig};
 use serde_json::Value;
 
 use super::poll;
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// The operator's settings a test may choose beside the limits and alerts.
+#[derive(Clone, Default)]
+struct Settings {
+    forwarding: ForwardSettings,
+    retention: RetentionSettings,
+}
 
 pub struct TestServer {
     pub running: Option<Running>,
@@ -19,6 +26,7 @@ pub struct TestServer {
     pub key_dir: tempfile::TempDir,
     pub alerts: AlertSettings,
     pub forwarding: ForwardSettings,
+    pub retention: RetentionSettings,
 }
 
 impl TestServer {
@@ -35,21 +43,36 @@ impl TestServer {
         TestServer::start_on(Limits::default(), alerts).await
     }
 
-    /// A server with these alert settings (the webhook allowlist holds for routes too) and forwarding settings.
-    pub async fn start_with_forwarding(alerts: AlertSettings, forwarding: ForwardSettings) -> TestServer {
-        TestServer::start_full(Limits::default(), alerts, forwarding).await
+    /// A server with these alert settings (the webhook allowlist holds for routes' receivers), retention settings
+    /// (the archive endpoint allowlist holds for routes' S3 stores) and forwarding settings.
+    pub async fn start_with_forwarding(
+        alerts: AlertSettings,
+        retention: RetentionSettings,
+        forwarding: ForwardSettings,
+    ) -> TestServer {
+        TestServer::start_full(Limits::default(), alerts, Settings { forwarding, retention }).await
     }
 
     async fn start_on(limits: Limits, alerts: AlertSettings) -> TestServer {
-        TestServer::start_full(limits, alerts, ForwardSettings::default()).await
+        TestServer::start_full(limits, alerts, Settings::default()).await
     }
 
-    async fn start_full(limits: Limits, alerts: AlertSettings, forwarding: ForwardSettings) -> TestServer {
+    async fn start_full(limits: Limits, alerts: AlertSettings, settings: Settings) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let key_dir = tempfile::tempdir().expect("temp dir");
-        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone(), forwarding.clone()).await;
+        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone(), settings.clone()).await;
         let url = format!("http://{}", running.addr);
-        TestServer { running: Some(running), url, http: reqwest::Client::new(), dir, key_dir, alerts, forwarding }
+        let Settings { forwarding, retention } = settings;
+        TestServer {
+            running: Some(running),
+            url,
+            http: reqwest::Client::new(),
+            dir,
+            key_dir,
+            alerts,
+            forwarding,
+            retention,
+        }
     }
 
     /// Stops and starts again on the same data directory.
@@ -62,7 +85,7 @@ impl TestServer {
             self.key_dir.path(),
             Limits::default(),
             self.alerts.clone(),
-            self.forwarding.clone(),
+            Settings { forwarding: self.forwarding.clone(), retention: self.retention.clone() },
         )
         .await;
         self.url = format!("http://{}", running.addr);
@@ -137,7 +160,7 @@ async fn launch(
     key_dir: &std::path::Path,
     limits: Limits,
     alerts: AlertSettings,
-    forwarding: ForwardSettings,
+    settings: Settings,
 ) -> Running {
     acta_server::start(ServerConfig {
         data_dir: dir.to_path_buf(),
@@ -146,8 +169,8 @@ async fn launch(
         limits,
         integrity: Some(acta_store::IntegrityOptions::new(key_dir.join("signing-key"), "test-node")),
         alerts,
-        retention: acta_server::RetentionSettings::default(),
-        forwarding,
+        retention: settings.retention,
+        forwarding: settings.forwarding,
     })
     .await
     .expect("server starts")
