@@ -131,6 +131,30 @@ impl SendError {
     }
 }
 
+/// POSTs an NDJSON body to a receiver over HTTP(S), through the SSRF rule (the host resolved and checked now, the
+/// connection pinned to the checked addresses), with `headers`; the text of a 2xx answer, or why not.
+pub(crate) async fn post_ndjson(
+    url: &str,
+    allow: &[ipnet::IpNet],
+    timeout: Duration,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+) -> Result<String, SendError> {
+    let target = crate::notify::ssrf::check(url, allow).await.map_err(|refusal| SendError(refusal.to_string()))?;
+    let client = crate::notify::ssrf::client(&target, timeout).map_err(SendError)?;
+    let mut request = client.post(target.url.clone()).header(reqwest::header::CONTENT_TYPE, "application/x-ndjson");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let answer = request.body(body).send().await.map_err(|error| SendError::http(url, &error))?;
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(SendError(format!("{url} answered {status}: {}", text.chars().take(300).collect::<String>())));
+    }
+    Ok(text)
+}
+
 impl std::fmt::Display for SendError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str(&self.0)

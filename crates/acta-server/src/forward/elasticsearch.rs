@@ -6,7 +6,9 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use super::destination::{ForwardSettings, Invalid, Outgoing, SendError, only_members, required_text, text};
+use super::destination::{
+    ForwardSettings, Invalid, Outgoing, SendError, only_members, post_ndjson, required_text, text,
+};
 
 const MEMBERS: [&str; 5] = ["url", "index", "username", "password", "api_key"];
 
@@ -83,26 +85,10 @@ impl Sender {
             body.push_str(&event.event);
             body.push('\n');
         }
-        let target = crate::notify::ssrf::check(&self.url, &self.allow)
-            .await
-            .map_err(|refusal| SendError(refusal.to_string()))?;
-        let client = crate::notify::ssrf::client(&target, self.timeout).map_err(SendError)?;
-        let mut request = client.post(target.url.clone()).header(reqwest::header::CONTENT_TYPE, "application/x-ndjson");
-        if let Some(authorization) = &self.authorization {
-            request = request.header(reqwest::header::AUTHORIZATION, authorization);
-        }
-        let answer = request.body(body).send().await.map_err(|error| SendError::http(&self.url, &error))?;
-        let status = answer.status();
-        let text = answer.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(SendError(format!(
-                "{} answered {status}: {}",
-                self.url,
-                text.chars().take(300).collect::<String>()
-            )));
-        }
+        let headers = self.authorization.iter().map(|value| ("Authorization", value.clone())).collect();
+        let text = post_ndjson(&self.url, &self.allow, self.timeout, headers, body).await?;
         let answer: Value = serde_json::from_str(&text)
-            .map_err(|error| SendError(format!("{} answered {status} with no bulk answer: {error}", self.url)))?;
+            .map_err(|error| SendError(format!("{} answered with no bulk answer: {error}", self.url)))?;
         first_failure(&answer).map_or(Ok(()), |failure| Err(SendError(format!("{}: {failure}", self.url))))
     }
 }

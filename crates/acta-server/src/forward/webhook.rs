@@ -5,7 +5,9 @@
 
 use serde_json::{Map, Value};
 
-use super::destination::{ForwardSettings, Invalid, Outgoing, SendError, only_members, required_text, text};
+use super::destination::{
+    ForwardSettings, Invalid, Outgoing, SendError, only_members, post_ndjson, required_text, text,
+};
 
 const MEMBERS: [&str; 2] = ["url", "secret"];
 
@@ -53,26 +55,13 @@ impl Sender {
             body.push_str(&event.envelope());
             body.push('\n');
         }
-        let target = crate::notify::ssrf::check(&self.url, &self.allow)
-            .await
-            .map_err(|refusal| SendError(refusal.to_string()))?;
-        let client = crate::notify::ssrf::client(&target, self.timeout).map_err(SendError)?;
-        let mut request = client
-            .post(target.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
-            .header("X-Acta-Events", batch.len().to_string());
+        let mut headers = vec![("X-Acta-Events", batch.len().to_string())];
         if let Some(secret) = &self.secret {
-            request = request.header(
+            headers.push((
                 "X-Acta-Signature",
                 format!("sha256={}", crate::notify::channels::sign(secret, body.as_bytes())),
-            );
+            ));
         }
-        let answer = request.body(body).send().await.map_err(|error| SendError::http(&self.url, &error))?;
-        let status = answer.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = answer.text().await.unwrap_or_default();
-        Err(SendError(format!("{} answered {status}: {}", self.url, text.chars().take(300).collect::<String>())))
+        post_ndjson(&self.url, &self.allow, self.timeout, headers, body).await.map(|_| ())
     }
 }

@@ -126,6 +126,25 @@ async fn route_of(state: &AppState, account: &str, id: &str) -> Result<Route, Ap
     state.store.meta().route(account, id).await?.ok_or_else(|| ApiError::not_found("forwarding route"))
 }
 
+/// After a change: the forwarding job takes it up, and it is audited before the answer.
+async fn changed(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    verb: &str,
+    route: &Route,
+    status: u16,
+) -> Result<(), ApiError> {
+    state.forwarding.reload();
+    audit::record(
+        &state.store,
+        principal,
+        audit::object_action(account, "route", verb, &route.id, &route.name, status),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A signing secret for a webhook created without one: 32 random bytes, hex.
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -185,13 +204,7 @@ pub(crate) async fn create_route(
         .map(|instance| (instance.id.clone(), if from_oldest { 0 } else { state.store.log().last_seq(&instance.id) }))
         .collect();
     state.store.meta().create_route(&route, &cursors).await?;
-    state.forwarding.reload();
-    audit::record(
-        &state.store,
-        &principal,
-        audit::object_action(&account, "route", "create", &route.id, &route.name, 201),
-    )
-    .await?;
+    changed(&state, &principal, &account, "create", &route, 201).await?;
     let mut answer = route_json(&state, &route).await?;
     if let Some(secret) = generated_secret {
         answer["secret"] = Value::from(secret);
@@ -270,13 +283,7 @@ pub(crate) async fn update_route(
     route.updated_at = now_text();
     check_route(&state, &mut route)?;
     state.store.meta().update_route(&route).await?;
-    state.forwarding.reload();
-    audit::record(
-        &state.store,
-        &principal,
-        audit::object_action(&account, "route", "update", &route.id, &route.name, 200),
-    )
-    .await?;
+    changed(&state, &principal, &account, "update", &route, 200).await?;
     Ok(Json(route_json(&state, &route).await?))
 }
 
@@ -294,12 +301,6 @@ pub(crate) async fn delete_route(
         return Err(refuse(&state.store, &principal, audit, error).await);
     }
     state.store.meta().delete_route(&account, &id).await?;
-    state.forwarding.reload();
-    audit::record(
-        &state.store,
-        &principal,
-        audit::object_action(&account, "route", "delete", &route.id, &route.name, 204),
-    )
-    .await?;
+    changed(&state, &principal, &account, "delete", &route, 204).await?;
     Ok(StatusCode::NO_CONTENT)
 }
