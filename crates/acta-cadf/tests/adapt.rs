@@ -43,9 +43,13 @@ fn a_cloudtrail_log_file_maps_each_record() {
     assert_eq!(deleted.value["initiator"]["id"], "arn:aws:iam::222222222222:user/JohnDoe");
     assert_eq!(deleted.value["initiator"]["host"]["address"], "10.24.34.0");
     assert_eq!(deleted.value["eventTime"], "2014-12-11T18:32:57Z");
-    assert_eq!(refused.action, "cloudtrail.ec2.RunInstances");
+    assert_eq!(refused.id.as_deref(), Some("cloudtrail:b7d4398e-b2f0-4faa-9c76-e2d316a8d67f"));
+    assert_eq!(refused.action, "cloudtrail.cloudtrail.UpdateTrail");
     assert_eq!(refused.outcome, Outcome::Failure);
-    assert_eq!(refused.value["reason"]["reasonCode"], "Client.UnauthorizedOperation");
+    assert_eq!(refused.value["reason"]["reasonCode"], "TrailNotFoundException");
+    assert_eq!(refused.value["reason"]["reasonType"], "Unknown trail: myTrail2 for the user: 123456789012");
+    assert_eq!(refused.value["initiator"]["id"], "arn:aws:iam::123456789012:user/Alice");
+    assert_eq!(refused.value["eventTime"], "2016-07-14T19:15:45Z");
 }
 
 #[test]
@@ -59,9 +63,14 @@ fn each_cloudtrail_record_keeps_its_exact_bytes_from_the_file() {
     }
 }
 
+/// The one original a record's event carries: its format and exact text.
+fn original(event: &Event) -> (&str, &str) {
+    original_record(&event.value).expect("the original is attached")
+}
+
 #[test]
 fn the_original_record_round_trips_byte_for_byte() {
-    let body = sample("ibm/record.json");
+    let body = sample("ibm/nlb-create-listener.json");
     let events = accepted(adapt(&body, SourceFormat::Ibm));
     let (format, original) = original_record(&events[0].value).expect("the original is attached");
     assert_eq!(format, "ibm");
@@ -103,32 +112,117 @@ fn gcp_entries_map_method_and_status_code() {
     assert_eq!(denied.value["target"]["id"], "projects/_/buckets/example-bucket");
 }
 
-#[test]
-fn an_oslo_notification_keeps_its_cadf_payload_and_records_the_event_type() {
-    let events = accepted(adapt(&sample("oslo/notification.json"), SourceFormat::Oslo));
-    let event = &events[0];
-    assert_eq!(event.id.as_deref(), Some("openstack:0a2b1c6e-5d4f-4e3a-8b9c-7d6e5f4a3b2c"));
-    assert_eq!(event.action, "create");
-    assert_eq!(event.outcome, Outcome::Pending);
-    assert_eq!(event.value["observer"]["name"], "nova-api");
-    let notification = event.value["attachments"]
+/// The notification members an oslo event records beside its payload.
+fn notification(event: &Event) -> &serde_json::Value {
+    event.value["attachments"]
         .as_array()
         .and_then(|attachments| attachments.iter().find(|a| a["name"] == "notification"))
-        .expect("notification attachment");
-    assert_eq!(notification["content"]["event_type"], "audit.http.request");
+        .map(|attachment| &attachment["content"])
+        .expect("notification attachment")
 }
 
 #[test]
-fn an_oslo_v2_envelope_is_unwrapped() {
+fn octavias_published_audit_request_notification_keeps_its_payload_and_event_type() {
+    let body = sample("oslo/notification.json");
+    let events = accepted(adapt(&body, SourceFormat::Oslo));
+    let event = &events[0];
+    assert_eq!(event.id.as_deref(), Some("8cf14af5-246e-5739-a11e-513ca13b7d36"));
+    assert_eq!(event.action, "read/list");
+    assert_eq!(event.outcome, Outcome::Pending);
+    assert_eq!(event.value["eventTime"], "2018-10-11T22:42:22.720112+0000");
+    assert_eq!(acta_cadf::format_time(event.event_time), "2018-10-11T22:42:22.720112000Z");
+    assert_eq!(event.value["initiator"]["id"], "2af901396a424d5ca9dffa725226e8c7");
+    assert_eq!(event.value["initiator"]["name"], "admin");
+    assert_eq!(event.value["target"]["id"], "octavia");
+    // The payload's observer has only an id: the publisher names it.
+    assert_eq!(event.value["observer"]["id"], "target");
+    assert_eq!(event.value["observer"]["name"], "uwsgi");
+    assert_eq!(notification(event)["event_type"], "audit.http.request");
+    assert_eq!(notification(event)["message_id"], "63264e0e-e60f-4adc-a656-0d87ab5d6329");
+    assert_eq!(original(event), ("oslo", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+}
+
+#[test]
+fn keystones_published_project_created_notification_maps_as_is() {
+    let body = sample("oslo/keystone-project-created.json");
+    let events = accepted(adapt(&body, SourceFormat::Oslo));
+    let event = &events[0];
+    assert_eq!(event.id.as_deref(), Some("openstack:f5352d7b-bee6-4c22-8213-450e7b646e9f"));
+    assert_eq!(event.action, "created.project");
+    assert_eq!(event.outcome, Outcome::Success);
+    assert_eq!(event.value["eventTime"], "2014-02-14T01:20:47.932842+00:00");
+    assert_eq!(event.value["initiator"]["id"], "c9f76d3c31e142af9291de2935bde98a");
+    assert_eq!(event.value["initiator"]["host"]["address"], "127.0.0.1");
+    assert_eq!(event.value["target"]["id"], "openstack:1c2fc591-facb-4479-a327-520dade1ea15");
+    assert_eq!(event.value["target"]["typeURI"], "data/security/project");
+    assert_eq!(event.value["observer"]["name"], "identity.host1234");
+    assert_eq!(event.value["resource_info"], "671da331c47d4e29bb6ea1d270154ec3");
+    assert_eq!(notification(event)["event_type"], "identity.project.created");
+    assert_eq!(original(event).1.as_bytes(), body.trim_ascii());
+}
+
+#[test]
+fn keystones_published_expired_password_notification_is_a_failure_with_its_reason() {
+    let body = sample("oslo/keystone-expired-password.json");
+    let events = accepted(adapt(&body, SourceFormat::Oslo));
+    let event = &events[0];
+    assert_eq!(event.id.as_deref(), Some("78cd795f-5850-532f-9ab1-5adb04e30c0f"));
+    assert_eq!(event.action, "authenticate");
+    assert_eq!(event.outcome, Outcome::Failure);
+    // keystone writes the reasonCode as a number and the offset without a colon.
+    assert_eq!(event.value["reason"]["reasonCode"], 401);
+    assert_eq!(acta_cadf::format_time(event.event_time), "2016-11-11T18:31:11.156356000Z");
+    assert_eq!(event.value["initiator"]["id"], "73a19db6-e26b-5313-a6df-58d297fa652e");
+    assert_eq!(event.value["target"]["id"], "c23e6cb7-abe0-5e42-b7f7-4c4104ea77b0");
+    assert_eq!(notification(event)["event_type"], "identity.authenticate");
+    assert_eq!(original(event).1.as_bytes(), body.trim_ascii());
+}
+
+#[test]
+fn an_oslo_v2_envelope_of_keystones_failed_login_is_unwrapped() {
     let body = sample("oslo/envelope-v2.json");
     let events = accepted(adapt(&body, SourceFormat::Oslo));
-    assert_eq!(events[0].action, "authenticate");
-    assert_eq!(events[0].outcome, Outcome::Failure);
-    assert_eq!(original_record(&events[0].value).map(|(_, text)| text.as_bytes()), Some(body.trim_ascii()));
+    let event = &events[0];
+    assert_eq!(event.id.as_deref(), Some("7f160bb3-762c-5dee-93a3-e4c46324a6d8"));
+    assert_eq!(event.action, "authenticate");
+    assert_eq!(event.outcome, Outcome::Failure);
+    assert_eq!(acta_cadf::format_time(event.event_time), "2025-03-27T17:09:37.318590000Z");
+    assert_eq!(event.value["initiator"]["id"], "d7bec06f41254509987354d0c0581cdc");
+    assert_eq!(event.value["target"]["id"], "5ca93d89-b1fd-5245-9c37-508f0a034289");
+    assert_eq!(notification(event)["event_type"], "identity.authenticate");
+    // keystone's own attachment stays, before the notification and the original.
+    let names: Vec<&str> =
+        event.value["attachments"].as_array().expect("attachments").iter().filter_map(|a| a["name"].as_str()).collect();
+    assert_eq!(names, ["partial_password_hash", "notification", "original:oslo"]);
+    // The original is the envelope as sent, not the notification inside it.
+    assert_eq!(original(event).1.as_bytes(), body.trim_ascii());
 }
 
 #[test]
-fn an_ibm_record_gets_its_log_source_crn() {
+fn an_ibm_record_from_ibms_docs_gets_its_log_source_crn() {
+    let body = sample("ibm/nlb-create-listener.json");
+    let events = accepted(adapt(&body, SourceFormat::Ibm));
+    let event = &events[0];
+    let crn = event.crn.as_ref().expect("the CRN is parsed");
+    assert_eq!(crn.service, "is");
+    assert_eq!(crn.location, "eu-gb");
+    assert_eq!(crn.account.as_deref(), Some("<ACCOUNT_ID>"));
+    assert_eq!(event.id.as_deref(), Some("e4ee1906d01a35efe8bd8303ce0a734e"));
+    assert_eq!(event.action, "is.load-balancer.load-balancer.listener.create");
+    assert_eq!(event.outcome, Outcome::Success);
+    assert_eq!(acta_cadf::format_time(event.event_time), "2019-05-30T18:42:48.960000000Z");
+    assert_eq!(event.value["initiator"]["id"], "<USER-ID>");
+    assert_eq!(event.value["initiator"]["host"]["agent"], "python-requests/2.19.1");
+    assert_eq!(
+        event.value["target"]["id"],
+        "crn:v1:staging:public:is:eu-gb:a/<ACCOUNT_ID>::load-balancer:4633518f-8aac-48a1-a694-d15ee6bd70e3"
+    );
+    assert_eq!(event.value["reason"]["reasonCode"], 201);
+    assert_eq!(original(event), ("ibm", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+}
+
+#[test]
+fn the_reconstructed_ibm_record_gets_its_log_source_crn() {
     let events = accepted(adapt(&sample("ibm/record.json"), SourceFormat::Ibm));
     let crn = events[0].crn.as_ref().expect("the CRN is parsed");
     assert_eq!(crn.service, "kms");
@@ -136,26 +230,149 @@ fn an_ibm_record_gets_its_log_source_crn() {
     assert_eq!(events[0].action, "kms.secrets.create");
 }
 
+/// Open Liberty's documented records are from a server at EDT (-04:00).
+fn edt() -> AdaptOptions {
+    AdaptOptions { utc_offset: Some(String::from("-04:00")) }
+}
+
 #[test]
 fn liberty_records_take_the_action_from_event_name_and_the_given_offset() {
-    let adapt_options = AdaptOptions { utc_offset: Some(String::from("+02:00")) };
-    let events = accepted(adapt_with(&sample("liberty/audit.ndjson"), SourceFormat::Liberty, &adapt_options));
-    let [authn, authz] = &events[..] else { panic!("two events") };
+    let body = sample("liberty/security-authn.json");
+    let events = accepted(adapt_with(&body, SourceFormat::Liberty, &edt()));
+    let authn = &events[0];
+    assert_eq!(
+        authn.id.as_deref(),
+        Some(
+            "liberty:websphere:_sage.xyz.com:_opt_ol_wlp_usr_:scim.custom.repository.audit:2018-07-24_13:03:28.652_EDT:6"
+        )
+    );
     assert_eq!(authn.action, "SECURITY_AUTHN");
     assert_eq!(authn.outcome, Outcome::Success);
-    // 14:57:12.435 at +02:00 is 12:57:12.435 UTC.
-    assert_eq!(acta_cadf::format_time(authn.event_time), "2024-05-20T12:57:12.435000000Z");
+    // "2018-07-24 13:03:28.652 EDT": the zone abbreviation is dropped for the given -04:00.
+    assert_eq!(acta_cadf::format_time(authn.event_time), "2018-07-24T17:03:28.652000000Z");
+    assert_eq!(authn.value["initiator"]["host"]["address"], "127.0.0.1");
+    assert_eq!(authn.value["observer"]["name"], "SecurityService");
+    assert_eq!(authn.value["target"]["name"], "/basicauth/ProgrammaticAPIServlet");
+    assert_eq!(original(authn), ("liberty", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+}
+
+#[test]
+fn a_liberty_failed_login_and_an_authorization_without_a_zone_map() {
+    let body = sample("liberty/security-api-authn-failure.json");
+    let failed = &accepted(adapt_with(&body, SourceFormat::Liberty, &edt()))[0];
+    assert_eq!(failed.action, "SECURITY_API_AUTHN");
+    assert_eq!(failed.outcome, Outcome::Failure);
+    assert_eq!(failed.value["reason"]["reasonCode"], "401");
+    assert_eq!(failed.value["target"]["credential"]["token"], "user2");
+    assert_eq!(acta_cadf::format_time(failed.event_time), "2018-07-24T17:03:24.142000000Z");
+    assert_eq!(original(failed).1.as_bytes(), body.trim_ascii());
+
+    let body = sample("liberty/security-authz-web.json");
+    let authz = &accepted(adapt_with(&body, SourceFormat::Liberty, &edt()))[0];
     assert_eq!(authz.action, "SECURITY_AUTHZ");
-    assert_eq!(authz.outcome, Outcome::Failure);
-    assert_eq!(authz.value["observer"]["name"], "SecurityService");
+    assert_eq!(authz.outcome, Outcome::Success);
+    // "2018-07-16 10:37:56.259", no zone at all.
+    assert_eq!(acta_cadf::format_time(authz.event_time), "2018-07-16T14:37:56.259000000Z");
+    assert_eq!(authz.value["target"]["role"]["names"], "[AllAuthenticated]");
+    assert_eq!(original(authz).1.as_bytes(), body.trim_ascii());
+}
+
+#[test]
+fn a_liberty_json_logging_record_drops_its_ibm_audit_prefix() {
+    // The JSON logging layout: every audit member prefixed `ibm_audit_` and dotted; its time has an offset, so
+    // no utc_offset is needed.
+    let body = sample("liberty/json-logging-security-api-authn.json");
+    let events = accepted(adapt(&body, SourceFormat::Liberty));
+    let event = &events[0];
+    assert_eq!(event.action, "SECURITY_API_AUTHN");
+    assert_eq!(event.outcome, Outcome::Failure);
+    assert_eq!(acta_cadf::format_time(event.event_time), "2018-07-24T21:03:24.142000000Z");
+    assert_eq!(event.value["initiator"]["host"]["address"], "127.0.0.1");
+    assert_eq!(event.value["observer"]["name"], "SecurityService");
+    assert_eq!(event.value["reason"]["reasonCode"], "401");
+    assert_eq!(event.value["target"]["credential"]["token"], "user2");
+    assert_eq!(event.value["type"], "liberty_audit");
+    assert!(event.id.as_deref().is_some_and(|id| id.starts_with("liberty:websphere:") && id.ends_with(":2")));
+    assert_eq!(original(event), ("liberty", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+}
+
+#[test]
+fn a_liberty_json_logging_record_without_its_time_names_the_prefixed_member() {
+    let body = br#"{"type": "liberty_audit", "ibm_audit_eventName": "SECURITY_AUTHN", "ibm_audit_outcome": "success"}"#;
+    let results = adapt(body, SourceFormat::Liberty);
+    let problems = rejected(&results[0]);
+    assert_eq!(problems[0].pointer, "/ibm_audit_eventTime");
+    assert!(problems[0].message.contains("`ibm_audit_eventTime`"), "{}", problems[0].message);
 }
 
 #[test]
 fn a_liberty_local_time_without_utc_offset_is_rejected_asking_for_it() {
-    let results = adapt(&sample("liberty/audit.ndjson"), SourceFormat::Liberty);
+    let results = adapt(&sample("liberty/security-authn.json"), SourceFormat::Liberty);
     let problems = rejected(&results[0]);
     assert_eq!(problems[0].pointer, "/eventTime");
     assert!(problems[0].message.contains("utc_offset"), "{}", problems[0].message);
+}
+
+#[test]
+fn kubernetes_events_from_falcos_test_data_map_verb_resource_and_stage() {
+    let body = sample("kubernetes/falco-anonymous-creates-namespace-foo.json");
+    let events = accepted(adapt(&body, SourceFormat::Kubernetes));
+    let created = &events[0];
+    assert_eq!(created.id.as_deref(), Some("kubernetes:841d3e6d-90d2-43df-8da4-684738bee3d5:ResponseComplete"));
+    assert_eq!(created.action, "kubernetes.namespaces.create");
+    assert_eq!(created.outcome, Outcome::Success);
+    assert_eq!(created.value["eventTime"], "2018-10-25T13:58:49.736141Z");
+    assert_eq!(created.value["initiator"]["id"], "system:anonymous");
+    assert_eq!(created.value["initiator"]["host"]["address"], "192.168.99.1");
+    // A namespace is not in a namespace: the target is `<resource>/<name>`.
+    assert_eq!(created.value["target"]["id"], "namespaces/foo");
+    assert_eq!(created.value["reason"]["reasonCode"], "201");
+    assert_eq!(original(created), ("kubernetes", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+
+    let body = sample("kubernetes/falco-exec-pod.json");
+    let events = accepted(adapt(&body, SourceFormat::Kubernetes));
+    let exec = &events[0];
+    assert_eq!(exec.id.as_deref(), Some("kubernetes:ca1ed9f4-7bf4-4c85-81a8-1b11253d1ba6:ResponseStarted"));
+    assert_eq!(exec.action, "kubernetes.pods.exec.create");
+    // ResponseStarted (the 101 of an exec session): the request is still under way.
+    assert_eq!(exec.outcome, Outcome::Pending);
+    assert_eq!(exec.value["eventTime"], "2018-10-26T13:38:34.902914Z");
+    assert_eq!(exec.value["initiator"]["name"], "minikube-user");
+    assert_eq!(exec.value["target"]["id"], "default/pods/nginx-deployment-7998647bdf-phvq7");
+    assert_eq!(original(exec).1.as_bytes(), body.trim_ascii());
+}
+
+#[test]
+fn gcp_entries_from_googles_test_data_map_method_principal_and_resource() {
+    let body = sample("gcp/pubsub-create-topic.json");
+    let events = accepted(adapt(&body, SourceFormat::Gcp));
+    let created = &events[0];
+    assert_eq!(
+        created.id.as_deref(),
+        Some("gcp:projects_test-project_logs_cloudaudit.googleapis.com_2Factivity:9frck8cf9j")
+    );
+    assert_eq!(created.action, "gcp.google.pubsub.v1.Publisher.CreateTopic");
+    assert_eq!(created.outcome, Outcome::Success);
+    assert_eq!(created.value["eventTime"], "2020-06-30T16:14:47.593398572Z");
+    assert_eq!(created.value["initiator"]["id"], "robot@test-project.iam.gserviceaccount.com");
+    assert_eq!(created.value["initiator"]["host"]["address"], "192.168.0.1");
+    assert_eq!(created.value["initiator"]["host"]["agent"], "google-cloud-sdk");
+    assert_eq!(created.value["target"]["id"], "projects/test-project/topics/test-auditlogs-source");
+    assert_eq!(created.value["target"]["typeURI"], "pubsub_topic");
+    assert_eq!(created.value["observer"]["id"], "pubsub.googleapis.com");
+    assert_eq!(created.value["severity"], "NOTICE");
+    assert_eq!(original(created), ("gcp", std::str::from_utf8(body.trim_ascii()).expect("utf-8")));
+
+    let body = sample("gcp/monitoring-create-time-series.json");
+    let events = accepted(adapt(&body, SourceFormat::Gcp));
+    let written = &events[0];
+    assert_eq!(written.action, "gcp.google.monitoring.v3.MetricService.CreateTimeSeries");
+    assert_eq!(written.outcome, Outcome::Success);
+    assert_eq!(written.value["initiator"]["host"]["address"], "2620:15c:0:200:1a75:e914:115b:e970");
+    assert_eq!(written.value["target"]["id"], "projects/test-project");
+    assert_eq!(written.value["target"]["typeURI"], "audited_resource");
+    assert_eq!(acta_cadf::format_time(written.event_time), "2021-11-25T21:56:00.276607000Z");
+    assert_eq!(original(written).1.as_bytes(), body.trim_ascii());
 }
 
 #[test]
@@ -201,10 +418,19 @@ fn each_sample_is_recognised_as_its_format() {
         ("cloudtrail/log-file.json", SourceFormat::CloudTrail),
         ("kubernetes/eventlist.json", SourceFormat::Kubernetes),
         ("gcp/entries.ndjson", SourceFormat::Gcp),
+        ("kubernetes/falco-anonymous-creates-namespace-foo.json", SourceFormat::Kubernetes),
+        ("gcp/pubsub-create-topic.json", SourceFormat::Gcp),
+        ("gcp/monitoring-create-time-series.json", SourceFormat::Gcp),
         ("oslo/notification.json", SourceFormat::Oslo),
+        ("oslo/keystone-project-created.json", SourceFormat::Oslo),
+        ("oslo/keystone-expired-password.json", SourceFormat::Oslo),
         ("oslo/envelope-v2.json", SourceFormat::Oslo),
         ("ibm/record.json", SourceFormat::Ibm),
-        ("liberty/audit.ndjson", SourceFormat::Liberty),
+        ("ibm/nlb-create-listener.json", SourceFormat::Ibm),
+        ("liberty/security-authn.json", SourceFormat::Liberty),
+        ("liberty/security-api-authn-failure.json", SourceFormat::Liberty),
+        ("liberty/security-authz-web.json", SourceFormat::Liberty),
+        ("liberty/json-logging-security-api-authn.json", SourceFormat::Liberty),
     ] {
         assert_eq!(detect(&sample(path)), Some(format), "{path}");
     }

@@ -32,12 +32,16 @@ async fn each_format_is_stored_and_found_by_its_mapped_fields() {
     // The IBM sample's logSourceCRN names this account, and an event goes to the account its CRN names.
     let ibm_account = common::account_with_manager(&server, "1234567890abcdef1234567890abcdef").await;
     for (query, path, search) in [
-        ("format=cloudtrail", "cloudtrail/log-file.json", "action:cloudtrail.ec2.RunInstances outcome:failure"),
+        ("format=cloudtrail", "cloudtrail/log-file.json", "action:cloudtrail.cloudtrail.UpdateTrail outcome:failure"),
         ("format=kubernetes", "kubernetes/eventlist.json", "action:kubernetes.secrets.get outcome:failure"),
         ("format=gcp", "gcp/entries.ndjson", "action:gcp.storage.buckets.delete outcome:failure"),
         ("format=oslo", "oslo/envelope-v2.json", "action:authenticate outcome:failure"),
         ("format=ibm", "ibm/record.json", "action:kms.secrets.create outcome:success"),
-        ("format=liberty&utc_offset=%2B02:00", "liberty/audit.ndjson", "action:SECURITY_AUTHZ outcome:failure"),
+        (
+            "format=liberty&utc_offset=-04:00",
+            "liberty/security-api-authn-failure.json",
+            "action:SECURITY_API_AUTHN outcome:failure",
+        ),
     ] {
         let (status, answer) = send(&admin, query, path).await;
         assert_eq!(status, 200, "{path}: {answer}");

@@ -1,9 +1,13 @@
 //! Open Liberty audit records: CADF-like, but named by `eventName` instead of `action`, with local time stamps
 //! and sometimes with dotted member names (`"observer.id"`) instead of nested objects.
 //!
+//! Two layouts are read: the audit file handler's (`audit.log`: `eventName`, nested `observer`...) and the JSON
+//! logging one (`"type": "liberty_audit"`, every audit member prefixed `ibm_audit_` and dotted:
+//! `ibm_audit_eventName`, `ibm_audit_observer.id`), whose prefix is dropped first.
+//!
 //! | CADF | from the record |
 //! |---|---|
-//! | every member | as given; a dotted name `a.b` becomes member `b` of object `a` (unless `a` is not an object) |
+//! | every member | as given; `ibm_audit_x` becomes `x` (unless the record also has `x`); a dotted name `a.b` becomes member `b` of object `a` (unless `a` is not an object) |
 //! | `action` | `action`; when absent, `eventName` (`SECURITY_AUTHN`) |
 //! | `eventTime` | `eventTime` as given when it has an offset; a local time (`2024-03-01 10:15:30.123`, also with a trailing zone abbreviation such as `EDT`, which is ambiguous and so ignored) gets the caller's `utc_offset` |
 //! | `outcome` | `outcome` in lowercase; `denied`, `unauthorized`, `forbidden` and `error` become `failure`, `redirect` becomes `success` |
@@ -15,7 +19,10 @@ use super::{AdaptOptions, Source, derived_id};
 use crate::{Problem, parse_time};
 
 pub(crate) fn adapt(source: &Source<'_>, adapt: &AdaptOptions) -> Result<Map<String, Value>, Vec<Problem>> {
-    let mut event = nest_dotted(source.record);
+    let (unprefixed, prefix) = drop_prefix(source.record);
+    // Problems point into the record as it was sent, so at the prefixed name when the prefix was dropped.
+    let at = |member: &str| format!("/{prefix}{member}");
+    let mut event = nest_dotted(&unprefixed);
     let nested = Source { format: source.format, record: &event };
     let mut problems = Vec::new();
     let action = match nested.text("/action") {
@@ -24,18 +31,23 @@ pub(crate) fn adapt(source: &Source<'_>, adapt: &AdaptOptions) -> Result<Map<Str
             Ok(name) => Some(name.to_owned()),
             Err(_) => {
                 problems.push(Problem::new(
-                    "/eventName",
+                    at("eventName"),
                     "Open Liberty audit record lacks both `action` and `eventName`, one of which is the CADF action",
                 ));
                 None
             }
         },
     };
-    let local_time = nested.required("/eventTime").map_err(|problem| vec![problem])?.to_owned();
+    let local_time = nested
+        .required("/eventTime")
+        .map_err(|problem| {
+            vec![Problem::new(at("eventTime"), problem.message.replace("`eventTime`", &format!("`{prefix}eventTime`")))]
+        })?
+        .to_owned();
     let event_time = match utc_time(&local_time, adapt.utc_offset.as_deref()) {
         Ok(time) => Some(time),
         Err(message) => {
-            problems.push(Problem::new("/eventTime", message));
+            problems.push(Problem::new(at("eventTime"), message));
             None
         }
     };
@@ -107,6 +119,23 @@ fn utc_time(text: &str, offset: Option<&str>) -> Result<String, String> {
         .map_err(|why| format!("Open Liberty audit record: `eventTime` {text:?} is not a time Acta reads: {why}"))
 }
 
+/// The prefix of the JSON logging layout's audit members.
+const JSON_LOGGING_PREFIX: &str = "ibm_audit_";
+
+/// The record with the JSON logging layout's `ibm_audit_` prefix dropped from its member names (a name the record
+/// also has unprefixed is kept as it is), and the prefix dropped (empty when the record had none).
+fn drop_prefix(record: &Map<String, Value>) -> (Map<String, Value>, &'static str) {
+    if !record.keys().any(|name| name.starts_with(JSON_LOGGING_PREFIX)) {
+        return (record.clone(), "");
+    }
+    let mut unprefixed = Map::new();
+    for (name, value) in record {
+        let short = name.strip_prefix(JSON_LOGGING_PREFIX).filter(|short| !record.contains_key(*short));
+        unprefixed.insert(short.unwrap_or(name).to_owned(), value.clone());
+    }
+    (unprefixed, JSON_LOGGING_PREFIX)
+}
+
 /// The record with dotted member names (`observer.id`) turned into nested objects.
 fn nest_dotted(record: &Map<String, Value>) -> Map<String, Value> {
     let mut nested = Map::new();
@@ -157,6 +186,20 @@ mod tests {
     fn a_local_time_without_an_offset_asks_for_utc_offset() {
         let message = utc_time("2024-03-01 10:15:30.123", None).expect_err("no offset");
         assert!(message.contains("utc_offset"), "{message}");
+    }
+
+    #[test]
+    fn the_json_logging_prefix_is_dropped_unless_the_short_name_is_taken() {
+        let record = serde_json::json!({"type": "liberty_audit", "ibm_audit_eventName": "SECURITY_AUTHN",
+            "ibm_audit_observer.id": "x", "outcome": "kept", "ibm_audit_outcome": "success"});
+        let Value::Object(record) = record else { panic!("object") };
+        let (unprefixed, prefix) = drop_prefix(&record);
+        assert_eq!(prefix, "ibm_audit_");
+        assert_eq!(unprefixed["eventName"], "SECURITY_AUTHN");
+        assert_eq!(unprefixed["observer.id"], "x");
+        assert_eq!(unprefixed["outcome"], "kept");
+        assert_eq!(unprefixed["ibm_audit_outcome"], "success");
+        assert_eq!(unprefixed["type"], "liberty_audit");
     }
 
     #[test]

@@ -259,7 +259,9 @@ pub fn detect(body: &[u8]) -> Option<SourceFormat> {
         Some(SourceFormat::Oslo)
     } else if has("payload") && has("logSourceCRN") {
         Some(SourceFormat::Ibm)
-    } else if has("eventName") && !has("action") {
+    } else if (has("eventName") && !has("action"))
+        || object.get("type").and_then(Value::as_str) == Some("liberty_audit")
+    {
         Some(SourceFormat::Liberty)
     } else {
         None
