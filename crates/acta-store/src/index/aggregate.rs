@@ -185,15 +185,23 @@ fn indexable(field: &Field) -> bool {
 /// Counts of one value: a total, and (bucket, count) runs in the order documents were met. Documents of a
 /// partition are mostly in time order, so the runs stay short; a value with one event costs one run, which
 /// keeps high-cardinality fields (ids) affordable where a dense row of buckets per value would not be.
+/// Values a segment counted densely (few values: a timechart by action) keep a dense row instead, added up
+/// across segments cell by cell: as runs, a week's hours made each segment's merge a few thousand pushes.
 #[derive(Default)]
 struct ValueCounts {
     total: u64,
     runs: Vec<(usize, u64)>,
+    /// Empty, or a count per bucket (on top of `runs`).
+    dense: Vec<u64>,
 }
 
 impl ValueCounts {
     fn add(&mut self, bucket: usize, count: u64) {
         self.total += count;
+        self.push_run(bucket, count);
+    }
+
+    fn push_run(&mut self, bucket: usize, count: u64) {
         match self.runs.last_mut() {
             Some((last, n)) if *last == bucket => *n += count,
             _ => self.runs.push((bucket, count)),
@@ -201,9 +209,22 @@ impl ValueCounts {
     }
 
     fn merge(&mut self, other: ValueCounts) {
+        self.total += other.total;
         for (bucket, count) in other.runs {
-            self.add(bucket, count);
+            self.push_run(bucket, count);
         }
+        if self.dense.is_empty() {
+            self.dense = other.dense;
+        } else {
+            for (cell, count) in self.dense.iter_mut().zip(other.dense) {
+                *cell += count;
+            }
+        }
+    }
+
+    /// Each bucket's count, runs and dense row together.
+    fn per_bucket(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.runs.iter().copied().chain(self.dense.iter().copied().enumerate().filter(|(_, count)| *count > 0))
     }
 }
 
@@ -463,8 +484,8 @@ impl<'a> Run<'a> {
         let mut occurrences = vec![0u64; buckets];
         let mut values: Vec<(String, ValueCounts)> = self.values.into_iter().collect();
         for (_, counts) in &values {
-            for (bucket, count) in &counts.runs {
-                occurrences[*bucket] += count;
+            for (bucket, count) in counts.per_bucket() {
+                occurrences[bucket] += count;
             }
         }
         values.sort_unstable_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
@@ -475,7 +496,7 @@ impl<'a> Run<'a> {
             .into_iter()
             .map(|(value, counts)| {
                 let mut per_bucket = vec![0u64; buckets];
-                for (bucket, count) in counts.runs {
+                for (bucket, count) in counts.per_bucket() {
                     per_bucket[bucket] += count;
                     other[bucket] = other[bucket].saturating_sub(count);
                 }
@@ -549,7 +570,7 @@ fn search_segments(
 struct Buckets {
     boundaries: Arc<[i64]>,
     /// The first boundary and the step, when the boundaries are evenly spaced (a timechart's): the bucket is
-    /// then a division away, where a binary search over a week's hours took a tenth of a timechart's time.
+    /// then a division away rather than a binary search per document.
     even: Option<(i64, i64)>,
 }
 
@@ -739,6 +760,9 @@ struct ColumnCounter {
     counts: OrdCounts,
     /// Per term ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2).
     truncated: Vec<u8>,
+    /// Every term's text, read in one pass over a small dictionary; empty for a large one, whose texts are
+    /// read for the ordinals met.
+    texts: Vec<String>,
     with_value: Vec<u64>,
     ords: Vec<u64>,
     text: String,
@@ -757,6 +781,11 @@ enum OrdCounts {
 /// Cells (values x buckets) up to which a segment's counts are dense: 8 MiB.
 const DENSE_CELLS: usize = 1 << 20;
 
+/// Terms up to which a segment's column dictionary is read whole when its counter starts: one sequential
+/// pass, where looking up each ordinal decodes its block from the start (a segment's few dozen actions cost
+/// more in lookups than in counting). A larger dictionary (ids) is read only for the ordinals met.
+const EAGER_TERMS: usize = 4_096;
+
 impl ColumnCounter {
     fn new(column: StrColumn, buckets: usize) -> ColumnCounter {
         let terms = column.num_terms();
@@ -767,16 +796,31 @@ impl ColumnCounter {
             runs.resize_with(terms, ValueCounts::default);
             OrdCounts::Runs(runs)
         };
+        let mut truncated = vec![0; terms];
+        let mut texts = Vec::new();
+        let mut error = None;
+        if terms <= EAGER_TERMS {
+            match all_texts(&column, terms) {
+                Ok(all) => {
+                    for (state, text) in truncated.iter_mut().zip(&all) {
+                        *state = if held_truncated(text) { 2 } else { 1 };
+                    }
+                    texts = all;
+                }
+                Err(failure) => error = Some(failure),
+            }
+        }
         ColumnCounter {
             single: column.ords().get_cardinality() != Cardinality::Multivalued,
             column,
             buckets,
             counts,
-            truncated: vec![0; terms],
+            truncated,
+            texts,
             with_value: vec![0; buckets],
             ords: Vec::new(),
             text: String::new(),
-            error: None,
+            error,
         }
     }
 
@@ -869,26 +913,53 @@ impl ColumnCounter {
         let per_ord: Vec<ValueCounts> = match self.counts {
             OrdCounts::Dense(cells) => cells
                 .chunks(self.buckets.max(1))
-                .map(|row| {
-                    let mut counts = ValueCounts::default();
-                    for (bucket, count) in row.iter().enumerate().filter(|(_, count)| **count > 0) {
-                        counts.add(bucket, *count);
-                    }
-                    counts
-                })
+                .map(|row| ValueCounts { total: row.iter().sum(), runs: Vec::new(), dense: row.to_vec() })
                 .collect(),
             OrdCounts::Runs(per_ord) => per_ord,
         };
-        let mut values = Vec::new();
-        let mut text = String::new();
-        for (ord, counts) in (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0) {
-            text.clear();
-            if self.column.ord_to_str(ord, &mut text)? {
-                values.push((text.clone(), counts));
+        let counted: Vec<(u64, ValueCounts)> = (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0).collect();
+        let mut texts = self.texts;
+        if texts.is_empty() && !counted.is_empty() {
+            // The ordinals met, in order: one pass over the blocks that hold them.
+            let mut read = Vec::with_capacity(counted.len());
+            let all =
+                self.column.dictionary().sorted_ords_to_term_cb(counted.iter().map(|(ord, _)| *ord), |bytes| {
+                    read.push(String::from_utf8_lossy(bytes).into_owned());
+                    Ok(())
+                })?;
+            if !all {
+                return Err(std::io::Error::other("a column's value has no term in its dictionary"));
             }
+            let mut by_ord = vec![String::new(); self.truncated.len()];
+            for ((ord, _), text) in counted.iter().zip(read) {
+                if let Some(slot) = usize::try_from(*ord).ok().and_then(|ord| by_ord.get_mut(ord)) {
+                    *slot = text;
+                }
+            }
+            texts = by_ord;
+        }
+        let mut values = Vec::with_capacity(counted.len());
+        for (ord, counts) in counted {
+            let Some(text) = usize::try_from(ord).ok().and_then(|ord| texts.get_mut(ord)) else {
+                continue;
+            };
+            values.push((std::mem::take(text), counts));
         }
         Ok(ColumnValues { with_value: self.with_value, values })
     }
+}
+
+/// Every term of a column's dictionary, in ordinal order.
+fn all_texts(column: &StrColumn, terms: usize) -> std::io::Result<Vec<String>> {
+    let mut texts = Vec::with_capacity(terms);
+    let mut stream = column.dictionary().stream()?;
+    while stream.advance() {
+        texts.push(String::from_utf8_lossy(stream.key()).into_owned());
+    }
+    if texts.len() != terms {
+        return Err(std::io::Error::other("a column's dictionary holds fewer terms than it says"));
+    }
+    Ok(texts)
 }
 
 #[cfg(test)]
