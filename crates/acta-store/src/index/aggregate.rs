@@ -910,14 +910,16 @@ impl ColumnCounter {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let per_ord: Vec<ValueCounts> = match self.counts {
-            OrdCounts::Dense(cells) => cells
-                .chunks(self.buckets.max(1))
-                .map(|row| ValueCounts { total: row.iter().sum(), runs: Vec::new(), dense: row.to_vec() })
+        let counted: Vec<(u64, ValueCounts)> = match self.counts {
+            OrdCounts::Dense(cells) => (0u64..)
+                .zip(cells.chunks(self.buckets.max(1)))
+                .filter_map(|(ord, row)| {
+                    let total = row.iter().sum();
+                    (total > 0).then(|| (ord, ValueCounts { total, runs: Vec::new(), dense: row.to_vec() }))
+                })
                 .collect(),
-            OrdCounts::Runs(per_ord) => per_ord,
+            OrdCounts::Runs(per_ord) => (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0).collect(),
         };
-        let counted: Vec<(u64, ValueCounts)> = (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0).collect();
         let mut texts = self.texts;
         if texts.is_empty() && !counted.is_empty() {
             // The ordinals met, in order: one pass over the blocks that hold them.
