@@ -271,11 +271,16 @@ impl Runner {
     /// Adds `count` events to a bucket of `timechart` (its start, unix ns) and value: the fast path's counts.
     pub fn add_bucket(&mut self, bucket: i64, value: Option<String>, count: u64) -> Result<(), PipeError> {
         if let State::Buckets(buckets) = &mut self.state {
-            let key = (bucket, value);
-            if !buckets.contains_key(&key) && buckets.len() >= self.limits.max_groups {
-                return Err(PipeError::TooManyGroups(self.limits.max_groups));
+            let full = buckets.len() >= self.limits.max_groups;
+            match buckets.entry((bucket, value)) {
+                std::collections::hash_map::Entry::Occupied(mut entry) => *entry.get_mut() += count,
+                std::collections::hash_map::Entry::Vacant(_) if full => {
+                    return Err(PipeError::TooManyGroups(self.limits.max_groups));
+                }
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(count);
+                }
             }
-            *buckets.entry(key).or_default() += count;
         }
         Ok(())
     }
@@ -337,13 +342,24 @@ impl Runner {
                 }
                 (State::Buckets(buckets), Some(aggregation @ Aggregation::Timechart { by, .. })) => {
                     let mut pairs: Vec<((i64, Option<String>), u64)> = buckets.into_iter().collect();
-                    pairs.sort_by(|a, b| {
+                    // Keys are distinct: an unstable sort gives the one order.
+                    pairs.sort_unstable_by(|a, b| {
                         a.0.0.cmp(&b.0.0).then_with(|| compare_keys(a.0.1.as_deref(), b.0.1.as_deref()))
                     });
+                    // A bucket's rows are consecutive: its time is formatted once, not once per value.
+                    let mut time: Option<(i64, Value)> = None;
                     let rows = pairs
                         .into_iter()
                         .map(|((bucket, value), count)| {
-                            let mut row = vec![Value::String(acta_cadf::format_time(bucket))];
+                            let cell = match &time {
+                                Some((at, cell)) if *at == bucket => cell.clone(),
+                                _ => {
+                                    let cell = Value::String(acta_cadf::format_time(bucket));
+                                    time = Some((bucket, cell.clone()));
+                                    cell
+                                }
+                            };
+                            let mut row = vec![cell];
                             if by.is_some() {
                                 row.push(value.map_or(Value::Null, Value::String));
                             }
@@ -398,7 +414,13 @@ impl Runner {
             .iter()
             .map(|at| Column { name: names[*at].clone(), kind: kinds.get(*at).copied().unwrap_or(ColumnType::Any) })
             .collect();
-        let rows = rows.into_iter().map(|row| shown.iter().map(|at| row[*at].clone()).collect()).collect();
+        // Aggregations show every column in order: their rows are the table's as they are.
+        let identity = shown.len() == names.len() && shown.iter().enumerate().all(|(i, at)| i == *at);
+        let rows = if identity {
+            rows
+        } else {
+            rows.into_iter().map(|row| shown.iter().map(|at| row[*at].clone()).collect()).collect()
+        };
         Table { columns, rows, truncated }
     }
 }

@@ -183,8 +183,10 @@ fn cpu_ticks() -> u64 {
 
 async fn get(http: &reqwest::Client, url: &str, path: &str, params: &[(&str, &str)]) -> Value {
     let response = http.get(format!("{url}{path}")).bearer_auth(KEY).query(params).send().await.unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap()
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 /// An IBM-style event: 40 actions (a few frequent), 1,000 initiators, 250 addresses, some failures.

@@ -139,3 +139,143 @@ fn histogram_buckets_split_at_the_boundaries_and_breakdowns_by_partition_fields(
     assert_eq!(breakdown.top[0].counts, [2, 2, 2, 2, 2]);
     index.close();
 }
+
+/// Two instances (two accounts) sharing a day's partition, for the segments an aggregation reads without the
+/// restriction to its instances (those wholly theirs) and those it must restrict.
+struct Shared {
+    _dir: tempfile::TempDir,
+    log: Arc<Log>,
+    index: EventIndex,
+}
+
+const OTHER: &str = "inst-2";
+
+fn append_to(log: &Log, instance: &str, prefix: &str, events: &[serde_json::Value]) {
+    let records = events
+        .iter()
+        .enumerate()
+        .map(|(n, event)| NewRecord {
+            account: format!("acc-{instance}"),
+            event_id: format!("{prefix}-{n}"),
+            event: event.to_string().into_bytes(),
+        })
+        .collect();
+    log.append(instance, records).unwrap();
+}
+
+fn timed(minutes: &[u32], action: &str) -> Vec<serde_json::Value> {
+    minutes
+        .iter()
+        .map(|minute| json!({"eventTime": format!("2026-11-20T10:{minute:02}:00Z"), "action": action}))
+        .collect()
+}
+
+/// `inst-1`'s first events committed alone (a segment of its own), then more of its events and `inst-2`'s
+/// committed together (one segment of both: one writer thread, one commit).
+fn shared_partition() -> Shared {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(Log::open(&dir.path().join("log"), LogOptions::default()).unwrap());
+    let options =
+        IndexOptions { commit_interval: Duration::from_millis(1_500), writer_threads: 1, ..IndexOptions::default() };
+    let index = EventIndex::open(&dir.path().join("index"), log.clone(), options).unwrap();
+    append_to(
+        &log,
+        INSTANCE,
+        "first",
+        &[timed(&[0, 2, 4, 6, 8], "a.create"), timed(&[1, 3, 5, 7, 9], "a.delete")].concat(),
+    );
+    index.notify(INSTANCE);
+    assert!(index.wait_caught_up(Duration::from_secs(20)));
+    append_to(&log, INSTANCE, "second", &timed(&[30, 31, 32, 33], "a.read"));
+    append_to(&log, OTHER, "other", &timed(&[0, 1, 2, 3, 4, 5], "b.other"));
+    index.notify(INSTANCE);
+    index.notify(OTHER);
+    assert!(index.wait_caught_up(Duration::from_secs(20)));
+    Shared { _dir: dir, log, index }
+}
+
+fn scopes_of(instances: &[&str]) -> Vec<InstanceScope> {
+    instances
+        .iter()
+        .map(|instance| InstanceScope {
+            instance: (*instance).into(),
+            account: format!("acc-{instance}"),
+            region: "eu-de".into(),
+        })
+        .collect()
+}
+
+fn at(text: &str) -> i64 {
+    acta_cadf::parse_time(text).unwrap()
+}
+
+/// Counts by action (sorted by value) and per 10-minute bucket from 10:00, over `from..to`.
+fn counted(
+    index: &EventIndex,
+    instances: &[&str],
+    q: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> (Vec<(String, u64)>, Vec<u64>) {
+    let query = acta_query::parse(q).unwrap();
+    let scopes = scopes_of(instances);
+    let on = Aggregation { scopes: &scopes, query: &query, from, to, deadline: None };
+    let mut values = index.terms(&on, &Field::from_name("action"), 100).unwrap().values;
+    values.sort();
+    let boundaries: Vec<i64> = (1..4).map(|n| at("2026-11-20T10:00:00Z") + n * 600_000_000_000).collect();
+    let histogram = index.histogram(&on, &boundaries, Some(&Field::from_name("action")), 100).unwrap();
+    let per_action: u64 = histogram.breakdown.unwrap().top.iter().map(|series| series.total).sum();
+    assert_eq!(per_action, histogram.counts.iter().sum::<u64>(), "{instances:?} {q}");
+    (values, histogram.counts)
+}
+
+fn expect(values: &[(&str, u64)], buckets: [u64; 4]) -> (Vec<(String, u64)>, Vec<u64>) {
+    (values.iter().map(|(value, count)| ((*value).to_string(), *count)).collect(), buckets.to_vec())
+}
+
+fn check_shared(index: &EventIndex) {
+    let own = expect(&[("a.create", 5), ("a.delete", 5), ("a.read", 4)], [10, 0, 0, 4]);
+    assert_eq!(counted(index, &[INSTANCE], "", None, None), own);
+    // Another account's events in the same partition, even in the same segment, are never counted.
+    assert_eq!(counted(index, &[OTHER], "", None, None), expect(&[("b.other", 6)], [6, 0, 0, 0]));
+    let both = expect(&[("a.create", 5), ("a.delete", 5), ("a.read", 4), ("b.other", 6)], [16, 0, 0, 4]);
+    assert_eq!(counted(index, &[INSTANCE, OTHER], "", None, None), both);
+    // A range that cuts the segments: 10:02 inclusive to 10:31 exclusive.
+    let (from, to) = (Some(at("2026-11-20T10:02:00Z")), Some(at("2026-11-20T10:31:00Z")));
+    assert_eq!(
+        counted(index, &[INSTANCE], "", from, to),
+        expect(&[("a.create", 4), ("a.delete", 4), ("a.read", 1)], [8, 0, 0, 1])
+    );
+    assert_eq!(counted(index, &[OTHER], "", from, None), expect(&[("b.other", 4)], [4, 0, 0, 0]));
+    assert_eq!(counted(index, &[INSTANCE, OTHER], "", None, to).1, [16, 0, 0, 1]);
+    // Queries that name the other account or reach past the scopes still stay inside them.
+    assert_eq!(counted(index, &[INSTANCE], "_account:acc-inst-2 OR action:a*", None, None), own);
+    assert_eq!(
+        counted(index, &[INSTANCE], "-a.read", None, None),
+        expect(&[("a.create", 5), ("a.delete", 5)], [10, 0, 0, 0])
+    );
+}
+
+#[test]
+fn segments_shared_with_another_account_or_cut_by_the_range_count_only_whats_asked() {
+    let shared = shared_partition();
+    check_shared(&shared.index);
+    shared.index.close();
+}
+
+#[test]
+fn a_segment_with_deleted_documents_counts_only_the_live_ones() {
+    let shared = shared_partition();
+    let (_, day, _) = shared.index.partitions().into_iter().next().unwrap();
+    // A rebuild deletes the instance's documents and adds them again: its own segment is then all deleted,
+    // the shared one partly, and the new one holds the same events.
+    shared.index.rebuild(INSTANCE, day).unwrap();
+    check_shared(&shared.index);
+    // Retention removes the other instance's documents from the shared segment.
+    let last = shared.log.last_seq(OTHER);
+    shared.index.remove_partition(OTHER, day, last).unwrap();
+    assert_eq!(counted(&shared.index, &[OTHER], "", None, None), expect(&[], [0, 0, 0, 0]));
+    let own = expect(&[("a.create", 5), ("a.delete", 5), ("a.read", 4)], [10, 0, 0, 4]);
+    assert_eq!(counted(&shared.index, &[INSTANCE, OTHER], "", None, None), own);
+    shared.index.close();
+}

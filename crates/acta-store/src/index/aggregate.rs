@@ -28,7 +28,8 @@ use std::time::Instant;
 
 use acta_query::{Compiled, EventView, Field, PreparedEvent, Query, field_values};
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::query::{EnableScoring, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
@@ -184,15 +185,23 @@ fn indexable(field: &Field) -> bool {
 /// Counts of one value: a total, and (bucket, count) runs in the order documents were met. Documents of a
 /// partition are mostly in time order, so the runs stay short; a value with one event costs one run, which
 /// keeps high-cardinality fields (ids) affordable where a dense row of buckets per value would not be.
+/// Values a segment counted densely (few values: a timechart by action) keep a dense row instead, added up
+/// across segments cell by cell: as runs, a week's hours made each segment's merge a few thousand pushes.
 #[derive(Default)]
 struct ValueCounts {
     total: u64,
     runs: Vec<(usize, u64)>,
+    /// Empty, or a count per bucket (on top of `runs`).
+    dense: Vec<u64>,
 }
 
 impl ValueCounts {
     fn add(&mut self, bucket: usize, count: u64) {
         self.total += count;
+        self.push_run(bucket, count);
+    }
+
+    fn push_run(&mut self, bucket: usize, count: u64) {
         match self.runs.last_mut() {
             Some((last, n)) if *last == bucket => *n += count,
             _ => self.runs.push((bucket, count)),
@@ -200,9 +209,22 @@ impl ValueCounts {
     }
 
     fn merge(&mut self, other: ValueCounts) {
+        self.total += other.total;
         for (bucket, count) in other.runs {
-            self.add(bucket, count);
+            self.push_run(bucket, count);
         }
+        if self.dense.is_empty() {
+            self.dense = other.dense;
+        } else {
+            for (cell, count) in self.dense.iter_mut().zip(other.dense) {
+                *cell += count;
+            }
+        }
+    }
+
+    /// Each bucket's count, runs and dense row together.
+    fn per_bucket(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.runs.iter().copied().chain(self.dense.iter().copied().enumerate().filter(|(_, count)| *count > 0))
     }
 }
 
@@ -221,7 +243,7 @@ struct Run<'a> {
     inner: &'a Inner,
     on: &'a Aggregation<'a>,
     compiled: Compiled,
-    boundaries: Arc<[i64]>,
+    buckets: Buckets,
     by: Option<By>,
     counts: Vec<u64>,
     /// Per bucket, events with at least one value of the field.
@@ -238,7 +260,7 @@ impl<'a> Run<'a> {
             inner,
             on,
             compiled: Compiled::new(on.query),
-            boundaries: Arc::from(boundaries),
+            buckets: Buckets::new(boundaries),
             by: by.map(By::new),
             counts: vec![0; buckets],
             with_value: vec![0; buckets],
@@ -256,7 +278,7 @@ impl<'a> Run<'a> {
 
     fn partition(&mut self, scopes: &Scopes, present: &[usize], partition: &Partition) -> Result<(), IndexError> {
         self.check_deadline()?;
-        let PartitionQuery { searcher, query, exact } =
+        let PartitionQuery { searcher, query, exact, unrestricted } =
             self.inner.partition_query(scopes, present, partition, self.on.query, self.on.from, self.on.to);
         // An exact query by a column's field is counted while collecting: one pass, no list of the matches.
         let counted_column = match self.by.as_ref().map(|by| &by.source) {
@@ -265,12 +287,23 @@ impl<'a> Run<'a> {
         };
         let keep_docs = !exact || (self.by.is_some() && counted_column.is_none());
         let collector = BucketCollector {
-            boundaries: self.boundaries.clone(),
+            buckets: self.buckets.clone(),
             keep_docs,
             instances: scopes.instances().clone(),
             column: counted_column,
+            range: None,
         };
-        let segments = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;
+        let segments = if exact {
+            let mut present: Vec<&str> =
+                present.iter().map(|position| scopes.get(*position).instance.as_str()).collect();
+            present.sort_unstable();
+            let range = (self.on.from.is_some() || self.on.to.is_some())
+                .then(|| (self.on.from.unwrap_or(i64::MIN), self.on.to));
+            search_segments(&searcher, query.as_ref(), unrestricted.as_ref(), &collector, &present, range)
+        } else {
+            searcher.search(&query, &collector)
+        }
+        .map_err(|source| tantivy_error(&partition.name, source))?;
         for segment in segments {
             if !exact {
                 self.verified(scopes, &segment.docs)?;
@@ -451,8 +484,8 @@ impl<'a> Run<'a> {
         let mut occurrences = vec![0u64; buckets];
         let mut values: Vec<(String, ValueCounts)> = self.values.into_iter().collect();
         for (_, counts) in &values {
-            for (bucket, count) in &counts.runs {
-                occurrences[*bucket] += count;
+            for (bucket, count) in counts.per_bucket() {
+                occurrences[bucket] += count;
             }
         }
         values.sort_unstable_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(&b.0)));
@@ -463,7 +496,7 @@ impl<'a> Run<'a> {
             .into_iter()
             .map(|(value, counts)| {
                 let mut per_bucket = vec![0u64; buckets];
-                for (bucket, count) in counts.runs {
+                for (bucket, count) in counts.per_bucket() {
                     per_bucket[bucket] += count;
                     other[bucket] = other[bucket].saturating_sub(count);
                 }
@@ -497,13 +530,93 @@ fn io_error(partition: &str, source: std::io::Error) -> IndexError {
     tantivy_error(partition, tantivy::TantivyError::from(source))
 }
 
-/// Counts matching documents per bucket, and keeps them when their values or their verification are needed.
-struct BucketCollector {
+/// Collects each segment's matches. A segment whose documents all belong to the present instances
+/// (`scope::owned`) is searched with the translated query alone, its time range checked by the collector on
+/// the eventTime it reads anyway: on a partition of few tenants, the restricted query's intersection of the
+/// instance's postings, the time range and the query cost more than the counting itself. Any other segment is
+/// searched with the restricted query.
+fn search_segments(
+    searcher: &tantivy::Searcher,
+    restricted: &dyn tantivy::query::Query,
+    unrestricted: &dyn tantivy::query::Query,
+    collector: &BucketCollector,
+    present: &[&str],
+    range: Option<(i64, Option<i64>)>,
+) -> tantivy::Result<Vec<SegmentMatches>> {
+    let scoring = EnableScoring::disabled_from_searcher(searcher);
+    let restricted = restricted.weight(scoring)?;
+    let mut unrestricted_weight: Option<Box<dyn Weight>> = None;
+    let checking_time = BucketCollector { range, ..collector.clone() };
+    let mut fruits = Vec::new();
+    for (ordinal, reader) in (0u32..).zip(searcher.segment_readers()) {
+        // The collector's check sees one eventTime per document, where the range query would accept any.
+        let single_time = reader.fast_fields().i64("time")?.get_cardinality() != Cardinality::Multivalued;
+        let fruit = if single_time && super::scope::owned(reader, present)? {
+            let weight = match &mut unrestricted_weight {
+                Some(weight) => weight,
+                None => unrestricted_weight.insert(unrestricted.weight(scoring)?),
+            };
+            checking_time.collect_segment(weight.as_ref(), ordinal, reader)?
+        } else {
+            collector.collect_segment(restricted.as_ref(), ordinal, reader)?
+        };
+        fruits.push(fruit);
+    }
+    collector.merge_fruits(fruits)
+}
+
+/// Which bucket an eventTime falls in.
+#[derive(Clone)]
+struct Buckets {
     boundaries: Arc<[i64]>,
+    /// The first boundary and the step, when the boundaries are evenly spaced (a timechart's): the bucket is
+    /// then a division away rather than a binary search per document.
+    even: Option<(i64, i64)>,
+}
+
+impl Buckets {
+    fn new(boundaries: &[i64]) -> Buckets {
+        let even = match boundaries {
+            [first, second, ..] => {
+                let step = second.saturating_sub(*first);
+                let even = step > 0 && boundaries.windows(2).all(|pair| pair[1].checked_sub(pair[0]) == Some(step));
+                even.then_some((*first, step))
+            }
+            _ => None,
+        };
+        Buckets { boundaries: Arc::from(boundaries), even }
+    }
+
+    fn len(&self) -> usize {
+        self.boundaries.len() + 1
+    }
+
+    /// Bucket `i` runs from `boundaries[i - 1]` (inclusive) to `boundaries[i]` (exclusive).
+    fn of(&self, time: i64) -> usize {
+        if let Some((first, step)) = self.even {
+            if time < first {
+                return 0;
+            }
+            // `time - first` is at least 0; saturating keeps a sum past i64::MAX in the last bucket.
+            let steps = time.saturating_sub(first) / step;
+            return usize::try_from(steps)
+                .map_or(self.boundaries.len(), |steps| steps.saturating_add(1).min(self.boundaries.len()));
+        }
+        self.boundaries.partition_point(|boundary| *boundary <= time)
+    }
+}
+
+/// Counts matching documents per bucket, and keeps them when their values or their verification are needed.
+#[derive(Clone)]
+struct BucketCollector {
+    buckets: Buckets,
     keep_docs: bool,
     instances: Arc<[String]>,
     /// The column whose values are counted per bucket while collecting.
     column: Option<&'static str>,
+    /// The eventTime range (`from` inclusive, `to` exclusive) the collector checks itself, for a segment
+    /// searched without it.
+    range: Option<(i64, Option<i64>)>,
 }
 
 /// What one segment matched.
@@ -517,8 +630,9 @@ struct SegmentMatches {
 }
 
 struct BucketSegmentCollector {
-    boundaries: Arc<[i64]>,
+    buckets: Buckets,
     keep_docs: bool,
+    range: Option<(i64, Option<i64>)>,
     instance: InstanceColumn,
     time: Column<i64>,
     seq: Column<u64>,
@@ -532,14 +646,15 @@ impl Collector for BucketCollector {
 
     fn for_segment(&self, ordinal: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
         let fast = reader.fast_fields();
-        let buckets = self.boundaries.len() + 1;
+        let buckets = self.buckets.len();
         let counter = match self.column {
             Some(column) => fast.str(column)?.map(|column| ColumnCounter::new(column, buckets)),
             None => None,
         };
         Ok(BucketSegmentCollector {
-            boundaries: self.boundaries.clone(),
+            buckets: self.buckets.clone(),
             keep_docs: self.keep_docs,
+            range: self.range,
             instance: InstanceColumn::open(reader, self.instances.clone())?,
             time: fast.i64("time")?,
             seq: fast.u64("seq")?,
@@ -561,25 +676,70 @@ impl SegmentCollector for BucketSegmentCollector {
     type Fruit = Vec<SegmentMatches>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        // Every document has a time (the query's time range even requires it); the minimum would only put a
-        // document without one in the first bucket, not lose it.
-        let time = self.time.first(doc).unwrap_or(i64::MIN);
-        let bucket = self.boundaries.partition_point(|boundary| *boundary <= time);
-        // A restricted query matches only documents of in-scope instances.
-        let Some(scope) = self.instance.scope_of(doc) else {
-            return;
-        };
-        self.matches.counts[bucket] += 1;
-        let truncated = self.counter.as_mut().is_some_and(|counter| counter.add(doc, bucket));
-        if self.keep_docs || truncated {
-            let seq = self.seq.first(doc).unwrap_or(0);
-            self.matches.docs.push(Matched { doc, bucket, scope, seq });
+        let instance = self.instance.column_ord(doc);
+        let value = self.counter.as_ref().and_then(|counter| counter.single_ord(doc));
+        self.take(doc, self.time.first(doc), instance, value);
+    }
+
+    /// A block of matches (a segment without deletes): each column is read once per block.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let mut times = [None; BLOCK];
+        let mut instances = [None; BLOCK];
+        let mut values = [None; BLOCK];
+        for chunk in docs.chunks(BLOCK) {
+            let n = chunk.len();
+            times[..n].fill(None);
+            self.time.first_vals(chunk, &mut times[..n]);
+            self.instance.ords(chunk, &mut instances[..n]);
+            if let Some(counter) = &self.counter {
+                counter.single_ords(chunk, &mut values[..n]);
+            }
+            for (i, doc) in chunk.iter().enumerate() {
+                self.take(*doc, times[i], instances[i], values[i]);
+            }
         }
     }
 
     fn harvest(mut self) -> Vec<SegmentMatches> {
         self.matches.values = self.counter.map(ColumnCounter::finish);
         vec![self.matches]
+    }
+}
+
+/// Documents read per block of column values.
+const BLOCK: usize = 64;
+
+impl BucketSegmentCollector {
+    /// Counts a match, given its eventTime, the term ordinal of its instance, and the term ordinal of its
+    /// value when the counted column has at most one per document.
+    fn take(&mut self, doc: DocId, time: Option<i64>, instance: Option<u64>, value: Option<u64>) {
+        if let Some((from, to)) = self.range {
+            // The range query this check stands for matches no document without a time.
+            let Some(time) = time else {
+                return;
+            };
+            if time < from || to.is_some_and(|to| time >= to) {
+                return;
+            }
+        }
+        // Every document has a time (the query's time range even requires it); the minimum would only put a
+        // document without one in the first bucket, not lose it.
+        let bucket = self.buckets.of(time.unwrap_or(i64::MIN));
+        // A restricted query matches only documents of in-scope instances, and a segment searched without the
+        // restriction holds no others: this never skips, and costs a lookup in a short table.
+        let Some(scope) = self.instance.scope_of_ord(instance) else {
+            return;
+        };
+        self.matches.counts[bucket] += 1;
+        let truncated = match self.counter.as_mut() {
+            Some(counter) if counter.single => counter.add_ord(value, bucket),
+            Some(counter) => counter.add(doc, bucket),
+            None => false,
+        };
+        if self.keep_docs || truncated {
+            let seq = self.seq.first(doc).unwrap_or(0);
+            self.matches.docs.push(Matched { doc, bucket, scope, seq });
+        }
     }
 }
 
@@ -594,10 +754,15 @@ struct ColumnValues {
 /// value's text is looked up once per segment, not once per document.
 struct ColumnCounter {
     column: StrColumn,
+    /// At most one value per document: its ordinal is read with the block's other columns.
+    single: bool,
     buckets: usize,
     counts: OrdCounts,
     /// Per term ordinal, whether its text is a truncated stand-in: unknown (0), no (1), yes (2).
     truncated: Vec<u8>,
+    /// Every term's text, read in one pass over a small dictionary; empty for a large one, whose texts are
+    /// read for the ordinals met.
+    texts: Vec<String>,
     with_value: Vec<u64>,
     ords: Vec<u64>,
     text: String,
@@ -616,6 +781,11 @@ enum OrdCounts {
 /// Cells (values x buckets) up to which a segment's counts are dense: 8 MiB.
 const DENSE_CELLS: usize = 1 << 20;
 
+/// Terms up to which a segment's column dictionary is read whole when its counter starts: one sequential
+/// pass, where looking up each ordinal decodes its block from the start (a segment's few dozen actions cost
+/// more in lookups than in counting). A larger dictionary (ids) is read only for the ordinals met.
+const EAGER_TERMS: usize = 4_096;
+
 impl ColumnCounter {
     fn new(column: StrColumn, buckets: usize) -> ColumnCounter {
         let terms = column.num_terms();
@@ -626,94 +796,195 @@ impl ColumnCounter {
             runs.resize_with(terms, ValueCounts::default);
             OrdCounts::Runs(runs)
         };
+        let mut truncated = vec![0; terms];
+        let mut texts = Vec::new();
+        let mut error = None;
+        if terms <= EAGER_TERMS {
+            match all_texts(&column, terms) {
+                Ok(all) => {
+                    for (state, text) in truncated.iter_mut().zip(&all) {
+                        *state = if held_truncated(text) { 2 } else { 1 };
+                    }
+                    texts = all;
+                }
+                Err(failure) => error = Some(failure),
+            }
+        }
         ColumnCounter {
+            single: column.ords().get_cardinality() != Cardinality::Multivalued,
             column,
             buckets,
             counts,
-            truncated: vec![0; terms],
+            truncated,
+            texts,
             with_value: vec![0; buckets],
             ords: Vec::new(),
             text: String::new(),
-            error: None,
+            error,
+        }
+    }
+
+    /// The document's value's ordinal, for a column with at most one value per document.
+    fn single_ord(&self, doc: DocId) -> Option<u64> {
+        if !self.single {
+            return None;
+        }
+        self.column.ords().first(doc)
+    }
+
+    /// [`ColumnCounter::single_ord`] for a block of documents (`output` as long as `docs`).
+    fn single_ords(&self, docs: &[DocId], output: &mut [Option<u64>]) {
+        output.fill(None);
+        if self.single {
+            self.column.ords().first_vals(docs, output);
         }
     }
 
     /// Counts the document's distinct values in its bucket; true when one of them is held truncated (the
     /// caller completes it from the log).
     fn add(&mut self, doc: DocId, bucket: usize) -> bool {
-        self.ords.clear();
-        self.ords.extend(self.column.term_ords(doc));
-        if self.ords.is_empty() {
-            return false;
+        let mut ords = std::mem::take(&mut self.ords);
+        ords.clear();
+        ords.extend(self.column.term_ords(doc));
+        if ords.len() > 1 {
+            ords.sort_unstable();
+            ords.dedup();
         }
-        if self.ords.len() > 1 {
-            self.ords.sort_unstable();
-            self.ords.dedup();
+        if !ords.is_empty() {
+            self.with_value[bucket] += 1;
         }
-        self.with_value[bucket] += 1;
         let mut to_log = false;
-        for &ord in &self.ords {
-            let Ok(index) = usize::try_from(ord) else {
-                continue;
-            };
-            let Some(state) = self.truncated.get_mut(index) else {
-                continue;
-            };
-            if *state == 0 {
-                self.text.clear();
-                match self.column.ord_to_str(ord, &mut self.text) {
-                    Ok(_) => *state = if held_truncated(&self.text) { 2 } else { 1 },
-                    Err(error) => {
-                        self.error.get_or_insert(error);
-                        continue;
-                    }
-                }
-            }
-            if *state == 2 {
-                to_log = true;
-                continue;
-            }
-            match &mut self.counts {
-                OrdCounts::Dense(cells) => {
-                    if let Some(cell) = cells.get_mut(index * self.buckets + bucket) {
-                        *cell += 1;
-                    }
-                }
-                OrdCounts::Runs(per_ord) => {
-                    if let Some(counts) = per_ord.get_mut(index) {
-                        counts.add(bucket, 1);
-                    }
+        for &ord in &ords {
+            to_log |= self.count(ord, bucket);
+        }
+        self.ords = ords;
+        to_log
+    }
+
+    /// [`ColumnCounter::add`] for a column with at most one value per document, given its ordinal.
+    fn add_ord(&mut self, ord: Option<u64>, bucket: usize) -> bool {
+        let Some(ord) = ord else {
+            return false;
+        };
+        self.with_value[bucket] += 1;
+        self.count(ord, bucket)
+    }
+
+    /// Counts one value in a bucket; true when it is held truncated (not counted: the log has it).
+    fn count(&mut self, ord: u64, bucket: usize) -> bool {
+        let Ok(index) = usize::try_from(ord) else {
+            return false;
+        };
+        let Some(state) = self.truncated.get_mut(index) else {
+            return false;
+        };
+        if *state == 0 {
+            self.text.clear();
+            match self.column.ord_to_str(ord, &mut self.text) {
+                Ok(_) => *state = if held_truncated(&self.text) { 2 } else { 1 },
+                Err(error) => {
+                    self.error.get_or_insert(error);
+                    return false;
                 }
             }
         }
-        to_log
+        if *state == 2 {
+            return true;
+        }
+        match &mut self.counts {
+            OrdCounts::Dense(cells) => {
+                if let Some(cell) = cells.get_mut(index * self.buckets + bucket) {
+                    *cell += 1;
+                }
+            }
+            OrdCounts::Runs(per_ord) => {
+                if let Some(counts) = per_ord.get_mut(index) {
+                    counts.add(bucket, 1);
+                }
+            }
+        }
+        false
     }
 
     fn finish(self) -> std::io::Result<ColumnValues> {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let per_ord: Vec<ValueCounts> = match self.counts {
-            OrdCounts::Dense(cells) => cells
-                .chunks(self.buckets.max(1))
-                .map(|row| {
-                    let mut counts = ValueCounts::default();
-                    for (bucket, count) in row.iter().enumerate().filter(|(_, count)| **count > 0) {
-                        counts.add(bucket, *count);
-                    }
-                    counts
+        let counted: Vec<(u64, ValueCounts)> = match self.counts {
+            OrdCounts::Dense(cells) => (0u64..)
+                .zip(cells.chunks(self.buckets.max(1)))
+                .filter_map(|(ord, row)| {
+                    let total = row.iter().sum();
+                    (total > 0).then(|| (ord, ValueCounts { total, runs: Vec::new(), dense: row.to_vec() }))
                 })
                 .collect(),
-            OrdCounts::Runs(per_ord) => per_ord,
+            OrdCounts::Runs(per_ord) => (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0).collect(),
         };
-        let mut values = Vec::new();
-        let mut text = String::new();
-        for (ord, counts) in (0u64..).zip(per_ord).filter(|(_, counts)| counts.total > 0) {
-            text.clear();
-            if self.column.ord_to_str(ord, &mut text)? {
-                values.push((text.clone(), counts));
+        let mut texts = self.texts;
+        if texts.is_empty() && !counted.is_empty() {
+            // The ordinals met, in order: one pass over the blocks that hold them.
+            let mut read = Vec::with_capacity(counted.len());
+            let all =
+                self.column.dictionary().sorted_ords_to_term_cb(counted.iter().map(|(ord, _)| *ord), |bytes| {
+                    read.push(String::from_utf8_lossy(bytes).into_owned());
+                    Ok(())
+                })?;
+            if !all {
+                return Err(std::io::Error::other("a column's value has no term in its dictionary"));
             }
+            let mut by_ord = vec![String::new(); self.truncated.len()];
+            for ((ord, _), text) in counted.iter().zip(read) {
+                if let Some(slot) = usize::try_from(*ord).ok().and_then(|ord| by_ord.get_mut(ord)) {
+                    *slot = text;
+                }
+            }
+            texts = by_ord;
+        }
+        let mut values = Vec::with_capacity(counted.len());
+        for (ord, counts) in counted {
+            let Some(text) = usize::try_from(ord).ok().and_then(|ord| texts.get_mut(ord)) else {
+                continue;
+            };
+            values.push((std::mem::take(text), counts));
         }
         Ok(ColumnValues { with_value: self.with_value, values })
+    }
+}
+
+/// Every term of a column's dictionary, in ordinal order.
+fn all_texts(column: &StrColumn, terms: usize) -> std::io::Result<Vec<String>> {
+    let mut texts = Vec::with_capacity(terms);
+    let mut stream = column.dictionary().stream()?;
+    while stream.advance() {
+        texts.push(String::from_utf8_lossy(stream.key()).into_owned());
+    }
+    if texts.len() != terms {
+        return Err(std::io::Error::other("a column's dictionary holds fewer terms than it says"));
+    }
+    Ok(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Buckets;
+
+    /// The division for evenly spaced boundaries gives the bucket the binary search gives.
+    #[test]
+    fn even_boundaries_find_the_bucket_a_search_finds() {
+        let cases: [&[i64]; 5] = [&[0, 10, 20, 30], &[-25, -15, -5], &[7, 8], &[i64::MIN, 0], &[0, i64::MAX]];
+        for boundaries in cases {
+            let buckets = Buckets::new(boundaries);
+            let mut times = vec![i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, -1, 0, 1];
+            for boundary in boundaries {
+                times.extend([boundary.saturating_sub(1), *boundary, boundary.saturating_add(1)]);
+            }
+            times.extend(-40..40);
+            for time in times {
+                let searched = boundaries.partition_point(|boundary| *boundary <= time);
+                assert_eq!(buckets.of(time), searched, "{boundaries:?} at {time}");
+            }
+        }
+        assert!(Buckets::new(&[0, 10, 25]).even.is_none());
+        assert!(Buckets::new(&[0, 10, 20]).even.is_some());
     }
 }

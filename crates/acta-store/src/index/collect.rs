@@ -38,8 +38,28 @@ impl InstanceColumn {
     /// The position of the document's instance among the scopes, `None` when it is not in scope (never for
     /// a document a restricted query matched).
     pub(crate) fn scope_of(&mut self, doc: DocId) -> Option<u32> {
+        let ord = self.column_ord(doc);
+        self.scope_of_ord(ord)
+    }
+
+    /// The term ordinal of the document's instance.
+    pub(crate) fn column_ord(&self, doc: DocId) -> Option<u64> {
+        self.column.as_ref()?.term_ords(doc).next()
+    }
+
+    /// The term ordinals of a block of documents' instances (`output` as long as `docs`), for
+    /// [`InstanceColumn::scope_of_ord`]: one read of the column per block rather than per document.
+    pub(crate) fn ords(&self, docs: &[DocId], output: &mut [Option<u64>]) {
+        output.fill(None);
+        if let Some(column) = &self.column {
+            column.ords().first_vals(docs, output);
+        }
+    }
+
+    /// [`InstanceColumn::scope_of`], from the document's term ordinal.
+    pub(crate) fn scope_of_ord(&mut self, ord: Option<u64>) -> Option<u32> {
         let column = self.column.as_ref()?;
-        let ord = column.term_ords(doc).next()?;
+        let ord = ord?;
         let slot = self.by_ord.get_mut(usize::try_from(ord).ok()?)?;
         if *slot == UNRESOLVED {
             self.text.clear();

@@ -375,7 +375,7 @@ impl EventIndex {
         let mut any_inexact = false;
         let (from, cursor) = O::partition_window(search.from, search.after);
         for (partition, present) in self.inner.partitions_for(&scopes, from, search.to, cursor) {
-            let PartitionQuery { searcher, query, exact } =
+            let PartitionQuery { searcher, query, exact, .. } =
                 self.inner.partition_query(&scopes, &present, &partition, search.query, search.from, search.to);
             let limit = exact.then_some(search.limit);
             any_inexact |= !exact;
@@ -419,7 +419,7 @@ impl EventIndex {
         let mut total = 0u64;
         let mut examined = 0u64;
         for (partition, present) in self.inner.partitions_for(&scopes, from, to, None) {
-            let PartitionQuery { searcher, query: tantivy_query, exact } =
+            let PartitionQuery { searcher, query: tantivy_query, exact, .. } =
                 self.inner.partition_query(&scopes, &present, &partition, query, from, to);
             if exact {
                 let count =
@@ -652,9 +652,10 @@ impl Inner {
         let present: Vec<&InstanceScope> = present.iter().map(|position| scopes.get(*position)).collect();
         let facts = PartitionFacts { searcher: &searcher, present: &present };
         let translated = translate(&self.fields, &facts, query);
+        let unrestricted = translated.query.box_clone();
         let query = self.with_time(translated.query, from, to);
         let query = restrict(&self.fields, present.iter().map(|scope| scope.instance.as_str()), query);
-        PartitionQuery { searcher, query, exact: translated.exact }
+        PartitionQuery { searcher, query, exact: translated.exact, unrestricted }
     }
 
     fn with_time(&self, query: Box<dyn TantivyQuery>, from: Option<i64>, to: Option<i64>) -> Box<dyn TantivyQuery> {
@@ -720,6 +721,9 @@ struct PartitionQuery {
     query: Box<dyn TantivyQuery>,
     /// Whether the index alone answers the query (else each candidate is checked on the log).
     exact: bool,
+    /// The translated query alone, without the time range or the restriction to the present instances: only
+    /// for a segment [`scope::owned`] finds wholly theirs, and only by a collector that checks the time range.
+    unrestricted: Box<dyn TantivyQuery>,
 }
 
 /// The cursor as a bound on the collectors' keys (see [`LocalKey`]): an instance not in scope bounds at the

@@ -108,7 +108,7 @@ impl EventIndex {
             if past_deadline() {
                 return Err(IndexError::Deadline { examined: 0 });
             }
-            let PartitionQuery { searcher, query, exact } =
+            let PartitionQuery { searcher, query, exact, .. } =
                 self.inner.partition_query(&scopes, &present, &partition, on.query, on.from, on.to);
             let collector = SortedCollector::<NewestFirst>::new(scopes.instances().clone(), None, None);
             let found = searcher.search(&query, &collector).map_err(|source| tantivy_error(&partition.name, source))?;

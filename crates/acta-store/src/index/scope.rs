@@ -2,13 +2,16 @@
 //! account's query away from another's events is [`restrict`]: every read of the index (search, count,
 //! aggregations, duplicate detection) builds its tantivy query through it, and every document carries the
 //! instance it belongs to. Whatever the user's query says (`_account:other`, a top-level `OR`, a negation, a
-//! wildcard field), it is evaluated inside `instance ∈ scopes`, never beside it.
+//! wildcard field), it is evaluated inside `instance ∈ scopes`, never beside it. The one exception is a
+//! segment [`owned`] finds wholly the scopes' own: the aggregations read it with the query alone, as every
+//! document the restriction would keep is all of its documents.
 
 use std::sync::Arc;
 
-use tantivy::Term;
+use tantivy::columnar::Cardinality;
 use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query as TantivyQuery, TermQuery, TermSetQuery};
 use tantivy::schema::IndexRecordOption;
+use tantivy::{SegmentReader, Term};
 
 use super::InstanceScope;
 use super::schema::Fields;
@@ -89,4 +92,28 @@ pub(crate) fn instances_where(
         return Box::new(AllQuery);
     }
     instance_set(fields, matching)
+}
+
+/// Whether every document of a segment belongs to one of `present` (sorted instance ids), so that reading it
+/// without [`restrict`] reaches no other instance's events. Exact, never approximate: the segment's `instance`
+/// column must give every document a value (cardinality full), and each term of its dictionary must be one of
+/// `present`. A dictionary may still hold the instance of documents since deleted, which can only answer no.
+pub(crate) fn owned(reader: &SegmentReader, present: &[&str]) -> tantivy::Result<bool> {
+    let Some(column) = reader.fast_fields().str("instance")? else {
+        return Ok(false);
+    };
+    // Distinct terms: more of them than instances present means one is not.
+    if column.ords().get_cardinality() != Cardinality::Full || column.num_terms() > present.len() {
+        return Ok(false);
+    }
+    let mut terms = column.dictionary().stream()?;
+    while terms.advance() {
+        let Ok(instance) = std::str::from_utf8(terms.key()) else {
+            return Ok(false);
+        };
+        if present.binary_search(&instance).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
