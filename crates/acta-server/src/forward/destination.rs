@@ -113,6 +113,41 @@ impl Outgoing {
     }
 }
 
+/// A run of a batch's events of one instance and arrival day, in seq order, as NDJSON envelope lines: what a
+/// file or an object of the file destinations holds.
+pub(crate) struct DayRun {
+    pub(crate) instance: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub(crate) day: String,
+    pub(crate) first_seq: u64,
+    pub(crate) last_seq: u64,
+    pub(crate) lines: String,
+}
+
+/// A batch cut into runs of one instance and arrival day, in order.
+pub(crate) fn day_runs(batch: &[Outgoing]) -> Vec<DayRun> {
+    let mut runs: Vec<DayRun> = Vec::new();
+    for event in batch {
+        let time = acta_cadf::format_time(event.received_ns);
+        let day = &time[..10.min(time.len())];
+        match runs.last_mut() {
+            Some(run) if run.instance == event.instance && run.day == day => run.last_seq = event.seq,
+            _ => runs.push(DayRun {
+                instance: event.instance.clone(),
+                day: day.to_string(),
+                first_seq: event.seq,
+                last_seq: event.seq,
+                lines: String::new(),
+            }),
+        }
+        if let Some(run) = runs.last_mut() {
+            run.lines.push_str(&event.envelope());
+            run.lines.push('\n');
+        }
+    }
+    runs
+}
+
 /// Why a send failed; every failure is retried (a route never drops an event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SendError(pub(crate) String);

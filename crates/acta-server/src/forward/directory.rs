@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::destination::{ForwardSettings, Invalid, Outgoing, SendError, only_members, required_text};
+use super::destination::{ForwardSettings, Invalid, Outgoing, SendError, day_runs, only_members, required_text};
 
 const MEMBERS: [&str; 1] = ["path"];
 
@@ -54,18 +54,10 @@ impl Sender {
         let Some(root) = self.root.clone() else {
             return Err(SendError("the server has no --forward-dir".to_string()));
         };
-        let mut files: Vec<(PathBuf, String)> = Vec::new();
-        for event in batch {
-            let day = acta_cadf::format_time(event.received_ns);
-            let file = root.join(&event.instance).join(format!("{}.ndjson", &day[..10.min(day.len())]));
-            match files.last_mut() {
-                Some((last, lines)) if *last == file => {
-                    lines.push_str(&event.envelope());
-                    lines.push('\n');
-                }
-                _ => files.push((file, event.envelope() + "\n")),
-            }
-        }
+        let files: Vec<(PathBuf, String)> = day_runs(batch)
+            .into_iter()
+            .map(|run| (root.join(&run.instance).join(format!("{}.ndjson", run.day)), run.lines))
+            .collect();
         tokio::task::spawn_blocking(move || {
             for (file, lines) in files {
                 append(&file, lines.as_bytes()).map_err(|error| SendError(format!("{}: {error}", file.display())))?;

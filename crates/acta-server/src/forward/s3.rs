@@ -13,7 +13,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use serde_json::{Map, Value};
 
-use super::destination::{Invalid, Outgoing, SendError, only_members};
+use super::destination::{Invalid, Outgoing, SendError, day_runs, only_members};
 use crate::jobs::archive::ArchiveConfig;
 
 const MEMBERS: [&str; 7] =
@@ -63,23 +63,11 @@ impl Sender {
                 store
             }
         };
-        // One object per run of events of one instance and arrival day, in order.
-        let mut objects: Vec<(String, u64, u64, String)> = Vec::new();
-        for event in batch {
-            let day = acta_cadf::format_time(event.received_ns);
-            let folder = format!("{}/{}", event.instance, &day[..10.min(day.len())]);
-            match objects.last_mut() {
-                Some((last, _, through, lines)) if *last == folder => {
-                    *through = event.seq;
-                    lines.push_str(&event.envelope());
-                    lines.push('\n');
-                }
-                _ => objects.push((folder, event.seq, event.seq, event.envelope() + "\n")),
-            }
-        }
-        for (folder, first, last, lines) in objects {
-            let name = object_store::path::Path::from(format!("{folder}/{first:020}-{last:020}.ndjson"));
-            if let Err(error) = store.put(&name, lines.into_bytes().into()).await {
+        for run in day_runs(batch) {
+            let (first, last) = (run.first_seq, run.last_seq);
+            let name = format!("{}/{}/{first:020}-{last:020}.ndjson", run.instance, run.day);
+            let name = object_store::path::Path::from(name);
+            if let Err(error) = store.put(&name, run.lines.into_bytes().into()).await {
                 self.store = None;
                 return Err(SendError(format!("{}: {name}: {error}", config.destination())));
             }
