@@ -101,9 +101,8 @@ impl Seaweed {
         loop {
             if let Ok(response) = http.get(format!("http://127.0.0.1:{s3_port}/acta")).send().await
                 && response.status().as_u16() < 500
+                && bucket_takes_writes(s3_port).await
             {
-                // The bucket is created just after the gateway listens.
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 return Ok(seaweed);
             }
             let exited = seaweed.child.try_wait().ok().flatten().is_some();
@@ -115,6 +114,27 @@ impl Seaweed {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+}
+
+/// Whether the bucket `acta` takes and deletes an object with the test's credentials. `weed mini` creates the
+/// bucket some time after the gateway listens (more than a second on a loaded CI machine, where a write then
+/// failed with 404 "no such operation"), so only a real write says the store is ready.
+async fn bucket_takes_writes(s3_port: u16) -> bool {
+    use object_store::ObjectStore;
+    let Ok(store) = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
+        .with_bucket_name("acta")
+        .with_region("us-east-1")
+        .with_access_key_id(S3_ACCESS_KEY)
+        .with_secret_access_key(S3_SECRET_KEY)
+        .with_allow_http(true)
+        .with_retry(object_store::RetryConfig { max_retries: 0, ..Default::default() })
+        .build()
+    else {
+        return false;
+    };
+    let probe = object_store::path::Path::from("readiness-probe");
+    store.put(&probe, bytes::Bytes::from_static(b"ready").into()).await.is_ok() && store.delete(&probe).await.is_ok()
 }
 
 impl Drop for Seaweed {
