@@ -139,7 +139,12 @@ enum State {
         enough: Option<usize>,
     },
     Groups(HashMap<Vec<Option<String>>, Group>),
-    Buckets(HashMap<(i64, Option<String>), u64>),
+    /// Timechart: per value (`None`: without one, or no `by`), its count per bucket start; and how many
+    /// (bucket, value) pairs there are, the groups [`PipeLimits::max_groups`] bounds.
+    Buckets {
+        series: HashMap<Option<String>, HashMap<i64, u64>>,
+        pairs: usize,
+    },
 }
 
 /// A pipeline under way: events (or counts) in, [`Runner::finish`] out.
@@ -172,7 +177,7 @@ impl Runner {
                 };
                 State::Events { fields, rows: Vec::new(), enough }
             }
-            Some(Aggregation::Timechart { .. }) => State::Buckets(HashMap::new()),
+            Some(Aggregation::Timechart { .. }) => State::Buckets { series: HashMap::new(), pairs: 0 },
             Some(_) => State::Groups(HashMap::new()),
         };
         Runner { pipeline: pipeline.clone(), limits, state, truncated: false }
@@ -234,7 +239,7 @@ impl Runner {
                 }
                 Ok(true)
             }
-            (State::Buckets(buckets), Some(Aggregation::Timechart { span_ns, by, .. })) => {
+            (State::Buckets { series, pairs }, Some(Aggregation::Timechart { span_ns, by, .. })) => {
                 let Some(time) = event_time(event) else {
                     return Ok(true);
                 };
@@ -244,11 +249,7 @@ impl Runner {
                     None => vec![None],
                 };
                 for value in values {
-                    let key = (bucket, value);
-                    if !buckets.contains_key(&key) && buckets.len() >= limits.max_groups {
-                        return Err(PipeError::TooManyGroups(limits.max_groups));
-                    }
-                    *buckets.entry(key).or_default() += 1;
+                    add_to_bucket(series.entry(value).or_default(), pairs, limits.max_groups, bucket, 1)?;
                 }
                 Ok(true)
             }
@@ -268,19 +269,20 @@ impl Runner {
         Ok(())
     }
 
-    /// Adds `count` events to a bucket of `timechart` (its start, unix ns) and value: the fast path's counts.
-    pub fn add_bucket(&mut self, bucket: i64, value: Option<String>, count: u64) -> Result<(), PipeError> {
-        if let State::Buckets(buckets) = &mut self.state {
-            let full = buckets.len() >= self.limits.max_groups;
-            match buckets.entry((bucket, value)) {
-                std::collections::hash_map::Entry::Occupied(mut entry) => *entry.get_mut() += count,
-                std::collections::hash_map::Entry::Vacant(_) if full => {
-                    return Err(PipeError::TooManyGroups(self.limits.max_groups));
-                }
-                std::collections::hash_map::Entry::Vacant(entry) => {
-                    entry.insert(count);
-                }
-            }
+    /// Adds a value's counts to `timechart`'s buckets: `counts[i]` events in the bucket starting at `starts[i]`
+    /// (unix ns); `value` is `None` for events without one, or without `by`. The fast path's counts, a whole
+    /// series at once: a week of hours by a few hundred actions is tens of thousands of (bucket, value) pairs.
+    pub fn add_series(&mut self, starts: &[i64], value: Option<String>, counts: &[u64]) -> Result<(), PipeError> {
+        let State::Buckets { series, pairs } = &mut self.state else {
+            return Ok(());
+        };
+        let mut nonzero = starts.iter().zip(counts).filter(|(_, count)| **count > 0).peekable();
+        if nonzero.peek().is_none() {
+            return Ok(());
+        }
+        let buckets = series.entry(value).or_default();
+        for (start, count) in nonzero {
+            add_to_bucket(buckets, pairs, self.limits.max_groups, *start, *count)?;
         }
         Ok(())
     }
@@ -340,17 +342,21 @@ impl Runner {
                         values.into_iter().map(|(text, count)| vec![Value::String(text), Value::from(count)]).collect();
                     (crate::pipeline::column_names(aggregation), vec![ColumnType::String, ColumnType::Number], rows)
                 }
-                (State::Buckets(buckets), Some(aggregation @ Aggregation::Timechart { by, .. })) => {
-                    let mut pairs: Vec<((i64, Option<String>), u64)> = buckets.into_iter().collect();
-                    // Keys are distinct: an unstable sort gives the one order.
-                    pairs.sort_unstable_by(|a, b| {
-                        a.0.0.cmp(&b.0.0).then_with(|| compare_keys(a.0.1.as_deref(), b.0.1.as_deref()))
-                    });
+                (State::Buckets { series, pairs }, Some(aggregation @ Aggregation::Timechart { by, .. })) => {
+                    // Values in key order; then every (bucket, value) pair ordered by bucket and the value's
+                    // rank, which compares integers where sorting the pairs themselves compared texts.
+                    let mut series: Vec<(Option<String>, HashMap<i64, u64>)> = series.into_iter().collect();
+                    series.sort_unstable_by(|a, b| compare_keys(a.0.as_deref(), b.0.as_deref()));
+                    let mut cells: Vec<(i64, usize, u64)> = Vec::with_capacity(pairs);
+                    for (rank, (_, buckets)) in series.iter().enumerate() {
+                        cells.extend(buckets.iter().map(|(bucket, count)| (*bucket, rank, *count)));
+                    }
+                    cells.sort_unstable();
                     // A bucket's rows are consecutive: its time is formatted once, not once per value.
                     let mut time: Option<(i64, Value)> = None;
-                    let rows = pairs
+                    let rows = cells
                         .into_iter()
-                        .map(|((bucket, value), count)| {
+                        .map(|(bucket, rank, count)| {
                             let cell = match &time {
                                 Some((at, cell)) if *at == bucket => cell.clone(),
                                 _ => {
@@ -359,9 +365,10 @@ impl Runner {
                                     cell
                                 }
                             };
-                            let mut row = vec![cell];
+                            let mut row = Vec::with_capacity(3);
+                            row.push(cell);
                             if by.is_some() {
-                                row.push(value.map_or(Value::Null, Value::String));
+                                row.push(series[rank].0.clone().map_or(Value::Null, Value::String));
                             }
                             row.push(Value::from(count));
                             row
@@ -423,6 +430,28 @@ impl Runner {
         };
         Table { columns, rows, truncated }
     }
+}
+
+/// Adds `count` events to a timechart's bucket of one value, refusing a new (bucket, value) pair past the
+/// groups' limit.
+fn add_to_bucket(
+    buckets: &mut HashMap<i64, u64>,
+    pairs: &mut usize,
+    max_groups: usize,
+    bucket: i64,
+    count: u64,
+) -> Result<(), PipeError> {
+    match buckets.entry(bucket) {
+        std::collections::hash_map::Entry::Occupied(mut entry) => *entry.get_mut() += count,
+        std::collections::hash_map::Entry::Vacant(_) if *pairs >= max_groups => {
+            return Err(PipeError::TooManyGroups(max_groups));
+        }
+        std::collections::hash_map::Entry::Vacant(entry) => {
+            entry.insert(count);
+            *pairs += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The columns of event rows without `fields`.

@@ -3,7 +3,7 @@
 //! bucket's time.
 
 use acta_query::{
-    CmpOp, EventView, Field, FieldCond, PipeError, PipeLimits, Query, Table, event_time, matches, parse,
+    CmpOp, EventView, Field, FieldCond, PipeError, PipeLimits, Query, Runner, Table, event_time, matches, parse,
     parse_pipeline, run,
 };
 use proptest::prelude::*;
@@ -300,6 +300,20 @@ fn too_many_groups_is_an_error_not_a_cut() {
     let answer = with_views(&events, |views| run(&pipeline, views, limits));
     assert_eq!(answer, Err(PipeError::TooManyGroups(2)));
     assert!(PipeError::TooManyGroups(2).to_string().contains("more than 2 groups"));
+}
+
+#[test]
+fn a_timechart_with_more_buckets_of_values_than_groups_allowed_is_an_error() {
+    let pipeline = parse_pipeline("| timechart span=1h count by action").unwrap_or_else(|error| panic!("{error}"));
+    let limits = PipeLimits { max_groups: 1, ..PipeLimits::default() };
+    let answer = with_views(&sample(), |views| run(&pipeline, views, limits));
+    assert_eq!(answer, Err(PipeError::TooManyGroups(1)));
+    // The index's counts, added a series at a time, meet the same limit: a bucket of a value is a group.
+    let hours = [0, 3_600_000_000_000];
+    let mut runner = Runner::new(&pipeline, limits);
+    assert_eq!(runner.add_series(&hours, Some("a".into()), &[3, 0]), Ok(()));
+    assert_eq!(runner.add_series(&hours, Some("a".into()), &[1, 0]), Ok(()), "the same group again");
+    assert_eq!(runner.add_series(&hours, Some("b".into()), &[0, 2]), Err(PipeError::TooManyGroups(1)));
 }
 
 #[test]

@@ -76,20 +76,12 @@ impl EventIndex {
                 let bounded = Aggregation { from: Some(from), to: Some(to), ..*on };
                 let histogram = self.histogram(&bounded, &starts[1..], by.as_ref(), usize::MAX)?;
                 match histogram.breakdown {
-                    None => {
-                        for (start, count) in starts.iter().zip(&histogram.counts).filter(|(_, count)| **count > 0) {
-                            runner.add_bucket(*start, None, *count)?;
-                        }
-                    }
+                    None => runner.add_series(&starts, None, &histogram.counts)?,
                     Some(breakdown) => {
                         for series in breakdown.top {
-                            for (start, count) in starts.iter().zip(&series.counts).filter(|(_, count)| **count > 0) {
-                                runner.add_bucket(*start, Some(series.value.clone()), *count)?;
-                            }
+                            runner.add_series(&starts, Some(series.value), &series.counts)?;
                         }
-                        for (start, count) in starts.iter().zip(&breakdown.missing).filter(|(_, count)| **count > 0) {
-                            runner.add_bucket(*start, None, *count)?;
-                        }
+                        runner.add_series(&starts, None, &breakdown.missing)?;
                     }
                 }
             }
