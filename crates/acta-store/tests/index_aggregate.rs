@@ -171,12 +171,25 @@ fn timed(minutes: &[u32], action: &str) -> Vec<serde_json::Value> {
 }
 
 /// `inst-1`'s first events committed alone (a segment of its own), then more of its events and `inst-2`'s
-/// committed together (one segment of both: one writer thread, one commit).
+/// committed together (one segment of both: one writer thread, one commit). Aggregations collect the segments
+/// on one thread.
 fn shared_partition() -> Shared {
+    shared_partition_with(IndexOptions { aggregation_threads: 1, ..IndexOptions::default() })
+}
+
+/// [`shared_partition`], its segments collected on `threads` threads however few documents they hold.
+fn shared_partition_on_threads(threads: usize) -> Shared {
+    shared_partition_with(IndexOptions {
+        aggregation_threads: threads,
+        parallel_from_documents: 0,
+        ..IndexOptions::default()
+    })
+}
+
+fn shared_partition_with(options: IndexOptions) -> Shared {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Log::open(&dir.path().join("log"), LogOptions::default()).unwrap());
-    let options =
-        IndexOptions { commit_interval: Duration::from_millis(1_500), writer_threads: 1, ..IndexOptions::default() };
+    let options = IndexOptions { commit_interval: Duration::from_millis(1_500), writer_threads: 1, ..options };
     let index = EventIndex::open(&dir.path().join("index"), log.clone(), options).unwrap();
     append_to(
         &log,
@@ -261,6 +274,19 @@ fn segments_shared_with_another_account_or_cut_by_the_range_count_only_whats_ask
     let shared = shared_partition();
     check_shared(&shared.index);
     shared.index.close();
+}
+
+#[test]
+fn segments_collected_on_several_threads_count_what_one_thread_counts() {
+    for threads in [2, 3] {
+        let shared = shared_partition_on_threads(threads);
+        check_shared(&shared.index);
+        // Three segments after a rebuild (one all deleted, one partly), more than two threads share.
+        let (_, day, _) = shared.index.partitions().into_iter().next().unwrap();
+        shared.index.rebuild(INSTANCE, day).unwrap();
+        check_shared(&shared.index);
+        shared.index.close();
+    }
 }
 
 #[test]

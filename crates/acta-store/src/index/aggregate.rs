@@ -36,7 +36,7 @@ use tantivy::{DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 use super::collect::InstanceColumn;
 use super::schema::{DERIVED, SEP, TRUNCATED, field_path, held_truncated};
 use super::scope::Scopes;
-use super::{EventIndex, IndexError, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
+use super::{EventIndex, IndexError, IndexOptions, Inner, InstanceScope, Partition, PartitionQuery, tantivy_error};
 
 /// What to aggregate: a query over some instances and an eventTime range (`from` inclusive, `to` exclusive).
 pub struct Aggregation<'a> {
@@ -299,7 +299,15 @@ impl<'a> Run<'a> {
             present.sort_unstable();
             let range = (self.on.from.is_some() || self.on.to.is_some())
                 .then(|| (self.on.from.unwrap_or(i64::MIN), self.on.to));
-            search_segments(&searcher, query.as_ref(), unrestricted.as_ref(), &collector, &present, range)
+            search_segments(
+                &self.inner.options,
+                &searcher,
+                query.as_ref(),
+                unrestricted.as_ref(),
+                &collector,
+                &present,
+                range,
+            )
         } else {
             searcher.search(&query, &collector)
         }
@@ -535,7 +543,12 @@ fn io_error(partition: &str, source: std::io::Error) -> IndexError {
 /// the eventTime it reads anyway: on a partition of few tenants, the restricted query's intersection of the
 /// instance's postings, the time range and the query cost more than the counting itself. Any other segment is
 /// searched with the restricted query.
+///
+/// A partition with many documents has its segments collected on several threads (`IndexOptions`'
+/// `aggregation_threads` and `parallel_from_documents`). Fruits come back in segment order, as one thread
+/// gives them.
 fn search_segments(
+    options: &IndexOptions,
     searcher: &tantivy::Searcher,
     restricted: &dyn tantivy::query::Query,
     unrestricted: &dyn tantivy::query::Query,
@@ -547,23 +560,67 @@ fn search_segments(
     let restricted = restricted.weight(scoring)?;
     let mut unrestricted_weight: Option<Box<dyn Weight>> = None;
     let checking_time = BucketCollector { range, ..collector.clone() };
-    let mut fruits = Vec::new();
+    let mut work: Vec<SegmentWork<'_>> = Vec::new();
     for (ordinal, reader) in (0u32..).zip(searcher.segment_readers()) {
         // The collector's check sees one eventTime per document, where the range query would accept any.
         let single_time = reader.fast_fields().i64("time")?.get_cardinality() != Cardinality::Multivalued;
-        let fruit = if single_time && super::scope::owned(reader, present)? {
-            let weight = match &mut unrestricted_weight {
-                Some(weight) => weight,
-                None => unrestricted_weight.insert(unrestricted.weight(scoring)?),
-            };
-            checking_time.collect_segment(weight.as_ref(), ordinal, reader)?
-        } else {
-            collector.collect_segment(restricted.as_ref(), ordinal, reader)?
-        };
-        fruits.push(fruit);
+        let owned = single_time && super::scope::owned(reader, present)?;
+        if owned && unrestricted_weight.is_none() {
+            unrestricted_weight = Some(unrestricted.weight(scoring)?);
+        }
+        work.push((ordinal, reader, owned));
     }
-    collector.merge_fruits(fruits)
+    let collect = |(ordinal, reader, owned): SegmentWork<'_>| match (owned, &unrestricted_weight) {
+        (true, Some(weight)) => checking_time.collect_segment(weight.as_ref(), ordinal, reader),
+        _ => collector.collect_segment(restricted.as_ref(), ordinal, reader),
+    };
+    let documents: u64 = work.iter().map(|(_, reader, _)| u64::from(reader.max_doc())).sum();
+    let threads =
+        if documents < options.parallel_from_documents { 1 } else { options.aggregation_threads.min(work.len()) };
+    if threads <= 1 {
+        let fruits = work.into_iter().map(collect).collect::<tantivy::Result<Vec<_>>>()?;
+        return collector.merge_fruits(fruits);
+    }
+    // Largest segments first, each to the thread with the fewest documents so far.
+    work.sort_unstable_by_key(|(_, reader, _)| std::cmp::Reverse(reader.max_doc()));
+    let mut shares: Vec<(u64, Vec<SegmentWork<'_>>)> = vec![(0, Vec::new()); threads];
+    for segment in work {
+        if let Some(lightest) = shares.iter_mut().min_by_key(|(documents, _)| *documents) {
+            lightest.0 += u64::from(segment.1.max_doc());
+            lightest.1.push(segment);
+        }
+    }
+    let mut collected: Vec<(SegmentOrdinal, Vec<SegmentMatches>)> = Vec::new();
+    std::thread::scope(|scope| -> tantivy::Result<()> {
+        let mut shares = shares.into_iter().map(|(_, segments)| segments);
+        let own = shares.next().unwrap_or_default();
+        let spawned: Vec<_> = shares
+            .map(|segments| {
+                scope.spawn(|| {
+                    segments
+                        .into_iter()
+                        .map(|segment| Ok((segment.0, collect(segment)?)))
+                        .collect::<tantivy::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        for segment in own {
+            collected.push((segment.0, collect(segment)?));
+        }
+        for handle in spawned {
+            let fruits = handle
+                .join()
+                .map_err(|_| tantivy::TantivyError::InternalError("a thread collecting segments panicked".into()))??;
+            collected.extend(fruits);
+        }
+        Ok(())
+    })?;
+    collected.sort_unstable_by_key(|(ordinal, _)| *ordinal);
+    collector.merge_fruits(collected.into_iter().map(|(_, fruit)| fruit).collect())
 }
+
+/// A segment to collect: its ordinal, its reader, and whether it is searched without the restriction.
+type SegmentWork<'s> = (SegmentOrdinal, &'s SegmentReader, bool);
 
 /// Which bucket an eventTime falls in.
 #[derive(Clone)]

@@ -105,11 +105,23 @@ pub struct IndexOptions {
     pub writer_heap_bytes: usize,
     /// Indexing threads of that writer.
     pub writer_threads: usize,
+    /// Most threads an aggregation collects a partition's segments on: collecting is nearly all of a large
+    /// aggregation's work, and one thread leaves the other cores of an idle machine unused.
+    pub aggregation_threads: usize,
+    /// Documents a partition holds from which its segments are collected on several threads: below it,
+    /// starting a thread costs more than it saves.
+    pub parallel_from_documents: u64,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
-        IndexOptions { commit_interval: Duration::from_millis(1000), writer_heap_bytes: 96_000_000, writer_threads: 2 }
+        IndexOptions {
+            commit_interval: Duration::from_millis(1000),
+            writer_heap_bytes: 96_000_000,
+            writer_threads: 2,
+            aggregation_threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4),
+            parallel_from_documents: 100_000,
+        }
     }
 }
 
