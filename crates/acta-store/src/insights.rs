@@ -8,6 +8,9 @@ use sqlx::Row;
 
 use crate::meta::{Meta, MetaError};
 
+/// Rows per `INSERT`: five parameters each, well under SQLite's 32,766 parameters per statement.
+const INSERTED_PER_STATEMENT: usize = 1_000;
+
 /// The events of one hour with one key of one dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourCount {
@@ -62,15 +65,22 @@ impl Meta {
             .bind(counted.forget_before)
             .execute(&mut *tx)
             .await?;
-        for row in counted.counts.iter().filter(|row| row.count > 0 && row.hour >= counted.forget_before) {
-            sqlx::query("INSERT INTO insight_counts (account_id, dimension, key, hour, count) VALUES (?, ?, ?, ?, ?)")
-                .bind(counted.account)
-                .bind(&row.dimension)
-                .bind(&row.key)
-                .bind(row.hour)
-                .bind(row.count)
-                .execute(&mut *tx)
-                .await?;
+        let kept: Vec<&HourCount> =
+            counted.counts.iter().filter(|row| row.count > 0 && row.hour >= counted.forget_before).collect();
+        // Many rows per statement: a full count stores keys x hours rows, and one statement each paid a round
+        // trip to sqlx's SQLite thread apiece (most of a full count's CPU, docs/benchmarks.md).
+        for chunk in kept.chunks(INSERTED_PER_STATEMENT) {
+            let mut insert =
+                sqlx::QueryBuilder::new("INSERT INTO insight_counts (account_id, dimension, key, hour, count) ");
+            insert.push_values(chunk, |mut values, row| {
+                values
+                    .push_bind(counted.account)
+                    .push_bind(&row.dimension)
+                    .push_bind(&row.key)
+                    .push_bind(row.hour)
+                    .push_bind(row.count);
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         let full_count = counted.full.then_some(counted.hours.1 - 1);
         sqlx::query(
