@@ -16,10 +16,17 @@ use serde_json::{Value, json};
 
 const KEY: &str = "bench-admin-key-0123456789";
 
+/// The allocator of the `acta` binary: the server measured here is the one users run.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A timed request: its name in the table, its path, its parameters.
 type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
 
 fn main() {
+    // The server's warnings and errors on stderr: an answer "internal error; see the server log" names its cause
+    // there.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::WARN).init();
     let events: u64 = std::env::var("ACTA_BENCH_EVENTS").ok().and_then(|text| text.parse().ok()).unwrap_or(1_000_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let days: i64 = std::env::var("ACTA_BENCH_DAYS").ok().and_then(|text| text.parse().ok()).unwrap_or(1);
@@ -87,6 +94,9 @@ async fn run(total: u64, days: i64) {
         let settled = settle().await;
         eprintln!("the process's CPU at rest after {settled:.1?} more");
     }
+    // How the load left the index: an aggregation's time grows with the segments it walks.
+    let (partitions, segments) = index_segments(dir.path());
+    eprintln!("the index holds {segments} segments in {partitions} partitions");
 
     let cases: [Case; 8] = [
         ("count, last 24 h", "/v1/events/count", vec![("from", "24h")]),
@@ -134,18 +144,21 @@ async fn run(total: u64, days: i64) {
         let _warm = get(&http, &url, path, &params).await;
         let mut times = Vec::new();
         let mut matched = Value::Null;
-        let cpu_before = cpu_ticks();
+        let mut cpu = 0;
         for _ in 0..rounds.max(1) {
-            let start = Instant::now();
-            let answer = get(&http, &url, path, &params).await;
+            // Timed to the answer's last byte: parsing it is the client's work, not the server's.
+            let (start, cpu_before) = (Instant::now(), cpu_ticks());
+            let body = get_body(&http, &url, path, &params).await;
             times.push(start.elapsed());
+            cpu += cpu_ticks().saturating_sub(cpu_before);
+            let answer: Value = serde_json::from_str(&body).unwrap();
             // A pipe query's table has no count: its events are the sum of its `count` column.
             matched = match answer.get("rows").and_then(Value::as_array) {
                 Some(rows) => json!(rows.iter().filter_map(|row| row.as_array()?.last()?.as_u64()).sum::<u64>()),
                 None => answer["count"].clone(),
             };
         }
-        let cpu_ms = cpu_ticks().saturating_sub(cpu_before) as f64 * 10.0 / times.len() as f64;
+        let cpu_ms = cpu as f64 * 10.0 / times.len() as f64;
         times.sort();
         println!(
             "| {name} | {matched} | {:.0?} | {:.0?} | {:.0?} | {cpu_ms:.0} ms |",
@@ -173,6 +186,25 @@ async fn settle() -> Duration {
     started.elapsed()
 }
 
+/// The tantivy indexes under `dir` (each partition's `meta.json`) and the segments they list.
+fn index_segments(dir: &std::path::Path) -> (usize, usize) {
+    let (mut partitions, mut segments) = (0, 0);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|name| name == "meta.json") {
+                let meta: Value = serde_json::from_slice(&std::fs::read(&path).unwrap_or_default()).unwrap_or_default();
+                partitions += 1;
+                segments += meta["segments"].as_array().map_or(0, Vec::len);
+            }
+        }
+    }
+    (partitions, segments)
+}
+
 /// This process's user and system CPU time, in clock ticks (`/proc/self/stat`, fields 14 and 15).
 fn cpu_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -182,11 +214,16 @@ fn cpu_ticks() -> u64 {
 }
 
 async fn get(http: &reqwest::Client, url: &str, path: &str, params: &[(&str, &str)]) -> Value {
+    serde_json::from_str(&get_body(http, url, path, params).await).unwrap()
+}
+
+/// The answer's body, once the server has sent all of it.
+async fn get_body(http: &reqwest::Client, url: &str, path: &str, params: &[(&str, &str)]) -> String {
     let response = http.get(format!("{url}{path}")).bearer_auth(KEY).query(params).send().await.unwrap();
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     assert!(status.is_success(), "{path}: {status} {body}");
-    serde_json::from_str(&body).unwrap()
+    body
 }
 
 /// An IBM-style event: 40 actions (a few frequent), 1,000 initiators, 250 addresses, some failures.
