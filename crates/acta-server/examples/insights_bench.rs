@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 
 const KEY: &str = "bench-admin-key-0123456789";
 
+/// The allocator of the `acta` binary: the server measured here is the one users run.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let events: u64 = std::env::var("ACTA_BENCH_EVENTS").ok().and_then(|text| text.parse().ok()).unwrap_or(200_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
