@@ -47,7 +47,7 @@ pub use ingest::{
 };
 pub use insights::{CountedHours, HourCount};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
-pub use log::{Day, Log, LogError, LogOptions, Record};
+pub use log::{Day, Log, LogError, LogOptions, Record, Records};
 pub use meta::{Account, ApiKey, Instance, Meta, MetaError};
 pub use routes::Route;
 

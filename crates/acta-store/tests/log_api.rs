@@ -225,6 +225,37 @@ fn scan_returns_records_in_seq_order_from_the_given_seq() {
 }
 
 #[test]
+fn records_between_two_seqs_run_across_days_and_skip_what_arrived_before_the_given_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::at_noon("2024-03-10");
+    let log = Log::open(dir.path(), clock.options()).unwrap();
+    let mut received = Vec::new();
+    for batch in 0..6 {
+        for appended in log.append(INSTANCE, records(batch * 5..batch * 5 + 5)).unwrap() {
+            received.push((appended.seq, log.read(INSTANCE, appended.day, appended.seq).unwrap().received_ns));
+        }
+        clock.advance(8 * NANOS_PER_HOUR); // three days
+    }
+    let seqs = |after, through, from| -> Vec<u64> {
+        log.records(INSTANCE, after, through, from).map(|record| record.unwrap().seq).collect()
+    };
+
+    assert_eq!(seqs(0, 30, None), (1..=30).collect::<Vec<_>>());
+    assert_eq!(seqs(7, 23, None), (8..=23).collect::<Vec<_>>(), "after is excluded, through included");
+    assert!(seqs(30, 40, None).is_empty());
+    assert!(seqs(12, 12, None).is_empty());
+    // From the time the third batch arrived (a batch arrives at one instant): it and every later one, none
+    // before, whatever their day.
+    let from = received[10].1;
+    assert!(received[9].1 < from);
+    assert_eq!(seqs(0, 30, Some(from)), (11..=30).collect::<Vec<_>>());
+    assert_eq!(seqs(12, 20, Some(from)), (13..=20).collect::<Vec<_>>());
+    // The follower's read: the next records after a cursor, bounded by count.
+    let next: Vec<u64> = log.read_after(INSTANCE, 9, 4, usize::MAX).unwrap().iter().map(|record| record.seq).collect();
+    assert_eq!(next, vec![10, 11, 12, 13]);
+}
+
+#[test]
 fn scan_of_an_active_segment_stops_at_what_was_durable_when_it_started() {
     let dir = tempfile::tempdir().unwrap();
     let clock = FakeClock::at_noon("2024-03-10");

@@ -748,35 +748,13 @@ fn scan_matching(
 /// An instance's records with `after < seq <= through` (and, when given, that arrived at or after `from`), in
 /// seq order. A read error ends the read where it happened, logged: what was read before it is counted.
 fn read_records(log: &acta_store::Log, instance: &str, after: u64, through: u64, from: Option<i64>) -> Vec<Record> {
-    let from_day = from.map(acta_store::Day::from_ns);
     let mut records = Vec::new();
-    for segment in log.segments(instance) {
-        if segment.last_seq <= after || from_day.is_some_and(|day| segment.day < day) {
-            continue;
-        }
-        if segment.first_seq > through {
-            break;
-        }
-        let scan = match log.scan(instance, segment.day, (after + 1).max(segment.first_seq)) {
-            Ok(scan) => scan,
+    for record in log.records(instance, after, through, from) {
+        match record {
+            Ok(record) => records.push(record),
             Err(error) => {
-                tracing::error!(%error, %instance, "scanning the log for the alert engine");
-                return records;
-            }
-        };
-        for record in scan {
-            let record = match record {
-                Ok(record) => record,
-                Err(error) => {
-                    tracing::error!(%error, %instance, "reading the log for the alert engine");
-                    return records;
-                }
-            };
-            if record.seq > through {
-                return records;
-            }
-            if from.is_none_or(|from| record.received_ns >= from) {
-                records.push(record);
+                tracing::error!(%error, %instance, "reading the log for the alert engine");
+                break;
             }
         }
     }

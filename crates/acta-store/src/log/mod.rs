@@ -397,26 +397,31 @@ impl Log {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, LogError> {
-        let through = self.last_seq(instance);
         let mut records = Vec::new();
         let mut bytes = 0;
-        for segment in self.segments(instance) {
-            if segment.last_seq <= after {
-                continue;
-            }
-            for record in self.scan(instance, segment.day, (after + 1).max(segment.first_seq))? {
-                let record = record?;
-                if record.seq > through {
-                    return Ok(records);
-                }
-                bytes += record.event.len();
-                records.push(record);
-                if records.len() >= max_records || bytes >= max_bytes {
-                    return Ok(records);
-                }
+        for record in self.records(instance, after, self.last_seq(instance), None) {
+            let record = record?;
+            bytes += record.event.len();
+            records.push(record);
+            if records.len() >= max_records || bytes >= max_bytes {
+                break;
             }
         }
         Ok(records)
+    }
+
+    /// The records of an instance with `after < seq <= through`, in seq order, and when `received_from` is
+    /// given only those that arrived at or after it (segments of earlier days are not opened). Records removed
+    /// by retention are skipped. The first failure to read ends the iteration.
+    pub fn records(&self, instance: &str, after: u64, through: u64, received_from: Option<i64>) -> Records<'_> {
+        let from_day = received_from.map(Day::from_ns);
+        let segments = self
+            .segments(instance)
+            .into_iter()
+            .filter(|segment| segment.last_seq > after && from_day.is_none_or(|day| segment.day >= day))
+            .take_while(|segment| segment.first_seq <= through)
+            .collect();
+        Records { log: self, instance: instance.to_string(), segments, scan: None, after, through, received_from }
     }
 
     /// The last durable seq of an instance; 0 when it has none.
@@ -524,6 +529,52 @@ fn run_sealer(shared: &Shared, jobs: &mpsc::Receiver<SealJob>) {
             // The .log stays and stays readable; the next open or seal_before retries.
             tracing::error!(%error, instance = %job.entry.name, day = %job.segment.day, "sealing failed");
         }
+    }
+}
+
+/// The iterator of [`Log::records`]: one [`Scan`] after another.
+pub struct Records<'a> {
+    log: &'a Log,
+    instance: String,
+    /// The segments still to read, ascending by day.
+    segments: VecDeque<SegmentInfo>,
+    scan: Option<Scan>,
+    after: u64,
+    through: u64,
+    received_from: Option<i64>,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(scan) = &mut self.scan {
+                match scan.next() {
+                    Some(Ok(record)) if record.seq > self.through => break,
+                    Some(Ok(record)) if self.received_from.is_some_and(|from| record.received_ns < from) => {}
+                    Some(Ok(record)) => return Some(Ok(record)),
+                    Some(Err(error)) => {
+                        self.segments.clear();
+                        self.scan = None;
+                        return Some(Err(error));
+                    }
+                    None => self.scan = None,
+                }
+                continue;
+            }
+            let segment = self.segments.pop_front()?;
+            match self.log.scan(&self.instance, segment.day, (self.after + 1).max(segment.first_seq)) {
+                Ok(scan) => self.scan = Some(scan),
+                Err(error) => {
+                    self.segments.clear();
+                    return Some(Err(error));
+                }
+            }
+        }
+        self.segments.clear();
+        self.scan = None;
+        None
     }
 }
 
