@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod lifecycle;
 pub mod log;
 pub mod meta;
+pub mod pglog;
 pub mod routes;
 
 use std::path::{Path, PathBuf};

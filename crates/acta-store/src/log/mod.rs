@@ -93,6 +93,7 @@ use std::thread::JoinHandle;
 pub use day::{Day, ParseDayError};
 pub use error::LogError;
 pub use fsio::{IoHook, IoOp};
+pub(crate) use record::payload_len;
 pub use record::{Envelope, MAX_PAYLOAD_BYTES, RECORD_VERSION, Record, encode_payload};
 
 use active::ActiveSegment;
