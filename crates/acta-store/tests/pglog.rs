@@ -130,3 +130,96 @@ async fn instances_have_their_own_sequences_and_a_batch_crossing_midnight_lands_
     assert_eq!(log.last_seq("../escape").await.unwrap(), 0);
     log.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_follows_what_another_commits_in_order_each_record_once_even_when_notifications_are_lost() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let clock: Arc<dyn Fn() -> i64 + Send + Sync> = Arc::new(acta_store::log::system_clock_ns);
+    let node_a = PgLog::connect(&server.url, node_options("node-a", clock.clone())).await.unwrap();
+    let node_b = PgLog::connect(&server.url, node_options("node-b", clock)).await.unwrap();
+    node_a.append(INSTANCE, (0..3).map(|n| record(0, 0, n)).collect()).await.unwrap();
+
+    let mut follower = node_b.follow().await.unwrap();
+    let mut expected: Vec<(String, u64, String)> = Vec::new();
+    for round in 1..=6 {
+        if round == 4 {
+            // Cut the follower's listening connection: notifications sent until it is back are lost.
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
+                .execute(&sqlx::PgPool::connect(&server.url).await.unwrap())
+                .await
+                .unwrap();
+        }
+        let instance = if round % 2 == 0 { "eu-de" } else { INSTANCE };
+        if round == 4 {
+            // A batch whose notification never comes (written as a node would, without the NOTIFY), to an
+            // instance no later batch notifies.
+            let seq = write_without_notifying(&server.url, "jp-tok", "unnotified").await;
+            expected.push(("jp-tok".to_owned(), seq, "unnotified".to_owned()));
+        }
+        let records: Vec<NewRecord> = (0..4).map(|n| record(0, round, n)).collect();
+        for (appended, record) in node_a.append(instance, records.clone()).await.unwrap().into_iter().zip(records) {
+            expected.push((instance.to_owned(), appended.seq, record.event_id));
+        }
+    }
+    let mut seen: Vec<(String, u64, String)> = Vec::new();
+    while seen.len() < expected.len() {
+        // A bound for the test to end, not a speed: delivery is within a poll (1 s) even without notifications.
+        let records = tokio::time::timeout(std::time::Duration::from_secs(20), follower.next()).await.unwrap().unwrap();
+        seen.extend(records.into_iter().map(|record| (record.instance, record.seq, record.event_id)));
+    }
+    // What was appended before following is not handed out; the rest once each, in seq order per instance.
+    for instance in [INSTANCE, "eu-de", "jp-tok"] {
+        let of = |list: &[(String, u64, String)]| -> Vec<(u64, String)> {
+            list.iter().filter(|(at, ..)| at == instance).map(|(_, seq, id)| (*seq, id.clone())).collect()
+        };
+        assert_eq!(of(&seen), of(&expected), "{instance}");
+    }
+    assert_eq!(seen.len(), expected.len());
+    assert_eq!(seen.iter().filter(|(at, ..)| at == INSTANCE).map(|(_, seq, _)| *seq).min(), Some(4));
+    drop(follower);
+    node_a.close().await;
+    node_b.close().await;
+}
+
+/// Appends one record to `instance` the way a node does, in one transaction under the head row's lock, but
+/// sends no notification: what a follower sees of a batch whose notification was lost. Returns its seq.
+async fn write_without_notifying(url: &str, instance: &str, event_id: &str) -> u64 {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO log_heads VALUES ($1, 0, 0) ON CONFLICT DO NOTHING")
+        .bind(instance)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM log_heads WHERE instance = $1 FOR UPDATE")
+        .bind(instance)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let now = acta_store::log::system_clock_ns();
+    sqlx::query(
+        "INSERT INTO log_records (instance, seq, day, received_ns, stream, account, event_id, event)
+         VALUES ($1, $2, $3, $4, 'node-x', 'acme', $5, $6)",
+    )
+    .bind(instance)
+    .bind(last + 1)
+    .bind(i32::try_from(now / 86_400_000_000_000).unwrap())
+    .bind(now)
+    .bind(event_id)
+    .bind(b"{}".to_vec())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE log_heads SET last_seq = $2, last_received_ns = $3 WHERE instance = $1")
+        .bind(instance)
+        .bind(last + 1)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    pool.close().await;
+    u64::try_from(last + 1).unwrap()
+}

@@ -74,6 +74,8 @@ impl PgLog {
             .bind(received_ns)
             .execute(&mut *tx)
             .await?;
+        // Delivered to followers on every node if, and only if, the batch commits.
+        sqlx::query("SELECT pg_notify($1, $2)").bind(super::follow::CHANNEL).bind(instance).execute(&mut *tx).await?;
         tx.commit().await?;
         if new_day {
             self.remember_day(day);

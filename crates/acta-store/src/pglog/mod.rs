@@ -5,13 +5,17 @@
 //! commit; only then is the batch answered. The row lock gives each instance one gapless order whichever node
 //! writes, with no leader to elect and nothing to hand over when a node dies; durability is PostgreSQL's
 //! (`synchronous_commit`). Records read back (`read.rs`) with the same envelope, hence the same integrity
-//! leaves, as the embedded log's: the stream is the node's name.
+//! leaves, as the embedded log's: the stream is the node's name. Any node follows what every node commits
+//! (`follow.rs`: `NOTIFY` on commit, then a read after the follower's cursor).
 //!
 //! Invariant: seqs of an instance are 1, 2, 3... with no gap and no repeat across nodes, and arrival times never
 //! decrease along them; an event's bytes are stored exactly as received.
 
 mod append;
+mod follow;
 mod read;
+
+pub use follow::Follower;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -1,0 +1,117 @@
+//! Following the log from any node: what every node appends, in seq order per instance, soon after its commit
+//! (live tail and the alert engine on a node that did not take the events).
+//!
+//! A batch's transaction sends `NOTIFY acta_log, '<instance>'`, which PostgreSQL delivers only if it commits. A
+//! notification only says where to look: the follower reads the instance's records after its own cursor, so
+//! notifications merged or lost (PostgreSQL drops them for a listener whose connection broke) lose nothing; and a
+//! follower that hears nothing for [`POLL`] compares every head with its cursors.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::log::Record;
+
+use super::{PgLog, PgLogError, seq_of};
+
+/// The channel a batch's commit notifies, with its instance as the payload.
+pub(super) const CHANNEL: &str = "acta_log";
+
+/// How long a follower waits for a notification before it looks at the heads itself.
+const POLL: Duration = Duration::from_secs(1);
+
+/// A node's view of every instance's new records: from the heads at the time it started.
+pub struct Follower<'a> {
+    log: &'a PgLog,
+    /// Instances notified by the listening task; `None` when its connection broke (notifications lost).
+    notified: mpsc::UnboundedReceiver<Option<String>>,
+    /// The task that owns the listening connection: waiting on it directly could not be given up after
+    /// [`POLL`] without cancelling a read of the connection half way.
+    listening: JoinHandle<()>,
+    /// Per instance, the last seq handed out.
+    cursors: HashMap<String, u64>,
+}
+
+impl PgLog {
+    /// Starts following the log: records committed from now on, by any node.
+    pub async fn follow(&self) -> Result<Follower<'_>, PgLogError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        // Listening before reading the heads: a batch committed in between is after the cursor and notified.
+        let cursors = self.heads().await?;
+        let (sender, notified) = mpsc::unbounded_channel();
+        let listening = tokio::spawn(async move {
+            loop {
+                let notice = match listener.try_recv().await {
+                    Ok(Some(notification)) => Some(notification.payload().to_owned()),
+                    // The connection broke (it is made again on the next call), or failed: the heads tell.
+                    Ok(None) => None,
+                    Err(_) => {
+                        tokio::time::sleep(POLL).await;
+                        None
+                    }
+                };
+                if sender.send(notice).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Follower { log: self, notified, listening, cursors })
+    }
+
+    /// Every instance's last seq.
+    async fn heads(&self) -> Result<HashMap<String, u64>, PgLogError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT instance, last_seq FROM log_heads").fetch_all(&self.pool).await?;
+        rows.into_iter().map(|(instance, last)| Ok((instance, seq_of(last)?))).collect()
+    }
+}
+
+impl Follower<'_> {
+    /// The next records committed after this follower's cursors, in seq order per instance: waits until there
+    /// are some. A record is handed out once.
+    pub async fn next(&mut self) -> Result<Vec<Record>, PgLogError> {
+        loop {
+            let instances = match tokio::time::timeout(POLL, self.notified.recv()).await {
+                Ok(Some(Some(instance))) => vec![instance],
+                Ok(Some(None)) | Err(_) => self.behind().await?,
+                // The listening task is gone: the heads alone, once per poll.
+                Ok(None) => {
+                    tokio::time::sleep(POLL).await;
+                    self.behind().await?
+                }
+            };
+            let mut records = Vec::new();
+            for instance in instances {
+                let after = self.cursors.get(&instance).copied().unwrap_or(0);
+                let read = self.log.records(&instance, after, u64::MAX).await?;
+                if let Some(last) = read.last() {
+                    self.cursors.insert(instance, last.seq);
+                }
+                records.extend(read);
+            }
+            if !records.is_empty() {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// The instances whose head is past this follower's cursor.
+    async fn behind(&self) -> Result<Vec<String>, PgLogError> {
+        let heads = self.log.heads().await?;
+        Ok(heads
+            .into_iter()
+            .filter(|(instance, last)| self.cursors.get(instance).copied().unwrap_or(0) < *last)
+            .map(|(instance, _)| instance)
+            .collect())
+    }
+}
+
+impl Drop for Follower<'_> {
+    fn drop(&mut self) {
+        self.listening.abort();
+    }
+}
