@@ -223,3 +223,28 @@ async fn write_without_notifying(url: &str, instance: &str, event_id: &str) -> u
     pool.close().await;
     u64::try_from(last + 1).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_reads_a_large_backlog_in_steps_each_record_once_in_order() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let clock: Arc<dyn Fn() -> i64 + Send + Sync> = Arc::new(acta_store::log::system_clock_ns);
+    let node_a = PgLog::connect(&server.url, node_options("node-a", clock.clone())).await.unwrap();
+    let node_b = PgLog::connect(&server.url, node_options("node-b", clock)).await.unwrap();
+    let mut follower = node_b.follow().await.unwrap();
+    for batch in 0..21 {
+        node_a.append(INSTANCE, (0..500).map(|n| record(0, batch, n)).collect()).await.unwrap();
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 10_500 {
+        let records = tokio::time::timeout(std::time::Duration::from_secs(20), follower.next()).await.unwrap().unwrap();
+        // A read holds at most 10,000 records, however far behind the follower is.
+        assert!(records.len() <= 10_000, "{} records at once", records.len());
+        seqs.extend(records.iter().map(|record| record.seq));
+    }
+    assert_eq!(seqs, (1..=10_500).collect::<Vec<u64>>());
+    drop(follower);
+    node_a.close().await;
+    node_b.close().await;
+}

@@ -33,7 +33,12 @@ pub struct Follower<'a> {
     listening: JoinHandle<()>,
     /// Per instance, the last seq handed out.
     cursors: HashMap<String, u64>,
+    /// Instances with records after their cursor not yet read (a read stops at [`READ_AT_ONCE`]).
+    unfinished: Vec<String>,
 }
+
+/// Most records read for one instance at a time: a follower that was away reads its backlog in steps.
+const READ_AT_ONCE: u64 = 10_000;
 
 impl PgLog {
     /// Starts following the log: records committed from now on, by any node.
@@ -59,7 +64,7 @@ impl PgLog {
                 }
             }
         });
-        Ok(Follower { log: self, notified, listening, cursors })
+        Ok(Follower { log: self, notified, listening, cursors, unfinished: Vec::new() })
     }
 
     /// Every instance's last seq.
@@ -75,19 +80,16 @@ impl Follower<'_> {
     /// are some. A record is handed out once.
     pub async fn next(&mut self) -> Result<Vec<Record>, PgLogError> {
         loop {
-            let instances = match tokio::time::timeout(POLL, self.notified.recv()).await {
-                Ok(Some(Some(instance))) => vec![instance],
-                Ok(Some(None)) | Err(_) => self.behind().await?,
-                // The listening task is gone: the heads alone, once per poll.
-                Ok(None) => {
-                    tokio::time::sleep(POLL).await;
-                    self.behind().await?
-                }
-            };
+            let instances =
+                if self.unfinished.is_empty() { self.wait().await? } else { std::mem::take(&mut self.unfinished) };
             let mut records = Vec::new();
             for instance in instances {
                 let after = self.cursors.get(&instance).copied().unwrap_or(0);
-                let read = self.log.records(&instance, after, u64::MAX).await?;
+                let read = self.log.records(&instance, after, after.saturating_add(READ_AT_ONCE)).await?;
+                // Seqs have no gap: a full read may have more after it.
+                if read.len() as u64 == READ_AT_ONCE {
+                    self.unfinished.push(instance.clone());
+                }
                 if let Some(last) = read.last() {
                     self.cursors.insert(instance, last.seq);
                 }
@@ -95,6 +97,20 @@ impl Follower<'_> {
             }
             if !records.is_empty() {
                 return Ok(records);
+            }
+        }
+    }
+
+    /// The instances that may have new records: the next notification's, or after [`POLL`] without one, those
+    /// whose head is past the cursor.
+    async fn wait(&mut self) -> Result<Vec<String>, PgLogError> {
+        match tokio::time::timeout(POLL, self.notified.recv()).await {
+            Ok(Some(Some(instance))) => Ok(vec![instance]),
+            Ok(Some(None)) | Err(_) => self.behind().await,
+            // The listening task is gone: the heads alone, once per poll.
+            Ok(None) => {
+                tokio::time::sleep(POLL).await;
+                self.behind().await
             }
         }
     }
