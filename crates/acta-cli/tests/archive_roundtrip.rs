@@ -164,15 +164,7 @@ async fn a_changed_object_of_an_s3_archive_fails_verification_and_is_not_importe
     let _seaweed = Seaweed::start(&weed, s3_port).await;
     let (server, key, connection) = archived_to_s3(s3_port).await;
     // Someone with write access to the bucket flips a byte of day 0's segment.
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
-        .with_bucket_name("acta")
-        .with_region("us-east-1")
-        .with_access_key_id(S3_ACCESS_KEY)
-        .with_secret_access_key(S3_SECRET_KEY)
-        .with_allow_http(true)
-        .build()
-        .unwrap();
+    let store = common::seaweed::bucket(s3_port).build().unwrap();
     let day0 = format!("audit/archives/account=default/instance=default/year=2026/month=01/day=01/{}.seg", day_name(0));
     let location = object_store::path::Path::from(day0.as_str());
     let mut bytes = object_store::ObjectStore::get(&store, &location).await.unwrap().bytes().await.unwrap().to_vec();

@@ -594,15 +594,7 @@ async fn an_s3_route_writes_ndjson_objects_in_log_order() {
     let sent = load(server.url.clone(), writers, "s3", 3, 30, Duration::from_millis(100)).await;
     wait_delivered(&manager, route["id"].as_str().unwrap(), Duration::from_secs(30)).await;
 
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
-        .with_bucket_name("acta")
-        .with_region("us-east-1")
-        .with_access_key_id(seaweed::S3_ACCESS_KEY)
-        .with_secret_access_key(seaweed::S3_SECRET_KEY)
-        .with_allow_http(true)
-        .build()
-        .unwrap();
+    let store = seaweed::bucket(s3_port).build().unwrap();
     let store: &dyn object_store::ObjectStore = &store;
     let mut names: Vec<object_store::path::Path> =
         store.list(Some(&"siem/acme".into())).map_ok(|meta| meta.location).try_collect().await.unwrap();

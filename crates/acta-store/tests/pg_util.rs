@@ -47,6 +47,11 @@ impl PgServer {
     }
 
     fn run_program(&self, program: &str, args: &[&str]) {
+        run(self.program(program).args(args));
+    }
+
+    /// One of the server's programs, run as the `postgres` user when the tests run as root.
+    fn program(&self, program: &str) -> Command {
         let path = self.bin.join(program);
         let mut command = if self.as_postgres {
             let mut command = Command::new("runuser");
@@ -55,22 +60,15 @@ impl PgServer {
         } else {
             Command::new(&path)
         };
-        run(command.args(args).current_dir("/"));
+        command.current_dir("/");
+        command
     }
 }
 
 impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.data.display().to_string();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if self.as_postgres {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&path);
-            command
-        } else {
-            Command::new(&path)
-        };
-        let _ = command.args(["-D", &data, "-m", "immediate", "stop"]).current_dir("/").output();
+        let _ = self.program("pg_ctl").args(["-D", &data, "-m", "immediate", "stop"]).output();
     }
 }
 

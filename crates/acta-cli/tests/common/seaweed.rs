@@ -116,20 +116,24 @@ impl Seaweed {
     }
 }
 
-/// Whether the bucket `acta` takes and deletes an object with the test's credentials. `weed mini` creates the
-/// bucket some time after the gateway listens (more than a second on a loaded CI machine, where a write then
-/// failed with 404 "no such operation"), so only a real write says the store is ready.
-async fn bucket_takes_writes(s3_port: u16) -> bool {
-    use object_store::ObjectStore;
-    let Ok(store) = object_store::aws::AmazonS3Builder::new()
+/// The gateway's bucket `acta` with the tests' credentials, as a test reads or changes it directly.
+pub fn bucket(s3_port: u16) -> object_store::aws::AmazonS3Builder {
+    object_store::aws::AmazonS3Builder::new()
         .with_endpoint(format!("http://127.0.0.1:{s3_port}"))
         .with_bucket_name("acta")
         .with_region("us-east-1")
         .with_access_key_id(S3_ACCESS_KEY)
         .with_secret_access_key(S3_SECRET_KEY)
         .with_allow_http(true)
-        .with_retry(object_store::RetryConfig { max_retries: 0, ..Default::default() })
-        .build()
+}
+
+/// Whether the bucket `acta` takes and deletes an object with the test's credentials. `weed mini` creates the
+/// bucket some time after the gateway listens (more than a second on a loaded CI machine, where a write then
+/// failed with 404 "no such operation"), so only a real write says the store is ready.
+async fn bucket_takes_writes(s3_port: u16) -> bool {
+    use object_store::ObjectStore;
+    let Ok(store) =
+        bucket(s3_port).with_retry(object_store::RetryConfig { max_retries: 0, ..Default::default() }).build()
     else {
         return false;
     };

@@ -54,7 +54,7 @@ pub enum PgLogError {
     /// A record or an instance the log cannot hold (the embedded log's rules).
     #[error(transparent)]
     Record(#[from] LogError),
-    /// PostgreSQL holds what this log never writes (a negative seq, a gap).
+    /// PostgreSQL holds what this log never writes (a negative seq, one past `BIGINT`).
     #[error("the PostgreSQL log is inconsistent: {0}")]
     Inconsistent(String),
 }
