@@ -420,3 +420,72 @@ fn segments_list_days_in_order_with_their_extent() {
     assert!(segments.iter().all(|s| s.bytes > 0));
     assert!(log.segments("unknown").is_empty());
 }
+
+/// All of an instance's records, oldest first.
+fn all_records(log: &Log, instance: &str) -> Vec<acta_store::log::Record> {
+    log.records(instance, 0, u64::MAX, None).collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+#[test]
+fn a_copy_holds_the_records_of_the_log_it_copies_with_their_seqs_times_streams_and_payloads() {
+    let (source_dir, copy_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let clock = FakeClock::at_noon("2024-03-10");
+    let mut node_a = clock.options();
+    node_a.stream = "node-a".to_owned();
+    let source = Log::open(source_dir.path(), node_a).unwrap();
+    for batch in 0..4 {
+        source.append(INSTANCE, records(batch * 5..batch * 5 + 5)).unwrap();
+        clock.advance(10 * NANOS_PER_HOUR); // crosses midnight
+    }
+    let copy = Log::open(copy_dir.path(), FakeClock::at_noon("2024-03-10").options()).unwrap();
+
+    let original = all_records(&source, INSTANCE);
+    let (first, rest) = original.split_at(7);
+    copy.copy(INSTANCE, first.to_vec()).unwrap();
+    let appended = copy.copy(INSTANCE, rest.to_vec()).unwrap();
+
+    assert_eq!(appended.last().map(|appended| appended.seq), Some(20));
+    assert_eq!(all_records(&copy, INSTANCE), original);
+    let days = |log: &Log| log.segments(INSTANCE).iter().map(|segment| segment.day).collect::<Vec<_>>();
+    assert_eq!(days(&copy), days(&source));
+}
+
+#[test]
+fn a_copy_out_of_order_is_refused_and_writes_nothing() {
+    let (source_dir, copy_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let clock = FakeClock::at_noon("2024-03-10");
+    let source = Log::open(source_dir.path(), clock.options()).unwrap();
+    source.append(INSTANCE, records(0..6)).unwrap();
+    let original = all_records(&source, INSTANCE);
+    let copy = Log::open(copy_dir.path(), clock.options()).unwrap();
+    copy.copy(INSTANCE, original[..2].to_vec()).unwrap();
+
+    let skipped = copy.copy(INSTANCE, original[3..].to_vec());
+    let repeated = copy.copy(INSTANCE, original[1..4].to_vec());
+
+    for refused in [skipped, repeated] {
+        let error = refused.unwrap_err();
+        assert!(matches!(error, LogError::InvalidRecord(_)), "{error}");
+        assert!(error.to_string().contains("holds up to seq 2"), "{error}");
+    }
+    assert_eq!(copy.last_seq(INSTANCE), 2);
+    copy.copy(INSTANCE, original[2..].to_vec()).unwrap();
+    assert_eq!(all_records(&copy, INSTANCE), original);
+}
+
+#[test]
+fn a_copy_on_a_day_the_copy_has_closed_is_refused() {
+    let (source_dir, copy_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let clock = FakeClock::at_noon("2024-03-10");
+    let source = Log::open(source_dir.path(), clock.options()).unwrap();
+    source.append(INSTANCE, records(0..3)).unwrap();
+    let original = all_records(&source, INSTANCE);
+    clock.advance(24 * NANOS_PER_HOUR);
+    let copy = Log::open(copy_dir.path(), clock.options()).unwrap();
+    copy.seal_before(Day::from_ns(clock.now())).unwrap();
+
+    let error = copy.copy(INSTANCE, original).unwrap_err();
+
+    assert!(error.to_string().contains("2024-03-10 is closed here"), "{error}");
+    assert_eq!(copy.last_seq(INSTANCE), 0);
+}

@@ -334,6 +334,22 @@ impl Log {
         self.send(command, &answer)
     }
 
+    /// Appends records numbered elsewhere (cluster mode's log in PostgreSQL) with their seqs, arrival times and
+    /// streams, so that this log is a copy of that one: the same records, hence the same segments' leaves.
+    /// Refused whole, with nothing written, unless they are the instance's next seqs in order and their arrival
+    /// times neither go back nor fall on a day this log has closed. Returns once they are durable.
+    pub fn copy(&self, instance: &str, records: Vec<Record>) -> Result<Vec<Appended>, LogError> {
+        validate_instance(instance)?;
+        if self.shared.is_poisoned() {
+            return Err(LogError::Poisoned);
+        }
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Command::Copy { instance: instance.to_owned(), records, reply }, &answer)
+    }
+
     fn send<T>(&self, command: Command, answer: &mpsc::Receiver<Result<T, LogError>>) -> Result<T, LogError> {
         let Some(commands) = &self.commands else {
             return Err(LogError::Poisoned);

@@ -19,9 +19,9 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use super::active::ActiveSegment;
 use super::error::LogError;
-use super::record::{Envelope, write_frame};
+use super::record::{self, Envelope, write_frame};
 use super::state::{Counters, InstanceEntry, Segment, Shared};
-use super::{Appended, Day, NewRecord, write_lock};
+use super::{Appended, Day, NewRecord, Record, write_lock};
 
 /// Most batches taken into one group, so one group's memory stays bounded.
 const MAX_GROUP_BATCHES: usize = 4096;
@@ -32,6 +32,13 @@ pub(crate) enum Command {
     Append {
         instance: String,
         records: Vec<NewRecord>,
+        reply: Reply<Vec<Appended>>,
+    },
+    /// Records numbered elsewhere (cluster mode's log in PostgreSQL), kept with their seqs, arrival times and
+    /// streams: a node's local copy.
+    Copy {
+        instance: String,
+        records: Vec<Record>,
         reply: Reply<Vec<Appended>>,
     },
     /// Stop appending to segments older than `before`, and never assign an arrival time
@@ -238,6 +245,19 @@ impl Writer {
                 group.append_replies.push((reply, appended));
                 result
             }
+            Command::Copy { instance, records, reply } => {
+                if let Err(error) = self.check_copy(&instance, &records) {
+                    // Refused before anything was staged: the rest of the group goes on.
+                    let _ = reply.send(Err(error));
+                    return Ok(());
+                }
+                let (appended, result) = match self.stage_copy(group, &instance, records) {
+                    Ok(appended) => (appended, Ok(())),
+                    Err(failure) => (Vec::new(), Err(failure)),
+                };
+                group.append_replies.push((reply, appended));
+                result
+            }
             Command::Close { before, reply } => {
                 self.stage_close(before);
                 group.close_replies.push(reply);
@@ -255,15 +275,7 @@ impl Writer {
     ) -> Result<Vec<Appended>, IoFailure> {
         let shared = Arc::clone(&self.shared);
         let floor_ns = self.floor_ns;
-        if !group.undo.contains_key(instance) {
-            let saved = self.instances.get(instance).map(|writer_instance| Saved {
-                next_seq: writer_instance.next_seq,
-                last_received_ns: writer_instance.last_received_ns,
-                current: writer_instance.current.clone(),
-            });
-            group.undo.insert(instance.to_owned(), saved);
-        }
-        let writer_instance = self.instance_mut(group, instance)?;
+        let writer_instance = self.instance_for_group(group, instance)?;
         let mut appended = Vec::with_capacity(records.len());
         for record in records {
             // Arrival times never go back for an instance, whatever the clock does, and never
@@ -272,28 +284,92 @@ impl Writer {
             let now = (shared.opts.clock)();
             let previous = writer_instance.last_received_ns.unwrap_or(i64::MIN);
             let received_ns = now.max(previous).max(floor_ns).max(writer_instance.floor_ns);
-            let day = Day::from_ns(received_ns);
-            let pending_index = segment_for(&shared, group, writer_instance, day)?;
-            let seq = writer_instance.next_seq;
             let envelope = Envelope {
-                seq,
+                seq: writer_instance.next_seq,
                 received_ns,
                 stream: &shared.opts.stream,
                 account: &record.account,
                 instance,
                 event_id: &record.event_id,
             };
-            let pending = &mut group.pending[pending_index];
-            let offset = pending.base_len + pending.bytes.len() as u64;
-            // `Log::append` checked the lengths, so framing cannot fail here; if it did, the
-            // group fails rather than half of a batch being written.
-            write_frame(&mut pending.bytes, &envelope, &record.event).map_err(IoFailure::fatal)?;
-            pending.offsets.push(offset);
-            writer_instance.next_seq += 1;
-            writer_instance.last_received_ns = Some(received_ns);
-            appended.push(Appended { seq, received_ns, day });
+            appended.push(stage_record(&shared, group, writer_instance, &envelope, &record.event)?);
         }
         Ok(appended)
+    }
+
+    /// Whether `records` can follow what the instance holds as they are: the next seqs in order, arrival times
+    /// that do not go back and whose day is still open here. Checked before anything is staged, so a refused
+    /// copy changes nothing.
+    fn check_copy(&self, instance: &str, records: &[Record]) -> Result<(), LogError> {
+        let writer_instance = self.instances.get(instance);
+        let mut next_seq = writer_instance.map_or(1, |writer_instance| writer_instance.next_seq);
+        let mut previous = writer_instance.and_then(|writer_instance| writer_instance.last_received_ns);
+        let floor_ns = writer_instance.map_or(i64::MIN, |writer_instance| writer_instance.floor_ns).max(self.floor_ns);
+        for record in records {
+            let refuse =
+                |reason: String| LogError::InvalidRecord(format!("copy of {instance} seq {}: {reason}", record.seq));
+            if record.instance != instance {
+                return Err(refuse(format!("the record is of instance {}", record.instance)));
+            }
+            if record.seq != next_seq {
+                return Err(refuse(format!("this log holds up to seq {}", next_seq - 1)));
+            }
+            if previous.is_some_and(|previous| record.received_ns < previous) || record.received_ns < floor_ns {
+                return Err(refuse(format!(
+                    "its arrival day {} is closed here, or its arrival time goes back",
+                    Day::from_ns(record.received_ns)
+                )));
+            }
+            let envelope = Envelope {
+                seq: record.seq,
+                received_ns: record.received_ns,
+                stream: &record.stream,
+                account: &record.account,
+                instance,
+                event_id: &record.event_id,
+            };
+            record::payload_len(&envelope, record.event.len())?;
+            next_seq += 1;
+            previous = Some(record.received_ns);
+        }
+        Ok(())
+    }
+
+    /// Frames records numbered elsewhere, as they are (see [`Command::Copy`]); `check_copy` passed.
+    fn stage_copy(
+        &mut self,
+        group: &mut Group,
+        instance: &str,
+        records: Vec<Record>,
+    ) -> Result<Vec<Appended>, IoFailure> {
+        let shared = Arc::clone(&self.shared);
+        let writer_instance = self.instance_for_group(group, instance)?;
+        let mut appended = Vec::with_capacity(records.len());
+        for record in records {
+            let envelope = Envelope {
+                seq: record.seq,
+                received_ns: record.received_ns,
+                stream: &record.stream,
+                account: &record.account,
+                instance,
+                event_id: &record.event_id,
+            };
+            appended.push(stage_record(&shared, group, writer_instance, &envelope, &record.event)?);
+        }
+        Ok(appended)
+    }
+
+    /// The instance's writer state, saved first for undoing the group if the group has not touched it yet.
+    fn instance_for_group(&mut self, group: &mut Group, instance: &str) -> Result<&mut WriterInstance, IoFailure> {
+        if !group.undo.contains_key(instance) {
+            let saved = self.instances.get(instance).map(|writer_instance| Saved {
+                next_seq: writer_instance.next_seq,
+                last_received_ns: writer_instance.last_received_ns,
+                current: writer_instance.current.clone(),
+            });
+            group.undo.insert(instance.to_owned(), saved);
+        }
+        self.instance_mut(group, instance)
     }
 
     fn stage_close(&mut self, before: Day) {
@@ -389,6 +465,27 @@ impl Writer {
     }
 }
 
+/// Frames one record at the seq and arrival time of its envelope into the group's buffer of its day's segment.
+fn stage_record(
+    shared: &Shared,
+    group: &mut Group,
+    writer_instance: &mut WriterInstance,
+    envelope: &Envelope<'_>,
+    event: &[u8],
+) -> Result<Appended, IoFailure> {
+    let day = Day::from_ns(envelope.received_ns);
+    let pending_index = segment_for(shared, group, writer_instance, day)?;
+    let pending = &mut group.pending[pending_index];
+    let offset = pending.base_len + pending.bytes.len() as u64;
+    // The lengths were checked before the record was queued, so framing cannot fail here; if it did, the
+    // group fails rather than half of a batch being written.
+    write_frame(&mut pending.bytes, envelope, event).map_err(IoFailure::fatal)?;
+    pending.offsets.push(offset);
+    writer_instance.next_seq = envelope.seq + 1;
+    writer_instance.last_received_ns = Some(envelope.received_ns);
+    Ok(Appended { seq: envelope.seq, received_ns: envelope.received_ns, day })
+}
+
 /// The index in `group.pending` of the segment that takes a record of `day`, rolling the
 /// instance over to a new segment file when the day changed.
 fn segment_for(
@@ -451,7 +548,7 @@ fn pending_for(group: &mut Group, instance: &str, current: &Current, is_new: boo
 fn fail_all(unstaged: Vec<Command>, group: Group, error: impl Fn() -> LogError) {
     for command in unstaged {
         match command {
-            Command::Append { reply, .. } => {
+            Command::Append { reply, .. } | Command::Copy { reply, .. } => {
                 let _ = reply.send(Err(error()));
             }
             Command::Close { reply, .. } => {
