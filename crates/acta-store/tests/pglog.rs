@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use acta_store::Stored;
+use acta_store::index::Duplicates;
 use acta_store::log::{Envelope, NewRecord, encode_payload};
 use acta_store::pglog::{PgLog, PgLogOptions};
 use pg_util::PgServer;
@@ -247,4 +249,104 @@ async fn a_follower_reads_a_large_backlog_in_steps_each_record_once_in_order() {
     drop(follower);
     node_a.close().await;
     node_b.close().await;
+}
+
+fn system_clock() -> Arc<dyn Fn() -> i64 + Send + Sync> {
+    Arc::new(acta_store::log::system_clock_ns)
+}
+
+fn event(id: &str, outcome: &str) -> NewRecord {
+    let event = format!("{{\"id\":\"{id}\",\"action\":\"iam.login\",\"outcome\":\"{outcome}\"}}");
+    NewRecord { account: "acme".into(), event_id: id.into(), event: event.into_bytes() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_events_sent_to_two_nodes_at_once_are_stored_once_in_the_account() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let node_a = Arc::new(PgLog::connect(&server.url, node_options("node-a", system_clock())).await.unwrap());
+    let node_b = Arc::new(PgLog::connect(&server.url, node_options("node-b", system_clock())).await.unwrap());
+    let batches: Vec<Vec<NewRecord>> =
+        (0..40).map(|batch| (0..25).map(|n| event(&format!("{batch}-{n}"), "success")).collect()).collect();
+
+    // Each batch goes to both nodes at the same moment, for two instances of the account (as a shipper retrying
+    // on another node would send it).
+    let mut sends = Vec::new();
+    for (node, instance) in [(node_a, "us-south"), (node_b, "eu-de")] {
+        let batches = batches.clone();
+        sends.push(tokio::spawn(async move {
+            let mut stored = Vec::new();
+            for batch in batches {
+                stored.extend(node.append_new("acme", instance, batch, Duplicates::SameContent).await.unwrap());
+            }
+            stored
+        }));
+    }
+    let mut new_ids = Vec::new();
+    for send in sends {
+        for stored in send.await.unwrap() {
+            if let Stored::New { id, id_reused, .. } = stored {
+                assert!(!id_reused, "{id}");
+                new_ids.push(id);
+            }
+        }
+    }
+
+    new_ids.sort();
+    let mut expected: Vec<String> = batches.iter().flatten().map(|record| record.event_id.clone()).collect();
+    expected.sort();
+    assert_eq!(new_ids, expected, "each event stored by exactly one of the nodes");
+    let reader = PgLog::connect(&server.url, node_options("reader", system_clock())).await.unwrap();
+    let mut held = Vec::new();
+    for instance in ["us-south", "eu-de"] {
+        let records = reader.records(instance, 0, u64::MAX).await.unwrap();
+        let seqs: Vec<u64> = records.iter().map(|record| record.seq).collect();
+        assert_eq!(seqs, (1..=records.len() as u64).collect::<Vec<_>>(), "gapless seqs in {instance}");
+        held.extend(records.into_iter().map(|record| record.event_id));
+    }
+    held.sort();
+    assert_eq!(held, expected, "the log holds each event once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_id_with_other_content_on_another_node_is_stored_and_said_to_reuse_its_id() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let node_a = PgLog::connect(&server.url, node_options("node-a", system_clock())).await.unwrap();
+    let node_b = PgLog::connect(&server.url, node_options("node-b", system_clock())).await.unwrap();
+    node_a.append_new("acme", INSTANCE, vec![event("call-1", "pending")], Duplicates::SameContent).await.unwrap();
+
+    let outcome = node_b
+        .append_new(
+            "acme",
+            INSTANCE,
+            vec![event("call-1", "success"), event("call-1", "pending")],
+            Duplicates::SameContent,
+        )
+        .await
+        .unwrap();
+    let other_account = NewRecord { account: "globex".into(), ..event("call-1", "pending") };
+    let elsewhere =
+        node_b.append_new("globex", "globex-eu", vec![other_account], Duplicates::SameContent).await.unwrap();
+
+    assert!(matches!(&outcome[0], Stored::New { seq: 2, id_reused: true, .. }), "{outcome:?}");
+    assert_eq!(outcome[1], Stored::Duplicate { id: "call-1".into() });
+    assert!(matches!(&elsewhere[0], Stored::New { seq: 1, id_reused: false, .. }), "another account: {elsewhere:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_event_whose_id_is_held_is_not_stored_again_whatever_its_content() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let node_a = PgLog::connect(&server.url, node_options("node-a", system_clock())).await.unwrap();
+    let node_b = PgLog::connect(&server.url, node_options("node-b", system_clock())).await.unwrap();
+    node_a.append_new("acme", INSTANCE, vec![event("retention-1", "success")], Duplicates::SameId).await.unwrap();
+
+    let again = node_b.append_new("acme", INSTANCE, vec![event("retention-1", "failure")], Duplicates::SameId).await;
+
+    assert_eq!(again.unwrap(), vec![Stored::Duplicate { id: "retention-1".into() }]);
+    assert_eq!(node_b.last_seq(INSTANCE).await.unwrap(), 1);
 }

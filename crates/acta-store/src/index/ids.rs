@@ -22,7 +22,7 @@ use super::scope::{Scopes, restrict};
 use super::{EventIndex, IndexError, Inner, lock, tantivy_error};
 
 /// The SHA-256 of an event's canonical JSON.
-type ContentDigest = [u8; 32];
+pub(crate) type ContentDigest = [u8; 32];
 
 /// The most stored events of one id whose content a new event is compared with. An id reused more often than this
 /// (no producer does) is compared with the newest ones only.
@@ -30,7 +30,7 @@ const MAX_COMPARED_PER_ID: usize = 1_000;
 
 /// The digest of an event's content: its canonical JSON (accepted events are JSON; other bytes are digested as
 /// they are).
-fn stored_digest(bytes: &[u8]) -> ContentDigest {
+pub(crate) fn stored_digest(bytes: &[u8]) -> ContentDigest {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(value) => Sha256::digest(acta_cadf::canonical_json(&value)).into(),
         Err(_) => Sha256::digest(bytes).into(),

@@ -38,6 +38,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, Term};
 use crate::log::{Day, Log, LogError, Record};
 pub use aggregate::{Aggregation, Breakdown, Histogram, Series, Terms};
 use collect::{LocalKey, NewestFirst, OldestFirst, Order, SortedCollector};
+pub(crate) use ids::stored_digest;
 pub use ids::{Duplicates, IdCheck, NewId, Reservation};
 use indexer::{Indexer, Request, Wakeup};
 use schema::Fields;

@@ -4,9 +4,11 @@ use std::fmt::Write as _;
 
 use sqlx::PgConnection;
 
+use crate::Stored;
+use crate::index::{Duplicates, IdCheck};
 use crate::log::{Appended, Day, Envelope, NewRecord, payload_len, validate_instance};
 
-use super::{PgLog, PgLogError, day_number, seq_of};
+use super::{PgLog, PgLogError, day_number, ids, seq_of};
 
 impl PgLog {
     /// Appends `records` to the instance's log in order, as one transaction: they get the seqs after the
@@ -14,6 +16,53 @@ impl PgLog {
     /// behind another's does not take time back). When this returns `Ok`, PostgreSQL has committed them; on any
     /// error none is stored and the head is unchanged.
     pub async fn append(&self, instance: &str, records: Vec<NewRecord>) -> Result<Vec<Appended>, PgLogError> {
+        let appended = self.append_batch(instance, records, None).await?;
+        Ok(appended.into_iter().flatten().map(|(appended, _)| appended).collect())
+    }
+
+    /// Appends the events of `account` it does not hold yet (in any instance, taken by any node; see
+    /// [`Duplicates`]), as [`PgLog::append`] does: one [`Stored`] per record, in order, once committed.
+    pub async fn append_new(
+        &self,
+        account: &str,
+        instance: &str,
+        records: Vec<NewRecord>,
+        duplicates: Duplicates,
+    ) -> Result<Vec<Stored>, PgLogError> {
+        let ids: Vec<String> = records.iter().map(|record| record.event_id.clone()).collect();
+        let mut attempts = 0;
+        let appended = loop {
+            attempts += 1;
+            match self.append_batch(instance, records.clone(), Some((account, duplicates))).await {
+                // Two batches waiting on each other's ids: PostgreSQL ended one; nothing of it is stored.
+                Err(PgLogError::Database(sqlx::Error::Database(error)))
+                    if attempts < 3 && error.code().is_some_and(|code| code == "40P01") => {}
+                other => break other?,
+            }
+        };
+        Ok(ids
+            .into_iter()
+            .zip(appended)
+            .map(|(id, appended)| match appended {
+                Some((appended, check)) => Stored::New {
+                    id,
+                    seq: appended.seq,
+                    received_ns: appended.received_ns,
+                    id_reused: check == IdCheck::Reused,
+                },
+                None => Stored::Duplicate { id },
+            })
+            .collect())
+    }
+
+    /// The one transaction of a batch; with an account, only the records it does not hold are stored (`None`
+    /// for the others).
+    async fn append_batch(
+        &self,
+        instance: &str,
+        records: Vec<NewRecord>,
+        check: Option<(&str, Duplicates)>,
+    ) -> Result<Vec<Option<(Appended, IdCheck)>>, PgLogError> {
         validate_instance(instance)?;
         if records.is_empty() {
             return Ok(Vec::new());
@@ -38,6 +87,14 @@ impl PgLog {
                 .await?;
         let received_ns = now.max(last_received);
         let day = day_number(received_ns);
+        let checks = match check {
+            Some((account, duplicates)) => ids::check(&mut tx, account, instance, day, &records, duplicates).await?,
+            None => vec![IdCheck::New; records.len()],
+        };
+        if checks.iter().all(|check| *check == IdCheck::Duplicate) {
+            tx.commit().await?;
+            return Ok(vec![None; records.len()]);
+        }
         let new_day = !self.known_day(day);
         if new_day {
             create_partition(&mut tx, day).await?;
@@ -45,7 +102,13 @@ impl PgLog {
         let first = seq_of(last_seq)? + 1;
         let mut rows = String::new();
         let mut appended = Vec::with_capacity(records.len());
-        for (seq, record) in (first..).zip(&records) {
+        let mut seqs = first..;
+        for (record, check) in records.iter().zip(checks) {
+            if check == IdCheck::Duplicate {
+                appended.push(None);
+                continue;
+            }
+            let seq = seqs.next().unwrap_or(u64::MAX);
             let envelope = Envelope {
                 seq,
                 received_ns,
@@ -57,7 +120,7 @@ impl PgLog {
             // The embedded log's limits on a record, so that every record reads back as a payload.
             payload_len(&envelope, record.event.len())?;
             copy_row(&mut rows, &envelope, day, &record.event);
-            appended.push(Appended { seq, received_ns, day: Day::from_ns(received_ns) });
+            appended.push(Some((Appended { seq, received_ns, day: Day::from_ns(received_ns) }, check)));
         }
         let mut copy = tx
             .copy_in_raw(
@@ -67,7 +130,7 @@ impl PgLog {
             .await?;
         copy.send(rows.into_bytes()).await?;
         copy.finish().await?;
-        let last = first + records.len() as u64 - 1;
+        let last = seqs.next().unwrap_or(u64::MAX) - 1;
         sqlx::query("UPDATE log_heads SET last_seq = $2, last_received_ns = $3 WHERE instance = $1")
             .bind(instance)
             .bind(i64::try_from(last).map_err(|_| PgLogError::Inconsistent(format!("seq {last} past BIGINT")))?)

@@ -13,6 +13,7 @@
 
 mod append;
 mod follow;
+mod ids;
 mod read;
 
 pub use follow::Follower;
