@@ -302,10 +302,10 @@ impl Writer {
     /// copy changes nothing.
     fn check_copy(&self, instance: &str, records: &[Record]) -> Result<(), LogError> {
         let writer_instance = self.instances.get(instance);
-        let mut next_seq = writer_instance.map_or(1, |writer_instance| writer_instance.next_seq);
+        let first_seq = writer_instance.map_or(1, |writer_instance| writer_instance.next_seq);
         let mut previous = writer_instance.and_then(|writer_instance| writer_instance.last_received_ns);
         let floor_ns = writer_instance.map_or(i64::MIN, |writer_instance| writer_instance.floor_ns).max(self.floor_ns);
-        for record in records {
+        for (next_seq, record) in (first_seq..).zip(records) {
             let refuse =
                 |reason: String| LogError::InvalidRecord(format!("copy of {instance} seq {}: {reason}", record.seq));
             if record.instance != instance {
@@ -329,7 +329,6 @@ impl Writer {
                 event_id: &record.event_id,
             };
             record::payload_len(&envelope, record.event.len())?;
-            next_seq += 1;
             previous = Some(record.received_ns);
         }
         Ok(())
