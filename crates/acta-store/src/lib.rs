@@ -21,6 +21,7 @@
 pub mod alerting;
 pub mod archives;
 pub mod boards;
+pub mod cluster;
 pub mod index;
 pub mod ingest;
 pub mod insights;
@@ -67,6 +68,9 @@ pub enum StoreError {
     /// Checkpoints or proofs failed.
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
+    /// The cluster's PostgreSQL failed or could not be reached (cluster mode): nothing of the batch was stored.
+    #[error(transparent)]
+    Cluster(#[from] pglog::PgLogError),
     /// The data directory could not be prepared.
     #[error("data directory {path}: {source}")]
     Io {
@@ -142,6 +146,8 @@ pub struct StoreOptions {
     /// Client batches are refused while fewer bytes than this are free on the data directory's
     /// device (0: never), before the device is full.
     pub min_free_bytes: u64,
+    /// Cluster mode: the node's PostgreSQL and name; `None` is the embedded mode.
+    pub cluster: Option<cluster::ClusterOptions>,
 }
 
 /// What became of one accepted event.
@@ -191,14 +197,33 @@ pub struct Store {
     meta: Meta,
     dir: PathBuf,
     min_free_bytes: u64,
+    /// Cluster mode: the cluster's log, and the copy of it into the local log (which publishes on the live bus:
+    /// `accept` then does not).
+    cluster: Option<(Arc<pglog::PgLog>, cluster::Copier)>,
 }
 
 impl Store {
     /// Opens the data directory, recovering the log and bringing the index up to date.
-    pub async fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+    pub async fn open(dir: &Path, mut options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let meta = Meta::open(&dir.join("meta.sqlite")).await?;
         let min_free_bytes = options.min_free_bytes;
+        let cluster_log = match &options.cluster {
+            Some(cluster) => {
+                let node = pglog::PgLogOptions {
+                    clock: options.log.clock.clone(),
+                    ..pglog::PgLogOptions::node(&cluster.node)
+                };
+                let cluster_log = Arc::new(pglog::PgLog::connect(&cluster.postgres_url, node).await?);
+                // The local log is a copy: its records carry the streams of the nodes that took them, and its
+                // days close a day late (see `cluster::DAY_CLOSING_DELAY_NS`).
+                let clock = options.log.clock.clone();
+                options.log.clock = Arc::new(move || clock().saturating_sub(cluster::DAY_CLOSING_DELAY_NS));
+                options.log.stream = cluster.node.clone();
+                Some(cluster_log)
+            }
+            None => None,
+        };
         let log_dir = dir.join("log");
         let index_dir = dir.join("index");
         let data_dir = dir.to_path_buf();
@@ -213,9 +238,28 @@ impl Store {
         })
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
-        let append = Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() });
         let publisher = Publisher::default();
-        Ok(Store { append, publisher, log, index, integrity, meta, dir: dir.to_path_buf(), min_free_bytes })
+        let (append, cluster): (Arc<dyn ingest::DurableAppend>, _) = match cluster_log {
+            Some(cluster_log) => {
+                let runtime = tokio::runtime::Handle::current();
+                let append = Arc::new(cluster::ClusterAppend { log: cluster_log.clone(), runtime });
+                let followers = cluster::Followers {
+                    log: log.clone(),
+                    index: index.clone(),
+                    publisher: publisher.clone(),
+                    meta: meta.clone(),
+                };
+                let copier = cluster::Copier::start(cluster_log.clone(), followers);
+                (append, Some((cluster_log, copier)))
+            }
+            None => (Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() }), None),
+        };
+        Ok(Store { append, publisher, log, index, integrity, meta, dir: dir.to_path_buf(), min_free_bytes, cluster })
+    }
+
+    /// Whether this node is one of a cluster (its events are made durable in PostgreSQL).
+    pub fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
     }
 
     /// The metadata repository.
@@ -345,6 +389,9 @@ impl Store {
         }
         let index = self.index.clone();
         let _ = tokio::task::spawn_blocking(move || index.close()).await;
+        if let Some((cluster_log, _)) = &self.cluster {
+            cluster_log.close().await;
+        }
         self.meta.close().await;
     }
 }

@@ -12,6 +12,8 @@ pub(crate) struct PgServer {
     bin: PathBuf,
     data: PathBuf,
     as_postgres: bool,
+    /// `pg_ctl`'s `-o`: the port, socket directory and durability settings.
+    settings: String,
     pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
@@ -35,15 +37,27 @@ impl PgServer {
             run(Command::new("install").args(["-d", "-o", "postgres", "-g", "postgres", "-m", "700"]).arg(&data));
         }
         let port = free_port();
-        let server =
-            PgServer { bin, data, as_postgres, url: format!("postgres://acta@127.0.0.1:{port}/postgres"), _dir: dir };
-        let data = server.data.display().to_string();
-        server.run_program("initdb", &["-D", &data, "-U", "acta", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        let data_text = data.display().to_string();
         let settings =
-            format!("-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on");
-        let log = format!("{data}/server.log");
-        server.run_program("pg_ctl", &["-D", &data, "-o", &settings, "-l", &log, "-w", "-t", "60", "start"]);
+            format!("-p {port} -k {data_text} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on");
+        let url = format!("postgres://acta@127.0.0.1:{port}/postgres");
+        let server = PgServer { bin, data, as_postgres, settings, url, _dir: dir };
+        server.run_program("initdb", &["-D", &data_text, "-U", "acta", "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        server.start_again();
         Some(server)
+    }
+
+    /// Stops the server at once (`immediate`: as if it crashed; committed transactions are in its WAL).
+    pub(crate) fn stop(&self) {
+        let data = self.data.display().to_string();
+        self.run_program("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Starts the server (again) on its port and data.
+    pub(crate) fn start_again(&self) {
+        let data = self.data.display().to_string();
+        let log = format!("{data}/server.log");
+        self.run_program("pg_ctl", &["-D", &data, "-o", &self.settings, "-l", &log, "-w", "-t", "60", "start"]);
     }
 
     fn run_program(&self, program: &str, args: &[&str]) {

@@ -296,14 +296,17 @@ impl Store {
             for ((position, stored), pending) in positions.into_iter().zip(stored).zip(published) {
                 match stored {
                     Stored::New { id, seq, received_ns, id_reused } => {
-                        self.publisher().publish(pending.accepted(
-                            account,
-                            instance_id,
-                            &region,
-                            &id,
-                            seq,
-                            received_ns,
-                        ));
+                        // In a cluster, every node's copy of the log publishes what any node took.
+                        if !self.is_cluster() {
+                            self.publisher().publish(pending.accepted(
+                                account,
+                                instance_id,
+                                &region,
+                                &id,
+                                seq,
+                                received_ns,
+                            ));
+                        }
                         outcome.set(position, EventOutcome::Stored { id, id_reused });
                     }
                     Stored::Duplicate { id } => outcome.set(position, EventOutcome::Duplicate { id }),

@@ -85,6 +85,7 @@ fn viewed<T>(
 }
 
 /// The live bus of accepted events.
+#[derive(Clone)]
 pub struct Publisher {
     sender: broadcast::Sender<Arc<LiveEvent>>,
 }

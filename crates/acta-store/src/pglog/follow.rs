@@ -43,10 +43,27 @@ const READ_AT_ONCE: u64 = 10_000;
 impl PgLog {
     /// Starts following the log: records committed from now on, by any node.
     pub async fn follow(&self) -> Result<Follower<'_>, PgLogError> {
+        self.follow_after(None).await
+    }
+
+    /// Starts following the log after `cursors` (per instance, the last seq this node holds; an instance it does
+    /// not name is read from its first record): what is already past them is read first, then what commits.
+    pub async fn follow_from(&self, cursors: HashMap<String, u64>) -> Result<Follower<'_>, PgLogError> {
+        self.follow_after(Some(cursors)).await
+    }
+
+    async fn follow_after(&self, cursors: Option<HashMap<String, u64>>) -> Result<Follower<'_>, PgLogError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
         // Listening before reading the heads: a batch committed in between is after the cursor and notified.
-        let cursors = self.heads().await?;
+        let heads = self.heads().await?;
+        let (cursors, unfinished) = match cursors {
+            None => (heads, Vec::new()),
+            Some(cursors) => {
+                let behind = behind(&heads, &cursors);
+                (cursors, behind)
+            }
+        };
         let (sender, notified) = mpsc::unbounded_channel();
         let listening = tokio::spawn(async move {
             loop {
@@ -64,7 +81,7 @@ impl PgLog {
                 }
             }
         });
-        Ok(Follower { log: self, notified, listening, cursors, unfinished: Vec::new() })
+        Ok(Follower { log: self, notified, listening, cursors, unfinished })
     }
 
     /// Every instance's last seq.
@@ -118,12 +135,17 @@ impl Follower<'_> {
     /// The instances whose head is past this follower's cursor.
     async fn behind(&self) -> Result<Vec<String>, PgLogError> {
         let heads = self.log.heads().await?;
-        Ok(heads
-            .into_iter()
-            .filter(|(instance, last)| self.cursors.get(instance).copied().unwrap_or(0) < *last)
-            .map(|(instance, _)| instance)
-            .collect())
+        Ok(behind(&heads, &self.cursors))
     }
+}
+
+/// The instances whose head is past their cursor (an instance without one is at 0).
+fn behind(heads: &HashMap<String, u64>, cursors: &HashMap<String, u64>) -> Vec<String> {
+    heads
+        .iter()
+        .filter(|(instance, last)| cursors.get(*instance).copied().unwrap_or(0) < **last)
+        .map(|(instance, _)| instance.clone())
+        .collect()
 }
 
 impl Drop for Follower<'_> {

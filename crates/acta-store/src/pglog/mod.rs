@@ -71,7 +71,13 @@ pub struct PgLog {
 impl PgLog {
     /// Connects to PostgreSQL at `url` and creates or updates the log's tables.
     pub async fn connect(url: &str, options: PgLogOptions) -> Result<PgLog, PgLogError> {
-        let pool = PgPoolOptions::new().max_connections(options.max_connections.max(1)).connect(url).await?;
+        // A node that cannot reach PostgreSQL answers soon that it cannot store (503), rather than after sqlx's
+        // default of 30 s; a node under load gets a connection well within this.
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
         sqlx::migrate!("./migrations_pg").run(&pool).await?;
         Ok(PgLog { pool, options, days: Mutex::new(BTreeSet::new()) })
     }
@@ -105,6 +111,9 @@ fn day_number(received_ns: i64) -> i32 {
 }
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// The longest a batch waits for a connection to PostgreSQL.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A seq as PostgreSQL's `BIGINT` holds it, back to the log's `u64`.
 fn seq_of(value: i64) -> Result<u64, PgLogError> {

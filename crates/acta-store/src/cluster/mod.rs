@@ -1,0 +1,30 @@
+//! Cluster mode: several nodes on one PostgreSQL (issue 19). The store's parts stay those of the embedded mode;
+//! what changes is where an accepted event is first made durable and how a node learns of the events others took.
+//!
+//! - `append.rs`: the durable append ([`crate::ingest::DurableAppend`]) over the PostgreSQL log: duplicates are
+//!   judged per account across nodes, and an event is answered once PostgreSQL committed it.
+//! - `copy.rs`: every node copies the PostgreSQL log, as it commits, into its own local log ([`crate::Log::copy`]):
+//!   the same seqs, arrival times and bytes. The node's index, checkpoints, live bus (tail, alerts) and
+//!   forwarding follow that copy exactly as they follow the embedded log, so a node answers for every account.
+//!
+//! Invariant: a node's local log holds a prefix of each instance's PostgreSQL log, record for record; it is a
+//! cache (deleting it makes the node copy again), never a source of truth.
+
+mod append;
+mod copy;
+
+pub(crate) use append::ClusterAppend;
+pub(crate) use copy::{Copier, Followers};
+
+/// How a node joins a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `postgres://` URL of the cluster's database.
+    pub postgres_url: String,
+    /// The node's name: the stream of every record it appends, unique in the cluster.
+    pub node: String,
+}
+
+/// How long a node keeps a day open after it ended by its clock, for records another node (whose clock is
+/// behind) still stamps with that day: a node closes day D once its clock is past the end of D+1.
+pub(crate) const DAY_CLOSING_DELAY_NS: i64 = 86_400_000_000_000;
