@@ -21,6 +21,7 @@ pub(crate) async fn run(
         retention: acta_server::RetentionSettings::default(),
         limits: acta_server::Limits::default(),
         forwarding: acta_server::ForwardSettings::default(),
+        cluster: None,
     };
     let running = crate::start_server(data.clone(), listen, integrity, settings).await?;
     let url = format!("http://{}", running.addr);

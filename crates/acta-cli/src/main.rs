@@ -176,6 +176,11 @@ struct ServeArgs {
     /// Answer `GET /metrics` only with the platform admin key (it is open by default, like most exporters).
     #[arg(long, env = "ACTA_METRICS_REQUIRE_KEY")]
     metrics_require_key: bool,
+    /// Run as a node of a cluster whose events and metadata live in this PostgreSQL
+    /// (`postgres://user:password@host:5432/database`); the data directory then holds this node's copy of the
+    /// log and its index, rebuilt from the cluster when lost. Give each node its own --node-name.
+    #[arg(long, env = "ACTA_POSTGRES_URL", value_name = "URL")]
+    postgres: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -279,7 +284,7 @@ struct SigningArgs {
     signing_key: Option<PathBuf>,
     /// This node's name in checkpoint origins (`<node>/<account>/<instance>/<day>`) and new keys.
     /// Default: the host name, else "acta".
-    #[arg(long = "node-name", env = "ACTA_NODE_NAME")]
+    #[arg(long = "node-name", alias = "node", env = "ACTA_NODE_NAME")]
     node_name: Option<String>,
     /// Milliseconds between checkpoints of a segment that receives events.
     #[arg(long = "checkpoint-interval-ms", env = "ACTA_CHECKPOINT_INTERVAL_MS", default_value_t = 1000)]
@@ -498,7 +503,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("--forward-dir {}", dir.display()))?;
         forwarding.dir = Some(dir.canonicalize().with_context(|| format!("--forward-dir {}", dir.display()))?);
     }
-    let settings = Settings { alerts: args.alerts.settings()?, retention, limits, forwarding };
+    let cluster = args
+        .postgres
+        .clone()
+        .map(|postgres_url| acta_store::cluster::ClusterOptions { postgres_url, node: integrity.node.clone() });
+    let settings = Settings { alerts: args.alerts.settings()?, retention, limits, forwarding, cluster };
     let running = start_server(args.data.clone(), args.listen, integrity, settings).await?;
     println!("acta listening on http://{}", running.addr);
     if let Some(key) = &running.created_admin_key {
@@ -517,6 +526,7 @@ pub(crate) struct Settings {
     pub(crate) retention: acta_server::RetentionSettings,
     pub(crate) limits: acta_server::Limits,
     pub(crate) forwarding: acta_server::ForwardSettings,
+    pub(crate) cluster: Option<acta_store::cluster::ClusterOptions>,
 }
 
 pub(crate) async fn start_server(
@@ -534,6 +544,7 @@ pub(crate) async fn start_server(
         alerts: settings.alerts,
         retention: settings.retention,
         forwarding: settings.forwarding,
+        cluster: settings.cluster,
     };
     acta_server::start(config)
         .await

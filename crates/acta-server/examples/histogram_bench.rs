@@ -44,6 +44,7 @@ async fn run(total: u64, days: i64) {
         alerts: acta_server::AlertSettings::default(),
         retention: acta_server::RetentionSettings::default(),
         forwarding: Default::default(),
+        cluster: None,
     })
     .await
     .unwrap();

@@ -49,6 +49,7 @@ async fn run(total: u64) {
         },
         retention: acta_server::RetentionSettings::default(),
         forwarding: Default::default(),
+        cluster: None,
     })
     .await
     .unwrap();

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub retention: RetentionSettings,
     /// Forwarding: the directory of file destinations, retries, batches.
     pub forwarding: crate::forward::ForwardSettings,
+    /// Cluster mode: the cluster's PostgreSQL and this node's name; `None` runs the embedded single binary.
+    pub cluster: Option<acta_store::cluster::ClusterOptions>,
 }
 
 /// A running server.
@@ -121,6 +123,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let mut options = StoreOptions {
         integrity: config.integrity.clone(),
         min_free_bytes: config.limits.min_free_bytes,
+        cluster: config.cluster.clone(),
         ..StoreOptions::default()
     };
     options.log.clock = config.retention.clock.0.clone();

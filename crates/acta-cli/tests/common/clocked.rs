@@ -87,6 +87,7 @@ impl ClockedServer {
                 ..RetentionSettings::default()
             },
             forwarding: Default::default(),
+            cluster: None,
         };
         let running = acta_server::start(config).await.expect("server starts");
         self.url = format!("http://{}", running.addr);

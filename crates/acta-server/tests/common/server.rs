@@ -171,6 +171,7 @@ async fn launch(
         alerts,
         retention: settings.retention,
         forwarding: settings.forwarding,
+        cluster: None,
     })
     .await
     .expect("server starts")

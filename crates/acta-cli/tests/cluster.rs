@@ -1,0 +1,329 @@
+//! Cluster mode with real processes: `acta serve --postgres` nodes on 127.0.0.1 sharing one real PostgreSQL
+//! (Debian's package, started in a temporary directory; required in CI). What one node takes, every node holds,
+//! finds and tails; a node killed with SIGKILL loses nothing it answered; PostgreSQL going away makes nodes answer
+//! 503, never 200, and they resume by themselves.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+#[path = "../../acta-store/tests/pg_util.rs"]
+mod pg_util;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Server, XorShift};
+use pg_util::PgServer;
+use serde_json::Value;
+
+/// The clients' events, without Acta's own (audit events of the nodes' start).
+const CLIENT_EVENTS: &str = "NOT observer.id:acta";
+
+/// A node of the cluster: its data directory (its copy of the log, its index) and its process.
+struct Node {
+    name: String,
+    data: PathBuf,
+    server: Server,
+}
+
+fn start_node(postgres: &PgServer, root: &Path, name: &str) -> Node {
+    let data = root.join(name);
+    let server = common::start_with(
+        &data,
+        &root.join("logs"),
+        &[("ACTA_POSTGRES_URL", &postgres.url), ("ACTA_NODE_NAME", name), ("ACTA_KEY_RATE_LIMIT", "0")],
+    );
+    Node { name: name.to_owned(), data, server }
+}
+
+impl Node {
+    fn restart(&mut self, postgres: &PgServer, root: &Path) {
+        *self = start_node(postgres, root, &self.name.clone());
+    }
+}
+
+/// Polls a node's count of the clients' events until it is `expected` (a node's copy follows the cluster's
+/// log within moments); returns the last count.
+fn caught_up(node: &Node, expected: u64) -> u64 {
+    node.server.wait_count(CLIENT_EVENTS, expected, Duration::from_secs(60))
+}
+
+/// The ids of the clients' events a node finds, each with how many times.
+fn found_ids(node: &Node) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    for event in node.server.search_all(CLIENT_EVENTS) {
+        *ids.entry(event["id"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    ids
+}
+
+#[test]
+fn events_sent_to_one_node_are_found_on_every_node_and_tailed_on_another_within_a_second() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let node_a = start_node(&postgres, root.path(), "node-a");
+    let node_b = start_node(&postgres, root.path(), "node-b");
+    let tail = tail_of(&node_b, "action:cluster.tail.check");
+
+    let mut latencies = Vec::new();
+    for n in 0..20 {
+        let id = format!("tail-{n}");
+        let sent = Instant::now();
+        let (status, answer) = node_a.server.ingest(&[common::event(&id, "cluster.tail.check", "success")]);
+        assert_eq!(status, 200, "{answer}");
+        loop {
+            let (seen, at) = tail.recv_timeout(Duration::from_secs(10)).expect("node b's tail shows the event");
+            if seen == id {
+                latencies.push(at.duration_since(sent));
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, answer) = node_b.server.ingest(&[common::event("from-b", "cluster.other", "success")]);
+    assert_eq!(status, 200, "{answer}");
+
+    latencies.sort();
+    eprintln!("tail on node b after a send to node a: {latencies:?}");
+    assert!(latencies[latencies.len() / 2] < Duration::from_secs(1), "median {:?}", latencies[latencies.len() / 2]);
+    for node in [&node_a, &node_b] {
+        assert_eq!(caught_up(node, 21), 21, "{} counts every event", node.name);
+        assert_eq!(node.server.count("action:cluster.tail.check"), 20);
+        let expected: BTreeMap<String, usize> =
+            (0..20).map(|n| format!("tail-{n}")).chain(["from-b".to_owned()]).map(|id| (id, 1)).collect();
+        assert_eq!(found_ids(node), expected, "{} finds each event once", node.name);
+    }
+}
+
+/// Follows a node's `GET /v1/events/tail?q=`: each event's id with the moment it was read.
+fn tail_of(node: &Node, query: &str) -> mpsc::Receiver<(String, Instant)> {
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).no_proxy().build().unwrap();
+    let response = client
+        .get(format!("{}/v1/events/tail", node.server.url))
+        .query(&[("q", query)])
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(response).lines() {
+            let Ok(line) = line else { return };
+            let Some(data) = line.strip_prefix("data:") else { continue };
+            let Ok(event) = serde_json::from_str::<Value>(data.trim()) else { continue };
+            let id = event["id"].as_str().unwrap_or_default().to_owned();
+            if sender.send((id, Instant::now())).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// What a client saw of one batch.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Fate {
+    /// 200: every event stored; each must be found exactly once.
+    Stored,
+    /// No answer, or an error answer: each may be found at most once (a commit may land as its node dies).
+    Unknown,
+}
+
+fn batch(client: usize, n: usize) -> (Vec<String>, Vec<Value>) {
+    let ids: Vec<String> = (0..10).map(|e| format!("c{client}-b{n}-e{e}")).collect();
+    let events = ids.iter().map(|id| common::event(id, "cluster.load", "success")).collect();
+    (ids, events)
+}
+
+/// Sends one batch to `url`; `Stored` only for a 200 that stored every event.
+fn send(http: &reqwest::blocking::Client, url: &str, events: &[Value]) -> (Fate, Option<u16>) {
+    let response = http
+        .post(format!("{url}/v1/events"))
+        .bearer_auth(common::ADMIN_KEY)
+        .header("content-type", "application/json")
+        .body(Value::Array(events.to_vec()).to_string())
+        .send();
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let answer: Value = response.json().unwrap_or(Value::Null);
+            let all_stored = answer["results"]
+                .as_array()
+                .is_some_and(|results| results.iter().all(|result| result["status"] == "stored"));
+            if status == 200 && all_stored { (Fate::Stored, Some(status)) } else { (Fate::Unknown, Some(status)) }
+        }
+        Err(_) => (Fate::Unknown, None),
+    }
+}
+
+/// Every answered event exactly once, every other at most once, on every node; the same answers everywhere.
+fn check_every_node(nodes: &[Node], batches: &[(Vec<String>, Fate)]) {
+    let answered: BTreeSet<&String> =
+        batches.iter().filter(|(_, fate)| *fate == Fate::Stored).flat_map(|(ids, _)| ids).collect();
+    let mut first: Option<BTreeMap<String, usize>> = None;
+    for node in nodes {
+        let expected_at_least = answered.len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while node.server.count(CLIENT_EVENTS) < expected_at_least && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let found = found_ids(node);
+        for id in &answered {
+            assert_eq!(found.get(*id), Some(&1), "{} holds answered event {id} exactly once", node.name);
+        }
+        assert!(found.values().all(|times| *times == 1), "{} holds an event twice", node.name);
+        assert_eq!(node.server.count(CLIENT_EVENTS), found.len() as u64, "{}: count and search agree", node.name);
+        match &first {
+            None => first = Some(found),
+            Some(first) => assert_eq!(&found, first, "{} finds what the first node finds", node.name),
+        }
+    }
+}
+
+#[test]
+fn three_nodes_with_one_killed_at_random_moments_keep_every_answered_event_exactly_once() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<Node> =
+        ["node-a", "node-b", "node-c"].iter().map(|name| start_node(&postgres, root.path(), name)).collect();
+    let seed = std::env::var("ACTA_CLUSTER_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
+    });
+    eprintln!("seed {seed} (ACTA_CLUSTER_SEED to repeat)");
+    let mut random = XorShift::new(seed);
+    let http = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(15))
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut batches: Vec<(Vec<String>, Fate)> = Vec::new();
+    let mut unanswered = 0;
+    for round in 0..6 {
+        let urls: Vec<String> = nodes.iter().map(|node| node.server.url.clone()).collect();
+        let victim = random.between(0, 2) as usize;
+        let kill_after = Duration::from_millis(random.between(100, 1500));
+        // Three clients, one per node, send until the round ends; the victim is killed meanwhile.
+        let (results_sender, results) = mpsc::channel();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for (client, url) in urls.into_iter().enumerate() {
+            let (http, sender, stop) = (http.clone(), results_sender.clone(), stop.clone());
+            clients.push(std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let (ids, events) = batch(client + 10 * round, n);
+                    let (fate, status) = send(&http, &url, &events);
+                    sender.send((ids, fate, status)).unwrap();
+                    n += 1;
+                    if status.is_none() {
+                        // Its node is down: wait for the round's end rather than spin on refused connections.
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            }));
+        }
+        drop(results_sender);
+        std::thread::sleep(kill_after);
+        nodes[victim].server.kill();
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for client in clients {
+            client.join().unwrap();
+        }
+        for (ids, fate, status) in results {
+            if status.is_none() {
+                unanswered += 1;
+            }
+            batches.push((ids, fate));
+        }
+        let root_path = root.path().to_path_buf();
+        nodes[victim].restart(&postgres, &root_path);
+    }
+    let answered = batches.iter().filter(|(_, fate)| *fate == Fate::Stored).count();
+    eprintln!("{} batches sent, {answered} answered 200, {unanswered} unanswered", batches.len());
+    assert!(answered > 0, "no batch was ever answered: the test tests nothing");
+
+    check_every_node(&nodes, &batches);
+
+    // Each node's copy is whole and signed: gapless seqs, and its checkpoints verify.
+    for node in &mut nodes {
+        assert!(node.server.terminate().success(), "{} did not stop cleanly:\n{}", node.name, node.server.stderr());
+        let seqs: Vec<u64> = instance_seqs(&node.data, "default");
+        assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{}: gapless seqs", node.name);
+        let key = acta_ledger::SigningKey::load(&common::signing_key_path(&node.data)).unwrap().verifier().to_text();
+        let output = common::run_acta(
+            &[OsStr::new("verify"), node.data.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
+            &[],
+            Duration::from_secs(120),
+        );
+        assert_eq!(output.status.code(), Some(0), "acta verify {}:\n{}{}", node.name, output.stdout, output.stderr);
+    }
+}
+
+/// The seqs a stopped node's log holds for an instance, in order.
+fn instance_seqs(data: &Path, instance: &str) -> Vec<u64> {
+    let mut seqs: Vec<u64> = common::segments(data, instance)
+        .iter()
+        .flat_map(|path| acta_store::log::read_segment_file(path).unwrap())
+        .map(|record| record.seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[test]
+fn nodes_answer_503_while_postgresql_is_down_and_accept_again_by_themselves() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let nodes = vec![start_node(&postgres, root.path(), "node-a"), start_node(&postgres, root.path(), "node-b")];
+    let http = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut batches = Vec::new();
+    let mut statuses_while_down = BTreeMap::new();
+    let mut n = 0;
+    let sent = |batches: &mut Vec<(Vec<String>, Fate)>, n: &mut usize| -> Option<u16> {
+        let node = &nodes[*n % 2];
+        let (ids, events) = batch(*n % 2, *n);
+        *n += 1;
+        let (fate, status) = send(&http, &node.server.url, &events);
+        batches.push((ids, fate));
+        status
+    };
+    for _ in 0..20 {
+        assert_eq!(sent(&mut batches, &mut n), Some(200));
+    }
+
+    postgres.stop();
+    for _ in 0..6 {
+        let status = sent(&mut batches, &mut n);
+        *statuses_while_down.entry(status).or_insert(0) += 1;
+    }
+    postgres.start_again();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut back = 0;
+    while back < 20 {
+        if sent(&mut batches, &mut n) == Some(200) {
+            back += 1;
+        } else {
+            assert!(Instant::now() < deadline, "the nodes did not accept again after PostgreSQL came back");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    assert_eq!(statuses_while_down, BTreeMap::from([(Some(503), 6)]), "only 503 while PostgreSQL is down");
+    check_every_node(&nodes, &batches);
+}
