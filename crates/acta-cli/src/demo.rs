@@ -16,30 +16,100 @@ pub(crate) async fn run(
     crate::init_logging();
     let fresh = !data.join("meta.sqlite").exists();
     let smtp = alerts.smtp_url.is_some();
-    let settings = crate::Settings {
+    let settings = settings(alerts, None);
+    let running = crate::start_server(data.clone(), listen, integrity, settings).await?;
+    let url = format!("http://{}", running.addr);
+    let admin_key = admin_key(&running, &data);
+    let keys = if fresh { Some(seed(&url, &admin_key, smtp).await.context("loading the demo data")?) } else { None };
+    println!("Acta demo running at {url}");
+    println!("  data directory: {}", data.display());
+    guide(&url, &admin_key, keys.as_ref());
+    crate::shutdown_signal().await?;
+    running.stop().await.context("stopping the server")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `acta demo --cluster N`: a local PostgreSQL in `<data>/postgres` and N nodes (`<data>/node-<i>`, listening
+/// on consecutive ports from `listen`), all in this process, with the demo data loaded through the first.
+pub(crate) async fn run_cluster(
+    nodes: u16,
+    data: PathBuf,
+    listen: SocketAddr,
+    integrity: acta_store::IntegrityOptions,
+    alerts: acta_server::AlertSettings,
+) -> anyhow::Result<ExitCode> {
+    crate::init_logging();
+    anyhow::ensure!((1..=16).contains(&nodes), "--cluster takes 1 to 16 nodes, not {nodes}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let postgres_dir = data.clone();
+    let postgres = tokio::task::spawn_blocking(move || {
+        acta_store::cluster::local::LocalPostgres::start(&postgres_dir, port, None)
+    })
+    .await?
+    .context("starting the demo's PostgreSQL")?;
+    let smtp = alerts.smtp_url.is_some();
+    let mut running = Vec::new();
+    for n in 1..=nodes {
+        let node = format!("node-{n}");
+        let cluster =
+            acta_store::cluster::ClusterOptions { postgres_url: postgres.url().to_owned(), node: node.clone() };
+        let address = SocketAddr::new(listen.ip(), listen.port().saturating_add(n - 1));
+        let integrity = acta_store::IntegrityOptions { node: node.clone(), ..integrity.clone() };
+        let settings = settings(alerts.clone(), Some(cluster));
+        running.push(crate::start_server(data.join(&node), address, integrity, settings).await?);
+    }
+    let urls: Vec<String> = running.iter().map(|node| format!("http://{}", node.addr)).collect();
+    let admin_key = admin_key(&running[0], &data.join("node-1"));
+    let keys = if postgres.is_new() {
+        Some(seed(&urls[0], &admin_key, smtp).await.context("loading the demo data")?)
+    } else {
+        None
+    };
+    println!("Acta demo cluster: {nodes} nodes on one PostgreSQL ({})", postgres.url());
+    for (n, url) in urls.iter().enumerate() {
+        println!("  node-{}: {url}  (data directory {})", n + 1, data.join(format!("node-{}", n + 1)).display());
+    }
+    println!("  Any node takes events and answers for every account; what one takes, the others show within moments.");
+    guide(&urls[0], &admin_key, keys.as_ref());
+    crate::shutdown_signal().await?;
+    for node in running {
+        node.stop().await.context("stopping a node")?;
+    }
+    drop(postgres);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn settings(
+    alerts: acta_server::AlertSettings,
+    cluster: Option<acta_store::cluster::ClusterOptions>,
+) -> crate::Settings {
+    crate::Settings {
         alerts,
         retention: acta_server::RetentionSettings::default(),
         limits: acta_server::Limits::default(),
         forwarding: acta_server::ForwardSettings::default(),
-        cluster: None,
-    };
-    let running = crate::start_server(data.clone(), listen, integrity, settings).await?;
-    let url = format!("http://{}", running.addr);
+        cluster,
+    }
+}
+
+/// The platform admin key: the one this start created, else ACTA_BOOTSTRAP_KEY, else the admin-key file.
+fn admin_key(running: &acta_server::Running, data: &std::path::Path) -> String {
     // The server took ACTA_BOOTSTRAP_KEY as the admin key when it was set (and wrote no admin-key file).
     let bootstrap =
         std::env::var("ACTA_BOOTSTRAP_KEY").ok().map(|key| key.trim().to_string()).filter(|key| !key.is_empty());
-    let admin_key = match (&running.created_admin_key, bootstrap) {
+    match (&running.created_admin_key, bootstrap) {
         (Some(key), _) => key.clone(),
         (None, Some(key)) => key,
         (None, None) => std::fs::read_to_string(data.join("admin-key"))
             .map(|text| text.trim().to_string())
             .unwrap_or_else(|_| "(see the admin-key file of the first start)".to_string()),
-    };
-    let keys = if fresh { Some(seed(&url, &admin_key, smtp).await.context("loading the demo data")?) } else { None };
-    println!("Acta demo running at {url}");
-    println!("  data directory: {}", data.display());
+    }
+}
+
+/// Prints the keys and how to use the demo at `url`.
+fn guide(url: &str, admin_key: &str, keys: Option<&DemoKeys>) {
     println!("  platform admin key: {admin_key}");
-    let user_key = match &keys {
+    let user_key = match keys {
         Some(keys) => {
             println!("  account demo, manager key (officer@example.com): {}", keys.manager);
             println!("  account demo, reader key (auditor@example.com):  {}", keys.reader);
@@ -52,7 +122,7 @@ pub(crate) async fn run(
             }
             keys.manager.clone()
         }
-        None => admin_key.clone(),
+        None => admin_key.to_owned(),
     };
     println!();
     println!("Open {url}/ in a browser and sign in with one of these keys (the web console).");
@@ -70,9 +140,6 @@ pub(crate) async fn run(
     println!("  {acta} views show \"User API key deletions\"");
     println!("  {acta} boards list; {acta} boards graph \"API keys\" 0");
     println!("Stop with Ctrl-C.");
-    crate::shutdown_signal().await?;
-    running.stop().await.context("stopping the server")?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// How to run this binary from a shell: `acta` when that name on the PATH is this binary, else its full path

@@ -382,6 +382,10 @@ struct DemoArgs {
     /// SMTP relay and webhook settings, as for `serve` (with SMTP, the demo adds an email alert).
     #[command(flatten)]
     alerts: AlertArgs,
+    /// Run a cluster of N nodes instead: a local PostgreSQL (Debian's `postgresql` package) in the data
+    /// directory, and N nodes listening from --listen's port upwards.
+    #[arg(long, value_name = "N")]
+    cluster: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -421,9 +425,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let connection = cli.connection;
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Demo(args) => {
-            demo::run(args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await
-        }
+        Command::Demo(args) => match args.cluster {
+            Some(nodes) => {
+                demo::run_cluster(nodes, args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await
+            }
+            None => demo::run(args.data, args.listen, args.signing.options()?, args.alerts.settings()?).await,
+        },
         Command::Events { command } => events::run(command, &connection).await,
         Command::Accounts { command, json } => admin::accounts(&connection.client()?, command, json).await,
         Command::Instances { command, json } => admin::instances(&connection.client()?, command, json).await,

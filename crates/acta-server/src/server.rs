@@ -118,6 +118,90 @@ async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
+/// The jobs that run once per data, not once per node: the alert engine and delivery, insights, forwarding. The
+/// embedded server runs them; in a cluster, the node holding the jobs' lease does ([`OnceJobs::lead`]).
+struct OnceJobs {
+    store: Arc<Store>,
+    alerts: Arc<Alerts>,
+    insights: Arc<Insights>,
+    insight_period: std::time::Duration,
+    forwarding: Arc<crate::forward::Forwarding>,
+    allow: crate::forward::Allow,
+}
+
+/// Requests to reload the alert definitions, each answered once done.
+type Reloads = tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<()>>;
+
+impl OnceJobs {
+    /// Starts the jobs until `stopping`; `live` must have subscribed before the events the engine must see.
+    fn spawn(
+        &self,
+        live: tokio::sync::broadcast::Receiver<Arc<acta_store::LiveEvent>>,
+        reloads: Reloads,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let store = &self.store;
+        vec![
+            tokio::spawn(jobs::alert_engine::run(store.clone(), self.alerts.clone(), live, reloads, stopping.clone())),
+            tokio::spawn(jobs::delivery::run(store.clone(), self.alerts.clone(), stopping.clone())),
+            tokio::spawn(self.insights.clone().run(self.insight_period, stopping.clone())),
+            tokio::spawn(jobs::forward::run(store.clone(), self.forwarding.clone(), self.allow.clone(), stopping)),
+        ]
+    }
+
+    /// Cluster mode: runs the jobs while this node holds the jobs' lease, and tries to take it every
+    /// [`LEASE_TRY`] while another node does. A node that loses the lease (its session to PostgreSQL ended) stops
+    /// its jobs; the next holder's jobs resume from what was recorded (the engine recounts open windows from the
+    /// log, delivery retries the outbox, forwarding goes on from its cursors).
+    async fn lead(self, mut reloads: Reloads, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let lease = loop {
+                match self.store.try_jobs_lease().await {
+                    Ok(Some(lease)) => break lease,
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "taking the jobs' lease failed; trying again"),
+                }
+                // The engine runs on another node, which reloads the definitions by itself each second.
+                let waited = tokio::time::sleep(LEASE_TRY);
+                tokio::pin!(waited);
+                loop {
+                    tokio::select! {
+                        () = jobs::stopped(&mut stopping) => return,
+                        Some(reply) = reloads.recv() => { let _ = reply.send(()); }
+                        () = &mut waited => break,
+                    }
+                }
+            };
+            tracing::info!("this node runs the cluster's jobs (alerts, delivery, insights, forwarding)");
+            let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
+            let (engine_reloads, engine_requests) = tokio::sync::mpsc::channel(64);
+            let running = self.spawn(self.store.publisher().subscribe(), engine_requests, jobs_stopping);
+            let mut lease = lease;
+            let stopped = {
+                let lost = lease.lost();
+                tokio::pin!(lost);
+                loop {
+                    tokio::select! {
+                        () = jobs::stopped(&mut stopping) => break true,
+                        () = &mut lost => break false,
+                        Some(reply) = reloads.recv() => { let _ = engine_reloads.send(reply).await; }
+                    }
+                }
+            };
+            let _ = stop_jobs.send(true);
+            finish(running).await;
+            if stopped {
+                lease.release().await;
+                return;
+            }
+            tracing::warn!("this node lost the jobs' lease (its PostgreSQL session ended); its jobs stopped");
+        }
+    }
+}
+
+/// How often a node that does not run the cluster's jobs tries to take the lease.
+const LEASE_TRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens the data directory, bootstraps it if new, and starts serving.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let mut options = StoreOptions {
@@ -132,24 +216,25 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
     let (alerts, reloads) = Alerts::new(config.alerts.clone());
     let alerts = Arc::new(alerts);
-    // The engine subscribes here, before the listener exists: it sees every event this process accepts.
-    let engine_events = store.publisher().subscribe();
     let insights = Arc::new(Insights::new(store.clone()));
     let forwarding = Arc::new(crate::forward::Forwarding::new(config.forwarding.clone()));
-    let background = vec![
-        tokio::spawn(jobs::alert_engine::run(store.clone(), alerts.clone(), engine_events, reloads, stopping.clone())),
-        tokio::spawn(jobs::delivery::run(store.clone(), alerts.clone(), stopping.clone())),
-        tokio::spawn(insights.clone().run(config.alerts.insight_period, stopping.clone())),
-        tokio::spawn(jobs::forward::run(
-            store.clone(),
-            forwarding.clone(),
-            crate::forward::Allow {
-                receivers: config.alerts.webhook_allow.clone(),
-                storage: config.retention.archive_endpoint_allow.clone(),
-            },
-            stopping.clone(),
-        )),
-    ];
+    let jobs = OnceJobs {
+        store: store.clone(),
+        alerts: alerts.clone(),
+        insights: insights.clone(),
+        insight_period: config.alerts.insight_period,
+        forwarding: forwarding.clone(),
+        allow: crate::forward::Allow {
+            receivers: config.alerts.webhook_allow.clone(),
+            storage: config.retention.archive_endpoint_allow.clone(),
+        },
+    };
+    let background = if store.is_cluster() {
+        vec![tokio::spawn(jobs.lead(reloads, stopping.clone()))]
+    } else {
+        // The engine subscribes here, before the listener exists: it sees every event this process accepts.
+        jobs.spawn(store.publisher().subscribe(), reloads, stopping.clone())
+    };
     let retention = Arc::new(Retention::new(store.clone(), config.retention.clone()));
     let state = AppState {
         store: store.clone(),

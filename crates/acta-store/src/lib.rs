@@ -262,6 +262,15 @@ impl Store {
         self.cluster.is_some()
     }
 
+    /// Cluster mode: takes the jobs' lease if no other node holds it (see [`cluster::JobsLease`]). `Ok(None)`
+    /// when another node holds it, and always in the embedded mode (its one process runs every job).
+    pub async fn try_jobs_lease(&self) -> Result<Option<cluster::JobsLease>, StoreError> {
+        match &self.cluster {
+            Some((cluster_log, _)) => Ok(cluster_log.try_jobs_lease().await?),
+            None => Ok(None),
+        }
+    }
+
     /// The metadata repository.
     pub fn meta(&self) -> &Meta {
         &self.meta

@@ -62,6 +62,13 @@ const MARK_WRITE_INTERVAL_NS: i64 = 1_000_000_000;
 /// the window at once, by its own arrival time, so immediate firings never wait for this.)
 const LATE_EVENT_GRACE_NS: i64 = 250_000_000;
 
+/// The grace in a cluster, where an event reaches the engine after another node's commit and this node's copy
+/// of it (milliseconds normally, more under load).
+const CLUSTER_LATE_EVENT_GRACE_NS: i64 = 2_000_000_000;
+
+/// How often the engine reloads the alert definitions in a cluster, where they may have changed on another node.
+const CLUSTER_RELOAD: Duration = Duration::from_secs(1);
+
 struct Window {
     start: i64,
     end: i64,
@@ -157,6 +164,8 @@ struct Engine {
     catching_up: bool,
     /// When the marks were last written.
     marks_written_ns: i64,
+    /// How long after its end a window is closed by the timer.
+    grace_ns: i64,
     writes: mpsc::UnboundedSender<Write>,
 }
 
@@ -170,6 +179,7 @@ pub(crate) async fn run(
 ) {
     let started_ns = crate::clock::now_ns();
     let (writes, writer) = alert_writer::spawn(store.clone(), alerts.clone());
+    let store_is_cluster = store.is_cluster();
     let mut engine = Engine {
         store,
         alerts,
@@ -179,16 +189,20 @@ pub(crate) async fn run(
         started_ns,
         catching_up: true,
         marks_written_ns: started_ns,
+        grace_ns: if store_is_cluster { CLUSTER_LATE_EVENT_GRACE_NS } else { LATE_EVENT_GRACE_NS },
     };
     engine.load(true).await;
     engine.replay().await;
     engine.tick(crate::clock::now_ns()).await;
     engine.record_late().await;
+    // In a cluster, alerts change on any node, and only this one's handlers can ask for a reload.
+    let cluster = store_is_cluster;
+    let mut cluster_reloads = tokio::time::interval(CLUSTER_RELOAD);
     loop {
         let now = crate::clock::now_ns();
         let next_end = engine.by_account.values().flatten().map(|runtime| runtime.window.end).min();
         let wait = next_end.map_or(Duration::from_secs(1), |end| {
-            Duration::from_nanos(u64::try_from(end + LATE_EVENT_GRACE_NS - now).unwrap_or(0))
+            Duration::from_nanos(u64::try_from(end + engine.grace_ns - now).unwrap_or(0))
                 .clamp(Duration::from_millis(1), Duration::from_secs(1))
         });
         tokio::select! {
@@ -201,6 +215,7 @@ pub(crate) async fn run(
                 engine.load(false).await;
                 let _ = reply.send(());
             }
+            _ = cluster_reloads.tick(), if cluster => engine.load(false).await,
             next = live.recv() => match next {
                 Ok(event) => engine.follow(&event).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -426,7 +441,7 @@ impl Engine {
 
     /// Closes every window that ended at least the grace period before `now`.
     async fn tick(&mut self, now: i64) {
-        let horizon = now - LATE_EVENT_GRACE_NS;
+        let horizon = now - self.grace_ns;
         let context = Context { writes: &self.writes, started_ns: self.started_ns, catching_up: self.catching_up };
         for runtime in self.by_account.values_mut().flatten() {
             if horizon >= runtime.window.end {

@@ -6,15 +6,21 @@
 //! - `copy.rs`: every node copies the PostgreSQL log, as it commits, into its own local log ([`crate::Log::copy`]):
 //!   the same seqs, arrival times and bytes. The node's index, checkpoints, live bus (tail, alerts) and
 //!   forwarding follow that copy exactly as they follow the embedded log, so a node answers for every account.
+//! - `local.rs`: a PostgreSQL of its own on this host, for `acta demo --cluster` and the tests.
+//! - `lease.rs`: one node at a time runs the jobs that must run once, under a PostgreSQL advisory lock that
+//!   PostgreSQL releases when the node's session ends.
 //!
 //! Invariant: a node's local log holds a prefix of each instance's PostgreSQL log, record for record; it is a
 //! cache (deleting it makes the node copy again), never a source of truth.
 
 mod append;
 mod copy;
+mod lease;
+pub mod local;
 
 pub(crate) use append::ClusterAppend;
 pub(crate) use copy::{Copier, Followers};
+pub use lease::JobsLease;
 
 /// How a node joins a cluster.
 #[derive(Debug, Clone)]

@@ -91,6 +91,11 @@ impl PgLog {
         seq_of(last.unwrap_or(0))
     }
 
+    /// The node's connections to the cluster's database.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes the node's connections.
     pub async fn close(&self) {
         self.pool.close().await;
