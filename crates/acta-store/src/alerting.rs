@@ -274,7 +274,15 @@ impl Meta {
             .bind(account)
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| match &error {
+                // On PostgreSQL an alert attached by another transaction after the count above (SQLite's
+                // `BEGIN IMMEDIATE` leaves none) is refused by the foreign key: the same conflict.
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    MetaError::Conflict("an alert is attached to this view; delete it first".to_string())
+                }
+                _ => MetaError::Database(error),
+            })?;
         tx.commit().await?;
         Ok(())
     }

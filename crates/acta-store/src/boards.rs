@@ -106,11 +106,18 @@ impl Meta {
     /// whose name the account already uses is left out (the user's board keeps its name).
     pub async fn give_predefined_boards(&self, account: &str, boards: &[Board], now: &str) -> Result<bool, MetaError> {
         let mut tx = self.write_transaction().await?;
-        let given = sqlx::query("SELECT 1 FROM predefined_boards_given WHERE account_id = $1")
-            .bind(account)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if given.is_some() {
+        // The marker first, and the boards only if it is new: on PostgreSQL two nodes giving an account its boards
+        // at once would both find no marker, and the second would fail on the first's board names; here the
+        // second waits on the first's marker row and, once it is committed, gives nothing.
+        let marked = sqlx::query(
+            "INSERT INTO predefined_boards_given (account_id, given_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked == 0 {
             return Ok(false);
         }
         for board in boards.iter().filter(|board| board.account == account) {
@@ -123,11 +130,6 @@ impl Meta {
                 insert_board(&mut *tx, board).await?;
             }
         }
-        sqlx::query("INSERT INTO predefined_boards_given (account_id, given_at) VALUES ($1, $2)")
-            .bind(account)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -14,6 +14,7 @@ on_both_engines!(
     names_are_unique_in_an_account_only,
     predefined_boards_are_given_once_and_deleted_ones_stay_deleted,
 );
+on_both_engines!(multi_thread: predefined_boards_given_at_once_by_several_nodes_are_given_once);
 
 async fn with_accounts(meta: &Meta, accounts: &[&str]) {
     for id in accounts {
@@ -84,4 +85,26 @@ async fn predefined_boards_are_given_once_and_deleted_ones_stay_deleted(meta: Me
     assert!(!meta.give_predefined_boards("acme", &predefined(2), "2026-11-21T10:00:00Z").await.unwrap());
     let boards = meta.boards("acme", None).await.unwrap();
     assert_eq!(boards.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(), ["mine"]);
+}
+
+/// Every node of a cluster gives an account its predefined boards when it first serves it: several at once give
+/// them once, and none of them fails.
+async fn predefined_boards_given_at_once_by_several_nodes_are_given_once(meta: Meta) {
+    with_accounts(&meta, &["acme"]).await;
+    let givers: Vec<_> = (0..6)
+        .map(|node| {
+            let meta = meta.clone();
+            tokio::spawn(async move {
+                let mut failures = board(&format!("f{node}"), "acme", "Failures");
+                failures.predefined = true;
+                meta.give_predefined_boards("acme", &[failures], "2026-11-20T10:00:00Z").await
+            })
+        })
+        .collect();
+    let mut given = 0;
+    for giver in givers {
+        given += usize::from(giver.await.unwrap().unwrap());
+    }
+    assert_eq!(given, 1);
+    assert_eq!(meta.boards("acme", None).await.unwrap().len(), 1);
 }

@@ -29,6 +29,7 @@ on_both_engines!(
     an_alert_mark_never_goes_back,
     the_full_count_mark_stays_when_a_run_is_not_full,
 );
+on_both_engines!(multi_thread: a_window_fired_by_several_nodes_at_once_fires_once);
 
 const NOW: &str = "2026-12-07T00:00:00Z";
 
@@ -357,6 +358,32 @@ async fn a_window_fires_once_and_test_firings_are_not_limited(meta: Meta) {
     let t1 = history.iter().find(|(firing, _)| firing.id == "t1").unwrap();
     assert_eq!((t1.0.window_start_ns, t1.0.window_end_ns), (None, None));
     assert_eq!(meta.alert("acme", "a1").await.unwrap().unwrap().evaluated_until_ns, 120);
+}
+
+/// Cluster mode: every node's alert engine may fire the same window; the first firing is recorded with its
+/// notifications, the others record nothing and fail nothing.
+async fn a_window_fired_by_several_nodes_at_once_fires_once(meta: Meta) {
+    with_accounts(&meta, &["acme"]).await;
+    meta.create_view(&view("v1", "acme", "deletions", None)).await.unwrap();
+    meta.create_alert(&alert("a1", "acme", "v1")).await.unwrap();
+    let nodes: Vec<_> = (0..6)
+        .map(|node| {
+            let meta = meta.clone();
+            tokio::spawn(async move {
+                let outbox = format!("o{node}");
+                meta.record_firing(&firing(&format!("f{node}"), "a1", Some((0, 60)), &[&outbox])).await
+            })
+        })
+        .collect();
+    let mut recorded = 0;
+    for node in nodes {
+        recorded += usize::from(node.await.unwrap().unwrap());
+    }
+    assert_eq!(recorded, 1);
+    let history = meta.alert_history("acme", "a1", 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].1.len(), 1, "only the recorded firing's notification");
+    assert_eq!(meta.due_deliveries(1_000, 10).await.unwrap().len(), 1);
 }
 
 async fn attempts_are_kept_in_order_and_move_the_outbox_on(meta: Meta) {
