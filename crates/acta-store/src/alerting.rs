@@ -13,9 +13,9 @@
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use crate::meta::{Meta, MetaError, unique_violation};
+use crate::meta::{Meta, MetaError, flag, is_set, unique_violation};
 
 /// A saved search.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -201,7 +201,7 @@ impl Meta {
     pub async fn create_view(&self, view: &View) -> Result<(), MetaError> {
         sqlx::query(
             "INSERT INTO views (id, account_id, name, query, category, from_spec, to_spec, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&view.id)
         .bind(&view.account)
@@ -221,7 +221,7 @@ impl Meta {
     /// The views of an account, in one category when given, by category and name.
     pub async fn views(&self, account: &str, category: Option<&str>) -> Result<Vec<View>, MetaError> {
         let rows = sqlx::query(&format!(
-            "{VIEW_COLUMNS} WHERE account_id = ? AND (? IS NULL OR category = ?) ORDER BY category, name"
+            "{VIEW_COLUMNS} WHERE account_id = $1 AND ($2 IS NULL OR category = $3) ORDER BY category NULLS FIRST, name"
         ))
         .bind(account)
         .bind(category)
@@ -239,8 +239,8 @@ impl Meta {
     /// Replaces a view's name, query, category and range.
     pub async fn update_view(&self, view: &View) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE views SET name = ?, query = ?, category = ?, from_spec = ?, to_spec = ?, updated_at = ?
-             WHERE account_id = ? AND id = ?",
+            "UPDATE views SET name = $1, query = $2, category = $3, from_spec = $4, to_spec = $5, updated_at = $6
+             WHERE account_id = $7 AND id = $8",
         )
         .bind(&view.name)
         .bind(&view.query)
@@ -259,7 +259,7 @@ impl Meta {
     /// Deletes a view; a view with alerts attached is a conflict (delete them first).
     pub async fn delete_view(&self, account: &str, id: &str) -> Result<(), MetaError> {
         let mut tx = self.write_transaction().await?;
-        let attached: i64 = sqlx::query("SELECT COUNT(*) AS n FROM alerts WHERE account_id = ? AND view_id = ?")
+        let attached: i64 = sqlx::query("SELECT COUNT(*) AS n FROM alerts WHERE account_id = $1 AND view_id = $2")
             .bind(account)
             .bind(id)
             .fetch_one(&mut *tx)
@@ -270,11 +270,19 @@ impl Meta {
                 "{attached} alert(s) are attached to this view; delete them first"
             )));
         }
-        sqlx::query("DELETE FROM views WHERE account_id = ? AND id = ?")
+        sqlx::query("DELETE FROM views WHERE account_id = $1 AND id = $2")
             .bind(account)
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| match &error {
+                // On PostgreSQL an alert attached by another transaction after the count above (SQLite's
+                // `BEGIN IMMEDIATE` leaves none) is refused by the foreign key: the same conflict.
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                    MetaError::Conflict("an alert is attached to this view; delete it first".to_string())
+                }
+                _ => MetaError::Database(error),
+            })?;
         tx.commit().await?;
         Ok(())
     }
@@ -282,7 +290,7 @@ impl Meta {
     /// The categories of an account's views with how many views each has (views without one are not listed).
     pub async fn view_categories(&self, account: &str) -> Result<Vec<(String, i64)>, MetaError> {
         let rows = sqlx::query(
-            "SELECT category, COUNT(*) AS n FROM views WHERE account_id = ? AND category IS NOT NULL
+            "SELECT category, COUNT(*) AS n FROM views WHERE account_id = $1 AND category IS NOT NULL
              GROUP BY category ORDER BY category",
         )
         .bind(account)
@@ -296,7 +304,7 @@ impl Meta {
         sqlx::query(
             "INSERT INTO alerts (id, account_id, view_id, name, kind, threshold, window_secs, immediate, at_end,
                                  channels, timezone, muted_until, anchor_ns, evaluated_until_ns, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&alert.id)
         .bind(&alert.account)
@@ -305,8 +313,8 @@ impl Meta {
         .bind(&alert.kind)
         .bind(alert.threshold)
         .bind(alert.window_secs)
-        .bind(alert.immediate)
-        .bind(alert.at_end)
+        .bind(flag(alert.immediate))
+        .bind(flag(alert.at_end))
         .bind(alert.channels.to_string())
         .bind(&alert.timezone)
         .bind(&alert.muted_until)
@@ -321,7 +329,7 @@ impl Meta {
 
     /// The alerts of an account.
     pub async fn alerts(&self, account: &str) -> Result<Vec<Alert>, MetaError> {
-        let rows = sqlx::query(&format!("{ALERT_COLUMNS} WHERE account_id = ? ORDER BY created_at, id"))
+        let rows = sqlx::query(&format!("{ALERT_COLUMNS} WHERE account_id = $1 ORDER BY created_at, id"))
             .bind(account)
             .fetch_all(self.pool())
             .await?;
@@ -355,18 +363,18 @@ impl Meta {
     /// Replaces an alert's definition (everything but id, account and creation time).
     pub async fn update_alert(&self, alert: &Alert) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE alerts SET view_id = ?, name = ?, kind = ?, threshold = ?, window_secs = ?, immediate = ?,
-                    at_end = ?, channels = ?, timezone = ?, muted_until = ?, anchor_ns = ?, evaluated_until_ns = ?,
-                    updated_at = ?
-             WHERE account_id = ? AND id = ?",
+            "UPDATE alerts SET view_id = $1, name = $2, kind = $3, threshold = $4, window_secs = $5, immediate = $6,
+                    at_end = $7, channels = $8, timezone = $9, muted_until = $10, anchor_ns = $11, evaluated_until_ns = $12,
+                    updated_at = $13
+             WHERE account_id = $14 AND id = $15",
         )
         .bind(&alert.view)
         .bind(&alert.name)
         .bind(&alert.kind)
         .bind(alert.threshold)
         .bind(alert.window_secs)
-        .bind(alert.immediate)
-        .bind(alert.at_end)
+        .bind(flag(alert.immediate))
+        .bind(flag(alert.at_end))
         .bind(alert.channels.to_string())
         .bind(&alert.timezone)
         .bind(&alert.muted_until)
@@ -383,13 +391,13 @@ impl Meta {
     /// Deletes an alert; its history stays, its pending notifications are cancelled.
     pub async fn delete_alert(&self, account: &str, id: &str) -> Result<(), MetaError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("DELETE FROM alerts WHERE account_id = ? AND id = ?")
+        sqlx::query("DELETE FROM alerts WHERE account_id = $1 AND id = $2")
             .bind(account)
             .bind(id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE alert_outbox SET state = 'cancelled' WHERE account_id = ? AND alert_id = ? AND state = 'pending'",
+            "UPDATE alert_outbox SET state = 'cancelled' WHERE account_id = $1 AND alert_id = $2 AND state = 'pending'",
         )
         .bind(account)
         .bind(id)
@@ -436,7 +444,7 @@ impl Meta {
     pub async fn fired_windows(&self, alert: &str, from_ns: i64, to_ns: i64) -> Result<Vec<i64>, MetaError> {
         let rows = sqlx::query(
             "SELECT window_start_ns FROM alert_firings
-             WHERE alert_id = ? AND window_start_ns >= ? AND window_start_ns <= ? ORDER BY window_start_ns",
+             WHERE alert_id = $1 AND window_start_ns >= $2 AND window_start_ns <= $3 ORDER BY window_start_ns",
         )
         .bind(alert)
         .bind(from_ns)
@@ -463,7 +471,7 @@ impl Meta {
     /// Pending deliveries due at `now_ns`, oldest first, with their firing's message.
     pub async fn due_deliveries(&self, now_ns: i64, limit: i64) -> Result<Vec<(Delivery, Value)>, MetaError> {
         let rows = sqlx::query(&format!(
-            "{DELIVERY_COLUMNS} WHERE state = 'pending' AND next_attempt_ns <= ? ORDER BY next_attempt_ns, id LIMIT ?"
+            "{DELIVERY_COLUMNS} WHERE state = 'pending' AND next_attempt_ns <= $1 ORDER BY next_attempt_ns, id LIMIT $2"
         ))
         .bind(now_ns)
         .bind(limit)
@@ -472,7 +480,7 @@ impl Meta {
         let mut due = Vec::with_capacity(rows.len());
         for row in &rows {
             let delivery = delivery_from_row(row);
-            let message: Option<String> = sqlx::query("SELECT message FROM alert_firings WHERE id = ?")
+            let message: Option<String> = sqlx::query("SELECT message FROM alert_firings WHERE id = $1")
                 .bind(&delivery.firing)
                 .fetch_optional(self.pool())
                 .await?
@@ -498,14 +506,14 @@ impl Meta {
         let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO alert_attempts (outbox_id, alert_id, account_id, attempt, at, ok, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&delivery.id)
         .bind(&delivery.alert)
         .bind(&delivery.account)
         .bind(attempt)
         .bind(&outcome.at)
-        .bind(outcome.ok)
+        .bind(flag(outcome.ok))
         .bind(&outcome.detail)
         .execute(&mut *tx)
         .await?;
@@ -515,8 +523,8 @@ impl Meta {
             (false, None) => ("failed", delivery.next_attempt_ns, Some(&outcome.detail), None),
         };
         sqlx::query(
-            "UPDATE alert_outbox SET state = ?, attempts = ?, next_attempt_ns = ?, last_error = ?, delivered_at = ?
-             WHERE id = ? AND state = 'pending'",
+            "UPDATE alert_outbox SET state = $1, attempts = $2, next_attempt_ns = $3, last_error = $4, delivered_at = $5
+             WHERE id = $6 AND state = 'pending'",
         )
         .bind(state)
         .bind(attempt)
@@ -539,7 +547,7 @@ impl Meta {
         limit: i64,
     ) -> Result<Vec<(Firing, Vec<(Delivery, Vec<Attempt>)>)>, MetaError> {
         let firings = sqlx::query(&format!(
-            "{FIRING_COLUMNS} WHERE account_id = ? AND alert_id = ? ORDER BY fired_at DESC, id DESC LIMIT ?"
+            "{FIRING_COLUMNS} WHERE account_id = $1 AND alert_id = $2 ORDER BY fired_at DESC, id DESC LIMIT $3"
         ))
         .bind(account)
         .bind(alert)
@@ -550,7 +558,7 @@ impl Meta {
         for row in &firings {
             let firing = firing_from_row(row);
             let deliveries = sqlx::query(&format!(
-                "{DELIVERY_COLUMNS} WHERE account_id = ? AND firing_id = ? ORDER BY channel_index"
+                "{DELIVERY_COLUMNS} WHERE account_id = $1 AND firing_id = $2 ORDER BY channel_index"
             ))
             .bind(account)
             .bind(&firing.id)
@@ -561,7 +569,7 @@ impl Meta {
                 let delivery = delivery_from_row(row);
                 let attempts = sqlx::query(
                     "SELECT outbox_id, attempt, at, ok, detail FROM alert_attempts
-                     WHERE account_id = ? AND outbox_id = ? ORDER BY attempt",
+                     WHERE account_id = $1 AND outbox_id = $2 ORDER BY attempt",
                 )
                 .bind(account)
                 .bind(&delivery.id)
@@ -573,7 +581,7 @@ impl Meta {
                         delivery: row.get("outbox_id"),
                         attempt: row.get("attempt"),
                         at: row.get("at"),
-                        ok: row.get("ok"),
+                        ok: is_set(row, "ok"),
                         detail: row.get("detail"),
                     })
                     .collect();
@@ -587,20 +595,25 @@ impl Meta {
 
 /// Inserts a firing and its outbox rows; `false`, inserting nothing, when its window already fired.
 /// Moves an alert's `evaluated_until_ns` forward (never back).
-async fn move_mark(tx: &mut sqlx::SqliteConnection, alert: &str, until_ns: i64) -> Result<(), MetaError> {
-    sqlx::query("UPDATE alerts SET evaluated_until_ns = MAX(evaluated_until_ns, ?) WHERE id = ?")
-        .bind(until_ns)
-        .bind(alert)
-        .execute(&mut *tx)
-        .await?;
+async fn move_mark(tx: &mut sqlx::AnyConnection, alert: &str, until_ns: i64) -> Result<(), MetaError> {
+    // `CASE`, not `MAX(a, b)`: SQLite's two-argument MAX is PostgreSQL's GREATEST, and neither has the other's.
+    sqlx::query(
+        "UPDATE alerts SET evaluated_until_ns = CASE WHEN evaluated_until_ns > $1 THEN evaluated_until_ns ELSE $1 END
+         WHERE id = $2",
+    )
+    .bind(until_ns)
+    .bind(alert)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
-async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> Result<bool, MetaError> {
+async fn insert_firing(tx: &mut sqlx::AnyConnection, firing: &NewFiring) -> Result<bool, MetaError> {
     let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO alert_firings
+        "INSERT INTO alert_firings
              (id, alert_id, account_id, reason, window_start_ns, window_end_ns, count, muted, fired_at, message)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT DO NOTHING",
     )
     .bind(&firing.id)
     .bind(&firing.alert)
@@ -609,7 +622,7 @@ async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> R
     .bind(firing.window.map(|window| window.0))
     .bind(firing.window.map(|window| window.1))
     .bind(firing.count)
-    .bind(firing.muted)
+    .bind(flag(firing.muted))
     .bind(&firing.fired_at)
     .bind(firing.message.to_string())
     .execute(&mut *tx)
@@ -622,7 +635,7 @@ async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> R
         sqlx::query(
             "INSERT INTO alert_outbox (id, firing_id, alert_id, account_id, channel_index, channel, state,
                                        attempts, next_attempt_ns, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8)",
         )
         .bind(id)
         .bind(&firing.id)
@@ -638,7 +651,7 @@ async fn insert_firing(tx: &mut sqlx::SqliteConnection, firing: &NewFiring) -> R
     Ok(true)
 }
 
-fn view_from_row(row: &SqliteRow) -> View {
+fn view_from_row(row: &AnyRow) -> View {
     View {
         id: row.get("id"),
         account: row.get("account_id"),
@@ -652,7 +665,7 @@ fn view_from_row(row: &SqliteRow) -> View {
     }
 }
 
-fn alert_from_row(row: &SqliteRow) -> Alert {
+fn alert_from_row(row: &AnyRow) -> Alert {
     let channels: String = row.get("channels");
     Alert {
         id: row.get("id"),
@@ -662,8 +675,8 @@ fn alert_from_row(row: &SqliteRow) -> Alert {
         kind: row.get("kind"),
         threshold: row.get("threshold"),
         window_secs: row.get("window_secs"),
-        immediate: row.get("immediate"),
-        at_end: row.get("at_end"),
+        immediate: is_set(row, "immediate"),
+        at_end: is_set(row, "at_end"),
         channels: serde_json::from_str(&channels).unwrap_or(Value::Array(Vec::new())),
         timezone: row.get("timezone"),
         muted_until: row.get("muted_until"),
@@ -674,7 +687,7 @@ fn alert_from_row(row: &SqliteRow) -> Alert {
     }
 }
 
-fn firing_from_row(row: &SqliteRow) -> Firing {
+fn firing_from_row(row: &AnyRow) -> Firing {
     let message: String = row.get("message");
     Firing {
         id: row.get("id"),
@@ -683,13 +696,13 @@ fn firing_from_row(row: &SqliteRow) -> Firing {
         window_start_ns: row.get("window_start_ns"),
         window_end_ns: row.get("window_end_ns"),
         count: row.get("count"),
-        muted: row.get("muted"),
+        muted: is_set(row, "muted"),
         fired_at: row.get("fired_at"),
         message: serde_json::from_str(&message).unwrap_or(Value::Null),
     }
 }
 
-fn delivery_from_row(row: &SqliteRow) -> Delivery {
+fn delivery_from_row(row: &AnyRow) -> Delivery {
     let channel: String = row.get("channel");
     Delivery {
         id: row.get("id"),

@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use crate::meta::{Meta, MetaError, unique_violation};
+use crate::meta::{Meta, MetaError, flag, is_set, unique_violation};
 
 /// A board.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +47,7 @@ impl Meta {
     /// The boards of an account, in one category when given, by category and name.
     pub async fn boards(&self, account: &str, category: Option<&str>) -> Result<Vec<Board>, MetaError> {
         let rows = sqlx::query(&format!(
-            "{BOARD_COLUMNS} WHERE account_id = ? AND (? IS NULL OR category = ?) ORDER BY category, name, id"
+            "{BOARD_COLUMNS} WHERE account_id = $1 AND ($2 IS NULL OR category = $3) ORDER BY category, name, id"
         ))
         .bind(account)
         .bind(category)
@@ -65,8 +65,8 @@ impl Meta {
     /// Replaces a board's name, category, filter and graphs.
     pub async fn update_board(&self, board: &Board) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE boards SET name = ?, category = ?, filter = ?, graphs = ?, updated_at = ?
-             WHERE account_id = ? AND id = ?",
+            "UPDATE boards SET name = $1, category = $2, filter = $3, graphs = $4, updated_at = $5
+             WHERE account_id = $6 AND id = $7",
         )
         .bind(&board.name)
         .bind(&board.category)
@@ -83,7 +83,7 @@ impl Meta {
 
     /// Deletes a board; false when the account has no such board.
     pub async fn delete_board(&self, account: &str, id: &str) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM boards WHERE account_id = ? AND id = ?")
+        let done = sqlx::query("DELETE FROM boards WHERE account_id = $1 AND id = $2")
             .bind(account)
             .bind(id)
             .execute(self.pool())
@@ -94,7 +94,7 @@ impl Meta {
     /// The categories of an account's boards with how many boards each has.
     pub async fn board_categories(&self, account: &str) -> Result<Vec<(String, i64)>, MetaError> {
         let rows = sqlx::query(
-            "SELECT category, COUNT(*) AS n FROM boards WHERE account_id = ? GROUP BY category ORDER BY category",
+            "SELECT category, COUNT(*) AS n FROM boards WHERE account_id = $1 GROUP BY category ORDER BY category",
         )
         .bind(account)
         .fetch_all(self.pool())
@@ -106,15 +106,22 @@ impl Meta {
     /// whose name the account already uses is left out (the user's board keeps its name).
     pub async fn give_predefined_boards(&self, account: &str, boards: &[Board], now: &str) -> Result<bool, MetaError> {
         let mut tx = self.write_transaction().await?;
-        let given = sqlx::query("SELECT 1 FROM predefined_boards_given WHERE account_id = ?")
-            .bind(account)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if given.is_some() {
+        // The marker first, and the boards only if it is new: on PostgreSQL two nodes giving an account its boards
+        // at once would both find no marker, and the second would fail on the first's board names; here the
+        // second waits on the first's marker row and, once it is committed, gives nothing.
+        let marked = sqlx::query(
+            "INSERT INTO predefined_boards_given (account_id, given_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked == 0 {
             return Ok(false);
         }
         for board in boards.iter().filter(|board| board.account == account) {
-            let taken = sqlx::query("SELECT 1 FROM boards WHERE account_id = ? AND name = ?")
+            let taken = sqlx::query("SELECT 1 FROM boards WHERE account_id = $1 AND name = $2")
                 .bind(account)
                 .bind(&board.name)
                 .fetch_optional(&mut *tx)
@@ -123,23 +130,18 @@ impl Meta {
                 insert_board(&mut *tx, board).await?;
             }
         }
-        sqlx::query("INSERT INTO predefined_boards_given (account_id, given_at) VALUES (?, ?)")
-            .bind(account)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(true)
     }
 }
 
 async fn insert_board<'c>(
-    executor: impl sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
     board: &Board,
 ) -> Result<(), MetaError> {
     sqlx::query(
         "INSERT INTO boards (id, account_id, name, category, filter, graphs, predefined, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&board.id)
     .bind(&board.account)
@@ -147,7 +149,7 @@ async fn insert_board<'c>(
     .bind(&board.category)
     .bind(&board.filter)
     .bind(board.graphs.to_string())
-    .bind(board.predefined)
+    .bind(flag(board.predefined))
     .bind(&board.created_at)
     .bind(&board.updated_at)
     .execute(executor)
@@ -160,7 +162,7 @@ fn name_taken(name: &str) -> String {
     format!("a board named {name:?} exists in the account")
 }
 
-fn board_from_row(row: &SqliteRow) -> Board {
+fn board_from_row(row: &AnyRow) -> Board {
     let graphs: String = row.get("graphs");
     Board {
         id: row.get("id"),
@@ -170,7 +172,7 @@ fn board_from_row(row: &SqliteRow) -> Board {
         filter: row.get("filter"),
         // Written by this module from a `Value`, so it parses; an empty list is the safe reading otherwise.
         graphs: serde_json::from_str(&graphs).unwrap_or_else(|_| Value::Array(Vec::new())),
-        predefined: row.get("predefined"),
+        predefined: is_set(row, "predefined"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     }

@@ -8,7 +8,8 @@ use sqlx::Row;
 
 use crate::meta::{Meta, MetaError};
 
-/// Rows per `INSERT`: five parameters each, well under SQLite's 32,766 parameters per statement.
+/// Rows per `INSERT`: five parameters each, well under SQLite's 32,766 and PostgreSQL's 65,535 parameters per
+/// statement.
 const INSERTED_PER_STATEMENT: usize = 1_000;
 
 /// The events of one hour with one key of one dimension.
@@ -47,7 +48,7 @@ impl Meta {
     /// For `account`: the hour before which hours are counted and final, and the hour of its last full count;
     /// `None` when it was never counted.
     pub async fn insight_progress(&self, account: &str) -> Result<Option<(i64, i64)>, MetaError> {
-        let row = sqlx::query("SELECT final_before_hour, full_count_hour FROM insight_progress WHERE account_id = ?")
+        let row = sqlx::query("SELECT final_before_hour, full_count_hour FROM insight_progress WHERE account_id = $1")
             .bind(account)
             .fetch_optional(self.pool())
             .await?;
@@ -58,7 +59,7 @@ impl Meta {
     /// transaction: a crash leaves the hours as they were, counted again by the next run.
     pub async fn record_insight_counts(&self, counted: &CountedHours<'_>) -> Result<(), MetaError> {
         let mut tx = self.write_transaction().await?;
-        sqlx::query("DELETE FROM insight_counts WHERE account_id = ? AND ((hour >= ? AND hour < ?) OR hour < ?)")
+        sqlx::query("DELETE FROM insight_counts WHERE account_id = $1 AND ((hour >= $2 AND hour < $3) OR hour < $4)")
             .bind(counted.account)
             .bind(counted.hours.0)
             .bind(counted.hours.1)
@@ -70,24 +71,32 @@ impl Meta {
         // Many rows per statement: a full count stores keys x hours rows, and one statement each paid a round
         // trip to sqlx's SQLite thread apiece (most of a full count's CPU, docs/benchmarks.md).
         for chunk in kept.chunks(INSERTED_PER_STATEMENT) {
-            let mut insert =
-                sqlx::QueryBuilder::new("INSERT INTO insight_counts (account_id, dimension, key, hour, count) ");
-            insert.push_values(chunk, |mut values, row| {
-                values
-                    .push_bind(counted.account)
-                    .push_bind(&row.dimension)
-                    .push_bind(&row.key)
-                    .push_bind(row.hour)
-                    .push_bind(row.count);
-            });
-            insert.build().execute(&mut *tx).await?;
+            // Numbered placeholders written here: `QueryBuilder` writes `?` for the `Any` driver, which PostgreSQL
+            // does not read.
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * 5 + 1;
+                    format!("(${}, ${}, ${}, ${}, ${})", first, first + 1, first + 2, first + 3, first + 4)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO insight_counts (account_id, dimension, key, hour, count) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for row in chunk {
+                insert =
+                    insert.bind(counted.account).bind(&row.dimension).bind(&row.key).bind(row.hour).bind(row.count);
+            }
+            insert.execute(&mut *tx).await?;
         }
         let full_count = counted.full.then_some(counted.hours.1 - 1);
         sqlx::query(
-            "INSERT INTO insight_progress (account_id, final_before_hour, full_count_hour) VALUES (?, ?, COALESCE(?, 0))
+            "INSERT INTO insight_progress (account_id, final_before_hour, full_count_hour) VALUES ($1, $2, COALESCE($3, 0))
              ON CONFLICT (account_id) DO UPDATE SET
-                 final_before_hour = MAX(final_before_hour, excluded.final_before_hour),
-                 full_count_hour = COALESCE(?, full_count_hour)",
+                 final_before_hour = CASE WHEN insight_progress.final_before_hour > excluded.final_before_hour
+                     THEN insight_progress.final_before_hour ELSE excluded.final_before_hour END,
+                 full_count_hour = COALESCE($4, insight_progress.full_count_hour)",
         )
         .bind(counted.account)
         .bind(counted.final_before)
@@ -104,9 +113,10 @@ impl Meta {
         if hours.is_empty() {
             return Ok(Vec::new());
         }
-        let places = vec!["?"; hours.len()].join(", ");
+        let places: Vec<String> = (2..hours.len() + 2).map(|place| format!("${place}")).collect();
+        let places = places.join(", ");
         let sql = format!(
-            "SELECT dimension, key, hour, count FROM insight_counts WHERE account_id = ? AND hour IN ({places})
+            "SELECT dimension, key, hour, count FROM insight_counts WHERE account_id = $1 AND hour IN ({places})
              ORDER BY hour, dimension, key"
         );
         let mut query = sqlx::query(&sql).bind(account);

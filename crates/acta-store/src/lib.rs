@@ -8,8 +8,9 @@
 //!   rebuildable from the log at any time.
 //! - [`integrity`]: signed Merkle checkpoints of each log segment and inclusion proofs; follows the log on its
 //!   own thread, like the index.
-//! - [`meta`]: accounts, instances, keys (SQLite through sqlx); [`alerting`]: views, alerts, their firings,
-//!   the notification outbox and delivery attempts, in the same database; [`boards`]: boards and their graphs.
+//! - [`meta`]: accounts, instances, keys (SQLite, or PostgreSQL in cluster mode, through sqlx);
+//!   [`alerting`]: views, alerts, their firings, the notification outbox and delivery attempts, in the same
+//!   database; [`boards`]: boards and their graphs.
 //! - [`insights`]: the hourly counts per action, failed action and principal that insights compare with their
 //!   baseline (same database).
 //! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database);
@@ -50,7 +51,7 @@ pub use ingest::{
 pub use insights::{CountedHours, HourCount};
 pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions, StoredCheckpoint};
 pub use log::{Day, Log, LogError, LogOptions, Record, Records};
-pub use meta::{Account, ApiKey, Instance, Meta, MetaError};
+pub use meta::{Account, ApiKey, Engine, Instance, Meta, MetaError};
 pub use routes::Route;
 
 /// Errors of the store.

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use crate::meta::{Meta, MetaError, unique_violation};
+use crate::meta::{Meta, MetaError, flag, is_set, unique_violation};
 
 /// A route.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,21 +44,21 @@ impl Meta {
         let mut tx = self.write_transaction().await?;
         sqlx::query(
             "INSERT INTO routes (id, account_id, name, query, destination, enabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&route.id)
         .bind(&route.account)
         .bind(&route.name)
         .bind(&route.query)
         .bind(route.destination.to_string())
-        .bind(route.enabled)
+        .bind(flag(route.enabled))
         .bind(&route.created_at)
         .bind(&route.updated_at)
         .execute(&mut *tx)
         .await
         .map_err(|error| unique_violation(error, &name_taken(&route.name)))?;
         for (instance, seq) in cursors {
-            sqlx::query("INSERT INTO route_cursors (route_id, instance_id, delivered_seq) VALUES (?, ?, ?)")
+            sqlx::query("INSERT INTO route_cursors (route_id, instance_id, delivered_seq) VALUES ($1, $2, $3)")
                 .bind(&route.id)
                 .bind(instance)
                 .bind(seq_value(*seq))
@@ -71,7 +71,7 @@ impl Meta {
 
     /// The routes of an account, by name.
     pub async fn routes(&self, account: &str) -> Result<Vec<Route>, MetaError> {
-        let rows = sqlx::query(&format!("{ROUTE_COLUMNS} WHERE account_id = ? ORDER BY name, id"))
+        let rows = sqlx::query(&format!("{ROUTE_COLUMNS} WHERE account_id = $1 ORDER BY name, id"))
             .bind(account)
             .fetch_all(self.pool())
             .await?;
@@ -93,13 +93,13 @@ impl Meta {
     /// Replaces a route's name, query, destination and whether it is enabled (its cursors stay).
     pub async fn update_route(&self, route: &Route) -> Result<(), MetaError> {
         sqlx::query(
-            "UPDATE routes SET name = ?, query = ?, destination = ?, enabled = ?, updated_at = ?
-             WHERE account_id = ? AND id = ?",
+            "UPDATE routes SET name = $1, query = $2, destination = $3, enabled = $4, updated_at = $5
+             WHERE account_id = $6 AND id = $7",
         )
         .bind(&route.name)
         .bind(&route.query)
         .bind(route.destination.to_string())
-        .bind(route.enabled)
+        .bind(flag(route.enabled))
         .bind(&route.updated_at)
         .bind(&route.account)
         .bind(&route.id)
@@ -112,13 +112,13 @@ impl Meta {
     /// Deletes a route and its cursors; false when the account has no such route.
     pub async fn delete_route(&self, account: &str, id: &str) -> Result<bool, MetaError> {
         let mut tx = self.write_transaction().await?;
-        let done = sqlx::query("DELETE FROM routes WHERE account_id = ? AND id = ?")
+        let done = sqlx::query("DELETE FROM routes WHERE account_id = $1 AND id = $2")
             .bind(account)
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() > 0 {
-            sqlx::query("DELETE FROM route_cursors WHERE route_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM route_cursors WHERE route_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -126,7 +126,7 @@ impl Meta {
 
     /// A route's cursors: the last delivered seq per instance.
     pub async fn route_cursors(&self, route: &str) -> Result<HashMap<String, u64>, MetaError> {
-        let rows = sqlx::query("SELECT instance_id, delivered_seq FROM route_cursors WHERE route_id = ?")
+        let rows = sqlx::query("SELECT instance_id, delivered_seq FROM route_cursors WHERE route_id = $1")
             .bind(route)
             .fetch_all(self.pool())
             .await?;
@@ -143,8 +143,10 @@ impl Meta {
     /// cursor never goes back: a lower `seq` leaves it where it is.
     pub async fn advance_route_cursor(&self, route: &str, instance: &str, seq: u64) -> Result<(), MetaError> {
         sqlx::query(
-            "INSERT INTO route_cursors (route_id, instance_id, delivered_seq) VALUES (?, ?, ?)
-             ON CONFLICT (route_id, instance_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq)",
+            "INSERT INTO route_cursors (route_id, instance_id, delivered_seq) VALUES ($1, $2, $3)
+             ON CONFLICT (route_id, instance_id) DO UPDATE SET delivered_seq = CASE
+                 WHEN route_cursors.delivered_seq > excluded.delivered_seq THEN route_cursors.delivered_seq
+                 ELSE excluded.delivered_seq END",
         )
         .bind(route)
         .bind(instance)
@@ -155,7 +157,7 @@ impl Meta {
     }
 }
 
-/// Seqs are far below `i64::MAX`; one that is not is kept at the largest SQLite integer.
+/// Seqs are far below `i64::MAX`; one that is not is kept at the largest integer a `BIGINT` holds.
 fn seq_value(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
@@ -164,7 +166,7 @@ fn name_taken(name: &str) -> String {
     format!("a route named {name:?} exists in the account")
 }
 
-fn route_from_row(row: &SqliteRow) -> Route {
+fn route_from_row(row: &AnyRow) -> Route {
     let destination: String = row.get("destination");
     Route {
         id: row.get("id"),
@@ -173,7 +175,7 @@ fn route_from_row(row: &SqliteRow) -> Route {
         query: row.get("query"),
         // Written by this module from a `Value`, so it parses; `null` (which no destination accepts) otherwise.
         destination: serde_json::from_str(&destination).unwrap_or(Value::Null),
-        enabled: row.get("enabled"),
+        enabled: is_set(row, "enabled"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     }

@@ -1,8 +1,20 @@
 //! The hourly counts of insights in the metadata database: a recount replaces its hours, old hours are
 //! forgotten, the final mark only moves forward, and an account reads its own counts only.
+//! Each test runs on SQLite and on PostgreSQL (`meta_util`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod pg_util;
+#[macro_use]
+mod meta_util;
+
 use acta_store::{CountedHours, HourCount, Meta};
+
+on_both_engines!(
+    a_recount_replaces_its_hours_and_keeps_the_others,
+    hours_before_the_forget_mark_are_removed,
+    the_final_mark_only_moves_forward,
+    an_account_reads_its_own_counts_only,
+);
 
 fn row(key: &str, hour: i64, count: i64) -> HourCount {
     HourCount { dimension: "action".to_string(), key: key.to_string(), hour, count }
@@ -20,10 +32,7 @@ async fn record(
     meta.record_insight_counts(&counted).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_recount_replaces_its_hours_and_keeps_the_others() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+async fn a_recount_replaces_its_hours_and_keeps_the_others(meta: Meta) {
     record(
         &meta,
         "acme",
@@ -39,10 +48,7 @@ async fn a_recount_replaces_its_hours_and_keeps_the_others() {
     assert_eq!(counts, vec![row("a.delete", 100, 4), row("a.delete", 102, 7)]);
 }
 
-#[tokio::test]
-async fn hours_before_the_forget_mark_are_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+async fn hours_before_the_forget_mark_are_removed(meta: Meta) {
     record(&meta, "acme", (10, 12), &[row("a.delete", 10, 3), row("a.delete", 11, 3)], 11, 0).await;
     record(&meta, "acme", (200, 201), &[row("a.delete", 200, 1)], 199, 11).await;
     assert_eq!(
@@ -51,10 +57,7 @@ async fn hours_before_the_forget_mark_are_removed() {
     );
 }
 
-#[tokio::test]
-async fn the_final_mark_only_moves_forward() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+async fn the_final_mark_only_moves_forward(meta: Meta) {
     assert_eq!(meta.insight_progress("acme").await.unwrap(), None);
     let full = CountedHours {
         account: "acme",
@@ -70,10 +73,7 @@ async fn the_final_mark_only_moves_forward() {
     assert_eq!(meta.insight_progress("acme").await.unwrap(), Some((49, 49)), "an older run does not move it back");
 }
 
-#[tokio::test]
-async fn an_account_reads_its_own_counts_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+async fn an_account_reads_its_own_counts_only(meta: Meta) {
     record(&meta, "acme", (5, 6), &[row("a.delete", 5, 12)], 5, 0).await;
     assert!(meta.insight_counts("globex", &[5]).await.unwrap().is_empty());
     assert_eq!(meta.insight_progress("globex").await.unwrap(), None);

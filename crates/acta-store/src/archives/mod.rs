@@ -8,7 +8,7 @@ pub mod layout;
 
 use sqlx::Row;
 
-use crate::meta::{Meta, MetaError};
+use crate::meta::{Meta, MetaError, flag, is_set};
 
 /// An instance's archive as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +42,13 @@ pub struct ArchivedSegment {
 
 const COLUMNS: &str = "SELECT instance_id, account_id, config, updated_at, failing, last_error FROM instance_archives";
 
-fn row_to_archive(row: &sqlx::sqlite::SqliteRow) -> ArchiveRow {
+fn row_to_archive(row: &sqlx::any::AnyRow) -> ArchiveRow {
     ArchiveRow {
         instance: row.get("instance_id"),
         account: row.get("account_id"),
         config: row.get("config"),
         updated_at: row.get("updated_at"),
-        failing: row.get("failing"),
+        failing: is_set(row, "failing"),
         last_error: row.get("last_error"),
     }
 }
@@ -58,7 +58,7 @@ impl Meta {
     pub async fn set_archive(&self, account: &str, instance: &str, config: &str, now: &str) -> Result<(), MetaError> {
         sqlx::query(
             "INSERT INTO instance_archives (instance_id, account_id, config, updated_at, failing, last_error)
-             VALUES (?, ?, ?, ?, 0, NULL)
+             VALUES ($1, $2, $3, $4, 0, NULL)
              ON CONFLICT (instance_id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at,
                  failing = 0, last_error = NULL
              WHERE instance_archives.account_id = excluded.account_id",
@@ -74,7 +74,7 @@ impl Meta {
 
     /// An instance's archive.
     pub async fn archive(&self, account: &str, instance: &str) -> Result<Option<ArchiveRow>, MetaError> {
-        let row = sqlx::query(&format!("{COLUMNS} WHERE account_id = ? AND instance_id = ?"))
+        let row = sqlx::query(&format!("{COLUMNS} WHERE account_id = $1 AND instance_id = $2"))
             .bind(account)
             .bind(instance)
             .fetch_optional(self.pool())
@@ -84,7 +84,7 @@ impl Meta {
 
     /// Removes an instance's archive configuration (what was archived stays where it is).
     pub async fn delete_archive(&self, account: &str, instance: &str) -> Result<bool, MetaError> {
-        let done = sqlx::query("DELETE FROM instance_archives WHERE account_id = ? AND instance_id = ?")
+        let done = sqlx::query("DELETE FROM instance_archives WHERE account_id = $1 AND instance_id = $2")
             .bind(account)
             .bind(instance)
             .execute(self.pool())
@@ -107,20 +107,20 @@ impl Meta {
     ) -> Result<bool, MetaError> {
         let failing = error.is_some();
         let changed = sqlx::query(
-            "UPDATE instance_archives SET failing = ?, last_error = ? WHERE account_id = ? AND instance_id = ?
-                 AND failing <> ?",
+            "UPDATE instance_archives SET failing = $1, last_error = $2 WHERE account_id = $3 AND instance_id = $4
+                 AND failing <> $5",
         )
-        .bind(failing)
+        .bind(flag(failing))
         .bind(error)
         .bind(account)
         .bind(instance)
-        .bind(failing)
+        .bind(flag(failing))
         .execute(self.pool())
         .await?
         .rows_affected()
             > 0;
         if !changed && failing {
-            sqlx::query("UPDATE instance_archives SET last_error = ? WHERE account_id = ? AND instance_id = ?")
+            sqlx::query("UPDATE instance_archives SET last_error = $1 WHERE account_id = $2 AND instance_id = $3")
                 .bind(error)
                 .bind(account)
                 .bind(instance)
@@ -138,9 +138,10 @@ impl Meta {
         segment: &ArchivedSegment,
     ) -> Result<(), MetaError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO archived_segments (instance_id, day, destination, bytes, manifest_sha256,
-                                                       confirmed_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO archived_segments (instance_id, day, destination, bytes, manifest_sha256, confirmed_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (instance_id, day, destination) DO UPDATE SET bytes = excluded.bytes,
+                 manifest_sha256 = excluded.manifest_sha256, confirmed_at = excluded.confirmed_at",
         )
         .bind(instance)
         .bind(&segment.day)
@@ -161,7 +162,7 @@ impl Meta {
     ) -> Result<Vec<ArchivedSegment>, MetaError> {
         let rows = sqlx::query(
             "SELECT day, bytes, manifest_sha256, confirmed_at FROM archived_segments
-             WHERE instance_id = ? AND destination = ? ORDER BY day",
+             WHERE instance_id = $1 AND destination = $2 ORDER BY day",
         )
         .bind(instance)
         .bind(destination)
