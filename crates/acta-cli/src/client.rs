@@ -92,6 +92,12 @@ impl Client {
         Ok(Client { http, url: url.trim_end_matches('/').to_string(), key })
     }
 
+    /// A client of another server (a node of the same cluster) with the same key.
+    pub(crate) fn for_url(&self, url: &str) -> anyhow::Result<Client> {
+        check_scheme(url, "--node-url")?;
+        Ok(Client { http: self.http.clone(), url: url.trim_end_matches('/').to_string(), key: self.key.clone() })
+    }
+
     /// The server URL, without a trailing slash.
     pub(crate) fn url(&self) -> &str {
         &self.url

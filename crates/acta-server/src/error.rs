@@ -135,12 +135,25 @@ impl From<acta_store::MetaError> for ApiError {
     fn from(error: acta_store::MetaError) -> ApiError {
         match error {
             acta_store::MetaError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            other if other.is_unavailable() => unavailable(&other),
             other if other.is_no_space() => storage_full(format!(
                 "the metadata database cannot grow: {other}; nothing was changed, and changes are accepted again once space is freed"
             )),
             other => ApiError::internal(other),
         }
     }
+}
+
+/// The database (a cluster's PostgreSQL, or the metadata's) could not be reached: nothing was done, the client
+/// should send the request again.
+fn unavailable(error: &dyn std::fmt::Display) -> ApiError {
+    let mut api = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        format!("the database did not answer ({error}): nothing of the request was done; send it again"),
+    );
+    api.retry_after = Some(1);
+    api
 }
 
 /// A write refused for want of space: the client should come back, the server heals by itself.

@@ -330,18 +330,29 @@ async fn serve(
     Ok(())
 }
 
+/// Whether a bootstrap step was done here (`true`) or had been done by another node (a conflict: `false`).
+fn done_by_someone(result: Result<(), acta_store::MetaError>) -> Result<bool, StartError> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(acta_store::MetaError::Conflict(_)) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// On an empty data directory: the platform admin key, the default account and its global instance.
 async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>, StartError> {
     let meta = store.meta();
     let now = acta_cadf::format_time(clock::now_ns());
+    // Each step is checked on its own and a conflict means another node of a cluster, starting at the same
+    // time, did it first; so does a start that stopped between two steps.
     if meta.account(DEFAULT_ACCOUNT).await?.is_none() {
-        meta.create_account(&Account {
-            id: DEFAULT_ACCOUNT.into(),
-            name: DEFAULT_ACCOUNT.into(),
-            created_at: now.clone(),
-        })
-        .await?;
-        meta.create_instance(&Instance {
+        let account =
+            Account { id: DEFAULT_ACCOUNT.into(), name: DEFAULT_ACCOUNT.into(), created_at: now.clone() };
+        done_by_someone(meta.create_account(&account).await)?;
+    }
+    if meta.instance(DEFAULT_ACCOUNT, "default").await?.is_none() && meta.instances(DEFAULT_ACCOUNT).await?.is_empty()
+    {
+        let instance = Instance {
             id: "default".into(),
             account: DEFAULT_ACCOUNT.into(),
             name: "default".into(),
@@ -350,8 +361,8 @@ async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>,
             global: true,
             strict: false,
             created_at: now.clone(),
-        })
-        .await?;
+        };
+        done_by_someone(meta.create_instance(&instance).await)?;
     }
     http::boards::give_predefined_to_all(meta).await?;
     if meta.has_keys().await? {
@@ -365,7 +376,7 @@ async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>,
         }
     };
     let id = auth::key_id(&secret).unwrap_or(auth::ADMIN_KEY_ID).to_string();
-    meta.create_key(&ApiKey {
+    let key = meta.create_key(&ApiKey {
         id,
         account: None,
         instance: None,
@@ -380,7 +391,10 @@ async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>,
         secret_hash: auth::hash_key(&secret),
         principal: "admin".into(),
     })
-    .await?;
+    .await;
+    if !done_by_someone(key)? {
+        return Ok(None);
+    }
     if let Some(secret) = &created {
         store.write_admin_key(secret)?;
     }

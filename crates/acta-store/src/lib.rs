@@ -207,7 +207,11 @@ impl Store {
     /// Opens the data directory, recovering the log and bringing the index up to date.
     pub async fn open(dir: &Path, mut options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
-        let meta = Meta::open(&dir.join("meta.sqlite")).await?;
+        // A cluster's metadata is in its PostgreSQL, shared by every node; the embedded mode's in the directory.
+        let meta = match &options.cluster {
+            Some(cluster) => Meta::connect(&cluster.postgres_url, cluster::META_CONNECTIONS).await?,
+            None => Meta::open(&dir.join("meta.sqlite")).await?,
+        };
         let min_free_bytes = options.min_free_bytes;
         let cluster_log = match &options.cluster {
             Some(cluster) => {

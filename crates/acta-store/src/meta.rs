@@ -33,6 +33,15 @@ pub enum MetaError {
 }
 
 impl MetaError {
+    /// Whether the database could not be reached (no connection within the pool's wait, a broken connection):
+    /// nothing was done, and the same request may succeed once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            MetaError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        ) && !self.is_no_space()
+    }
+
     /// Whether the database could not grow: SQLite's `SQLITE_FULL` (the device or the quota is full), or
     /// PostgreSQL's `disk_full`. The statement was rolled back; the same one succeeds once space is freed.
     pub fn is_no_space(&self) -> bool {
@@ -179,7 +188,12 @@ impl Meta {
                     .into(),
             )));
         }
-        let pool = AnyPoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await?;
+        // A request that cannot reach the cluster's database is answered 503 soon, not after sqlx's 30 s.
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations_pg").run(&pool).await?;
         Ok(Meta { pool, engine: Engine::Postgres })
     }
@@ -279,7 +293,8 @@ impl Meta {
         .bind(&key.last_used_at)
         .bind(&key.principal)
         .execute(&self.pool)
-        .await?;
+        .await
+        .map_err(|error| unique_violation(error, &format!("a key with id {:?} exists", key.id)))?;
         Ok(())
     }
 

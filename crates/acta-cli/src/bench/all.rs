@@ -192,7 +192,7 @@ async fn measure(args: &AllArgs, server: &mut LocalServer) -> anyhow::Result<All
     }
     let stop_sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = sample_peaks(server.pid, stop_sampling.clone());
-    let mut ingest = ingest::run(&client, Arc::new(batches), &load).await?;
+    let mut ingest = ingest::run(std::slice::from_ref(&client), Arc::new(batches), &load).await?;
     let tenant_count_mismatches = if tenant_keys.is_empty() {
         None
     } else {

@@ -41,6 +41,10 @@ pub(crate) struct IngestArgs {
     data_set: DataSet,
     #[command(flatten)]
     probe: ServerProbe,
+    /// Another node of the same cluster (repeatable): batches go round-robin to --url and these, and events
+    /// count as searchable once every node counts them.
+    #[arg(long = "node-url", value_name = "URL")]
+    node_urls: Vec<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -267,8 +271,12 @@ pub(crate) struct Searchable {
 
 pub(crate) async fn command(args: IngestArgs, connection: &Connection) -> anyhow::Result<ExitCode> {
     let client = Arc::new(connection.client()?);
+    let mut nodes = vec![client.clone()];
+    for url in &args.node_urls {
+        nodes.push(Arc::new(client.for_url(url)?));
+    }
     let batches = load_events(&args.events, &args.data_set, args.load.batch)?;
-    let mut report = run(&client, Arc::new(batches), &args.load).await?;
+    let mut report = run(&nodes, Arc::new(batches), &args.load).await?;
     report.server_memory = server_memory(&client, args.probe.pid).await;
     if report.server_memory.is_none() {
         eprintln!("warning: no memory figures (neither /proc/<pid>/status with --pid nor the server's /metrics)");
@@ -311,8 +319,10 @@ struct Sent {
     answered_at: Instant,
 }
 
-/// Sends every batch and waits until the last accepted event is searchable.
-pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &LoadArgs) -> anyhow::Result<IngestReport> {
+/// Sends every batch, round-robin to the `nodes` (one server, or the nodes of a cluster), and waits until the last
+/// accepted event is searchable on every node.
+pub(crate) async fn run(nodes: &[Arc<Client>], batches: Arc<Batches>, load: &LoadArgs) -> anyhow::Result<IngestReport> {
+    let client = nodes.first().context("no server to load")?;
     let clients = load.clients.max(1);
     let rate = load.rate.filter(|rate| *rate > 0.0);
     let before = count_all(client).await.ok();
@@ -330,7 +340,8 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     let start = tokio::time::Instant::now() + Duration::from_millis(20);
     let workers: Vec<_> = (0..clients)
         .map(|_| {
-            let (client, batches, next, progress) = (client.clone(), batches.clone(), next.clone(), progress.clone());
+            let (batches, next, progress) = (batches.clone(), next.clone(), progress.clone());
+            let nodes = nodes.to_vec();
             let path = path.clone();
             tokio::spawn(async move {
                 let mut sent = Vec::new();
@@ -345,8 +356,9 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
                     tokio::time::sleep_until(due).await;
                     let measured_from = if rate.is_some() { due } else { tokio::time::Instant::now() };
                     let key = batches.keys.get(k).cloned().flatten();
+                    let client = &nodes[k % nodes.len()];
                     let (fate, throttled) =
-                        send(&client, &path, key.as_deref(), body.clone(), timeout, backpressure).await;
+                        send(client, &path, key.as_deref(), body.clone(), timeout, backpressure).await;
                     let answered_at = tokio::time::Instant::now();
                     progress.inc(batches.counts[k] as u64);
                     sent.push(Sent {
@@ -421,11 +433,17 @@ pub(crate) async fn run(client: &Arc<Client>, batches: Arc<Batches>, load: &Load
     report.accepted_per_s = report.accepted as f64 / seconds;
     report.mb_per_s = report.body_bytes as f64 / 1e6 / seconds;
     report.ack_latency = Latency::of(latencies);
-    report.searchable = if batches.has_tenants() {
-        wait_index_lag(client, report.accepted, last_answer, load.searchable_timeout).await
-    } else {
-        wait_searchable(client, before, report.accepted, last_answer, load.searchable_timeout).await
-    };
+    // Every node must find every event: the last node to get there says when they are searchable.
+    for node in nodes {
+        report.searchable = if batches.has_tenants() {
+            wait_index_lag(node, report.accepted, last_answer, load.searchable_timeout).await
+        } else {
+            wait_searchable(node, before, report.accepted, last_answer, load.searchable_timeout).await
+        };
+        if report.searchable.after_s.is_none() {
+            break;
+        }
+    }
     report.sustained_searchable_per_s =
         report.searchable.after_s.map(|after| report.accepted as f64 / (seconds + after).max(1e-6));
     Ok(report)

@@ -31,6 +31,9 @@ pub struct ClusterOptions {
     pub node: String,
 }
 
+/// Connections a node keeps to the cluster's database for the metadata (the log has its own).
+pub(crate) const META_CONNECTIONS: u32 = 8;
+
 /// How long a node keeps a day open after it ended by its clock, for records another node (whose clock is
 /// behind) still stamps with that day: a node closes day D once its clock is past the end of D+1.
 pub(crate) const DAY_CLOSING_DELAY_NS: i64 = 86_400_000_000_000;
