@@ -4,44 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// One request the receiver got: its head (request line and headers) and body.
-type Request = (String, Vec<u8>);
-
-/// A minimal HTTP/1.1 receiver on an already bound listener: records each request, answers 200.
-fn serve(listener: TcpListener, got: Arc<Mutex<Vec<Request>>>) {
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let length = head
-                .lines()
-                .find_map(|line| {
-                    line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
-                })
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            got.lock().unwrap().push((head, body));
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-}
 
 fn acta(server: &common::Server, args: &[&str]) -> Value {
     let output = common::acta_against(server, common::ADMIN_KEY, None, args, Duration::from_secs(20));
@@ -109,9 +76,9 @@ fn a_notification_survives_kill_9_between_firing_and_delivery_and_arrives_once()
     assert_eq!(firings[0]["deliveries"][0]["state"], "pending", "{}", firings[0]);
     server.kill();
 
-    let got: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let got: Arc<Mutex<Vec<common::Request>>> = Arc::default();
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("the receiver's port was taken meanwhile");
-    serve(listener, got.clone());
+    common::receive_http(listener, got.clone());
     let server = common::start_with(&data, &logs, &envs);
     let deadline = Instant::now() + Duration::from_secs(20);
     while got.lock().unwrap().is_empty() && Instant::now() < deadline {

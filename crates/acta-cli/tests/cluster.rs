@@ -327,3 +327,91 @@ fn nodes_answer_503_while_postgresql_is_down_and_accept_again_by_themselves() {
     assert_eq!(statuses_while_down, BTreeMap::from([(Some(503), 6)]), "only 503 while PostgreSQL is down");
     check_every_node(&nodes, &batches);
 }
+
+/// Waits until a node's standard error says it runs the cluster's jobs.
+fn wait_leading(node: &Node) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !node.server.stderr().contains("runs the cluster's jobs") {
+        assert!(Instant::now() < deadline, "{} never took the jobs' lease:\n{}", node.name, node.server.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `POST` a JSON body with the admin key; the answer, which must be a success.
+fn create(node: &Node, path: &str, body: Value) -> Value {
+    let response = node.server.post(path).json(&body).send().unwrap();
+    let status = response.status();
+    let answer: Value = response.json().unwrap_or(Value::Null);
+    assert!(status.is_success(), "POST {path}: {status} {answer}");
+    answer
+}
+
+#[test]
+fn an_alert_fires_exactly_once_when_the_node_evaluating_it_is_killed_mid_window() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let received: std::sync::Arc<std::sync::Mutex<Vec<common::Request>>> = std::sync::Arc::default();
+    common::receive_http(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(), received.clone());
+    let start = |name: &str| {
+        let data = root.path().join(name);
+        let envs = [
+            ("ACTA_POSTGRES_URL", postgres.url.as_str()),
+            ("ACTA_NODE_NAME", name),
+            ("ACTA_WEBHOOK_ALLOW", "127.0.0.0/8"),
+        ];
+        Node {
+            name: name.to_owned(),
+            data: data.clone(),
+            server: common::start_with(&data, &root.path().join("logs"), &envs),
+        }
+    };
+    let mut node_a = start("node-a");
+    wait_leading(&node_a);
+    let node_b = start("node-b");
+    let view = create(
+        &node_a,
+        "/v1/views",
+        serde_json::json!({"name": "widget deletions", "query": "action:svc.widget.delete"}),
+    );
+    // At the end of each 30 s window, fire if at least 3 deletions arrived in it.
+    let alert = create(
+        &node_b,
+        "/v1/alerts",
+        serde_json::json!({"name": "deletions", "view": view["id"], "kind": "presence", "threshold": 3,
+            "window": "30s", "immediate": false, "at_end": true,
+            "channels": [{"type": "webhook", "url": format!("http://127.0.0.1:{port}/hook")}]}),
+    );
+    let alert_id = alert["id"].as_str().unwrap().to_owned();
+    for (n, node) in [&node_a, &node_b, &node_a].into_iter().enumerate() {
+        let (status, answer) =
+            node.server.ingest(&[common::event(&format!("delete-{n}"), "svc.widget.delete", "success")]);
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    // Mid-window: the node that evaluates the alert dies with its counts.
+    std::thread::sleep(Duration::from_secs(2));
+    node_a.server.kill();
+    wait_leading(&node_b);
+    let (status, answer) = node_b.server.ingest(&[common::event("delete-3", "svc.widget.delete", "success")]);
+    assert_eq!(status, 200, "{answer}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the alert never fired:\n{}", node_b.server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Node a comes back (without the lease now); nothing may fire twice meanwhile.
+    node_a.restart(&postgres, root.path());
+    std::thread::sleep(Duration::from_secs(5));
+    let requests = received.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "notified {} times", requests.len());
+    let body: Value = serde_json::from_slice(&requests[0].1).unwrap();
+    assert_eq!(body["matches"], 4, "the window's count, recounted from the log after the takeover: {body}");
+    for node in [&node_a, &node_b] {
+        let history: Value = node.server.get(&format!("/v1/alerts/{alert_id}/history")).send().unwrap().json().unwrap();
+        assert_eq!(history["firings"].as_array().map(Vec::len), Some(1), "{}: {history}", node.name);
+    }
+}

@@ -346,12 +346,10 @@ async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>,
     // Each step is checked on its own and a conflict means another node of a cluster, starting at the same
     // time, did it first; so does a start that stopped between two steps.
     if meta.account(DEFAULT_ACCOUNT).await?.is_none() {
-        let account =
-            Account { id: DEFAULT_ACCOUNT.into(), name: DEFAULT_ACCOUNT.into(), created_at: now.clone() };
+        let account = Account { id: DEFAULT_ACCOUNT.into(), name: DEFAULT_ACCOUNT.into(), created_at: now.clone() };
         done_by_someone(meta.create_account(&account).await)?;
     }
-    if meta.instance(DEFAULT_ACCOUNT, "default").await?.is_none() && meta.instances(DEFAULT_ACCOUNT).await?.is_empty()
-    {
+    if meta.instance(DEFAULT_ACCOUNT, "default").await?.is_none() && meta.instances(DEFAULT_ACCOUNT).await?.is_empty() {
         let instance = Instance {
             id: "default".into(),
             account: DEFAULT_ACCOUNT.into(),
@@ -376,22 +374,23 @@ async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>,
         }
     };
     let id = auth::key_id(&secret).unwrap_or(auth::ADMIN_KEY_ID).to_string();
-    let key = meta.create_key(&ApiKey {
-        id,
-        account: None,
-        instance: None,
-        name: "platform admin".into(),
-        description: "created at bootstrap".into(),
-        role: "admin".into(),
-        created_at: now,
-        created_by: None,
-        expires_at: None,
-        locked: false,
-        last_used_at: None,
-        secret_hash: auth::hash_key(&secret),
-        principal: "admin".into(),
-    })
-    .await;
+    let key = meta
+        .create_key(&ApiKey {
+            id,
+            account: None,
+            instance: None,
+            name: "platform admin".into(),
+            description: "created at bootstrap".into(),
+            role: "admin".into(),
+            created_at: now,
+            created_by: None,
+            expires_at: None,
+            locked: false,
+            last_used_at: None,
+            secret_hash: auth::hash_key(&secret),
+            principal: "admin".into(),
+        })
+        .await;
     if !done_by_someone(key)? {
         return Ok(None);
     }

@@ -36,10 +36,8 @@ impl MetaError {
     /// Whether the database could not be reached (no connection within the pool's wait, a broken connection):
     /// nothing was done, and the same request may succeed once it is back.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            MetaError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        ) && !self.is_no_space()
+        matches!(self, MetaError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
+            && !self.is_no_space()
     }
 
     /// Whether the database could not grow: SQLite's `SQLITE_FULL` (the device or the quota is full), or

@@ -536,3 +536,36 @@ pub fn json_of(output: &Output) -> Value {
     serde_json::from_str(&output.stdout)
         .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}\nstderr:\n{}", output.stdout, output.stderr))
 }
+
+/// One request the receiver got: its head (request line and headers) and body.
+pub type Request = (String, Vec<u8>);
+
+/// A minimal HTTP/1.1 receiver (a webhook's) on an already bound listener: records each request, answers 200.
+pub fn receive_http(listener: std::net::TcpListener, got: std::sync::Arc<std::sync::Mutex<Vec<Request>>>) {
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            got.lock().unwrap().push((head, body));
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+}
