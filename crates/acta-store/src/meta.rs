@@ -572,6 +572,36 @@ mod tests {
         assert!(dir.path().join("deep/x/meta.sqlite").is_file() && !dir.path().join("x").exists());
     }
 
+    /// A database written before the `Any` driver (SQLite's own driver and migrator, as `open` was) opens with
+    /// its rows, and its applied migrations are recognised rather than run again.
+    #[tokio::test]
+    async fn a_database_of_the_sqlite_driver_opens_unchanged() {
+        use sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.sqlite");
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .unwrap()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let old = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        sqlx::migrate!("./migrations").run(&old).await.unwrap();
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ('acme', 'Acme', '2026-12-01T00:00:00Z')")
+            .execute(&old)
+            .await
+            .unwrap();
+        old.close().await;
+
+        let meta = Meta::open(&path).await.unwrap();
+        let account = meta.account("acme").await.unwrap().unwrap();
+        assert_eq!((account.name.as_str(), account.created_at.as_str()), ("Acme", "2026-12-01T00:00:00Z"));
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&meta.pool).await.unwrap();
+        assert_eq!(applied, 8);
+    }
+
     /// The pragmas `Any`'s URL cannot carry are set on every connection of the pool.
     #[tokio::test]
     async fn every_sqlite_connection_has_the_pragmas() {
