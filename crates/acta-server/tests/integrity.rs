@@ -5,7 +5,7 @@
 
 mod common;
 
-use acta_store::{Account, ApiKey, Instance, Meta};
+use acta_store::{Account, ApiKey, Instance};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{TestServer, event};
@@ -167,7 +167,7 @@ async fn add_other_account(server: &mut TestServer) -> String {
     if let Some(running) = server.running.take() {
         running.stop().await.unwrap();
     }
-    let meta = Meta::open(&server.dir.path().join("meta.sqlite")).await.unwrap();
+    let meta = server.meta().await;
     let now = "2026-11-21T00:00:00.000Z".to_owned();
     meta.create_account(&Account { id: "globex".into(), name: "Globex".into(), created_at: now.clone() })
         .await

@@ -362,8 +362,9 @@ async fn webhook_header_values_and_slack_urls_are_never_shown_and_kept_when_sent
     let (status, changed) = user.patch(&format!("/v1/alerts/{id}"), json!({"channels": alert["channels"]})).await;
     assert_eq!(status, 200, "sending the redacted channels back keeps them: {changed}");
     let id = id.to_string();
+    let postgres = server.postgres.clone();
     let dir = server.stop_and_keep().await;
-    let meta = acta_store::Meta::open(&dir.path().join("meta.sqlite")).await.unwrap();
+    let meta = common::meta_of(dir.path(), postgres.as_deref()).await;
     let kept = meta.alert("acme", &id).await.unwrap().unwrap().channels;
     assert_eq!(kept[0]["headers"]["Authorization"], "Bearer tok-123");
     assert_eq!(kept[1]["url"], slack);

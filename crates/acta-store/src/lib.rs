@@ -247,12 +247,19 @@ impl Store {
         let (append, cluster): (Arc<dyn ingest::DurableAppend>, _) = match cluster_log {
             Some(cluster_log) => {
                 let runtime = tokio::runtime::Handle::current();
-                let append = Arc::new(cluster::ClusterAppend { log: cluster_log.clone(), runtime });
+                let copied = Arc::new(tokio::sync::Notify::new());
+                let append = Arc::new(cluster::ClusterAppend {
+                    log: cluster_log.clone(),
+                    runtime,
+                    copy: log.clone(),
+                    copied: copied.clone(),
+                });
                 let followers = cluster::Followers {
                     log: log.clone(),
                     index: index.clone(),
                     publisher: publisher.clone(),
                     meta: meta.clone(),
+                    copied,
                 };
                 let copier = cluster::Copier::start(cluster_log.clone(), followers);
                 (append, Some((cluster_log, copier)))

@@ -20,7 +20,7 @@ pub use accounts::account_with_manager;
 #[allow(unused_imports)]
 pub use http::{As, answer};
 #[allow(unused_imports)]
-pub use server::{ADMIN_KEY, TestServer, blocking_admin, process_server};
+pub use server::{ADMIN_KEY, TestServer, blocking_admin, meta_of, process_server};
 
 /// Asks `attempt` every `every` until `done` holds for its answer or `timeout` has passed; returns the last
 /// answer.

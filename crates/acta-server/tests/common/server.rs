@@ -27,6 +27,8 @@ pub struct TestServer {
     pub alerts: AlertSettings,
     pub forwarding: ForwardSettings,
     pub retention: RetentionSettings,
+    /// With `ACTA_TEST_POSTGRES_URL`, the server is a cluster node and this is its own database there.
+    pub postgres: Option<String>,
 }
 
 impl TestServer {
@@ -60,7 +62,9 @@ impl TestServer {
     async fn start_full(limits: Limits, alerts: AlertSettings, settings: Settings) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let key_dir = tempfile::tempdir().expect("temp dir");
-        let running = launch(dir.path(), key_dir.path(), limits, alerts.clone(), settings.clone()).await;
+        let postgres = test_database().await;
+        let running =
+            launch(dir.path(), key_dir.path(), postgres.as_deref(), limits, alerts.clone(), settings.clone()).await;
         let url = format!("http://{}", running.addr);
         let Settings { forwarding, retention } = settings;
         TestServer {
@@ -72,7 +76,13 @@ impl TestServer {
             alerts,
             forwarding,
             retention,
+            postgres,
         }
+    }
+
+    /// The server's metadata repository, opened beside it (SQLite in its directory, or its PostgreSQL database).
+    pub async fn meta(&self) -> acta_store::Meta {
+        meta_of(self.dir.path(), self.postgres.as_deref()).await
     }
 
     /// Stops and starts again on the same data directory.
@@ -83,6 +93,7 @@ impl TestServer {
         let running = launch(
             self.dir.path(),
             self.key_dir.path(),
+            self.postgres.as_deref(),
             Limits::default(),
             self.alerts.clone(),
             Settings { forwarding: self.forwarding.clone(), retention: self.retention.clone() },
@@ -155,9 +166,34 @@ impl TestServer {
     }
 }
 
+/// The metadata repository of a server's data directory, or of its PostgreSQL database.
+pub async fn meta_of(dir: &std::path::Path, postgres: Option<&str>) -> acta_store::Meta {
+    match postgres {
+        Some(url) => acta_store::Meta::connect(url, 2).await.unwrap(),
+        None => acta_store::Meta::open(&dir.join("meta.sqlite")).await.unwrap(),
+    }
+}
+
+/// One suite, two stores: with `ACTA_TEST_POSTGRES_URL` (a PostgreSQL server, as `scripts/test` starts for the
+/// second run of this suite), every test server is a cluster node with a database of its own made there; without
+/// it, the embedded store.
+async fn test_database() -> Option<String> {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = std::env::var("ACTA_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("acta_test_{}_{n}", std::process::id());
+    let mut connection = sqlx::PgConnection::connect(&base).await.expect("connecting to ACTA_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("creating a test database");
+    let _ = connection.close().await;
+    let (server, _) = base.rsplit_once('/').expect("ACTA_TEST_POSTGRES_URL ends with /<database>");
+    Some(format!("{server}/{name}"))
+}
+
 async fn launch(
     dir: &std::path::Path,
     key_dir: &std::path::Path,
+    postgres: Option<&str>,
     limits: Limits,
     alerts: AlertSettings,
     settings: Settings,
@@ -171,7 +207,10 @@ async fn launch(
         alerts,
         retention: settings.retention,
         forwarding: settings.forwarding,
-        cluster: None,
+        cluster: postgres.map(|url| acta_store::cluster::ClusterOptions {
+            postgres_url: url.to_owned(),
+            node: "test-node".to_owned(),
+        }),
     })
     .await
     .expect("server starts")

@@ -1,12 +1,13 @@
 //! The durable append of cluster mode: the PostgreSQL log, duplicates judged there.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use acta_cadf::Event;
 
 use crate::index::Duplicates;
 use crate::ingest::DurableAppend;
-use crate::log::NewRecord;
+use crate::log::{Log, NewRecord};
 use crate::pglog::PgLog;
 use crate::{StoreError, Stored};
 
@@ -14,7 +15,13 @@ use crate::{StoreError, Stored};
 pub(crate) struct ClusterAppend {
     pub(crate) log: Arc<PgLog>,
     pub(crate) runtime: tokio::runtime::Handle,
+    /// This node's copy, and word of what was copied into it.
+    pub(crate) copy: Arc<Log>,
+    pub(crate) copied: Arc<tokio::sync::Notify>,
 }
+
+/// The longest an answer waits for this node's copy to hold what it committed.
+const COPY_WAIT: Duration = Duration::from_secs(5);
 
 impl DurableAppend for ClusterAppend {
     fn append(
@@ -35,6 +42,28 @@ impl DurableAppend for ClusterAppend {
                 event: event.raw,
             })
             .collect();
-        Ok(self.runtime.block_on(self.log.append_new(account, instance, records, duplicates))?)
+        self.runtime.block_on(async {
+            let stored = self.log.append_new(account, instance, records, duplicates).await?;
+            // The client that sent a batch may read it back from this node at once (by id, or wait=searchable):
+            // the answer waits for this node's copy of it, normally a few milliseconds. Committed is what matters,
+            // so once the wait is over it answers anyway.
+            let last = stored.iter().filter_map(|stored| match stored {
+                Stored::New { seq, .. } => Some(*seq),
+                Stored::Duplicate { .. } => None,
+            });
+            if let Some(last) = last.max() {
+                let copied = async {
+                    loop {
+                        let notified = self.copied.notified();
+                        if self.copy.last_seq(instance) >= last {
+                            return;
+                        }
+                        notified.await;
+                    }
+                };
+                let _ = tokio::time::timeout(COPY_WAIT, copied).await;
+            }
+            Ok(stored)
+        })
     }
 }

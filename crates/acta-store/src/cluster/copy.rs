@@ -31,6 +31,8 @@ pub(crate) struct Followers {
     pub(crate) index: Arc<EventIndex>,
     pub(crate) publisher: Publisher,
     pub(crate) meta: Meta,
+    /// Woken after each copy (an answer waits for its batch to be here).
+    pub(crate) copied: Arc<tokio::sync::Notify>,
 }
 
 impl Copier {
@@ -72,6 +74,10 @@ async fn follow(cluster_log: &PgLog, followers: &Followers, scopes: &mut Scopes)
                 .await
                 .map_err(|error| error.to_string())?
                 .map_err(|error| error.to_string())?;
+            let copied: Vec<(&str, &str, u64)> =
+                records.iter().map(|record| (record.account.as_str(), record.event_id.as_str(), record.seq)).collect();
+            followers.index.note_copied(&instance, &copied);
+            followers.copied.notify_waiters();
             followers.index.notify(&instance);
             let account = records.first().map(|record| record.account.clone()).unwrap_or_default();
             let scope = scopes.of(&followers.meta, &instance, &account).await;

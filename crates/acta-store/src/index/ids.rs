@@ -217,6 +217,27 @@ impl EventIndex {
         }
     }
 
+    /// Records events another node took, now in this node's copy of the log (cluster mode): `(account, id, seq)`
+    /// in the instance. Until the index has committed them they are found by id as an accepted event is.
+    pub fn note_copied(&self, instance: &str, copied: &[(&str, &str, u64)]) {
+        let committed = lock(&self.inner.committed).get(instance).copied().unwrap_or(0);
+        let mut pending = lock(&self.inner.pending);
+        for &(account, id, seq) in copied {
+            if seq <= committed {
+                continue;
+            }
+            let reservation = pending.next_reservation;
+            pending.next_reservation += 1;
+            let event = PendingEvent { reservation, at: Some((instance.to_string(), seq)), in_flight: None };
+            pending.by_account.entry(account.to_string()).or_default().entry(id.to_string()).or_default().push(event);
+            pending.by_instance.entry(instance.to_string()).or_default().push_back((
+                seq,
+                account.to_string(),
+                id.to_string(),
+            ));
+        }
+    }
+
     /// Gives back reservations whose append failed: `(id, reservation token)`.
     pub fn release_ids(&self, account: &str, reserved: &[(&str, u64)]) {
         let mut pending = lock(&self.inner.pending);
