@@ -460,8 +460,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ACTA_LOG")
-        // tantivy logs every commit (about once a second per partition) at info: noise to an operator.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+        // tantivy logs every commit (about once a second per partition) at info, and sqlx every PostgreSQL notice
+        // ("relation ... already exists, skipping" at each start of a cluster node): noise to an operator.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn,sqlx=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
