@@ -198,6 +198,18 @@ impl Record {
     pub fn day(&self) -> Day {
         Day::from_ns(self.received_ns)
     }
+
+    /// Its envelope (what the log adds to the event).
+    pub fn envelope(&self) -> Envelope<'_> {
+        Envelope {
+            seq: self.seq,
+            received_ns: self.received_ns,
+            stream: &self.stream,
+            account: &self.account,
+            instance: &self.instance,
+            event_id: &self.event_id,
+        }
+    }
 }
 
 /// Why the bytes at some offset are not a valid frame.

@@ -320,15 +320,7 @@ impl Writer {
                     Day::from_ns(record.received_ns)
                 )));
             }
-            let envelope = Envelope {
-                seq: record.seq,
-                received_ns: record.received_ns,
-                stream: &record.stream,
-                account: &record.account,
-                instance,
-                event_id: &record.event_id,
-            };
-            record::payload_len(&envelope, record.event.len())?;
+            record::payload_len(&record.envelope(), record.event.len())?;
             previous = Some(record.received_ns);
         }
         Ok(())
@@ -345,15 +337,8 @@ impl Writer {
         let writer_instance = self.instance_for_group(group, instance)?;
         let mut appended = Vec::with_capacity(records.len());
         for record in records {
-            let envelope = Envelope {
-                seq: record.seq,
-                received_ns: record.received_ns,
-                stream: &record.stream,
-                account: &record.account,
-                instance,
-                event_id: &record.event_id,
-            };
-            appended.push(stage_record(&shared, group, writer_instance, &envelope, &record.event)?);
+            // `check_copy` made sure the record is of this instance.
+            appended.push(stage_record(&shared, group, writer_instance, &record.envelope(), &record.event)?);
         }
         Ok(appended)
     }
