@@ -36,8 +36,15 @@ impl MetaError {
     /// Whether the database could not be reached (no connection within the pool's wait, a broken connection):
     /// nothing was done, and the same request may succeed once it is back.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, MetaError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
-            && !self.is_no_space()
+        match self {
+            MetaError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => true,
+            MetaError::Database(sqlx::Error::Io(_)) => !self.is_no_space(),
+            // PostgreSQL stopping, starting or cut off: its connection is ended with one of these.
+            MetaError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| unavailable_code(&code))
+            }
+            _ => false,
+        }
     }
 
     /// Whether the database could not grow: SQLite's `SQLITE_FULL` (the device or the quota is full), or
@@ -527,10 +534,28 @@ pub(crate) fn unique_violation(error: sqlx::Error, message: &str) -> MetaError {
     }
 }
 
+/// Whether a PostgreSQL SQLSTATE says the server is not there for now: a connection exception (class 08), or an
+/// operator's intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now: starting up or
+/// shutting down). SQLite's codes are numbers, never these.
+fn unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgresqls_shutdown_startup_and_connection_codes_say_unavailable_and_others_do_not() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03"] {
+            assert!(unavailable_code(code), "{code}");
+        }
+        // A unique violation, a disk full, a syntax error, SQLite's SQLITE_BUSY: not the server's absence.
+        for code in ["23505", "53100", "42601", "5", "57014"] {
+            assert!(!unavailable_code(code), "{code}");
+        }
+    }
 
     /// `Any` hands back the driver's own error, so a full SQLite database is still told apart from other
     /// failures (the server answers 507 for it, and the same write succeeds once space is freed).
