@@ -51,8 +51,17 @@ impl Seaweed {
                 Err(log) => printed = log,
             }
         }
-        let tail: String =
-            printed.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        // Its maintenance worker retries an admin server every few seconds; those lines would hide the cause.
+        let tail: String = printed
+            .lines()
+            .filter(|line| !line.contains("worker"))
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
         panic!("SeaweedFS did not start in three attempts; the last one printed:\n{tail}");
     }
 
@@ -71,6 +80,11 @@ impl Seaweed {
             "-bucket=acta".to_string(),
             "-admin.ui=false".to_string(),
             format!("-s3.port={s3_port}"),
+            // `weed mini` sizes its volumes (up to 1 GiB) and counts them from the disk's free space: with less
+            // than one volume's worth free it registers no capacity and every write fails ("no volume server
+            // capacity registered yet", seen in CI). The tests write kilobytes; fix both.
+            "-master.volumeSizeLimitMB=64".to_string(),
+            "-volume.max=8".to_string(),
         ];
         // Every other listener on a free port of its own (gRPC ports default to port + 10000, which may clash).
         for flag in [
