@@ -72,6 +72,9 @@ pub enum StoreError {
     /// The cluster's PostgreSQL failed or could not be reached (cluster mode): nothing of the batch was stored.
     #[error(transparent)]
     Cluster(#[from] pglog::PgLogError),
+    /// Sealed days in object storage could not be written or taken.
+    #[error(transparent)]
+    SealedDays(#[from] cluster::DaysError),
     /// The data directory could not be prepared.
     #[error("data directory {path}: {source}")]
     Io {
@@ -201,6 +204,10 @@ pub struct Store {
     /// Cluster mode: the cluster's log, and the copy of it into the local log (which publishes on the live bus:
     /// `accept` then does not).
     cluster: Option<(Arc<pglog::PgLog>, cluster::Copier)>,
+    /// Cluster mode with `--object-store`: where sealed days go.
+    sealed_days: Option<cluster::SealedDays>,
+    /// Cluster mode: this node's name.
+    node: Option<String>,
 }
 
 impl Store {
@@ -229,6 +236,14 @@ impl Store {
             }
             None => None,
         };
+        let sealed_days = match options.cluster.as_ref().and_then(|cluster| cluster.object_store.as_deref()) {
+            Some(url) => Some(cluster::SealedDays::open(url)?),
+            None => None,
+        };
+        if let (Some(cluster_log), Some(days)) = (&cluster_log, &sealed_days) {
+            cluster::days::restore(dir, cluster_log, days).await?;
+        }
+        let node = options.cluster.as_ref().map(|cluster| cluster.node.clone());
         let log_dir = dir.join("log");
         let index_dir = dir.join("index");
         let data_dir = dir.to_path_buf();
@@ -266,12 +281,29 @@ impl Store {
             }
             None => (Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() }), None),
         };
-        Ok(Store { append, publisher, log, index, integrity, meta, dir: dir.to_path_buf(), min_free_bytes, cluster })
+        Ok(Store {
+            append,
+            publisher,
+            log,
+            index,
+            integrity,
+            meta,
+            dir: dir.to_path_buf(),
+            min_free_bytes,
+            cluster,
+            sealed_days,
+            node,
+        })
     }
 
     /// Whether this node is one of a cluster (its events are made durable in PostgreSQL).
     pub fn is_cluster(&self) -> bool {
         self.cluster.is_some()
+    }
+
+    /// Cluster mode: this node's name.
+    pub fn cluster_node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// Cluster mode: takes the jobs' lease if no other node holds it (see [`cluster::JobsLease`]). `Ok(None)`

@@ -3,20 +3,28 @@
 
 mod pg_util;
 
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use acta_cadf::{BodyFormat, Options};
 use acta_store::cluster::ClusterOptions;
-use acta_store::{Account, Batch, Destination, EventOutcome, Instance, Search, Store, StoreError, StoreOptions};
+use acta_store::{
+    Account, Batch, Destination, EventOutcome, Instance, IntegrityOptions, Search, Store, StoreError, StoreOptions,
+};
 use pg_util::PgServer;
 
 const NOW: i64 = 1_780_000_000_000_000_000;
 
 async fn node(url: &str, name: &str) -> (tempfile::TempDir, Store) {
+    let cluster = ClusterOptions { postgres_url: url.to_owned(), node: name.to_owned(), object_store: None };
+    node_with(StoreOptions { cluster: Some(cluster), ..StoreOptions::default() }).await
+}
+
+async fn node_with(options: StoreOptions) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = ClusterOptions { postgres_url: url.to_owned(), node: name.to_owned() };
-    let store =
-        Store::open(dir.path(), StoreOptions { cluster: Some(cluster), ..StoreOptions::default() }).await.unwrap();
+    let store = Store::open(dir.path(), options).await.unwrap();
     // Until the metadata lives in PostgreSQL too, each node is told of the account itself.
     if store.meta().account("acme").await.unwrap().is_none() {
         let created_at = "2026-12-05T10:00:00Z".to_string();
@@ -170,4 +178,90 @@ async fn a_batch_is_refused_while_postgresql_is_down_and_accepted_once_it_is_bac
     let seqs: Vec<u64> =
         node_a.log().records("acme-global", 0, u64::MAX, None).map(|record| record.unwrap().seq).collect();
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "nothing of the refused batch was stored");
+}
+
+/// A node with object storage for sealed days, checkpoints signed with the cluster's key, on `clock`.
+async fn node_with_objects(
+    server: &PgServer,
+    name: &str,
+    objects: &str,
+    clock: &Arc<AtomicI64>,
+    key: &Path,
+) -> (tempfile::TempDir, Store) {
+    let cluster = ClusterOptions {
+        postgres_url: server.url.clone(),
+        node: name.to_owned(),
+        object_store: Some(objects.to_owned()),
+    };
+    let mut options = StoreOptions { cluster: Some(cluster), ..StoreOptions::default() };
+    let clock = clock.clone();
+    options.log.clock = Arc::new(move || clock.load(Ordering::SeqCst));
+    options.integrity = Some(IntegrityOptions::new(key.to_path_buf(), name.to_owned()));
+    node_with(options).await
+}
+
+/// The names of a directory's files, without tantivy's lock files.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".lock"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_it() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let objects = tempfile::tempdir().unwrap();
+    let objects_url = format!("file://{}", objects.path().display());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("signing-key");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    node_a.accept(batch(ids(0..300))).await.unwrap();
+    copied(&node_a, 300).await;
+    let day = acta_store::Day::from_ns(NOW);
+    // Three days on: the copy (a day behind the clock) has closed the day.
+    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    let today = acta_store::Day::from_ns(clock.load(Ordering::SeqCst));
+    node_a.seal_before(today).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Written once its index commits and its final checkpoint is signed.
+        let written = node_a.write_sealed_days(today).await.unwrap();
+        if written == vec![day] {
+            break;
+        }
+        assert!(written.is_empty() && Instant::now() < deadline, "written: {written:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pool = sqlx::PgPool::connect(&server.url).await.unwrap();
+    let partition = format!("log_records_{}", day.to_string().replace('-', "_"));
+    let left: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&partition).fetch_one(&pool).await.unwrap();
+    assert_eq!(left, None, "the day's partition is dropped from PostgreSQL");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM log_records").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0);
+
+    let (b_dir, node_b) = node_with_objects(&server, "node-b", &objects_url, &clock, &key).await;
+
+    let mut expected: Vec<String> = ids(0..300).collect();
+    expected.sort();
+    assert_eq!(found(&node_b, "action:kms.secrets.read").await, expected);
+    let written = objects.path().join(format!("days/{day}/index/days/{day}"));
+    let opened = b_dir.path().join(format!("index/days/{day}"));
+    assert_eq!(file_names(&opened), file_names(&written), "node b searches the partition as written, not one it built");
+    let on_a = node_a.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
+    let on_b = node_b.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
+    assert_eq!(on_b, on_a, "the same records, seqs, times and payloads");
+    let notes = |dir: &Path| std::fs::read(dir.join(format!("checkpoints/acme-global/{day}.notes"))).unwrap();
+    assert_eq!(notes(b_dir.path()), notes(_a_dir.path()), "the day's signed checkpoints came with it");
+
+    // What the cluster takes next follows on from the day, on every node.
+    node_a.accept(batch(ids(300..301))).await.unwrap();
+    copied(&node_b, 301).await;
 }

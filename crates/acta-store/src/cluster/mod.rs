@@ -7,6 +7,8 @@
 //!   the same seqs, arrival times and bytes. The node's index, checkpoints, live bus (tail, alerts) and
 //!   forwarding follow that copy exactly as they follow the embedded log, so a node answers for every account.
 //! - `local.rs`: a PostgreSQL of its own on this host, for `acta demo --cluster` and the tests.
+//! - `days.rs`: sealed days in object storage: written by the lease holder, then dropped from PostgreSQL; a
+//!   node lacking one takes it from there, index partition included, before it opens its log.
 //! - `lease.rs`: one node at a time runs the jobs that must run once, under a PostgreSQL advisory lock that
 //!   PostgreSQL releases when the node's session ends.
 //!
@@ -15,11 +17,13 @@
 
 mod append;
 mod copy;
+pub(crate) mod days;
 mod lease;
 pub mod local;
 
 pub(crate) use append::ClusterAppend;
 pub(crate) use copy::{Copier, Followers};
+pub use days::{DayManifest, DaysError, SealedDays};
 pub use lease::JobsLease;
 
 /// How a node joins a cluster.
@@ -29,6 +33,9 @@ pub struct ClusterOptions {
     pub postgres_url: String,
     /// The node's name: the stream of every record it appends, unique in the cluster.
     pub node: String,
+    /// Where sealed days go (`s3://bucket/prefix` or `file:///path`); without it every day stays in
+    /// PostgreSQL.
+    pub object_store: Option<String>,
 }
 
 /// Connections a node keeps to the cluster's database for the metadata (the log has its own).

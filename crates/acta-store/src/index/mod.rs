@@ -281,6 +281,11 @@ impl EventIndex {
         }
     }
 
+    /// The directory of a day's partition (whether or not it exists).
+    pub fn partition_dir(&self, day: Day) -> PathBuf {
+        self.inner.partition_path(day)
+    }
+
     /// Tells the indexer that an instance's log has new durable records.
     pub fn notify(&self, instance: &str) {
         self.inner.notify(instance);

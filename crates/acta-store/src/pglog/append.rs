@@ -162,8 +162,8 @@ impl PgLog {
 /// Creates the partition of `day` unless it exists, under an advisory lock that makes nodes take turns (creating
 /// a partition locks the whole table until the transaction ends).
 async fn create_partition(connection: &mut PgConnection, day: i32) -> Result<(), PgLogError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PARTITIONS_LOCK).execute(&mut *connection).await?;
-    let name = format!("log_records_{}", Day::from_ns(i64::from(day) * super::NANOS_PER_DAY)).replace('-', "_");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(super::PARTITIONS_LOCK).execute(&mut *connection).await?;
+    let name = super::partition_name(day);
     // `day` is an integer and `name` is made of digits and underscores: nothing here comes from a client.
     sqlx::query(&format!(
         "CREATE TABLE IF NOT EXISTS {name} PARTITION OF log_records FOR VALUES FROM ({day}) TO ({})",
@@ -173,9 +173,6 @@ async fn create_partition(connection: &mut PgConnection, day: i32) -> Result<(),
     .await?;
     Ok(())
 }
-
-/// The advisory lock under which partitions are created (any fixed number no other part of Acta uses).
-const PARTITIONS_LOCK: i64 = 0x4163_7461_5061_7274; // "ActaPart"
 
 /// One record as a CSV row of `COPY ... (FORMAT csv)`: texts quoted, the event as bytea's hex form.
 fn copy_row(rows: &mut String, envelope: &Envelope<'_>, day: i32, event: &[u8]) {

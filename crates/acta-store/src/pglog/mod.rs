@@ -15,8 +15,10 @@ mod append;
 mod follow;
 mod ids;
 mod read;
+mod sealed;
 
 pub use follow::Follower;
+pub use sealed::SealedDay;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -108,6 +110,10 @@ impl PgLog {
     fn remember_day(&self, day: i32) {
         self.days.lock().unwrap_or_else(PoisonError::into_inner).insert(day);
     }
+
+    fn forget_day(&self, day: i32) {
+        self.days.lock().unwrap_or_else(PoisonError::into_inner).remove(&day);
+    }
 }
 
 /// The day number (days since 1970-01-01 UTC) of an arrival time, as `log_records.day` holds it.
@@ -116,6 +122,15 @@ fn day_number(received_ns: i64) -> i32 {
 }
 
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// The name of a day's partition of `log_records` (`log_records_2026_12_07`).
+fn partition_name(day: i32) -> String {
+    format!("log_records_{}", crate::Day::from_ns(i64::from(day) * NANOS_PER_DAY)).replace('-', "_")
+}
+
+/// The advisory lock under which partitions are created and dropped (any fixed number no other part of Acta
+/// uses): creating or dropping one locks the whole table until the transaction ends.
+const PARTITIONS_LOCK: i64 = 0x4163_7461_5061_7274; // "ActaPart"
 
 /// The longest a batch waits for a connection to PostgreSQL.
 const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
