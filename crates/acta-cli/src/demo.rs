@@ -29,8 +29,9 @@ pub(crate) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `acta demo --cluster N`: a local PostgreSQL in `<data>/postgres` and N nodes (`<data>/node-<i>`, listening
-/// on consecutive ports from `listen`), all in this process, with the demo data loaded through the first.
+/// `acta demo --cluster N`: a local PostgreSQL in `<data>/postgres`, sealed days in `<data>/objects`, and N
+/// nodes (`<data>/node-<i>`, listening on consecutive ports from `listen`), all in this process, with the demo
+/// data loaded through the first.
 pub(crate) async fn run_cluster(
     nodes: u16,
     data: PathBuf,
@@ -48,11 +49,15 @@ pub(crate) async fn run_cluster(
     .await?
     .context("starting the demo's PostgreSQL")?;
     let smtp = alerts.smtp_url.is_some();
+    let objects = std::path::absolute(data.join("objects"))?;
     let mut running = Vec::new();
     for n in 1..=nodes {
         let node = format!("node-{n}");
-        let cluster =
-            acta_store::cluster::ClusterOptions { postgres_url: postgres.url().to_owned(), node: node.clone() };
+        let cluster = acta_store::cluster::ClusterOptions {
+            postgres_url: postgres.url().to_owned(),
+            node: node.clone(),
+            object_store: Some(format!("file://{}", objects.display())),
+        };
         let address = SocketAddr::new(listen.ip(), listen.port().saturating_add(n - 1));
         let integrity = acta_store::IntegrityOptions { node: node.clone(), ..integrity.clone() };
         let settings = settings(alerts.clone(), Some(cluster));

@@ -181,6 +181,12 @@ struct ServeArgs {
     /// log and its index, rebuilt from the cluster when lost. Give each node its own --node-name.
     #[arg(long, env = "ACTA_POSTGRES_URL", value_name = "URL")]
     postgres: Option<String>,
+    /// With --postgres: where the cluster keeps sealed days, `s3://bucket/prefix` (endpoint, region and
+    /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; AWS_ALLOW_HTTP=true
+    /// for plain http) or `file:///path` for a single host. A closed day is written there and dropped from
+    /// PostgreSQL; a node lacking a day takes it from there. Without it PostgreSQL keeps every day.
+    #[arg(long, env = "ACTA_OBJECT_STORE", value_name = "URL", requires = "postgres")]
+    object_store: Option<String>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -511,10 +517,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("--forward-dir {}", dir.display()))?;
         forwarding.dir = Some(dir.canonicalize().with_context(|| format!("--forward-dir {}", dir.display()))?);
     }
-    let cluster = args
-        .postgres
-        .clone()
-        .map(|postgres_url| acta_store::cluster::ClusterOptions { postgres_url, node: integrity.node.clone() });
+    let cluster = args.postgres.clone().map(|postgres_url| acta_store::cluster::ClusterOptions {
+        postgres_url,
+        node: integrity.node.clone(),
+        object_store: args.object_store.clone(),
+    });
     let settings = Settings { alerts: args.alerts.settings()?, retention, limits, forwarding, cluster };
     let running = start_server(args.data.clone(), args.listen, integrity, settings).await?;
     println!("acta listening on http://{}", running.addr);

@@ -415,3 +415,104 @@ fn an_alert_fires_exactly_once_when_the_node_evaluating_it_is_killed_mid_window(
         assert_eq!(history["firings"].as_array().map(Vec::len), Some(1), "{}: {history}", node.name);
     }
 }
+
+/// A node of a cluster whose sealed days go to SeaweedFS's S3 gateway, signing with the cluster's key, its clock
+/// `days` ahead (a debug build's test knob).
+fn start_node_with_objects(postgres: &PgServer, root: &Path, name: &str, s3_port: u16, days: i64) -> Node {
+    let data = root.join(name);
+    let endpoint = format!("http://127.0.0.1:{s3_port}");
+    let key = root.join("cluster.signing-key");
+    let server = common::start_with(
+        &data,
+        &root.join("logs"),
+        &[
+            ("ACTA_POSTGRES_URL", &postgres.url),
+            ("ACTA_NODE_NAME", name),
+            ("ACTA_OBJECT_STORE", "s3://acta/cluster"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_ACCESS_KEY_ID", common::seaweed::S3_ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", common::seaweed::S3_SECRET_KEY),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("ACTA_SIGNING_KEY", key.to_str().unwrap()),
+            ("ACTA_TEST_CLOCK_OFFSET_DAYS", &days.to_string()),
+        ],
+    );
+    Node { name: name.to_owned(), data, server }
+}
+
+/// The names of the objects under `prefix` in the gateway's bucket, relative to it.
+fn object_names(s3_port: u16, prefix: &str) -> BTreeSet<String> {
+    use futures::TryStreamExt as _;
+    use object_store::ObjectStore as _;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let bucket = common::seaweed::bucket(s3_port).build().unwrap();
+        let listed: Vec<object_store::ObjectMeta> =
+            bucket.list(Some(&object_store::path::Path::from(prefix))).try_collect().await.unwrap();
+        listed
+            .into_iter()
+            .map(|object| object.location.as_ref().strip_prefix(prefix).unwrap().trim_start_matches('/').to_owned())
+            .collect()
+    })
+}
+
+#[test]
+fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_it() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let Some(weed) = common::seaweed::Seaweed::binary() else {
+        return;
+    };
+    let s3_port = common::free_port();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let _seaweed = runtime.block_on(common::seaweed::Seaweed::start(&weed, s3_port));
+    let root = tempfile::tempdir().unwrap();
+    let mut first = start_node_with_objects(&postgres, root.path(), "node-1", s3_port, 0);
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (batch_ids, events) = batch(0, n);
+        let (status, body) = first.server.ingest(&events);
+        assert_eq!(status, 200, "{body}");
+        ids.extend(batch_ids);
+    }
+    assert_eq!(caught_up(&first, 40), 40);
+    let day = time::OffsetDateTime::now_utc().date().to_string();
+
+    // Three days on (the node's copy closes a day a day late), the node that runs the cluster's jobs writes the
+    // day to object storage and drops it from PostgreSQL.
+    assert!(first.server.terminate().success());
+    first = start_node_with_objects(&postgres, root.path(), "node-1", s3_port, 3);
+    let manifest = format!("cluster/days/{day}/MANIFEST.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !object_names(s3_port, "cluster/days").iter().any(|name| format!("cluster/days/{name}") == manifest) {
+        assert!(Instant::now() < deadline, "no {manifest} written:\n{}", first.server.stderr());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let partition_rows = postgres
+        .query_one(&format!("SELECT count(*) FROM pg_class WHERE relname = 'log_records_{}'", day.replace('-', "_")));
+    assert_eq!(partition_rows, "0", "the day's partition is dropped from PostgreSQL");
+
+    let mut second = start_node_with_objects(&postgres, root.path(), "node-2", s3_port, 3);
+
+    assert_eq!(caught_up(&second, 40), 40, "{}", second.server.stderr());
+    let found: BTreeSet<String> = found_ids(&second).into_keys().collect();
+    assert_eq!(found, ids.into_iter().collect::<BTreeSet<_>>());
+    let written = object_names(s3_port, &format!("cluster/days/{day}/index/days/{day}"));
+    let opened: BTreeSet<String> = std::fs::read_dir(second.data.join(format!("index/days/{day}")))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with(".lock"))
+        .collect();
+    assert_eq!(opened, written, "node-2 searches the partition node-1 wrote, not one it built");
+    assert!(second.server.terminate().success());
+    let key = acta_ledger::SigningKey::load(&root.path().join("cluster.signing-key")).unwrap().verifier().to_text();
+    let output = common::run_acta(
+        &[OsStr::new("verify"), second.data.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert_eq!(output.status.code(), Some(0), "acta verify node-2:\n{}{}", output.stdout, output.stderr);
+    assert!(first.server.terminate().success());
+}

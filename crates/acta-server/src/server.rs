@@ -118,7 +118,8 @@ async fn finish(background: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
-/// The jobs that run once per data, not once per node: the alert engine and delivery, insights, forwarding. The
+/// The jobs that run once per data, not once per node: the alert engine and delivery, insights, forwarding,
+/// and in a cluster with object storage, writing sealed days there. The
 /// embedded server runs them; in a cluster, the node holding the jobs' lease does ([`OnceJobs::lead`]).
 struct OnceJobs {
     store: Arc<Store>,
@@ -141,12 +142,21 @@ impl OnceJobs {
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let store = &self.store;
-        vec![
+        let mut jobs = vec![
             tokio::spawn(jobs::alert_engine::run(store.clone(), self.alerts.clone(), live, reloads, stopping.clone())),
             tokio::spawn(jobs::delivery::run(store.clone(), self.alerts.clone(), stopping.clone())),
             tokio::spawn(self.insights.clone().run(self.insight_period, stopping.clone())),
-            tokio::spawn(jobs::forward::run(store.clone(), self.forwarding.clone(), self.allow.clone(), stopping)),
-        ]
+        ];
+        if store.writes_sealed_days() {
+            jobs.push(tokio::spawn(jobs::sealed_days::run(store.clone(), stopping.clone())));
+        }
+        jobs.push(tokio::spawn(jobs::forward::run(
+            store.clone(),
+            self.forwarding.clone(),
+            self.allow.clone(),
+            stopping,
+        )));
+        jobs
     }
 
     /// Cluster mode: runs the jobs while this node holds the jobs' lease, and tries to take it every
@@ -172,7 +182,7 @@ impl OnceJobs {
                     }
                 }
             };
-            tracing::info!("this node runs the cluster's jobs (alerts, delivery, insights, forwarding)");
+            tracing::info!("this node runs the cluster's jobs (alerts, delivery, insights, forwarding, sealed days)");
             let (stop_jobs, jobs_stopping) = tokio::sync::watch::channel(false);
             let (engine_reloads, engine_requests) = tokio::sync::mpsc::channel(64);
             let running = self.spawn(self.store.publisher().subscribe(), engine_requests, jobs_stopping);

@@ -241,7 +241,8 @@ impl Store {
             None => None,
         };
         if let (Some(cluster_log), Some(days)) = (&cluster_log, &sealed_days) {
-            cluster::days::restore(dir, cluster_log, days).await?;
+            let signing_key = options.integrity.as_ref().map(Integrity::verifier_text).transpose()?;
+            cluster::days::restore(dir, cluster_log, days, signing_key.as_deref()).await?;
         }
         let node = options.cluster.as_ref().map(|cluster| cluster.node.clone());
         let log_dir = dir.join("log");

@@ -188,6 +188,10 @@ async fn node_with_objects(
     clock: &Arc<AtomicI64>,
     key: &Path,
 ) -> (tempfile::TempDir, Store) {
+    node_with(objects_options(server, name, objects, clock, key)).await
+}
+
+fn objects_options(server: &PgServer, name: &str, objects: &str, clock: &Arc<AtomicI64>, key: &Path) -> StoreOptions {
     let cluster = ClusterOptions {
         postgres_url: server.url.clone(),
         node: name.to_owned(),
@@ -197,7 +201,20 @@ async fn node_with_objects(
     let clock = clock.clone();
     options.log.clock = Arc::new(move || clock.load(Ordering::SeqCst));
     options.integrity = Some(IntegrityOptions::new(key.to_path_buf(), name.to_owned()));
-    node_with(options).await
+    options
+}
+
+/// Writes the closed days of `node`'s copy to object storage once they are final; returns them.
+async fn write_sealed_days(node: &Store) -> Vec<acta_store::Day> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Written once its index commits and its final checkpoint is signed.
+        let written = node.write_sealed_days().await.unwrap();
+        if !written.is_empty() || Instant::now() > deadline {
+            return written;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The names of a directory's files, without tantivy's lock files.
@@ -227,18 +244,7 @@ async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_ind
     let day = acta_store::Day::from_ns(NOW);
     // Three days on: the copy (a day behind the clock) has closed the day.
     clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
-    let today = acta_store::Day::from_ns(clock.load(Ordering::SeqCst));
-    node_a.seal_before(today).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // Written once its index commits and its final checkpoint is signed.
-        let written = node_a.write_sealed_days(today).await.unwrap();
-        if written == vec![day] {
-            break;
-        }
-        assert!(written.is_empty() && Instant::now() < deadline, "written: {written:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(write_sealed_days(&node_a).await, vec![day]);
     let pool = sqlx::PgPool::connect(&server.url).await.unwrap();
     let partition = format!("log_records_{}", day.to_string().replace('-', "_"));
     let left: Option<String> =
@@ -264,4 +270,39 @@ async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_ind
     // What the cluster takes next follows on from the day, on every node.
     node_a.accept(batch(ids(300..301))).await.unwrap();
     copied(&node_b, 301).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_down_while_its_day_was_dropped_takes_the_whole_day_from_object_storage() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let objects = tempfile::tempdir().unwrap();
+    let objects_url = format!("file://{}", objects.path().display());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("signing-key");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    let b_dir = tempfile::tempdir().unwrap();
+    let options_b = || objects_options(&server, "node-b", &objects_url, &clock, &key);
+    let node_b = Store::open(b_dir.path(), options_b()).await.unwrap();
+    node_a.accept(batch(ids(0..100))).await.unwrap();
+    copied(&node_b, 100).await;
+    drop(node_b);
+    node_a.accept(batch(ids(100..250))).await.unwrap();
+    copied(&node_a, 250).await;
+    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    assert_eq!(write_sealed_days(&node_a).await, vec![acta_store::Day::from_ns(NOW)]);
+
+    // Node b held the first 100 of the day; PostgreSQL no longer has the other 150.
+    let node_b = Store::open(b_dir.path(), options_b()).await.unwrap();
+
+    let on_a = node_a.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
+    let on_b = node_b.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
+    assert_eq!(on_b, on_a, "the whole day, record for record");
+    let mut expected: Vec<String> = ids(0..250).collect();
+    expected.sort();
+    assert_eq!(found(&node_b, "action:kms.secrets.read").await, expected, "each event found once");
+    node_a.accept(batch(ids(250..251))).await.unwrap();
+    copied(&node_b, 251).await;
 }

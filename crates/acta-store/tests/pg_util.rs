@@ -9,6 +9,7 @@ use acta_store::cluster::local::{LocalPostgres, newest_server_programs};
 pub(crate) struct PgServer {
     server: LocalPostgres,
     pub(crate) url: String,
+    bin: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -24,13 +25,23 @@ impl PgServer {
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
-        let server = LocalPostgres::start(dir.path(), free_port(), Some(bin)).unwrap();
-        Some(PgServer { url: server.url().to_owned(), server, _dir: dir })
+        let server = LocalPostgres::start(dir.path(), free_port(), Some(bin.clone())).unwrap();
+        Some(PgServer { url: server.url().to_owned(), server, bin, _dir: dir })
     }
 
     /// Stops the server at once (`immediate`: as if it crashed; committed transactions are in its WAL).
     pub(crate) fn stop(&self) {
         self.server.stop().unwrap();
+    }
+
+    /// The first column of the first row `sql` returns, as `psql` prints it (for tests without a driver).
+    pub(crate) fn query_one(&self, sql: &str) -> String {
+        let output = std::process::Command::new(self.bin.join("psql"))
+            .args(["-At", "-d", &self.url, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or_default().to_owned()
     }
 
     /// Starts the server again on its port and data.

@@ -7,6 +7,7 @@
 //! - [`alert_writer`]: records the engine's firings and marks, off its path, several in one commit.
 //! - [`delivery`]: sends the notifications of the durable outbox, with retries.
 //! - [`sealer`]: seals finished days of quiet instances.
+//! - [`sealed_days`]: in a cluster with object storage, writes closed days there and drops them from PostgreSQL.
 //! - [`forward`]: sends each route's events to its destination after the route's durable cursor.
 //! - [`insights`]: counts each account's activity per hour and writes the unusual hours as insight events.
 
@@ -17,6 +18,7 @@ pub mod delivery;
 pub mod forward;
 pub mod insights;
 pub mod retention;
+pub mod sealed_days;
 pub mod sealer;
 
 /// Resolves when the server stops. The watch guard is dropped inside, so callers' futures stay `Send`.

@@ -210,6 +210,8 @@ async fn launch(
         cluster: postgres.map(|url| acta_store::cluster::ClusterOptions {
             postgres_url: url.to_owned(),
             node: "test-node".to_owned(),
+            // Beside the signing key, so a restarted server finds the days it wrote.
+            object_store: Some(format!("file://{}", key_dir.join("objects").display())),
         }),
     })
     .await

@@ -84,6 +84,8 @@ pub struct DayManifest {
     pub node: String,
     /// Each instance's last seq of the day.
     pub last_seqs: BTreeMap<String, u64>,
+    /// The verifier key of the checkpoints' signer (`None` without checkpoints).
+    pub signing_key: Option<String>,
     /// Every other object of the day, by its path in a data directory.
     pub files: BTreeMap<String, FileEntry>,
 }
@@ -187,7 +189,14 @@ impl SealedDays {
 /// Takes from object storage every day PostgreSQL lists that `data_dir` lacks (an instance of the day has no
 /// sealed segment there, and retention has not removed it), replacing what the directory holds of the day.
 /// Runs before the log and the index open.
-pub(crate) async fn restore(data_dir: &Path, cluster_log: &PgLog, days: &SealedDays) -> Result<Vec<Day>, StoreError> {
+/// `signing_key` is the verifier key this node signs with: a day signed with another is refused, since this
+/// node's checkpoints could not follow on from it.
+pub(crate) async fn restore(
+    data_dir: &Path,
+    cluster_log: &PgLog,
+    days: &SealedDays,
+    signing_key: Option<&str>,
+) -> Result<Vec<Day>, StoreError> {
     let mut restored = Vec::new();
     for listed in cluster_log.sealed_days().await? {
         let manifest = days.manifest(listed.day, &listed.manifest_sha256).await?;
@@ -202,6 +211,16 @@ pub(crate) async fn restore(data_dir: &Path, cluster_log: &PgLog, days: &SealedD
         let missing = wanted.iter().any(|instance| !segment_path(data_dir, instance, listed.day, "seg").exists());
         if !missing {
             continue;
+        }
+        if let (Some(theirs), Some(ours)) = (manifest.signing_key.as_deref(), signing_key)
+            && theirs != ours
+        {
+            return Err(DaysError::Mismatch(format!(
+                "sealed day {} in object storage is signed with the key {theirs}, this node signs with {ours}: \
+                 give every node of a cluster the same --signing-key",
+                listed.day
+            ))
+            .into());
         }
         restore_day(data_dir, days, listed.day, &manifest, &wanted).await?;
         tracing::info!(day = %listed.day, instances = wanted.len(), "sealed day taken from object storage");
@@ -296,13 +315,21 @@ async fn write_durably(path: &Path, bytes: Vec<u8>) -> Result<(), DaysError> {
 }
 
 impl Store {
-    /// Cluster mode with object storage: writes every day before `before` that this node's copy sealed and
-    /// object storage does not hold yet, lists it in PostgreSQL, and drops its partition of the log. Returns
-    /// the days written. A day whose index or checkpoints are not final yet waits for a later call.
-    pub async fn write_sealed_days(&self, before: Day) -> Result<Vec<Day>, StoreError> {
+    /// Whether this node writes sealed days to object storage (cluster mode with `--object-store`).
+    pub fn writes_sealed_days(&self) -> bool {
+        self.cluster.is_some() && self.sealed_days.is_some()
+    }
+
+    /// Cluster mode with object storage: seals the days this node's copy has closed, writes each one object
+    /// storage does not hold yet, lists it in PostgreSQL, and drops its partition of the log. Returns the days
+    /// written. A day whose index or checkpoints are not final yet waits for a later call.
+    pub async fn write_sealed_days(&self) -> Result<Vec<Day>, StoreError> {
         let (Some((cluster_log, _)), Some(days)) = (&self.cluster, &self.sealed_days) else {
             return Ok(Vec::new());
         };
+        // Days before the copy's today are closed on every instance (the copy closes a day a day late).
+        let before = self.log.today();
+        self.seal_before(before).await?;
         let listed: std::collections::BTreeSet<Day> =
             cluster_log.sealed_days().await?.into_iter().map(|listed| listed.day).collect();
         let mut by_day: BTreeMap<Day, Vec<SegmentInfo>> = BTreeMap::new();
@@ -330,8 +357,9 @@ impl Store {
             tracing::info!(%day, instances = segments.len(), "sealed day written to object storage");
             written.push(day);
         }
-        // Days another node wrote: their partitions may outlive a node that died between listing and dropping.
-        for day in listed.into_iter().filter(|day| *day < before) {
+        // Days listed whose partitions are still there: the node that wrote them died before dropping them.
+        let partitions = cluster_log.partition_days().await?;
+        for day in listed.into_iter().filter(|day| partitions.contains(day)) {
             cluster_log.drop_sealed_day(day).await?;
         }
         Ok(written)
@@ -389,6 +417,7 @@ impl Store {
             day: day.to_string(),
             node: self.cluster_node().unwrap_or_default().to_owned(),
             last_seqs,
+            signing_key: self.integrity.as_ref().map(|integrity| integrity.verifier_key().to_text()),
             files: described,
         };
         let mut bytes = serde_json::to_vec_pretty(&manifest)

@@ -192,6 +192,11 @@ struct Inner {
 }
 
 impl Integrity {
+    /// The verifier text of the key `options` sign with (created if missing, as [`Integrity::open`] would).
+    pub(crate) fn verifier_text(options: &IntegrityOptions) -> Result<String, IntegrityError> {
+        Ok(keys::load_or_create(&options.signing_key, &options.node)?.0.verifier().to_text())
+    }
+
     /// Loads (or creates) the signing key, records it in the key history and starts the
     /// checkpointer thread, whose first round catches up with the log.
     pub fn open(data_dir: &Path, log: Arc<Log>, options: IntegrityOptions) -> Result<Integrity, IntegrityError> {

@@ -446,12 +446,16 @@ impl Log {
         self.shared.instance(instance).map_or(0, |entry| entry.last_seq.load(Ordering::Acquire))
     }
 
+    /// Today by the log's clock: the day new records take; every day before it is closed.
+    pub fn today(&self) -> Day {
+        Day::from_ns((self.shared.opts.clock)())
+    }
+
     /// Seals every active segment of a day before `day` (capped at today by the clock, so a
     /// day still receiving records is never sealed), and returns when they are sealed.
     /// Arrival times are never assigned before that day again, even if the clock goes back.
     pub fn seal_before(&self, day: Day) -> Result<(), LogError> {
-        let today = Day::from_ns((self.shared.opts.clock)());
-        let before = day.min(today);
+        let before = day.min(self.today());
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Command::Close { before, reply }, &answer)?;
 

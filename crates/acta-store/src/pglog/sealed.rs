@@ -30,6 +30,23 @@ impl PgLog {
             .collect()
     }
 
+    /// The days that have a partition of `log_records`.
+    pub async fn partition_days(&self) -> Result<std::collections::BTreeSet<Day>, PgLogError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT child.relname::text FROM pg_inherits
+             JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+             JOIN pg_class parent ON parent.oid = pg_inherits.inhparent
+             WHERE parent.relname = 'log_records'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names
+            .iter()
+            .filter_map(|name| name.strip_prefix("log_records_"))
+            .filter_map(|date| date.replace('_', "-").parse::<Day>().ok())
+            .collect())
+    }
+
     /// Lists a day as written to object storage (a day written twice keeps its first listing: both manifests
     /// describe the same records).
     pub async fn record_sealed_day(&self, day: Day, manifest_sha256: &str, written_ns: i64) -> Result<(), PgLogError> {
