@@ -4,6 +4,8 @@
 CREATE TABLE log_sealed_days (
     day INTEGER PRIMARY KEY,
     manifest_sha256 TEXT NOT NULL,
+    -- Each instance's last seq of the day (JSON): a node tells whether it lacks the day without reading it.
+    last_seqs TEXT NOT NULL,
     node TEXT NOT NULL,
     written_ns BIGINT NOT NULL
 );

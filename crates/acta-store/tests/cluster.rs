@@ -306,3 +306,34 @@ async fn a_node_down_while_its_day_was_dropped_takes_the_whole_day_from_object_s
     node_a.accept(batch(ids(250..251))).await.unwrap();
     copied(&node_b, 251).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_object_storage_a_node_holding_its_days_starts_and_a_node_lacking_one_refuses_naming_it() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let objects = tempfile::tempdir().unwrap();
+    let objects_url = format!("file://{}", objects.path().display());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("signing-key");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let options_a = || objects_options(&server, "node-a", &objects_url, &clock, &key);
+    let (a_dir, node_a) = node_with(options_a()).await;
+    node_a.accept(batch(ids(0..20))).await.unwrap();
+    copied(&node_a, 20).await;
+    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    let day = acta_store::Day::from_ns(NOW);
+    assert_eq!(write_sealed_days(&node_a).await, vec![day]);
+    drop(node_a);
+    std::fs::remove_dir_all(objects.path().join("days")).unwrap();
+
+    let node_a = Store::open(a_dir.path(), options_a()).await.unwrap();
+    let lacking = tempfile::tempdir().unwrap();
+    let refused = Store::open(lacking.path(), objects_options(&server, "node-c", &objects_url, &clock, &key)).await;
+
+    let mut expected: Vec<String> = ids(0..20).collect();
+    expected.sort();
+    assert_eq!(found(&node_a, "action:kms.secrets.read").await, expected);
+    let error = refused.err().expect("a node lacking a sealed day does not start without it").to_string();
+    assert!(error.contains(&format!("days/{day}/MANIFEST.json")), "{error}");
+}

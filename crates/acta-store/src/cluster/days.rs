@@ -199,18 +199,27 @@ pub(crate) async fn restore(
 ) -> Result<Vec<Day>, StoreError> {
     let mut restored = Vec::new();
     for listed in cluster_log.sealed_days().await? {
-        let manifest = days.manifest(listed.day, &listed.manifest_sha256).await?;
         let mut wanted = Vec::new();
-        for instance in manifest.last_seqs.keys() {
+        for instance in listed.last_seqs.keys() {
             let dir = data_dir.join("log").join(instance);
             let retired = crate::log::read_retired(&dir)?.is_some_and(|(day, _)| day >= listed.day);
             if !retired {
                 wanted.push(instance.clone());
             }
         }
+        // Decided from PostgreSQL's listing and local files alone: a node that holds its days starts without
+        // object storage.
         let missing = wanted.iter().any(|instance| !segment_path(data_dir, instance, listed.day, "seg").exists());
         if !missing {
             continue;
+        }
+        let manifest = days.manifest(listed.day, &listed.manifest_sha256).await?;
+        if manifest.last_seqs != listed.last_seqs {
+            return Err(DaysError::Mismatch(format!(
+                "the manifest of {} holds other instances or seqs than PostgreSQL lists",
+                listed.day
+            ))
+            .into());
         }
         if let (Some(theirs), Some(ours)) = (manifest.signing_key.as_deref(), signing_key)
             && theirs != ours
@@ -351,8 +360,11 @@ impl Store {
             if !self.index.searchable(&marks) {
                 continue;
             }
-            let sha256 = self.write_day(days, day, &segments).await?;
-            cluster_log.record_sealed_day(day, &sha256, crate::log::system_clock_ns()).await?;
+            let manifest_sha256 = self.write_day(days, day, &segments).await?;
+            let last_seqs =
+                segments.iter().map(|segment| (segment.instance.clone(), segment.last_seq)).collect::<BTreeMap<_, _>>();
+            let listed = crate::pglog::SealedDay { day, manifest_sha256, last_seqs };
+            cluster_log.record_sealed_day(&listed, crate::log::system_clock_ns()).await?;
             cluster_log.drop_sealed_day(day).await?;
             tracing::info!(%day, instances = segments.len(), "sealed day written to object storage");
             written.push(day);

@@ -1,5 +1,7 @@
 //! The days written to object storage, and dropping their partitions once they are.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use super::{PARTITIONS_LOCK, PgLog, PgLogError, day_number, partition_name};
@@ -12,19 +14,26 @@ pub struct SealedDay {
     pub day: Day,
     /// SHA-256 of its manifest, lowercase hex: the manifest read back must match it.
     pub manifest_sha256: String,
+    /// Each instance's last seq of the day.
+    pub last_seqs: BTreeMap<String, u64>,
 }
 
 impl PgLog {
     /// The days written to object storage, oldest first.
     pub async fn sealed_days(&self) -> Result<Vec<SealedDay>, PgLogError> {
-        let rows =
-            sqlx::query("SELECT day, manifest_sha256 FROM log_sealed_days ORDER BY day").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT day, manifest_sha256, last_seqs FROM log_sealed_days ORDER BY day")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let number: i32 = row.try_get("day")?;
+                let last_seqs: String = row.try_get("last_seqs")?;
+                let last_seqs = serde_json::from_str(&last_seqs)
+                    .map_err(|error| PgLogError::Inconsistent(format!("last_seqs of sealed day {number}: {error}")))?;
                 Ok(SealedDay {
                     day: Day::from_ns(i64::from(number) * super::NANOS_PER_DAY),
                     manifest_sha256: row.try_get("manifest_sha256")?,
+                    last_seqs,
                 })
             })
             .collect()
@@ -49,13 +58,15 @@ impl PgLog {
 
     /// Lists a day as written to object storage (a day written twice keeps its first listing: both manifests
     /// describe the same records).
-    pub async fn record_sealed_day(&self, day: Day, manifest_sha256: &str, written_ns: i64) -> Result<(), PgLogError> {
+    pub async fn record_sealed_day(&self, listed: &SealedDay, written_ns: i64) -> Result<(), PgLogError> {
+        let last_seqs = serde_json::to_string(&listed.last_seqs).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO log_sealed_days (day, manifest_sha256, node, written_ns) VALUES ($1, $2, $3, $4)
+            "INSERT INTO log_sealed_days (day, manifest_sha256, last_seqs, node, written_ns) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (day) DO NOTHING",
         )
-        .bind(day_number(day.start_ns()))
-        .bind(manifest_sha256)
+        .bind(day_number(listed.day.start_ns()))
+        .bind(&listed.manifest_sha256)
+        .bind(last_seqs)
         .bind(&self.options.node)
         .bind(written_ns)
         .execute(&self.pool)
