@@ -484,12 +484,18 @@ fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_i
     // day to object storage and drops it from PostgreSQL.
     assert!(first.server.terminate().success());
     first = start_node_with_objects(&postgres, root.path(), "node-1", s3_port, 3);
-    let manifest = format!("cluster/days/{day}/MANIFEST.json");
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !object_names(s3_port, "cluster/days").iter().any(|name| format!("cluster/days/{name}") == manifest) {
-        assert!(Instant::now() < deadline, "no {manifest} written:\n{}", first.server.stderr());
+    let write = loop {
+        // `<write>/MANIFEST.json`, the last object of a write.
+        let manifest = object_names(s3_port, &format!("cluster/days/{day}"))
+            .into_iter()
+            .find_map(|name| name.strip_suffix("/MANIFEST.json").map(str::to_owned));
+        if let Some(write) = manifest {
+            break write;
+        }
+        assert!(Instant::now() < deadline, "no manifest of {day} written:\n{}", first.server.stderr());
         std::thread::sleep(Duration::from_millis(500));
-    }
+    };
     let partition_rows = postgres
         .query_one(&format!("SELECT count(*) FROM pg_class WHERE relname = 'log_records_{}'", day.replace('-', "_")));
     assert_eq!(partition_rows, "0", "the day's partition is dropped from PostgreSQL");
@@ -499,7 +505,7 @@ fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_i
     assert_eq!(caught_up(&second, 40), 40, "{}", second.server.stderr());
     let found: BTreeSet<String> = found_ids(&second).into_keys().collect();
     assert_eq!(found, ids.into_iter().collect::<BTreeSet<_>>());
-    let written = object_names(s3_port, &format!("cluster/days/{day}/index/days/{day}"));
+    let written = object_names(s3_port, &format!("cluster/days/{day}/{write}/index/days/{day}"));
     let opened: BTreeSet<String> = std::fs::read_dir(second.data.join(format!("index/days/{day}")))
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

@@ -217,6 +217,15 @@ async fn write_sealed_days(node: &Store) -> Vec<acta_store::Day> {
     }
 }
 
+/// The directory of the one write of `day` in a `file://` object store, if there is one.
+fn written_day(objects: &Path, day: acta_store::Day) -> Option<std::path::PathBuf> {
+    let writes: Vec<std::path::PathBuf> = std::fs::read_dir(objects.join(format!("days/{day}")))
+        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(writes.len() <= 1, "one write of a day is kept: {writes:?}");
+    writes.into_iter().next()
+}
+
 /// The names of a directory's files, without tantivy's lock files.
 fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -258,7 +267,7 @@ async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_ind
     let mut expected: Vec<String> = ids(0..300).collect();
     expected.sort();
     assert_eq!(found(&node_b, "action:kms.secrets.read").await, expected);
-    let written = objects.path().join(format!("days/{day}/index/days/{day}"));
+    let written = written_day(objects.path(), day).unwrap().join(format!("index/days/{day}"));
     let opened = b_dir.path().join(format!("index/days/{day}"));
     assert_eq!(file_names(&opened), file_names(&written), "node b searches the partition as written, not one it built");
     let on_a = node_a.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
@@ -335,5 +344,62 @@ async fn without_object_storage_a_node_holding_its_days_starts_and_a_node_lackin
     expected.sort();
     assert_eq!(found(&node_a, "action:kms.secrets.read").await, expected);
     let error = refused.err().expect("a node lacking a sealed day does not start without it").to_string();
-    assert!(error.contains(&format!("days/{day}/MANIFEST.json")), "{error}");
+    assert!(error.contains(&format!("days/{day}/")) && error.contains("/MANIFEST.json"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_reaches_object_storage_and_a_node_lacking_the_day_retires_it_as_the_cluster_did() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    let objects = tempfile::tempdir().unwrap();
+    let objects_url = format!("file://{}", objects.path().display());
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("signing-key");
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    let eu = Instance {
+        id: "acme-eu".into(),
+        account: "acme".into(),
+        name: "eu".into(),
+        region: "eu-de".into(),
+        retention_days: 365,
+        global: false,
+        strict: false,
+        created_at: "2026-12-05T10:00:00Z".into(),
+    };
+    node_a.meta().create_instance(&eu).await.unwrap();
+    node_a.accept(batch(ids(0..30))).await.unwrap();
+    node_a.accept(Batch { destination: Destination::Instance(eu.clone()), ..batch(ids(100..110)) }).await.unwrap();
+    copied(&node_a, 30).await;
+    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    let day = acta_store::Day::from_ns(NOW);
+    assert_eq!(write_sealed_days(&node_a).await, vec![day]);
+    let first_write = written_day(objects.path(), day).unwrap();
+
+    // Retention removes the global instance's day from node a's copy, as the retention job does.
+    node_a.remove_from_index("acme-global", day, 30).await.unwrap();
+    node_a.remove_segment("acme-global", day).await.unwrap();
+    node_a.write_sealed_days().await.unwrap();
+
+    let second_write = written_day(objects.path(), day).unwrap();
+    assert_ne!(second_write, first_write, "the day is written again and the first write deleted");
+    assert!(!second_write.join("log/acme-global").exists(), "nothing of the removed instance is left");
+    assert!(second_write.join(format!("log/acme-eu/{day}.seg")).exists());
+    let (b_dir, node_b) = node_with_objects(&server, "node-b", &objects_url, &clock, &key).await;
+    assert_eq!(found(&node_b, "action:kms.secrets.read").await, Vec::<String>::new(), "the removed day is not found");
+    assert_eq!(node_b.log().last_seq("acme-global"), 30, "retired as the cluster did: seqs go on after it");
+    let eu_on =
+        |store: &Store| store.log().records("acme-eu", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
+    assert_eq!(eu_on(&node_b), eu_on(&node_a), "the instance retention kept is taken whole");
+    node_a.accept(batch(ids(30..31))).await.unwrap();
+    copied(&node_b, 31).await;
+    drop(node_b);
+    assert!(b_dir.path().join("log/acme-global/RETIRED").exists());
+
+    // Once retention removed every instance of the day, nothing of it is left in object storage.
+    node_a.remove_from_index("acme-eu", day, 10).await.unwrap();
+    node_a.remove_segment("acme-eu", day).await.unwrap();
+    node_a.write_sealed_days().await.unwrap();
+    assert_eq!(written_day(objects.path(), day), None);
 }

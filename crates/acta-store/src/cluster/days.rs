@@ -1,13 +1,19 @@
 //! Sealed days in object storage. The node holding the jobs' lease writes each day its copy sealed, under
-//! `days/<day>/`: every instance's segment and checkpoints and the day's index partition, at the paths they
-//! have in a data directory, then `MANIFEST.json` naming each file with its size and SHA-256; it reads every
+//! `days/<day>/<write>/`: every instance's segment and checkpoints and the day's index partition, at the paths
+//! they have in a data directory, then `MANIFEST.json` naming each file with its size and SHA-256; it reads every
 //! object back, lists the day in PostgreSQL (`log_sealed_days`) and only then drops the day's partition of the
 //! log. A node opening without a listed day (a new node, or one that was down while the day was dropped) takes
 //! it from object storage before it opens its log: its index opens the partition as written, so the node
 //! searches the day without indexing it, and follows PostgreSQL from the day's last records on.
 //!
-//! Invariant: a day's `log_records` partition is dropped only after the day is listed, and a day is listed only
-//! after every object of it was read back equal to what the manifest says.
+//! Retention reaches object storage the same way: once the lease holder's retention removed an instance's day
+//! from its copy, the day is written again without it (a new write, listed in place of the old one, whose
+//! objects are then deleted), or deleted whole when no instance of it is left; the listing keeps where each
+//! removed instance ended the day, so a node lacking the day retires it as its own retention would have.
+//!
+//! Invariants: a day's `log_records` partition is dropped only after the day is listed, and a day is listed only
+//! after every object of it was read back equal to what the manifest says; the objects of a listed write are
+//! deleted only after another write (or none) is listed in its place.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -23,7 +29,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::archives::layout::FileEntry;
 use crate::integrity::files::to_hex;
 use crate::log::SegmentInfo;
-use crate::pglog::PgLog;
+use crate::pglog::{DayEnd, PgLog, SealedDay};
 use crate::{Day, Store, StoreError, integrity};
 
 /// The `format` of every manifest this version writes and reads.
@@ -165,13 +171,13 @@ impl SealedDays {
         Ok(bytes)
     }
 
-    /// A day's manifest, checked against the SHA-256 PostgreSQL lists for it.
-    async fn manifest(&self, day: Day, sha256: &str) -> Result<DayManifest, DaysError> {
-        let name = format!("days/{day}/{MANIFEST}");
+    /// A listed day's manifest, checked against the SHA-256 PostgreSQL lists for it.
+    async fn manifest(&self, listed: &SealedDay) -> Result<DayManifest, DaysError> {
+        let (day, name) = (listed.day, format!("{}/{MANIFEST}", listed.objects));
         let got =
             self.objects.get(&ObjectPath::from(name.as_str())).await.map_err(objects(format!("reading {name}")))?;
         let bytes = got.bytes().await.map_err(objects(format!("reading {name}")))?;
-        if to_hex(&Sha256::digest(&bytes)) != sha256 {
+        if to_hex(&Sha256::digest(&bytes)) != listed.manifest_sha256 {
             return Err(DaysError::Mismatch(format!("{name} is not the manifest PostgreSQL lists for {day}")));
         }
         let manifest: DayManifest = serde_json::from_slice(&bytes)
@@ -182,7 +188,35 @@ impl SealedDays {
                 manifest.format, manifest.day
             )));
         }
+        let listed_seqs: BTreeMap<String, u64> =
+            listed.last_seqs.iter().map(|(instance, end)| (instance.clone(), end.last_seq)).collect();
+        if manifest.last_seqs != listed_seqs {
+            return Err(DaysError::Mismatch(format!("{name} holds other instances or seqs than PostgreSQL lists")));
+        }
         Ok(manifest)
+    }
+
+    /// Deletes every object under `days/<day>/` but those of the write `keep` (the objects of a write no longer
+    /// listed, or left by a write that failed before it was listed).
+    async fn delete_unlisted(&self, day: Day, keep: Option<&str>) -> Result<(), DaysError> {
+        let prefix = ObjectPath::from(format!("days/{day}"));
+        let listed: Vec<object_store::ObjectMeta> = self
+            .objects
+            .list(Some(&prefix))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .map_err(objects(format!("listing days/{day}")))?;
+        let keep = keep.map(|write| format!("{write}/"));
+        for object in listed {
+            if keep.as_ref().is_some_and(|keep| object.location.as_ref().starts_with(keep.as_str())) {
+                continue;
+            }
+            let name = object.location.to_string();
+            self.objects.delete(&object.location).await.map_err(objects(format!("deleting {name}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +233,16 @@ pub(crate) async fn restore(
 ) -> Result<Vec<Day>, StoreError> {
     let mut restored = Vec::new();
     for listed in cluster_log.sealed_days().await? {
+        // The listing names instances, which become paths here: only valid instance ids.
+        for instance in listed.retired.keys().chain(listed.last_seqs.keys()) {
+            crate::log::validate_instance(instance)?;
+        }
+        for (instance, end) in &listed.retired {
+            let dir = data_dir.join("log").join(instance);
+            if crate::log::retire_unopened(&dir, listed.day, end.last_seq, end.last_received_ns)? {
+                tracing::info!(instance, day = %listed.day, "retention removed this day in the cluster: retired here too");
+            }
+        }
         let mut wanted = Vec::new();
         for instance in listed.last_seqs.keys() {
             let dir = data_dir.join("log").join(instance);
@@ -213,14 +257,7 @@ pub(crate) async fn restore(
         if !missing {
             continue;
         }
-        let manifest = days.manifest(listed.day, &listed.manifest_sha256).await?;
-        if manifest.last_seqs != listed.last_seqs {
-            return Err(DaysError::Mismatch(format!(
-                "the manifest of {} holds other instances or seqs than PostgreSQL lists",
-                listed.day
-            ))
-            .into());
-        }
+        let manifest = days.manifest(&listed).await?;
         if let (Some(theirs), Some(ours)) = (manifest.signing_key.as_deref(), signing_key)
             && theirs != ours
         {
@@ -231,7 +268,7 @@ pub(crate) async fn restore(
             ))
             .into());
         }
-        restore_day(data_dir, days, listed.day, &manifest, &wanted).await?;
+        restore_day(data_dir, days, &listed, &manifest, &wanted).await?;
         tracing::info!(day = %listed.day, instances = wanted.len(), "sealed day taken from object storage");
         restored.push(listed.day);
     }
@@ -248,10 +285,11 @@ fn segment_path(data_dir: &Path, instance: &str, day: Day, extension: &str) -> P
 async fn restore_day(
     data_dir: &Path,
     days: &SealedDays,
-    day: Day,
+    listed: &SealedDay,
     manifest: &DayManifest,
     wanted: &[String],
 ) -> Result<(), StoreError> {
+    let (day, objects) = (listed.day, &listed.objects);
     let partitions = data_dir.join("index").join("days");
     let partition = partitions.join(day.to_string());
     let staging = partitions.join(format!("{day}.restoring"));
@@ -265,7 +303,7 @@ async fn restore_day(
         data_path(day, name)?;
         let Some(file) = name.strip_prefix(&index_prefix) else { continue };
         let path = staging.join(file);
-        write_durably(&path, days.get_checked(&format!("days/{day}/{name}"), described).await?).await?;
+        write_durably(&path, days.get_checked(&format!("{objects}/{name}"), described).await?).await?;
     }
     if staging.exists() {
         tokio::fs::rename(&staging, &partition).await.map_err(io(&partition)).map_err(StoreError::from)?;
@@ -282,7 +320,7 @@ async fn restore_day(
         if name.starts_with(&index_prefix) || !of_wanted {
             continue;
         }
-        let bytes = days.get_checked(&format!("days/{day}/{name}"), described).await?;
+        let bytes = days.get_checked(&format!("{objects}/{name}"), described).await?;
         write_durably(&data_dir.join(relative), bytes).await?;
     }
     Ok(())
@@ -339,8 +377,8 @@ impl Store {
         // Days before the copy's today are closed on every instance (the copy closes a day a day late).
         let before = self.log.today();
         self.seal_before(before).await?;
-        let listed: std::collections::BTreeSet<Day> =
-            cluster_log.sealed_days().await?.into_iter().map(|listed| listed.day).collect();
+        let listing = cluster_log.sealed_days().await?;
+        let listed: std::collections::BTreeSet<Day> = listing.iter().map(|listed| listed.day).collect();
         let mut by_day: BTreeMap<Day, Vec<SegmentInfo>> = BTreeMap::new();
         for instance in self.log.instances() {
             for segment in self.log.segments(&instance) {
@@ -348,7 +386,8 @@ impl Store {
             }
         }
         let mut written = Vec::new();
-        for (day, segments) in by_day {
+        for (day, segments) in &by_day {
+            let day = *day;
             if day >= before || listed.contains(&day) {
                 continue;
             }
@@ -360,14 +399,17 @@ impl Store {
             if !self.index.searchable(&marks) {
                 continue;
             }
-            let manifest_sha256 = self.write_day(days, day, &segments).await?;
-            let last_seqs =
-                segments.iter().map(|segment| (segment.instance.clone(), segment.last_seq)).collect::<BTreeMap<_, _>>();
-            let listed = crate::pglog::SealedDay { day, manifest_sha256, last_seqs };
-            cluster_log.record_sealed_day(&listed, crate::log::system_clock_ns()).await?;
+            let written_ns = crate::log::system_clock_ns();
+            let objects = format!("days/{day}/{written_ns}");
+            let (manifest_sha256, last_seqs) = self.write_day(days, day, segments, &objects).await?;
+            let listed = SealedDay { day, objects, manifest_sha256, last_seqs, retired: BTreeMap::new() };
+            cluster_log.record_sealed_day(&listed, written_ns).await?;
             cluster_log.drop_sealed_day(day).await?;
             tracing::info!(%day, instances = segments.len(), "sealed day written to object storage");
             written.push(day);
+        }
+        for listed in &listing {
+            self.apply_retention(cluster_log, days, listed, by_day.get(&listed.day).map_or(&[], Vec::as_slice)).await?;
         }
         // Days listed whose partitions are still there: the node that wrote them died before dropping them.
         let partitions = cluster_log.partition_days().await?;
@@ -377,13 +419,71 @@ impl Store {
         Ok(written)
     }
 
-    /// Writes one day's objects, reads them back, then its manifest; returns the manifest's SHA-256.
-    async fn write_day(&self, days: &SealedDays, day: Day, segments: &[SegmentInfo]) -> Result<String, StoreError> {
+    /// Writes a listed day again without the instances this node's retention removed from it (the removal is
+    /// the `RETIRED` note of the instance's log), or deletes it whole when none is left. An instance of the day
+    /// this node holds no sealed segment of, without having retired it, leaves the day as it is.
+    async fn apply_retention(
+        &self,
+        cluster_log: &PgLog,
+        days: &SealedDays,
+        listed: &SealedDay,
+        segments: &[SegmentInfo],
+    ) -> Result<(), StoreError> {
+        let mut expired = BTreeMap::new();
+        let mut kept = Vec::new();
+        for (instance, end) in &listed.last_seqs {
+            let dir = self.dir.join("log").join(instance);
+            if crate::log::read_retired(&dir)?.is_some_and(|(day, _)| day >= listed.day) {
+                expired.insert(instance.clone(), *end);
+                continue;
+            }
+            match segments.iter().find(|segment| &segment.instance == instance && segment.sealed) {
+                Some(segment) => kept.push(segment.clone()),
+                None => {
+                    tracing::warn!(instance, day = %listed.day,
+                        "this node holds no segment of a sealed day it has not retired; the day stays as written");
+                    return Ok(());
+                }
+            }
+        }
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let written_ns = crate::log::system_clock_ns();
+        let mut retired = listed.retired.clone();
+        retired.extend(expired);
+        let replacement = if kept.is_empty() {
+            let (objects, manifest_sha256, last_seqs) = (String::new(), String::new(), BTreeMap::new());
+            SealedDay { day: listed.day, objects, manifest_sha256, last_seqs, retired }
+        } else {
+            let objects = format!("days/{}/{written_ns}", listed.day);
+            let (manifest_sha256, last_seqs) = self.write_day(days, listed.day, &kept, &objects).await?;
+            SealedDay { day: listed.day, objects, manifest_sha256, last_seqs, retired }
+        };
+        if cluster_log.replace_sealed_day(&replacement, &listed.objects, written_ns).await? {
+            let keep = Some(replacement.objects.as_str()).filter(|objects| !objects.is_empty());
+            days.delete_unlisted(listed.day, keep).await?;
+            tracing::info!(day = %listed.day, instances = replacement.last_seqs.len(),
+                "retention applied to a sealed day in object storage");
+        }
+        Ok(())
+    }
+
+    /// Writes one day's objects under `objects`, reads them back, then its manifest; returns the manifest's
+    /// SHA-256 and where each instance ends the day.
+    async fn write_day(
+        &self,
+        days: &SealedDays,
+        day: Day,
+        segments: &[SegmentInfo],
+        objects: &str,
+    ) -> Result<(String, BTreeMap<String, DayEnd>), StoreError> {
         let mut files: Vec<(String, PathBuf)> = Vec::new();
-        let mut last_seqs = BTreeMap::new();
+        let mut ends = BTreeMap::new();
         for segment in segments {
             let instance = segment.instance.as_str();
-            last_seqs.insert(instance.to_owned(), segment.last_seq);
+            let (_, last_received_ns) = self.received_range(segment).await?;
+            ends.insert(instance.to_owned(), DayEnd { last_seq: segment.last_seq, last_received_ns });
             files.push((format!("log/{instance}/{day}.seg"), self.log.segment_path(instance, day)));
             if self.integrity.is_some() {
                 self.final_checkpoint(instance, day).await?;
@@ -411,7 +511,7 @@ impl Store {
         }
         let mut described = BTreeMap::new();
         for (name, path) in &files {
-            let entry = days.put_file(&format!("days/{day}/{name}"), path).await?;
+            let entry = days.put_file(&format!("{objects}/{name}"), path).await?;
             described.insert(name.clone(), entry);
         }
         // A merge that finished meanwhile changed the partition: written again at the next call.
@@ -422,13 +522,13 @@ impl Store {
             );
         }
         for (name, entry) in &described {
-            days.get_checked(&format!("days/{day}/{name}"), entry).await?;
+            days.get_checked(&format!("{objects}/{name}"), entry).await?;
         }
         let manifest = DayManifest {
             format: FORMAT.to_owned(),
             day: day.to_string(),
             node: self.cluster_node().unwrap_or_default().to_owned(),
-            last_seqs,
+            last_seqs: ends.iter().map(|(instance, end)| (instance.clone(), end.last_seq)).collect(),
             signing_key: self.integrity.as_ref().map(|integrity| integrity.verifier_key().to_text()),
             files: described,
         };
@@ -436,14 +536,21 @@ impl Store {
             .map_err(|error| DaysError::Mismatch(format!("the manifest of {day}: {error}")))?;
         bytes.push(b'\n');
         let sha256 = to_hex(&Sha256::digest(&bytes));
-        let name = format!("days/{day}/{MANIFEST}");
+        let name = format!("{objects}/{MANIFEST}");
         days.objects
             .put(&ObjectPath::from(name.as_str()), bytes.into())
             .await
-            .map_err(objects(format!("writing {name}")))
+            .map_err(self::objects(format!("writing {name}")))
             .map_err(StoreError::from)?;
-        days.manifest(day, &sha256).await?;
-        Ok(sha256)
+        let listed = SealedDay {
+            day,
+            objects: objects.to_owned(),
+            manifest_sha256: sha256.clone(),
+            last_seqs: ends.clone(),
+            retired: BTreeMap::new(),
+        };
+        days.manifest(&listed).await?;
+        Ok((sha256, ends))
     }
 }
 

@@ -679,6 +679,24 @@ pub fn read_retired(instance_dir: &Path) -> Result<Option<(Day, u64)>, LogError>
     Ok(Some((retired.day, retired.last_seq)))
 }
 
+/// Before the log opens: records that an instance's records through `last_seq` (the end of `day`) were removed
+/// by retention, as [`Log::remove_segment`] would have; the log then opens with its seqs continuing after
+/// `last_seq` and deletes the segments the note covers. A note of a later day is kept; returns whether the note
+/// was written.
+pub(crate) fn retire_unopened(
+    instance_dir: &Path,
+    day: Day,
+    last_seq: u64,
+    last_received_ns: i64,
+) -> Result<bool, LogError> {
+    if read_retired(instance_dir)?.is_some_and(|(retired_day, _)| retired_day >= day) {
+        return Ok(false);
+    }
+    let retired = state::Retired { day, last_seq, last_received_ns };
+    retired.write_unopened(instance_dir).map_err(|error| LogError::io(instance_dir, error))?;
+    Ok(true)
+}
+
 /// Checks an instance id: 1 to 128 characters of `[a-z0-9_-]`.
 pub fn validate_instance(instance: &str) -> Result<(), LogError> {
     let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';

@@ -245,6 +245,17 @@ impl Retired {
         fields.next().is_none().then_some(retired)
     }
 
+    /// [`Retired::write`] without the log's I/O layer, for a log not open yet.
+    pub(crate) fn write_unopened(&self, dir: &Path) -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let temp_path = dir.join(format!("{RETIRED_FILE}.tmp"));
+        let mut temp = fs::File::create(&temp_path)?;
+        std::io::Write::write_all(&mut temp, self.encode().as_bytes())?;
+        temp.sync_all()?;
+        fs::rename(&temp_path, dir.join(RETIRED_FILE))?;
+        fs::File::open(dir)?.sync_all()
+    }
+
     /// Replaces the note atomically (temporary file, sync, rename, directory sync).
     fn write(&self, io: &Io, dir: &Path) -> std::io::Result<()> {
         let path = dir.join(RETIRED_FILE);

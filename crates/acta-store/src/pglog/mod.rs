@@ -18,7 +18,7 @@ mod read;
 mod sealed;
 
 pub use follow::Follower;
-pub use sealed::SealedDay;
+pub use sealed::{DayEnd, SealedDay};
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -12,28 +12,46 @@ use crate::Day;
 pub struct SealedDay {
     /// The day.
     pub day: Day,
+    /// The prefix of its objects as now written; empty once retention removed every instance of it.
+    pub objects: String,
     /// SHA-256 of its manifest, lowercase hex: the manifest read back must match it.
     pub manifest_sha256: String,
-    /// Each instance's last seq of the day.
-    pub last_seqs: BTreeMap<String, u64>,
+    /// Where each instance whose files are in object storage ends the day.
+    pub last_seqs: BTreeMap<String, DayEnd>,
+    /// Where each instance that retention removed from the day ended it.
+    pub retired: BTreeMap<String, DayEnd>,
+}
+
+/// Where an instance's records of a day end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DayEnd {
+    /// The last seq of the day.
+    pub last_seq: u64,
+    /// Its arrival time.
+    pub last_received_ns: i64,
 }
 
 impl PgLog {
     /// The days written to object storage, oldest first.
     pub async fn sealed_days(&self) -> Result<Vec<SealedDay>, PgLogError> {
-        let rows = sqlx::query("SELECT day, manifest_sha256, last_seqs FROM log_sealed_days ORDER BY day")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT day, objects, manifest_sha256, last_seqs, retired FROM log_sealed_days ORDER BY day")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 let number: i32 = row.try_get("day")?;
-                let last_seqs: String = row.try_get("last_seqs")?;
-                let last_seqs = serde_json::from_str(&last_seqs)
-                    .map_err(|error| PgLogError::Inconsistent(format!("last_seqs of sealed day {number}: {error}")))?;
+                let ends = |column: &str| -> Result<BTreeMap<String, DayEnd>, PgLogError> {
+                    let text: String = row.try_get(column)?;
+                    serde_json::from_str(&text)
+                        .map_err(|error| PgLogError::Inconsistent(format!("{column} of sealed day {number}: {error}")))
+                };
                 Ok(SealedDay {
                     day: Day::from_ns(i64::from(number) * super::NANOS_PER_DAY),
+                    objects: row.try_get("objects")?,
                     manifest_sha256: row.try_get("manifest_sha256")?,
-                    last_seqs,
+                    last_seqs: ends("last_seqs")?,
+                    retired: ends("retired")?,
                 })
             })
             .collect()
@@ -59,19 +77,47 @@ impl PgLog {
     /// Lists a day as written to object storage (a day written twice keeps its first listing: both manifests
     /// describe the same records).
     pub async fn record_sealed_day(&self, listed: &SealedDay, written_ns: i64) -> Result<(), PgLogError> {
-        let last_seqs = serde_json::to_string(&listed.last_seqs).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO log_sealed_days (day, manifest_sha256, last_seqs, node, written_ns) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO log_sealed_days (day, objects, manifest_sha256, last_seqs, retired, node, written_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (day) DO NOTHING",
         )
         .bind(day_number(listed.day.start_ns()))
+        .bind(&listed.objects)
         .bind(&listed.manifest_sha256)
-        .bind(last_seqs)
+        .bind(serde_json::to_string(&listed.last_seqs).unwrap_or_default())
+        .bind(serde_json::to_string(&listed.retired).unwrap_or_default())
         .bind(&self.options.node)
         .bind(written_ns)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Lists a day as written again (retention removed instances from it), if it is still listed as
+    /// `previous_objects`; returns whether it was.
+    pub async fn replace_sealed_day(
+        &self,
+        listed: &SealedDay,
+        previous_objects: &str,
+        written_ns: i64,
+    ) -> Result<bool, PgLogError> {
+        let done = sqlx::query(
+            "UPDATE log_sealed_days SET objects = $1, manifest_sha256 = $2, last_seqs = $3, retired = $4, node = $5,
+                 written_ns = $6
+             WHERE day = $7 AND objects = $8",
+        )
+        .bind(&listed.objects)
+        .bind(&listed.manifest_sha256)
+        .bind(serde_json::to_string(&listed.last_seqs).unwrap_or_default())
+        .bind(serde_json::to_string(&listed.retired).unwrap_or_default())
+        .bind(&self.options.node)
+        .bind(written_ns)
+        .bind(day_number(listed.day.start_ns()))
+        .bind(previous_objects)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Detaches and drops the partition of a day listed as written to object storage; `false` when it had none.
