@@ -217,10 +217,11 @@ async fn write_sealed_days(node: &Store) -> Vec<acta_store::Day> {
     }
 }
 
-/// The directory of the one write of `day` in a `file://` object store, if there is one.
+/// The directory of the one write of `day` in a `file://` object store, if there is one (deleting objects
+/// leaves their directories behind, empty).
 fn written_day(objects: &Path, day: acta_store::Day) -> Option<std::path::PathBuf> {
     let writes: Vec<std::path::PathBuf> = std::fs::read_dir(objects.join(format!("days/{day}")))
-        .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
+        .map(|entries| entries.map(|entry| entry.unwrap().path()).filter(|write| !files_in(write).is_empty()).collect())
         .unwrap_or_default();
     assert!(writes.len() <= 1, "one write of a day is kept: {writes:?}");
     writes.into_iter().next()
@@ -402,4 +403,18 @@ async fn retention_reaches_object_storage_and_a_node_lacking_the_day_retires_it_
     node_a.remove_segment("acme-eu", day).await.unwrap();
     node_a.write_sealed_days().await.unwrap();
     assert_eq!(written_day(objects.path(), day), None);
+}
+
+/// Every file under `dir`.
+fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_in(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

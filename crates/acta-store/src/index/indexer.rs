@@ -86,6 +86,23 @@ impl Indexer {
         self.retry = Some((Instant::now() + pause, pause));
     }
 
+    /// After catching up: each instance is followed from its log's end. The seqs before the log's first record
+    /// were removed by retention: none of them is to be found, so none is waited for (an instance whose every
+    /// day was removed has nothing left to index).
+    fn follow_from_the_end(&mut self, instances: Vec<String>) {
+        for instance in instances {
+            let last = self.inner.log.last_seq(&instance);
+            let removed_through =
+                self.inner.log.segments(&instance).first().map_or(last, |segment| segment.first_seq.saturating_sub(1));
+            {
+                let mut committed = lock(&self.inner.committed);
+                let entry = committed.entry(instance.clone()).or_insert(0);
+                *entry = (*entry).max(removed_through);
+            }
+            self.next_seq.insert(instance, last + 1);
+        }
+    }
+
     /// Indexes again, from each partition's last commit, what a failure dropped.
     fn resume(&mut self) -> Result<(), IndexError> {
         let instances = self.inner.log.instances();
@@ -94,10 +111,7 @@ impl Indexer {
                 self.catch_up_segment(instance, segment.day)?;
             }
         }
-        for instance in instances {
-            let last = self.inner.log.last_seq(&instance);
-            self.next_seq.insert(instance, last + 1);
-        }
+        self.follow_from_the_end(instances);
         self.commit_all()
     }
 
@@ -141,10 +155,7 @@ impl Indexer {
                 last_report = Instant::now();
             }
         }
-        for instance in instances {
-            let last = self.inner.log.last_seq(&instance);
-            self.next_seq.insert(instance, last + 1);
-        }
+        self.follow_from_the_end(instances);
         self.set_merging(true);
         self.commit_all()?;
         if behind > 0 {
