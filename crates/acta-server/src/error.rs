@@ -96,17 +96,8 @@ impl From<acta_store::StoreError> for ApiError {
                 api.retry_after = Some(30);
                 api
             }
-            acta_store::StoreError::Cluster(error) => {
-                let mut api = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "cluster_unavailable",
-                    format!(
-                        "the cluster's database did not take the batch ({error}): nothing of it was stored; send it again"
-                    ),
-                );
-                api.retry_after = Some(1);
-                api
-            }
+            // The cluster's log and the metadata are one PostgreSQL: one fault, one answer.
+            acta_store::StoreError::Cluster(error) => unavailable(&error),
             error @ (acta_store::StoreError::Log(acta_store::LogError::NoSpace { .. })
             | acta_store::StoreError::LowSpace { .. }) => storage_full(error.to_string()),
             acta_store::StoreError::Meta(error) => ApiError::from(error),
