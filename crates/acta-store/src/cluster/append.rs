@@ -66,4 +66,8 @@ impl DurableAppend for ClusterAppend {
             Ok(stored)
         })
     }
+
+    fn publishes_accepted(&self) -> bool {
+        false // every node's copy publishes what any node took (`copy.rs`)
+    }
 }

@@ -22,6 +22,10 @@ pub trait DurableAppend: Send + Sync {
         events: Vec<Event>,
         duplicates: Duplicates,
     ) -> Result<Vec<Stored>, StoreError>;
+
+    /// Whether the events this append stores are published on the live bus by the accept that made them (the
+    /// embedded log), rather than by the log's followers (a cluster node's copy publishes what any node took).
+    fn publishes_accepted(&self) -> bool;
 }
 
 /// The embedded mode: the local log, with the ids of the index (and those reserved by appends in flight) for
@@ -93,5 +97,9 @@ impl DurableAppend for LocalAppend {
             })
             .collect();
         Ok(outcomes)
+    }
+
+    fn publishes_accepted(&self) -> bool {
+        true
     }
 }

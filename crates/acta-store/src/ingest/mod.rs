@@ -291,13 +291,14 @@ impl Store {
         for (instance_id, members) in groups {
             let region = instances.iter().find(|i| i.id == instance_id).map(|i| i.region.clone()).unwrap_or_default();
             let (positions, events): (Vec<usize>, Vec<Event>) = members.into_iter().unzip();
-            let published = publish::Pending::of(&events);
+            let mut published =
+                if self.append.publishes_accepted() { publish::Pending::of(&events) } else { Vec::new() }.into_iter();
             let stored = self.append(account, instance_id, &account_instances, events, duplicates).await?;
-            for ((position, stored), pending) in positions.into_iter().zip(stored).zip(published) {
+            for (position, stored) in positions.into_iter().zip(stored) {
+                let pending = published.next();
                 match stored {
                     Stored::New { id, seq, received_ns, id_reused } => {
-                        // In a cluster, every node's copy of the log publishes what any node took.
-                        if !self.is_cluster() {
+                        if let Some(pending) = pending {
                             self.publisher().publish(pending.accepted(
                                 account,
                                 instance_id,
