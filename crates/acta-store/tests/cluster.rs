@@ -180,28 +180,46 @@ async fn a_batch_is_refused_while_postgresql_is_down_and_accepted_once_it_is_bac
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "nothing of the refused batch was stored");
 }
 
-/// A node with object storage for sealed days, checkpoints signed with the cluster's key, on `clock`.
-async fn node_with_objects(
-    server: &PgServer,
-    name: &str,
-    objects: &str,
-    clock: &Arc<AtomicI64>,
-    key: &Path,
-) -> (tempfile::TempDir, Store) {
-    node_with(objects_options(server, name, objects, clock, key)).await
+/// Nodes sharing a PostgreSQL, a `file://` object store for sealed days, the cluster's signing key, and a clock
+/// the test moves.
+struct WithObjects {
+    server: PgServer,
+    objects: tempfile::TempDir,
+    _keys: tempfile::TempDir,
+    key: std::path::PathBuf,
+    clock: Arc<AtomicI64>,
 }
 
-fn objects_options(server: &PgServer, name: &str, objects: &str, clock: &Arc<AtomicI64>, key: &Path) -> StoreOptions {
-    let cluster = ClusterOptions {
-        postgres_url: server.url.clone(),
-        node: name.to_owned(),
-        object_store: Some(objects.to_owned()),
-    };
-    let mut options = StoreOptions { cluster: Some(cluster), ..StoreOptions::default() };
-    let clock = clock.clone();
-    options.log.clock = Arc::new(move || clock.load(Ordering::SeqCst));
-    options.integrity = Some(IntegrityOptions::new(key.to_path_buf(), name.to_owned()));
-    options
+impl WithObjects {
+    fn start() -> Option<WithObjects> {
+        let server = PgServer::start()?;
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("signing-key");
+        let clock = Arc::new(AtomicI64::new(NOW));
+        Some(WithObjects { server, objects: tempfile::tempdir().unwrap(), _keys: keys, key, clock })
+    }
+
+    fn options(&self, name: &str) -> StoreOptions {
+        let cluster = ClusterOptions {
+            postgres_url: self.server.url.clone(),
+            node: name.to_owned(),
+            object_store: Some(format!("file://{}", self.objects.path().display())),
+        };
+        let mut options = StoreOptions { cluster: Some(cluster), ..StoreOptions::default() };
+        let clock = self.clock.clone();
+        options.log.clock = Arc::new(move || clock.load(Ordering::SeqCst));
+        options.integrity = Some(IntegrityOptions::new(self.key.clone(), name.to_owned()));
+        options
+    }
+
+    /// A node on a data directory of its own.
+    async fn node(&self, name: &str) -> (tempfile::TempDir, Store) {
+        node_with(self.options(name)).await
+    }
+
+    fn days_later(&self, days: i64) {
+        self.clock.fetch_add(days * 86_400_000_000_000, Ordering::SeqCst);
+    }
 }
 
 /// Writes the closed days of `node`'s copy to object storage once they are final; returns them.
@@ -240,22 +258,17 @@ fn file_names(dir: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_it() {
-    let Some(server) = PgServer::start() else {
+    let Some(cluster) = WithObjects::start() else {
         return;
     };
-    let objects = tempfile::tempdir().unwrap();
-    let objects_url = format!("file://{}", objects.path().display());
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("signing-key");
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    let (_a_dir, node_a) = cluster.node("node-a").await;
     node_a.accept(batch(ids(0..300))).await.unwrap();
     copied(&node_a, 300).await;
     let day = acta_store::Day::from_ns(NOW);
     // Three days on: the copy (a day behind the clock) has closed the day.
-    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    cluster.days_later(3);
     assert_eq!(write_sealed_days(&node_a).await, vec![day]);
-    let pool = sqlx::PgPool::connect(&server.url).await.unwrap();
+    let pool = sqlx::PgPool::connect(&cluster.server.url).await.unwrap();
     let partition = format!("log_records_{}", day.to_string().replace('-', "_"));
     let left: Option<String> =
         sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&partition).fetch_one(&pool).await.unwrap();
@@ -263,12 +276,12 @@ async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_ind
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM log_records").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0);
 
-    let (b_dir, node_b) = node_with_objects(&server, "node-b", &objects_url, &clock, &key).await;
+    let (b_dir, node_b) = cluster.node("node-b").await;
 
     let mut expected: Vec<String> = ids(0..300).collect();
     expected.sort();
     assert_eq!(found(&node_b, "action:kms.secrets.read").await, expected);
-    let written = written_day(objects.path(), day).unwrap().join(format!("index/days/{day}"));
+    let written = written_day(cluster.objects.path(), day).unwrap().join(format!("index/days/{day}"));
     let opened = b_dir.path().join(format!("index/days/{day}"));
     assert_eq!(file_names(&opened), file_names(&written), "node b searches the partition as written, not one it built");
     let on_a = node_a.log().records("acme-global", 0, u64::MAX, None).map(Result::unwrap).collect::<Vec<_>>();
@@ -284,24 +297,19 @@ async fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_ind
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_down_while_its_day_was_dropped_takes_the_whole_day_from_object_storage() {
-    let Some(server) = PgServer::start() else {
+    let Some(cluster) = WithObjects::start() else {
         return;
     };
-    let objects = tempfile::tempdir().unwrap();
-    let objects_url = format!("file://{}", objects.path().display());
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("signing-key");
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    let (_a_dir, node_a) = cluster.node("node-a").await;
     let b_dir = tempfile::tempdir().unwrap();
-    let options_b = || objects_options(&server, "node-b", &objects_url, &clock, &key);
+    let options_b = || cluster.options("node-b");
     let node_b = Store::open(b_dir.path(), options_b()).await.unwrap();
     node_a.accept(batch(ids(0..100))).await.unwrap();
     copied(&node_b, 100).await;
     drop(node_b);
     node_a.accept(batch(ids(100..250))).await.unwrap();
     copied(&node_a, 250).await;
-    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    cluster.days_later(3);
     assert_eq!(write_sealed_days(&node_a).await, vec![acta_store::Day::from_ns(NOW)]);
 
     // Node b held the first 100 of the day; PostgreSQL no longer has the other 150.
@@ -319,27 +327,22 @@ async fn a_node_down_while_its_day_was_dropped_takes_the_whole_day_from_object_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_object_storage_a_node_holding_its_days_starts_and_a_node_lacking_one_refuses_naming_it() {
-    let Some(server) = PgServer::start() else {
+    let Some(cluster) = WithObjects::start() else {
         return;
     };
-    let objects = tempfile::tempdir().unwrap();
-    let objects_url = format!("file://{}", objects.path().display());
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("signing-key");
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let options_a = || objects_options(&server, "node-a", &objects_url, &clock, &key);
+    let options_a = || cluster.options("node-a");
     let (a_dir, node_a) = node_with(options_a()).await;
     node_a.accept(batch(ids(0..20))).await.unwrap();
     copied(&node_a, 20).await;
-    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    cluster.days_later(3);
     let day = acta_store::Day::from_ns(NOW);
     assert_eq!(write_sealed_days(&node_a).await, vec![day]);
     drop(node_a);
-    std::fs::remove_dir_all(objects.path().join("days")).unwrap();
+    std::fs::remove_dir_all(cluster.objects.path().join("days")).unwrap();
 
     let node_a = Store::open(a_dir.path(), options_a()).await.unwrap();
     let lacking = tempfile::tempdir().unwrap();
-    let refused = Store::open(lacking.path(), objects_options(&server, "node-c", &objects_url, &clock, &key)).await;
+    let refused = Store::open(lacking.path(), cluster.options("node-c")).await;
 
     let mut expected: Vec<String> = ids(0..20).collect();
     expected.sort();
@@ -350,15 +353,10 @@ async fn without_object_storage_a_node_holding_its_days_starts_and_a_node_lackin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_reaches_object_storage_and_a_node_lacking_the_day_retires_it_as_the_cluster_did() {
-    let Some(server) = PgServer::start() else {
+    let Some(cluster) = WithObjects::start() else {
         return;
     };
-    let objects = tempfile::tempdir().unwrap();
-    let objects_url = format!("file://{}", objects.path().display());
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("signing-key");
-    let clock = Arc::new(AtomicI64::new(NOW));
-    let (_a_dir, node_a) = node_with_objects(&server, "node-a", &objects_url, &clock, &key).await;
+    let (_a_dir, node_a) = cluster.node("node-a").await;
     let eu = Instance {
         id: "acme-eu".into(),
         account: "acme".into(),
@@ -373,21 +371,21 @@ async fn retention_reaches_object_storage_and_a_node_lacking_the_day_retires_it_
     node_a.accept(batch(ids(0..30))).await.unwrap();
     node_a.accept(Batch { destination: Destination::Instance(eu.clone()), ..batch(ids(100..110)) }).await.unwrap();
     copied(&node_a, 30).await;
-    clock.fetch_add(3 * 86_400_000_000_000, Ordering::SeqCst);
+    cluster.days_later(3);
     let day = acta_store::Day::from_ns(NOW);
     assert_eq!(write_sealed_days(&node_a).await, vec![day]);
-    let first_write = written_day(objects.path(), day).unwrap();
+    let first_write = written_day(cluster.objects.path(), day).unwrap();
 
     // Retention removes the global instance's day from node a's copy, as the retention job does.
     node_a.remove_from_index("acme-global", day, 30).await.unwrap();
     node_a.remove_segment("acme-global", day).await.unwrap();
     node_a.write_sealed_days().await.unwrap();
 
-    let second_write = written_day(objects.path(), day).unwrap();
+    let second_write = written_day(cluster.objects.path(), day).unwrap();
     assert_ne!(second_write, first_write, "the day is written again and the first write deleted");
     assert!(!second_write.join("log/acme-global").exists(), "nothing of the removed instance is left");
     assert!(second_write.join(format!("log/acme-eu/{day}.seg")).exists());
-    let (b_dir, node_b) = node_with_objects(&server, "node-b", &objects_url, &clock, &key).await;
+    let (b_dir, node_b) = cluster.node("node-b").await;
     assert_eq!(found(&node_b, "action:kms.secrets.read").await, Vec::<String>::new(), "the removed day is not found");
     assert_eq!(node_b.log().last_seq("acme-global"), 30, "retired as the cluster did: seqs go on after it");
     let eu_on =
@@ -402,7 +400,7 @@ async fn retention_reaches_object_storage_and_a_node_lacking_the_day_retires_it_
     node_a.remove_from_index("acme-eu", day, 10).await.unwrap();
     node_a.remove_segment("acme-eu", day).await.unwrap();
     node_a.write_sealed_days().await.unwrap();
-    assert_eq!(written_day(objects.path(), day), None);
+    assert_eq!(written_day(cluster.objects.path(), day), None);
 }
 
 /// Every file under `dir`.

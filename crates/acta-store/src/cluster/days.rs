@@ -403,7 +403,7 @@ impl Store {
             let objects = format!("days/{day}/{written_ns}");
             let (manifest_sha256, last_seqs) = self.write_day(days, day, segments, &objects).await?;
             let listed = SealedDay { day, objects, manifest_sha256, last_seqs, retired: BTreeMap::new() };
-            cluster_log.record_sealed_day(&listed, written_ns).await?;
+            cluster_log.list_sealed_day(&listed, None, written_ns).await?;
             cluster_log.drop_sealed_day(day).await?;
             tracing::info!(%day, instances = segments.len(), "sealed day written to object storage");
             written.push(day);
@@ -460,7 +460,7 @@ impl Store {
             let (manifest_sha256, last_seqs) = self.write_day(days, listed.day, &kept, &objects).await?;
             SealedDay { day: listed.day, objects, manifest_sha256, last_seqs, retired }
         };
-        if cluster_log.replace_sealed_day(&replacement, &listed.objects, written_ns).await? {
+        if cluster_log.list_sealed_day(&replacement, Some(&listed.objects), written_ns).await? {
             let keep = Some(replacement.objects.as_str()).filter(|objects| !objects.is_empty());
             days.delete_unlisted(listed.day, keep).await?;
             tracing::info!(day = %listed.day, instances = replacement.last_seqs.len(),

@@ -74,47 +74,31 @@ impl PgLog {
             .collect())
     }
 
-    /// Lists a day as written to object storage (a day written twice keeps its first listing: both manifests
-    /// describe the same records).
-    pub async fn record_sealed_day(&self, listed: &SealedDay, written_ns: i64) -> Result<(), PgLogError> {
-        sqlx::query(
-            "INSERT INTO log_sealed_days (day, objects, manifest_sha256, last_seqs, retired, node, written_ns)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (day) DO NOTHING",
-        )
-        .bind(day_number(listed.day.start_ns()))
-        .bind(&listed.objects)
-        .bind(&listed.manifest_sha256)
-        .bind(serde_json::to_string(&listed.last_seqs).unwrap_or_default())
-        .bind(serde_json::to_string(&listed.retired).unwrap_or_default())
-        .bind(&self.options.node)
-        .bind(written_ns)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Lists a day as written again (retention removed instances from it), if it is still listed as
-    /// `previous_objects`; returns whether it was.
-    pub async fn replace_sealed_day(
+    /// Lists a day as written to object storage: a new listing when `replacing` is `None` (a day already listed
+    /// keeps its listing: both writes describe the same records), else in place of the write `replacing` if the
+    /// day is still listed with it (retention wrote it again). Returns whether the listing is now `listed`.
+    pub async fn list_sealed_day(
         &self,
         listed: &SealedDay,
-        previous_objects: &str,
+        replacing: Option<&str>,
         written_ns: i64,
     ) -> Result<bool, PgLogError> {
         let done = sqlx::query(
-            "UPDATE log_sealed_days SET objects = $1, manifest_sha256 = $2, last_seqs = $3, retired = $4, node = $5,
-                 written_ns = $6
-             WHERE day = $7 AND objects = $8",
+            "INSERT INTO log_sealed_days (day, objects, manifest_sha256, last_seqs, retired, node, written_ns)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (day) DO UPDATE SET objects = excluded.objects, manifest_sha256 = excluded.manifest_sha256,
+                 last_seqs = excluded.last_seqs, retired = excluded.retired, node = excluded.node,
+                 written_ns = excluded.written_ns
+             WHERE log_sealed_days.objects = $8",
         )
+        .bind(day_number(listed.day.start_ns()))
         .bind(&listed.objects)
         .bind(&listed.manifest_sha256)
         .bind(serde_json::to_string(&listed.last_seqs).unwrap_or_default())
         .bind(serde_json::to_string(&listed.retired).unwrap_or_default())
         .bind(&self.options.node)
         .bind(written_ns)
-        .bind(day_number(listed.day.start_ns()))
-        .bind(previous_objects)
+        .bind(replacing)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
