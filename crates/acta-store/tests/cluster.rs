@@ -416,3 +416,31 @@ fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_retention_removed_before_it_was_written_is_dropped_from_postgresql_and_retired_on_a_new_node() {
+    let Some(cluster) = WithObjects::start() else {
+        return;
+    };
+    let (_a_dir, node_a) = cluster.node("node-a").await;
+    node_a.accept(batch(ids(0..20))).await.unwrap();
+    copied(&node_a, 20).await;
+    cluster.days_later(3);
+    let day = acta_store::Day::from_ns(NOW);
+    node_a.seal_before(acta_store::Day::from_ns(NOW + 2 * 86_400_000_000_000)).await.unwrap();
+    assert!(node_a.index().wait_caught_up(Duration::from_secs(30)));
+
+    // A one-day plan: retention on the lease holder removed the day before it was written.
+    node_a.remove_from_index("acme-global", day, 20).await.unwrap();
+    node_a.remove_segment("acme-global", day).await.unwrap();
+    assert_eq!(write_sealed_days(&node_a).await, vec![day]);
+
+    assert_eq!(written_day(cluster.objects.path(), day), None, "nothing of the day is in object storage");
+    let pool = sqlx::PgPool::connect(&cluster.server.url).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM log_records").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0, "nor in PostgreSQL");
+    let (_b_dir, node_b) = cluster.node("node-b").await;
+    assert_eq!(node_b.log().last_seq("acme-global"), 20, "retired as the cluster did: seqs go on after it");
+    node_a.accept(batch(ids(20..21))).await.unwrap();
+    copied(&node_b, 21).await;
+}

@@ -385,12 +385,17 @@ impl Store {
                 by_day.entry(segment.day).or_default().push(segment);
             }
         }
+        // A day retention removed here before it was written has no segment left but a partition still.
+        let partitions = cluster_log.partition_days().await?;
+        let days_to_write: std::collections::BTreeSet<Day> = by_day
+            .keys()
+            .chain(partitions.iter())
+            .copied()
+            .filter(|day| *day < before && !listed.contains(day))
+            .collect();
         let mut written = Vec::new();
-        for (day, segments) in &by_day {
-            let day = *day;
-            if day >= before || listed.contains(&day) {
-                continue;
-            }
+        for day in days_to_write {
+            let segments = by_day.get(&day).map_or(&[][..], Vec::as_slice);
             if segments.iter().any(|segment| !segment.sealed) {
                 continue;
             }
@@ -399,10 +404,24 @@ impl Store {
             if !self.index.searchable(&marks) {
                 continue;
             }
+            let retired = self.retired_through(day, segments)?;
+            // Nothing PostgreSQL holds of the day may be dropped that this copy neither holds nor has retired.
+            let accounted = cluster_log.day_instances(day).await?.into_iter().all(|instance| {
+                segments.iter().any(|segment| segment.instance == instance) || retired.contains_key(&instance)
+            });
+            if !accounted {
+                tracing::warn!(%day, "this node's copy lacks records PostgreSQL holds of a closed day; not written yet");
+                continue;
+            }
             let written_ns = crate::log::system_clock_ns();
-            let objects = format!("days/{day}/{written_ns}");
-            let (manifest_sha256, last_seqs) = self.write_day(days, day, segments, &objects).await?;
-            let listed = SealedDay { day, objects, manifest_sha256, last_seqs, retired: BTreeMap::new() };
+            let listed = if segments.is_empty() {
+                let (objects, manifest_sha256, last_seqs) = (String::new(), String::new(), BTreeMap::new());
+                SealedDay { day, objects, manifest_sha256, last_seqs, retired }
+            } else {
+                let objects = format!("days/{day}/{written_ns}");
+                let (manifest_sha256, last_seqs) = self.write_day(days, day, segments, &objects).await?;
+                SealedDay { day, objects, manifest_sha256, last_seqs, retired }
+            };
             cluster_log.list_sealed_day(&listed, None, written_ns).await?;
             cluster_log.drop_sealed_day(day).await?;
             tracing::info!(%day, instances = segments.len(), "sealed day written to object storage");
@@ -412,11 +431,28 @@ impl Store {
             self.apply_retention(cluster_log, days, listed, by_day.get(&listed.day).map_or(&[], Vec::as_slice)).await?;
         }
         // Days listed whose partitions are still there: the node that wrote them died before dropping them.
-        let partitions = cluster_log.partition_days().await?;
         for day in listed.into_iter().filter(|day| partitions.contains(day)) {
             cluster_log.drop_sealed_day(day).await?;
         }
         Ok(written)
+    }
+
+    /// Where each instance this copy holds no segment of on `day` but has retired through it ends (its
+    /// `RETIRED` note): what a node lacking the day retires.
+    fn retired_through(&self, day: Day, segments: &[SegmentInfo]) -> Result<BTreeMap<String, DayEnd>, StoreError> {
+        let mut retired = BTreeMap::new();
+        for instance in self.log.instances() {
+            if segments.iter().any(|segment| segment.instance == instance) {
+                continue;
+            }
+            let note = crate::log::read_retired_note(&self.dir.join("log").join(&instance))?;
+            if let Some((through, last_seq, last_received_ns)) = note
+                && through >= day
+            {
+                retired.insert(instance, DayEnd { last_seq, last_received_ns });
+            }
+        }
+        Ok(retired)
     }
 
     /// Writes a listed day again without the instances this node's retention removed from it (the removal is

@@ -671,12 +671,17 @@ pub fn visit_segment_file(path: &Path, visit: &mut dyn FnMut(Record)) -> Result<
 /// and last seq of the newest removed segment, so an offline verifier knows where the remaining
 /// seqs must start. `None` when nothing was ever removed.
 pub fn read_retired(instance_dir: &Path) -> Result<Option<(Day, u64)>, LogError> {
+    Ok(read_retired_note(instance_dir)?.map(|(day, last_seq, _)| (day, last_seq)))
+}
+
+/// [`read_retired`] with the arrival time of the last removed record.
+pub(crate) fn read_retired_note(instance_dir: &Path) -> Result<Option<(Day, u64, i64)>, LogError> {
     let path = instance_dir.join(state::RETIRED_FILE);
     if !path.exists() {
         return Ok(None);
     }
     let retired = state::Retired::read(&path)?;
-    Ok(Some((retired.day, retired.last_seq)))
+    Ok(Some((retired.day, retired.last_seq, retired.last_received_ns)))
 }
 
 /// Before the log opens: records that an instance's records through `last_seq` (the end of `day`) were removed

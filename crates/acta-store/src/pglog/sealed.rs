@@ -57,6 +57,15 @@ impl PgLog {
             .collect()
     }
 
+    /// The instances with records of a day in `log_records`.
+    pub async fn day_instances(&self, day: Day) -> Result<std::collections::BTreeSet<String>, PgLogError> {
+        let instances: Vec<String> = sqlx::query_scalar("SELECT DISTINCT instance FROM log_records WHERE day = $1")
+            .bind(day_number(day.start_ns()))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(instances.into_iter().collect())
+    }
+
     /// The days that have a partition of `log_records`.
     pub async fn partition_days(&self) -> Result<std::collections::BTreeSet<Day>, PgLogError> {
         let names: Vec<String> = sqlx::query_scalar(
