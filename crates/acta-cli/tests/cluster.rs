@@ -29,12 +29,19 @@ struct Node {
     server: Server,
 }
 
+/// A node signing with the cluster's key, as every node of a cluster must.
 fn start_node(postgres: &PgServer, root: &Path, name: &str) -> Node {
     let data = root.join(name);
+    let key = cluster_key(root);
     let server = common::start_with(
         &data,
         &root.join("logs"),
-        &[("ACTA_POSTGRES_URL", &postgres.url), ("ACTA_NODE_NAME", name), ("ACTA_KEY_RATE_LIMIT", "0")],
+        &[
+            ("ACTA_POSTGRES_URL", &postgres.url),
+            ("ACTA_NODE_NAME", name),
+            ("ACTA_KEY_RATE_LIMIT", "0"),
+            ("ACTA_SIGNING_KEY", key.to_str().unwrap()),
+        ],
     );
     Node { name: name.to_owned(), data, server }
 }
@@ -254,11 +261,11 @@ fn three_nodes_with_one_killed_at_random_moments_keep_every_answered_event_exact
     check_every_node(&nodes, &batches);
 
     // Each node's copy is whole and signed: gapless seqs, and its checkpoints verify.
+    let key = acta_ledger::SigningKey::load(&cluster_key(root.path())).unwrap().verifier().to_text();
     for node in &mut nodes {
         assert!(node.server.terminate().success(), "{} did not stop cleanly:\n{}", node.name, node.server.stderr());
         let seqs: Vec<u64> = instance_seqs(&node.data, "default");
         assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "{}: gapless seqs", node.name);
-        let key = acta_ledger::SigningKey::load(&common::signing_key_path(&node.data)).unwrap().verifier().to_text();
         let output = common::run_acta(
             &[OsStr::new("verify"), node.data.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
             &[],
@@ -266,6 +273,35 @@ fn three_nodes_with_one_killed_at_random_moments_keep_every_answered_event_exact
         );
         assert_eq!(output.status.code(), Some(0), "acta verify {}:\n{}{}", node.name, output.stdout, output.stderr);
     }
+    assert_one_history(&nodes);
+}
+
+/// The cluster signed one history per segment, whichever node signed when: across the nodes' checkpoint files,
+/// one origin per segment and one checkpoint per tree size.
+fn assert_one_history(nodes: &[Node]) {
+    // (segment file, tree size) -> the line; segment file -> its origin
+    let mut lines: BTreeMap<(String, u64), String> = BTreeMap::new();
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    for node in nodes {
+        let dir = node.data.join("checkpoints/default");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|extension| extension != "notes") {
+                continue;
+            }
+            let segment = path.file_name().unwrap().to_string_lossy().into_owned();
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let note = acta_store::integrity::files::NoteEntry::parse(line).unwrap().note;
+                let mut text = note.lines();
+                let (origin, size) = (text.next().unwrap().to_owned(), text.next().unwrap().parse().unwrap());
+                let known = origins.entry(segment.clone()).or_insert_with(|| origin.clone());
+                assert_eq!(*known, origin, "{}: one origin for {segment}", node.name);
+                let known = lines.entry((segment.clone(), size)).or_insert_with(|| line.to_owned());
+                assert_eq!(known, line, "{}: one checkpoint of size {size} of {segment}", node.name);
+            }
+        }
+    }
+    assert!(!lines.is_empty(), "the nodes hold checkpoints");
 }
 
 /// The seqs a stopped node's log holds for an instance, in order.
@@ -421,7 +457,7 @@ fn an_alert_fires_exactly_once_when_the_node_evaluating_it_is_killed_mid_window(
 fn start_node_with_objects(postgres: &PgServer, root: &Path, name: &str, s3_port: u16, days: i64) -> Node {
     let data = root.join(name);
     let endpoint = format!("http://127.0.0.1:{s3_port}");
-    let key = root.join("cluster.signing-key");
+    let key = cluster_key(root);
     let server = common::start_with(
         &data,
         &root.join("logs"),
@@ -439,6 +475,11 @@ fn start_node_with_objects(postgres: &PgServer, root: &Path, name: &str, s3_port
         ],
     );
     Node { name: name.to_owned(), data, server }
+}
+
+/// The signing key every node of the cluster in `root` is given.
+fn cluster_key(root: &Path) -> std::path::PathBuf {
+    root.join("cluster.signing-key")
 }
 
 /// The names of the objects under `prefix` in the gateway's bucket, relative to it.
@@ -513,7 +554,7 @@ fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_i
         .collect();
     assert_eq!(opened, written, "node-2 searches the partition node-1 wrote, not one it built");
     assert!(second.server.terminate().success());
-    let key = acta_ledger::SigningKey::load(&root.path().join("cluster.signing-key")).unwrap().verifier().to_text();
+    let key = acta_ledger::SigningKey::load(&cluster_key(root.path())).unwrap().verifier().to_text();
     let output = common::run_acta(
         &[OsStr::new("verify"), second.data.as_os_str(), OsStr::new("--key"), OsStr::new(&key)],
         &[],

@@ -201,9 +201,8 @@ pub struct Store {
     meta: Meta,
     dir: PathBuf,
     min_free_bytes: u64,
-    /// Cluster mode: the cluster's log, and the copy of it into the local log (which publishes on the live bus:
-    /// `accept` then does not).
-    cluster: Option<(Arc<pglog::PgLog>, cluster::Copier)>,
+    /// Cluster mode: the cluster's log and this node's tasks on it.
+    cluster: Option<cluster::Node>,
     /// Cluster mode with `--object-store`: where sealed days go.
     sealed_days: Option<cluster::SealedDays>,
     /// Cluster mode: this node's name.
@@ -245,6 +244,14 @@ impl Store {
             cluster::days::restore(dir, cluster_log, days, signing_key.as_deref()).await?;
         }
         let node = options.cluster.as_ref().map(|cluster| cluster.node.clone());
+        // Checkpoints: in a cluster one node signs and the others check and write the same (`integrity::shared`).
+        let (shared, signer) = match &cluster_log {
+            Some(cluster_log) => {
+                let (shared, signer) = cluster::ClusterCheckpoints::start(cluster_log.clone()).await;
+                (Some(shared as Arc<dyn integrity::shared::SharedCheckpoints>), Some(signer))
+            }
+            None => (None, None),
+        };
         let log_dir = dir.join("log");
         let index_dir = dir.join("index");
         let data_dir = dir.to_path_buf();
@@ -252,7 +259,7 @@ impl Store {
             let log = Arc::new(Log::open(&log_dir, options.log)?);
             let index = Arc::new(EventIndex::open(&index_dir, log.clone(), options.index)?);
             let integrity = match options.integrity {
-                Some(integrity) => Some(Arc::new(Integrity::open(&data_dir, log.clone(), integrity)?)),
+                Some(integrity) => Some(Arc::new(Integrity::open_shared(&data_dir, log.clone(), integrity, shared)?)),
                 None => None,
             };
             Ok((log, index, integrity))
@@ -260,8 +267,8 @@ impl Store {
         .await
         .map_err(|error| StoreError::Task(error.to_string()))??;
         let publisher = Publisher::default();
-        let (append, cluster): (Arc<dyn ingest::DurableAppend>, _) = match cluster_log {
-            Some(cluster_log) => {
+        let (append, cluster): (Arc<dyn ingest::DurableAppend>, _) = match (cluster_log, signer) {
+            (Some(cluster_log), Some(signer)) => {
                 let runtime = tokio::runtime::Handle::current();
                 let copied = Arc::new(tokio::sync::Notify::new());
                 let append = Arc::new(cluster::ClusterAppend {
@@ -278,9 +285,9 @@ impl Store {
                     copied,
                 };
                 let copier = cluster::Copier::start(cluster_log.clone(), followers);
-                (append, Some((cluster_log, copier)))
+                (append, Some(cluster::Node { log: cluster_log, _copier: copier, _signer: signer }))
             }
-            None => (Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() }), None),
+            _ => (Arc::new(ingest::LocalAppend { log: log.clone(), index: index.clone() }), None),
         };
         Ok(Store {
             append,
@@ -311,7 +318,7 @@ impl Store {
     /// when another node holds it, and always in the embedded mode (its one process runs every job).
     pub async fn try_jobs_lease(&self) -> Result<Option<cluster::JobsLease>, StoreError> {
         match &self.cluster {
-            Some((cluster_log, _)) => Ok(cluster_log.try_jobs_lease().await?),
+            Some(node) => Ok(node.log.try_jobs_lease().await?),
             None => Ok(None),
         }
     }
@@ -443,8 +450,8 @@ impl Store {
         }
         let index = self.index.clone();
         let _ = tokio::task::spawn_blocking(move || index.close()).await;
-        if let Some((cluster_log, _)) = &self.cluster {
-            cluster_log.close().await;
+        if let Some(node) = &self.cluster {
+            node.log.close().await;
         }
         self.meta.close().await;
     }

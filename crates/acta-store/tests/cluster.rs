@@ -444,3 +444,116 @@ async fn a_day_retention_removed_before_it_was_written_is_dropped_from_postgresq
     node_a.accept(batch(ids(20..21))).await.unwrap();
     copied(&node_b, 21).await;
 }
+
+/// Brings a node's checkpoints up to date (from a blocking thread: in a cluster it reads PostgreSQL).
+async fn sync_checkpoints(node: &Store) -> Result<(), acta_store::IntegrityError> {
+    let integrity = node.integrity().unwrap().clone();
+    tokio::task::spawn_blocking(move || integrity.sync_instance("acme-global")).await.unwrap()
+}
+
+/// A node's latest checkpoint of the instance's segment of `NOW`, once it covers `records` records.
+async fn checkpoint_covering(node: &Store, records: u64) -> acta_store::StoredCheckpoint {
+    let day = acta_store::Day::from_ns(NOW);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        sync_checkpoints(node).await.unwrap();
+        let latest = node.integrity().unwrap().checkpoints("acme-global", Some(day)).unwrap().pop();
+        match latest {
+            Some(latest) if latest.size > records => return latest,
+            _ => assert!(Instant::now() < deadline, "no checkpoint covers {records} records: {latest:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The lines of a node's checkpoint file of the instance's segment of `NOW`.
+fn note_lines(dir: &Path) -> Vec<String> {
+    let day = acta_store::Day::from_ns(NOW);
+    let text = std::fs::read_to_string(dir.join(format!("checkpoints/acme-global/{day}.notes"))).unwrap_or_default();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_writes_the_checkpoints_the_signing_node_signed() {
+    let Some(cluster) = WithObjects::start() else {
+        return;
+    };
+    let (a_dir, node_a) = cluster.node("node-a").await;
+    let (b_dir, node_b) = cluster.node("node-b").await;
+
+    node_b.accept(batch(ids(0..40))).await.unwrap();
+
+    let on_b = checkpoint_covering(&node_b, 40).await;
+    let on_a = checkpoint_covering(&node_a, 40).await;
+    assert_eq!(on_b, on_a, "one checkpoint, byte for byte, on both nodes");
+    assert!(on_b.note.starts_with("node-a/acme/acme-global/"), "signed by the first node: {}", on_b.note);
+    let signed = note_lines(a_dir.path());
+    assert!(note_lines(b_dir.path()).iter().all(|line| signed.contains(line)), "node b wrote only what a signed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_signing_node_stops_another_node_signs_on_from_its_checkpoints() {
+    let Some(cluster) = WithObjects::start() else {
+        return;
+    };
+    let (_a_dir, node_a) = cluster.node("node-a").await;
+    let (b_dir, node_b) = cluster.node("node-b").await;
+    node_a.accept(batch(ids(0..20))).await.unwrap();
+    let before = checkpoint_covering(&node_b, 20).await;
+    let adopted = note_lines(b_dir.path());
+    node_a.close().await;
+    drop(node_a);
+
+    node_b.accept(batch(ids(20..30))).await.unwrap();
+
+    let after = checkpoint_covering(&node_b, 30).await;
+    assert!(after.note.starts_with("node-a/acme/acme-global/"), "the segment keeps its origin: {}", after.note);
+    let on_b = note_lines(b_dir.path());
+    assert_eq!(on_b[..adopted.len()], adopted[..], "node b's checkpoints go on after the ones node a signed");
+    assert!(after.size > before.size);
+    let proof = node_b.integrity().unwrap().proof("acme-global", 25).unwrap().unwrap();
+    assert_eq!(proof.note, after.note, "records node b took are proved in its checkpoint");
+    let (c_dir, node_c) = cluster.node("node-c").await;
+    assert_eq!(checkpoint_covering(&node_c, 30).await, after, "a node started later writes the same");
+    assert!(note_lines(c_dir.path()).iter().all(|line| on_b.contains(line)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_copy_does_not_give_the_published_root_stops_that_instances_checkpoints() {
+    let Some(cluster) = WithObjects::start() else {
+        return;
+    };
+    // Node a holds the signer's lease but signs only when told to.
+    let mut options_a = cluster.options("node-a");
+    options_a.integrity.as_mut().unwrap().interval = Duration::from_secs(3600);
+    let (_a_dir, _node_a) = node_with(options_a).await;
+    let (b_dir, node_b) = cluster.node("node-b").await;
+    node_b.accept(batch(ids(0..3))).await.unwrap();
+    copied(&node_b, 3).await;
+
+    // A checkpoint of three records with the operator's key, over another root than theirs.
+    let day = acta_store::Day::from_ns(NOW);
+    let key = acta_ledger::SigningKey::load(&cluster.key).unwrap();
+    let origin = format!("node-a/acme/acme-global/{day}");
+    let note = key.sign(&acta_ledger::Checkpoint { origin: origin.clone(), size: 4, root: [7; 32] }).unwrap();
+    let genesis = acta_store::integrity::files::GENESIS;
+    let entry = acta_store::integrity::files::NoteEntry { link: genesis, is_final: false, note };
+    let pool = sqlx::PgPool::connect(&cluster.server.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO log_checkpoints (instance, day, size, is_final, origin, link, line, version) \
+         VALUES ('acme-global', $1, 4, false, $2, $3, $4, 1)",
+    )
+    .bind(i32::try_from(NOW / 86_400_000_000_000).unwrap())
+    .bind(&origin)
+    .bind(acta_store::integrity::files::to_hex(&genesis))
+    .bind(entry.to_line().trim_end())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let error = sync_checkpoints(&node_b).await.unwrap_err().to_string();
+
+    assert!(error.contains("checkpoints of instance acme-global are stopped"), "{error}");
+    assert!(error.contains("does not give the root of the checkpoint the signing node published"), "{error}");
+    assert_eq!(note_lines(b_dir.path()), Vec::<String>::new(), "node b wrote no checkpoint it could not check");
+}

@@ -371,7 +371,7 @@ impl Store {
     /// storage does not hold yet, lists it in PostgreSQL, and drops its partition of the log. Returns the days
     /// written. A day whose index or checkpoints are not final yet waits for a later call.
     pub async fn write_sealed_days(&self) -> Result<Vec<Day>, StoreError> {
-        let (Some((cluster_log, _)), Some(days)) = (&self.cluster, &self.sealed_days) else {
+        let (Some(super::Node { log: cluster_log, .. }), Some(days)) = (&self.cluster, &self.sealed_days) else {
             return Ok(Vec::new());
         };
         // Days before the copy's today are closed on every instance (the copy closes a day a day late).

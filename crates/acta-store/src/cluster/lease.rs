@@ -1,10 +1,14 @@
-//! The jobs' lease: which node of a cluster runs the jobs that must run once (the alert engine and notification
-//! delivery, retention and archives, insights, forwarding).
+//! Leases: which node of a cluster does what one node at a time must do.
 //!
-//! A PostgreSQL session advisory lock held on a connection of its own: PostgreSQL releases it when the holder's
-//! session ends, however the node died (SIGKILL, a lost network), so another node takes it at its next try with
-//! nothing to hand over; the jobs were made to resume from what they recorded (the alert engine recounts open
-//! windows from the log, delivery retries the outbox, forwarding goes on from its cursors).
+//! - The jobs' lease: the jobs that must run once (the alert engine and notification delivery, insights,
+//!   forwarding, writing sealed days).
+//! - The signer's lease: signing checkpoints (`signing.rs`).
+//!
+//! Each is a PostgreSQL session advisory lock held on a connection of its own: PostgreSQL releases it when the
+//! holder's session ends, however the node died (SIGKILL, a lost network), so another node takes it at its next
+//! try with nothing to hand over; what the holder did is recorded where the next holder resumes from (the alert
+//! engine recounts open windows from the log, delivery retries the outbox, forwarding goes on from its cursors,
+//! the signer's checkpoints are published before they are written).
 
 use std::time::Duration;
 
@@ -12,33 +16,47 @@ use sqlx::{Connection, PgConnection};
 
 use crate::pglog::{PgLog, PgLogError};
 
-/// The advisory lock's key (any fixed number no other part of Acta uses).
+/// The advisory locks' keys (any fixed numbers no other part of Acta uses).
 const JOBS_LOCK: i64 = 0x4163_7461_4a6f_6273; // "ActaJobs"
+const SIGNER_LOCK: i64 = 0x4163_7461_5369_676e; // "ActaSign"
 
 /// How often the holder checks that its session (hence the lock) is still there.
 const CHECK: Duration = Duration::from_secs(1);
 
-/// The lease, while this node holds it.
-pub struct JobsLease {
+/// A lease, while this node holds it.
+pub struct Lease {
     connection: PgConnection,
+    key: i64,
 }
+
+/// The jobs' lease.
+pub type JobsLease = Lease;
 
 impl PgLog {
     /// Takes the jobs' lease if no other node holds it: `None` when one does.
-    pub async fn try_jobs_lease(&self) -> Result<Option<JobsLease>, PgLogError> {
+    pub async fn try_jobs_lease(&self) -> Result<Option<Lease>, PgLogError> {
+        self.try_lease(JOBS_LOCK).await
+    }
+
+    /// Takes the signer's lease if no other node holds it: `None` when one does.
+    pub(crate) async fn try_signer_lease(&self) -> Result<Option<Lease>, PgLogError> {
+        self.try_lease(SIGNER_LOCK).await
+    }
+
+    async fn try_lease(&self, key: i64) -> Result<Option<Lease>, PgLogError> {
         // A connection of its own, out of the pool: the lock lives as long as this session.
         let mut connection = self.pool().acquire().await?.detach();
         let taken: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(JOBS_LOCK).fetch_one(&mut connection).await?;
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut connection).await?;
         if !taken {
             let _ = connection.close().await;
             return Ok(None);
         }
-        Ok(Some(JobsLease { connection }))
+        Ok(Some(Lease { connection, key }))
     }
 }
 
-impl JobsLease {
+impl Lease {
     /// Returns when the lease is lost: the session holding it ended (PostgreSQL restarted, the connection broke).
     pub async fn lost(&mut self) {
         loop {
@@ -52,7 +70,7 @@ impl JobsLease {
 
     /// Gives the lease back (a node stopping cleanly), so another node takes it at once.
     pub async fn release(mut self) {
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(JOBS_LOCK).execute(&mut self.connection).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut self.connection).await;
         let _ = self.connection.close().await;
     }
 }

@@ -9,8 +9,10 @@
 //! - `local.rs`: a PostgreSQL of its own on this host, for `acta demo --cluster` and the tests.
 //! - `days.rs`: sealed days in object storage: written by the lease holder, then dropped from PostgreSQL; a
 //!   node lacking one takes it from there, index partition included, before it opens its log.
-//! - `lease.rs`: one node at a time runs the jobs that must run once, under a PostgreSQL advisory lock that
-//!   PostgreSQL releases when the node's session ends.
+//! - `lease.rs`: one node at a time runs the jobs that must run once, and one signs checkpoints, each under a
+//!   PostgreSQL advisory lock that PostgreSQL releases when the node's session ends.
+//! - `signing.rs`: the signer publishes each checkpoint in PostgreSQL before writing it; every node writes the
+//!   same lines after checking them against its own copy, so the cluster has one history per segment.
 //!
 //! Invariant: a node's local log holds a prefix of each instance's PostgreSQL log, record for record; it is a
 //! cache (deleting it makes the node copy again), never a source of truth.
@@ -20,11 +22,24 @@ mod copy;
 pub(crate) mod days;
 mod lease;
 pub mod local;
+mod signing;
 
 pub(crate) use append::ClusterAppend;
 pub(crate) use copy::{Copier, Followers};
 pub use days::{DayManifest, DaysError, SealedDays};
-pub use lease::JobsLease;
+pub use lease::{JobsLease, Lease};
+pub(crate) use signing::{ClusterCheckpoints, SignerLease};
+
+/// What a node of a cluster runs beside the embedded mode's parts; its tasks stop when it is dropped.
+pub(crate) struct Node {
+    /// The cluster's log.
+    pub(crate) log: std::sync::Arc<crate::pglog::PgLog>,
+    /// The copy of the cluster's log into the local log (which publishes on the live bus: `accept` then does
+    /// not).
+    pub(crate) _copier: Copier,
+    /// The signer's lease, held or tried.
+    pub(crate) _signer: SignerLease,
+}
 
 /// How a node joins a cluster.
 #[derive(Debug, Clone)]

@@ -8,24 +8,29 @@
 //! is closed (sealed, or the next day's segment holds the following seq) signs a final one and
 //! starts the next segment's tree.
 //!
+//! In a cluster ([`super::shared`]) a round first adopts the checkpoints the signer published beyond this node's
+//! files, each checked against the tree of this node's copy; only the signer then signs more, publishing each
+//! checkpoint before writing it.
+//!
 //! Restart: the chain is rebuilt from the newest `.notes` line. Its leaves come from the
 //! `.leaves` file when they give the signed root, else from the log; if the log no longer
 //! gives that root either, the records were changed while Acta was stopped, and the instance's
 //! checkpoints stop (signing on top would bless the change): `acta verify` tells what happened.
 //! Any other error drops the instance's chain, so the next round rebuilds it from the files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use acta_ledger::{Checkpoint, Frontier, Hash, KeyRing, SigningKey, leaf_hash, root};
+use acta_ledger::{Checkpoint, Frontier, Hash, KeyRing, Origin, SigningKey, leaf_hash, root};
 
 use super::IntegrityError;
 use super::files::{
     GENESIS, NoteEntry, instance_dir, leaves_path, link_leaf, note_days, note_hash, notes_path, read_leaves_prefix,
     read_notes,
 };
+use super::shared::{Published, SharedCheckpoints};
 use crate::log::{Day, Log, Record};
 
 /// What a round needs besides the chains.
@@ -35,12 +40,16 @@ pub(crate) struct Context<'a> {
     pub(crate) key: &'a SigningKey,
     pub(crate) ring: &'a KeyRing,
     pub(crate) node: &'a str,
+    /// Cluster mode: the checkpoints the nodes share.
+    pub(crate) shared: Option<&'a dyn SharedCheckpoints>,
 }
 
 /// The chains of every instance seen so far.
 #[derive(Default)]
 pub(crate) struct Checkpointer {
     instances: BTreeMap<String, State>,
+    /// Cluster mode: each segment's latest published checkpoint, until this node's chain has passed it.
+    published: HashMap<(String, Day), Published>,
 }
 
 enum State {
@@ -84,17 +93,38 @@ impl Checkpointer {
     /// Brings every instance's checkpoints up to the log's durable end. Returns the first error;
     /// the other instances are still processed.
     pub(crate) fn round(&mut self, ctx: &Context<'_>) -> Result<(), IntegrityError> {
-        let mut first_error = None;
+        let mut first_error = self.learn_published(ctx).err();
         for instance in ctx.log.instances() {
-            if let Err(error) = self.round_instance(ctx, &instance) {
+            if let Err(error) = self.advance_instance(ctx, &instance) {
                 first_error.get_or_insert(error);
             }
         }
+        let instances = &self.instances;
+        self.published.retain(|(instance, day), _| match instances.get(instance) {
+            Some(State::Running(chain)) => chain.previous_day.is_none_or(|previous| previous < *day),
+            _ => true,
+        });
         first_error.map_or(Ok(()), Err)
     }
 
     /// Brings one instance's checkpoints up to the log's durable end.
     pub(crate) fn round_instance(&mut self, ctx: &Context<'_>, instance: &str) -> Result<(), IntegrityError> {
+        self.learn_published(ctx)?;
+        self.advance_instance(ctx, instance)
+    }
+
+    /// Cluster mode: takes in what was published since the last call.
+    fn learn_published(&mut self, ctx: &Context<'_>) -> Result<(), IntegrityError> {
+        let Some(shared) = ctx.shared else {
+            return Ok(());
+        };
+        for (instance, day, published) in shared.changed()? {
+            self.published.insert((instance, day), published);
+        }
+        Ok(())
+    }
+
+    fn advance_instance(&mut self, ctx: &Context<'_>, instance: &str) -> Result<(), IntegrityError> {
         if !self.instances.contains_key(instance) {
             let state = match recover(ctx, instance)? {
                 Ok(chain) => State::Running(Box::new(chain)),
@@ -106,24 +136,36 @@ impl Checkpointer {
             self.instances.insert(instance.to_owned(), state);
         }
         let result = match self.instances.get_mut(instance) {
-            Some(State::Running(chain)) => chain.advance(ctx, instance),
+            Some(State::Running(chain)) => chain.advance(ctx, instance, &self.published),
             Some(State::Halted(reason)) => {
                 return Err(IntegrityError::Halted { instance: instance.to_owned(), reason: reason.clone() });
             }
             None => Ok(()),
         };
-        if let Err(error) = &result {
-            // Whatever half-done state the files are in, rebuilding the chain from them is the
-            // one path that is known to handle it (it cuts a torn note line, re-derives leaves).
-            tracing::error!(instance, %error, "checkpointing failed; will retry");
-            self.instances.remove(instance);
+        match &result {
+            Err(IntegrityError::Halted { reason, .. }) => {
+                tracing::error!(instance, %reason, "checkpoints stopped for this instance");
+                self.instances.insert(instance.to_owned(), State::Halted(reason.clone()));
+            }
+            Err(error) => {
+                // Whatever half-done state the files are in, rebuilding the chain from them is the
+                // one path that is known to handle it (it cuts a torn note line, re-derives leaves).
+                tracing::error!(instance, %error, "checkpointing failed; will retry");
+                self.instances.remove(instance);
+            }
+            Ok(()) => {}
         }
         result
     }
 }
 
 impl Chain {
-    fn advance(&mut self, ctx: &Context<'_>, instance: &str) -> Result<(), IntegrityError> {
+    fn advance(
+        &mut self,
+        ctx: &Context<'_>,
+        instance: &str,
+        published: &HashMap<(String, Day), Published>,
+    ) -> Result<(), IntegrityError> {
         loop {
             if self.tree.is_none() {
                 let segments = ctx.log.segments(instance);
@@ -136,6 +178,23 @@ impl Chain {
             let Some(tree) = self.tree.as_mut() else {
                 return Ok(());
             };
+            if let Some(shared) = ctx.shared {
+                let newer = published.get(&(instance.to_owned(), tree.day)).filter(|p| p.size > tree.signed);
+                if let Some(newer) = newer {
+                    if !tree.adopt(ctx, instance, newer)? {
+                        return Ok(()); // this node's copy does not hold the signed records yet
+                    }
+                    if newer.entry.is_final {
+                        self.previous = note_hash(&newer.entry.note);
+                        self.previous_day = Some(tree.day);
+                        self.tree = None;
+                        continue;
+                    }
+                }
+                if !shared.signs() {
+                    return Ok(());
+                }
+            }
             tree.catch_up(ctx, instance)?;
             // Listed after the catch-up: a later segment that starts at our next seq proves
             // that nothing more can join this one (arrival times never go back).
@@ -151,14 +210,14 @@ impl Chain {
                 });
             }
             if closed {
-                let note = tree.sign(ctx, true)?;
+                let note = tree.sign(ctx, instance, true)?;
                 self.previous = note_hash(&note);
                 self.previous_day = Some(tree.day);
                 self.tree = None;
                 continue;
             }
             if tree.frontier.size() > tree.signed {
-                tree.sign(ctx, false)?;
+                tree.sign(ctx, instance, false)?;
             }
             return Ok(());
         }
@@ -269,7 +328,7 @@ impl Tree {
 
     /// Writes the leaves, then appends a signed checkpoint of the whole tree. Leaves go first so
     /// that whoever reads a note finds the leaves it covers.
-    fn sign(&mut self, ctx: &Context<'_>, is_final: bool) -> Result<String, IntegrityError> {
+    fn sign(&mut self, ctx: &Context<'_>, instance: &str, is_final: bool) -> Result<String, IntegrityError> {
         let Some(origin) = self.origin.clone() else {
             return Err(IntegrityError::Corrupt {
                 path: self.dir.clone(),
@@ -278,20 +337,92 @@ impl Tree {
         };
         let checkpoint = Checkpoint { origin, size: self.frontier.size(), root: self.frontier.root() };
         let note = ctx.key.sign(&checkpoint)?;
+        let entry = NoteEntry { link: self.link, is_final, note: note.clone() };
+        if let Some(shared) = ctx.shared {
+            shared.publish(instance, self.day, checkpoint.size, &checkpoint.origin, &entry)?;
+        }
+        self.write(&entry.to_line(), checkpoint.size)?;
+        Ok(note)
+    }
+
+    /// Cluster mode: writes a published checkpoint once this node's tree of the segment, hashed up to its size,
+    /// gives the signed root. `false` while this node's copy lacks records it covers; a checkpoint that does not
+    /// go on with this node's files or copy stops the instance's checkpoints.
+    fn adopt(&mut self, ctx: &Context<'_>, instance: &str, published: &Published) -> Result<bool, IntegrityError> {
+        let halt = |reason: String| IntegrityError::Halted { instance: instance.to_owned(), reason };
+        let day = self.day;
+        if self.frontier.size() > published.size {
+            // This node signed past it (the signer's lease moved meanwhile): start again from the files.
+            return Err(IntegrityError::Corrupt {
+                path: self.notes_path.clone(),
+                reason: format!(
+                    "the published checkpoint of {day} (size {}) is behind this node's tree",
+                    published.size
+                ),
+            });
+        }
+        // The origin of the checkpoints this node wrote of the segment, if any (hashing sets one of its own).
+        let written_origin = if self.signed > 0 { self.origin.clone() } else { None };
+        let missing = published.size - self.frontier.size();
+        let records = ctx.log.scan(instance, day, self.next_seq)?;
+        for record in records.take(usize::try_from(missing).unwrap_or(usize::MAX)) {
+            self.add(ctx, instance, &record?)?;
+        }
+        if self.frontier.size() < published.size {
+            return Ok(false);
+        }
+        let checkpoint = ctx.ring.open(&published.entry.note).map_err(|error| {
+            halt(format!(
+                "the checkpoint published for {day} does not open with this node's keys ({error}): give every node \
+                 of a cluster the same --signing-key"
+            ))
+        })?;
+        let origin = Origin::parse(&checkpoint.origin);
+        let names_segment = origin.is_some_and(|origin| {
+            origin.instance == instance
+                && origin.segment == day.to_string()
+                && self.account.as_deref().is_none_or(|account| origin.account == account)
+        });
+        if !names_segment || written_origin.is_some_and(|written| written != checkpoint.origin) {
+            return Err(halt(format!(
+                "the checkpoint published for {day} has the origin {}, which does not name this segment as this \
+                 node's checkpoints do",
+                checkpoint.origin
+            )));
+        }
+        if published.entry.link != self.link {
+            return Err(halt(format!(
+                "the checkpoint published for {day} links to another previous segment than this node's checkpoints"
+            )));
+        }
+        if checkpoint.size != published.size || checkpoint.root != self.frontier.root() {
+            return Err(halt(format!(
+                "this node's copy of {day} does not give the root of the checkpoint the signing node published (size \
+                 {}): the copies differ; run `acta verify` on each node's data directory",
+                checkpoint.size
+            )));
+        }
+        self.account = checkpoint.origin.split('/').nth(1).map(str::to_owned);
+        self.origin = Some(checkpoint.origin);
+        self.write(&published.line, published.size)?;
+        Ok(true)
+    }
+
+    /// Writes the leaves, then the checkpoint line of tree size `size`.
+    fn write(&mut self, line: &str, size: u64) -> Result<(), IntegrityError> {
         if !self.unwritten.is_empty() {
             self.leaves.write_all(&self.unwritten).map_err(io_error(&self.leaves_path))?;
             self.leaves.sync_data().map_err(io_error(&self.leaves_path))?;
             self.unwritten.clear();
         }
-        let line = NoteEntry { link: self.link, is_final, note: note.clone() }.to_line();
         self.notes.write_all(line.as_bytes()).map_err(io_error(&self.notes_path))?;
         self.notes.sync_data().map_err(io_error(&self.notes_path))?;
         if !self.dir_synced {
             sync_dir(&self.dir)?;
             self.dir_synced = true;
         }
-        self.signed = checkpoint.size;
-        Ok(note)
+        self.signed = size;
+        Ok(())
     }
 }
 

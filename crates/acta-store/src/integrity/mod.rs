@@ -25,6 +25,10 @@
 //! segment's leaf hashes (`.leaves`), which serve proofs without reading the log and let
 //! `acta verify` name the exact record that differs from the signed history.
 //!
+//! In a cluster one node signs at a time and publishes each checkpoint; every node writes the same lines
+//! after checking them against the tree of its own copy ([`shared`]), so every node holds one history per
+//! segment, whichever node signed it.
+//!
 //! # Keys
 //! The signing key is a file outside the data directory, created on first start (mode 0600);
 //! the data directory keeps the public key of every key that signed there (`checkpoints/keys`),
@@ -40,6 +44,7 @@ pub mod bundle;
 mod checkpointer;
 pub mod files;
 mod keys;
+pub(crate) mod shared;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -54,6 +59,7 @@ use acta_ledger::{
 use crate::log::{Day, Log, LogError, validate_instance};
 use checkpointer::{Checkpointer, Context};
 use files::{last_note, leaves_path, note_days, notes_path, read_leaves_prefix, read_notes};
+use shared::SharedCheckpoints;
 
 /// Errors of the integrity layer.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +117,9 @@ pub enum IntegrityError {
     /// Options that cannot work.
     #[error("invalid integrity options: {0}")]
     InvalidOptions(String),
+    /// Cluster mode: the cluster's checkpoints could not be read, or did not take this node's.
+    #[error("the cluster's checkpoints: {0}")]
+    Cluster(String),
 }
 
 /// How checkpoints are made.
@@ -187,6 +196,8 @@ struct Inner {
     ring: KeyRing,
     node: String,
     interval: Duration,
+    /// Cluster mode: the checkpoints the nodes share.
+    shared: Option<Arc<dyn SharedCheckpoints>>,
     checkpointer: Mutex<Checkpointer>,
     stop: (Mutex<bool>, Condvar),
 }
@@ -200,6 +211,16 @@ impl Integrity {
     /// Loads (or creates) the signing key, records it in the key history and starts the
     /// checkpointer thread, whose first round catches up with the log.
     pub fn open(data_dir: &Path, log: Arc<Log>, options: IntegrityOptions) -> Result<Integrity, IntegrityError> {
+        Integrity::open_shared(data_dir, log, options, None)
+    }
+
+    /// [`Integrity::open`] for a node of a cluster, whose checkpoints are `shared` with the other nodes.
+    pub(crate) fn open_shared(
+        data_dir: &Path,
+        log: Arc<Log>,
+        options: IntegrityOptions,
+        shared: Option<Arc<dyn SharedCheckpoints>>,
+    ) -> Result<Integrity, IntegrityError> {
         Checkpoint::origin_for(&options.node, "account", "instance", "day")
             .map_err(|error| IntegrityError::InvalidOptions(format!("node name: {error}")))?;
         if options.interval.is_zero() {
@@ -223,6 +244,7 @@ impl Integrity {
             ring,
             node: options.node,
             interval: options.interval,
+            shared,
             checkpointer: Mutex::new(Checkpointer::default()),
             stop: (Mutex::new(false), Condvar::new()),
         });
@@ -234,7 +256,8 @@ impl Integrity {
         Ok(Integrity { inner, thread: Mutex::new(Some(thread)) })
     }
 
-    /// Signs checkpoints of everything durable now, without waiting for the next round.
+    /// Signs checkpoints of everything durable now, without waiting for the next round (in a cluster: takes what
+    /// the signer published, and signs the rest if this node is the signer).
     pub fn sync(&self) -> Result<(), IntegrityError> {
         self.inner.round()
     }
@@ -380,7 +403,14 @@ impl Drop for Integrity {
 
 impl Inner {
     fn context(&self) -> Context<'_> {
-        Context { data_dir: &self.data_dir, log: &self.log, key: &self.key, ring: &self.ring, node: &self.node }
+        Context {
+            data_dir: &self.data_dir,
+            log: &self.log,
+            key: &self.key,
+            ring: &self.ring,
+            node: &self.node,
+            shared: self.shared.as_deref(),
+        }
     }
 
     fn round(&self) -> Result<(), IntegrityError> {

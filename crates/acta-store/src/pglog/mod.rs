@@ -12,11 +12,13 @@
 //! decrease along them; an event's bytes are stored exactly as received.
 
 mod append;
+mod checkpoints;
 mod follow;
 mod ids;
 mod read;
 mod sealed;
 
+pub use checkpoints::{Publication, PublishedCheckpoint};
 pub use follow::Follower;
 pub use sealed::{DayEnd, SealedDay};
 
