@@ -562,4 +562,57 @@ fn a_sealed_day_is_searchable_from_object_storage_on_a_node_that_never_indexed_i
     );
     assert_eq!(output.status.code(), Some(0), "acta verify node-2:\n{}{}", output.stdout, output.stderr);
     assert!(first.server.terminate().success());
+
+    // The cluster's own data, checked from PostgreSQL and object storage rather than from a node's copy.
+    let endpoint = format!("http://127.0.0.1:{s3_port}");
+    let s3: Vec<(&str, &OsStr)> = vec![
+        ("AWS_ENDPOINT_URL", OsStr::new(&endpoint)),
+        ("AWS_ACCESS_KEY_ID", OsStr::new(common::seaweed::S3_ACCESS_KEY)),
+        ("AWS_SECRET_ACCESS_KEY", OsStr::new(common::seaweed::S3_SECRET_KEY)),
+        ("AWS_REGION", OsStr::new("us-east-1")),
+        ("AWS_ALLOW_HTTP", OsStr::new("true")),
+    ];
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", postgres.url.as_str(), "--key", key.as_str()];
+        args.extend_from_slice(extra);
+        common::run_acta_args(&args, &s3, Duration::from_secs(120))
+    };
+    let output = verify(&["--object-store", "s3://acta/cluster"]);
+    assert_eq!(output.status.code(), Some(0), "acta verify postgres://:\n{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("40/40 events valid"), "{}", output.stdout);
+    assert!(output.stderr.contains("and 1 sealed days from object storage"), "{}", output.stderr);
+    let output = verify(&[]);
+    assert_eq!(output.status.code(), Some(0), "acta verify postgres://:\n{}{}", output.stdout, output.stderr);
+    assert!(output.stderr.contains("1 sealed days are in object storage and their records are not checked"));
+}
+
+#[test]
+fn acta_verify_checks_the_clusters_postgresql_and_fails_when_a_record_was_changed_there() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut node = start_node(&postgres, root.path(), "node-a");
+    for n in 0..2 {
+        let (status, body) = node.server.ingest(&batch(0, n).1);
+        assert_eq!(status, 200, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while postgres.query_one("SELECT coalesce(max(size), 0) FROM log_checkpoints") != "21" {
+        assert!(Instant::now() < deadline, "no checkpoint of the 20 events published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(node.server.terminate().success());
+    let key = acta_ledger::SigningKey::load(&cluster_key(root.path())).unwrap().verifier().to_text();
+    let verify = || common::run_acta_args(&["verify", &postgres.url, "--key", &key], &[], Duration::from_secs(60));
+    let output = verify();
+    assert_eq!(output.status.code(), Some(0), "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("1/1 checkpoints valid, 20/20 events valid"), "{}", output.stdout);
+
+    postgres.query_one("UPDATE log_records SET event = convert_to('{\"id\":\"forged\"}', 'UTF8') WHERE seq = 7");
+    let output = verify();
+
+    assert_eq!(output.status.code(), Some(1), "{}{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("one of the records seq 1 to 20 was changed"), "{}", output.stdout);
+    assert!(output.stdout.contains("0/1 checkpoints valid, 0/20 events valid"), "{}", output.stdout);
 }

@@ -557,3 +557,34 @@ async fn a_node_whose_copy_does_not_give_the_published_root_stops_that_instances
     assert!(error.contains("does not give the root of the checkpoint the signing node published"), "{error}");
     assert_eq!(note_lines(b_dir.path()), Vec::<String>::new(), "node b wrote no checkpoint it could not check");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_final_checkpoint_of_a_closed_day_reaches_every_node() {
+    let Some(cluster) = WithObjects::start() else {
+        return;
+    };
+    let (_a_dir, node_a) = cluster.node("node-a").await;
+    let (_b_dir, node_b) = cluster.node("node-b").await;
+    node_a.accept(batch(ids(0..10))).await.unwrap();
+    let open = checkpoint_covering(&node_b, 10).await;
+    assert!(!open.is_final);
+
+    // Two days on the copies close the day, with no record after the one signed; each node seals its copy's.
+    cluster.days_later(2);
+    let tomorrow = acta_store::Day::from_ns(NOW).next();
+    node_a.seal_before(tomorrow).await.unwrap();
+    node_b.seal_before(tomorrow).await.unwrap();
+
+    let day = acta_store::Day::from_ns(NOW);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let last = loop {
+        sync_checkpoints(&node_b).await.unwrap();
+        let last = node_b.integrity().unwrap().checkpoints("acme-global", Some(day)).unwrap().pop().unwrap();
+        if last.is_final || Instant::now() > deadline {
+            break last;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(last.is_final, "node b holds the day's final checkpoint: {last:?}");
+    assert_eq!((last.size, &last.note), (open.size, &open.note), "the final checkpoint of the same tree");
+}

@@ -26,6 +26,7 @@ pub(super) fn verify(args: &VerifyArgs) -> Result<Report, Usage> {
             keys: args.keys.clone(),
             checkpoints: args.checkpoints.clone(),
             json: args.json,
+            object_store: None,
             s3: crate::s3::S3Args::default(),
             shown: None,
         };

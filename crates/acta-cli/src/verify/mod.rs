@@ -1,11 +1,13 @@
 //! `acta verify DIR`: checks a data directory (or a copy of its `log/` and `checkpoints/`), an
-//! export bundle or an archive offline, without trusting anything in it but the keys it is given.
+//! export bundle or an archive offline, or a cluster's PostgreSQL, without trusting anything in it but the keys
+//! it is given.
 //!
 //! The checks themselves are `acta_ledger`'s ([`acta_ledger::SegmentVerifier`]); this module
 //! finds the files, reads them, feeds the verifier and words what it finds by instance, day and
 //! seq:
 //! - [`data_dir`], [`bundle`], [`archive_root`]: the three kinds of input, each walked instance
-//!   by instance and segment by segment in day order;
+//!   by instance and segment by segment in day order; [`cluster`] writes a cluster's log into a temporary data
+//!   directory;
 //! - [`keys`]: the keys to trust;
 //! - [`segments`]: the records of one segment file;
 //! - [`checkpoints`]: one segment's checkpoints against its records, and the link between
@@ -19,6 +21,7 @@
 mod archive_root;
 mod bundle;
 mod checkpoints;
+mod cluster;
 mod data_dir;
 mod diagnosis;
 mod keys;
@@ -34,8 +37,9 @@ use report::Report;
 /// `acta verify` arguments.
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// A data directory, an export holding its `log/` and `checkpoints/` directories, an export bundle, or an
-    /// archive root (`account=*/instance=*/year=*/month=*/day=*/`).
+    /// A data directory, an export holding its `log/` and `checkpoints/` directories, an export bundle, an
+    /// archive root (`account=*/instance=*/year=*/month=*/day=*/`), or a cluster's PostgreSQL
+    /// (`postgres://user:password@host:5432/database`: its records and the checkpoints its signer published).
     path: PathBuf,
     /// A verifier key (`<name>+<key id>+<base64>`, as GET /v1/integrity/keys gives it) or a file
     /// of them, one per line; repeat for rotated keys. Without it, the keys recorded in the
@@ -49,6 +53,10 @@ pub(crate) struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// With a cluster's PostgreSQL: where the cluster keeps its sealed days (`s3://bucket/prefix`, endpoint and
+    /// credentials from the usual AWS_* variables, or `file:///path`), so their records are checked too.
+    #[arg(long = "object-store", value_name = "URL")]
+    object_store: Option<String>,
     /// How to reach the store of an s3:// archive.
     #[command(flatten)]
     s3: crate::s3::S3Args,
@@ -66,6 +74,9 @@ impl VerifyArgs {
 /// `acta verify`: an `s3://bucket/prefix` archive is downloaded into a temporary directory (removed after)
 /// and checked like a local one.
 pub(crate) async fn run_source(mut args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if cluster::is_postgres(&args.path) {
+        return cluster::verify(args).await;
+    }
     if !crate::s3::is_s3(args.path.as_os_str()) {
         return Ok(run(&args));
     }

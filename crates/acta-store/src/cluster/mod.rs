@@ -9,6 +9,8 @@
 //! - `local.rs`: a PostgreSQL of its own on this host, for `acta demo --cluster` and the tests.
 //! - `days.rs`: sealed days in object storage: written by the lease holder, then dropped from PostgreSQL; a
 //!   node lacking one takes it from there, index partition included, before it opens its log.
+//! - `export.rs`: the cluster's log and published checkpoints (and sealed days) in a data directory's layout, for
+//!   `acta verify postgres://...`.
 //! - `lease.rs`: one node at a time runs the jobs that must run once, and one signs checkpoints, each under a
 //!   PostgreSQL advisory lock that PostgreSQL releases when the node's session ends.
 //! - `signing.rs`: the signer publishes each checkpoint in PostgreSQL before writing it; every node writes the
@@ -20,6 +22,7 @@
 mod append;
 mod copy;
 pub(crate) mod days;
+mod export;
 mod lease;
 pub mod local;
 mod signing;
@@ -27,6 +30,7 @@ mod signing;
 pub(crate) use append::ClusterAppend;
 pub(crate) use copy::{Copier, Followers};
 pub use days::{DayManifest, DaysError, SealedDays};
+pub use export::{ExportedCluster, export_for_verify};
 pub use lease::{JobsLease, Lease};
 pub(crate) use signing::{ClusterCheckpoints, SignerLease};
 

@@ -93,7 +93,12 @@ impl Checkpointer {
     /// Brings every instance's checkpoints up to the log's durable end. Returns the first error;
     /// the other instances are still processed.
     pub(crate) fn round(&mut self, ctx: &Context<'_>) -> Result<(), IntegrityError> {
-        let mut first_error = self.learn_published(ctx).err();
+        if let Err(error) = self.learn_published(ctx) {
+            // Nothing can be checked or published without the cluster's checkpoints: one word, not one per instance.
+            tracing::warn!(%error, "reading the cluster's checkpoints failed; checkpoints wait for the next round");
+            return Err(error);
+        }
+        let mut first_error = None;
         for instance in ctx.log.instances() {
             if let Err(error) = self.advance_instance(ctx, &instance) {
                 first_error.get_or_insert(error);
@@ -179,7 +184,10 @@ impl Chain {
                 return Ok(());
             };
             if let Some(shared) = ctx.shared {
-                let newer = published.get(&(instance.to_owned(), tree.day)).filter(|p| p.size > tree.signed);
+                // Larger, or the final checkpoint of the tree as signed (the segment closed with no record after).
+                let newer = published
+                    .get(&(instance.to_owned(), tree.day))
+                    .filter(|p| p.size > tree.signed || (p.size == tree.signed && p.entry.is_final));
                 if let Some(newer) = newer {
                     if !tree.adopt(ctx, instance, newer)? {
                         return Ok(()); // this node's copy does not hold the signed records yet

@@ -35,8 +35,8 @@ pub enum Publication {
 }
 
 impl PgLog {
-    /// Publishes a segment's checkpoint, if it extends the one published: same origin and link, a larger tree
-    /// (or the same line again). Publications are serialized by the version row's lock, so versions commit in
+    /// Publishes a segment's checkpoint, if it extends the one published: same origin and link, a larger tree or
+    /// the final checkpoint of the same tree (or the same line again). Publications are serialized by the version row's lock, so versions commit in
     /// their order.
     pub async fn publish_checkpoint(&self, checkpoint: &PublishedCheckpoint) -> Result<Publication, PgLogError> {
         let size = i64::try_from(checkpoint.size)
@@ -69,7 +69,8 @@ impl PgLog {
                 Some(format!("the segment's checkpoints link to {link}"))
             } else if is_final {
                 Some(format!("the segment is closed at size {published}"))
-            } else if published >= checkpoint.size {
+            } else if published > checkpoint.size || (published == checkpoint.size && !checkpoint.is_final) {
+                // The same size again only as the final checkpoint: the segment closed with no record after it.
                 Some(format!("a checkpoint of size {published} is published"))
             } else {
                 None

@@ -85,7 +85,7 @@ impl PgLog {
     }
 
     /// Every instance's last seq.
-    async fn heads(&self) -> Result<HashMap<String, u64>, PgLogError> {
+    pub(crate) async fn heads(&self) -> Result<HashMap<String, u64>, PgLogError> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT instance, last_seq FROM log_heads").fetch_all(&self.pool).await?;
         rows.into_iter().map(|(instance, last)| Ok((instance, seq_of(last)?))).collect()
