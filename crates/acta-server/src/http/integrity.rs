@@ -42,8 +42,35 @@ impl From<IntegrityError> for ApiError {
                 tracing::error!(%error, "integrity failure while building a proof");
                 ApiError::new(StatusCode::CONFLICT, "integrity_failure", error.to_string())
             }
+            IntegrityError::Cluster(reason) => {
+                // A cluster node that cannot read or publish the cluster's checkpoints now (PostgreSQL down, the
+                // signer's lease moving): the checkpoint comes once it can.
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_checkpointed",
+                    format!("this node cannot reach the cluster's checkpoints now ({reason}); retry in a moment"),
+                );
+                api.retry_after = Some(1);
+                api
+            }
             other => ApiError::from(StoreError::Integrity(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_cannot_reach_the_clusters_checkpoints_answers_retry_in_a_moment() {
+        let api = ApiError::from(IntegrityError::Cluster("PostgreSQL: connection refused".to_owned()));
+
+        assert_eq!(
+            (api.status, api.code, api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "not_checkpointed", Some(1))
+        );
+        assert!(api.message.contains("connection refused"), "{}", api.message);
     }
 }
 

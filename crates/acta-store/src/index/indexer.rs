@@ -56,6 +56,9 @@ pub(super) struct Indexer {
     merging: bool,
     /// After a failure: when to start over from the log, and the pause after the next failure.
     retry: Option<(Instant, Duration)>,
+    /// Writers of older days finishing their merges on threads of their own: each holds its partition's lock
+    /// until it is done, so a new writer of that day waits for it.
+    retiring: HashMap<Day, std::thread::JoinHandle<()>>,
 }
 
 impl Indexer {
@@ -68,6 +71,7 @@ impl Indexer {
             last_commit: Instant::now(),
             merging: true,
             retry: None,
+            retiring: HashMap::new(),
         }
     }
 
@@ -386,6 +390,11 @@ impl Indexer {
     /// The day's writer, created when needed.
     fn writer(&mut self, day: Day) -> Result<&IndexWriter, IndexError> {
         if !self.writers.contains_key(&day) {
+            // A retired writer of this day still holds the partition's lock while its merges finish (retention
+            // touching a day just after its last commit met `LockBusy` here).
+            if let Some(retiring) = self.retiring.remove(&day) {
+                let _ = retiring.join();
+            }
             let partition = self.inner.partition(day)?;
             let options = &self.inner.options;
             let writer = partition
@@ -452,12 +461,17 @@ impl Indexer {
                             tracing::warn!(%error, %day, "index merges did not finish");
                         }
                     };
-                    if let Err(error) = std::thread::Builder::new().name("acta-index-retire".into()).spawn(finish) {
-                        tracing::warn!(%error, %day, "no thread to finish the index merges");
+                    match std::thread::Builder::new().name("acta-index-retire".into()).spawn(finish) {
+                        Ok(thread) => {
+                            self.retiring.insert(day, thread);
+                        }
+                        Err(error) => tracing::warn!(%error, %day, "no thread to finish the index merges"),
                     }
                 }
             }
         }
+        // Threads done with their merges need no joining.
+        self.retiring.retain(|_, thread| !thread.is_finished());
         self.last_commit = Instant::now();
         if lock(&self.inner.fault).take().is_some() {
             tracing::info!("indexing works again");
