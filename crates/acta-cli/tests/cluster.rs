@@ -1,7 +1,8 @@
 //! Cluster mode with real processes: `acta serve --postgres` nodes on 127.0.0.1 sharing one real PostgreSQL
 //! (Debian's package, started in a temporary directory; required in CI). What one node takes, every node holds,
 //! finds and tails; a node killed with SIGKILL loses nothing it answered; PostgreSQL going away makes nodes answer
-//! 503, never 200, and they resume by themselves.
+//! 503, never 200, and they resume by themselves. One test runs two nodes in its own process instead
+//! (`ClockedServer::start_node`), for retention with a clock it holds.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -615,4 +616,42 @@ fn acta_verify_checks_the_clusters_postgresql_and_fails_when_a_record_was_change
     assert_eq!(output.status.code(), Some(1), "{}{}", output.stdout, output.stderr);
     assert!(output.stdout.contains("one of the records seq 1 to 20 was changed"), "{}", output.stdout);
     assert!(output.stdout.contains("0/1 checkpoints valid, 0/20 events valid"), "{}", output.stdout);
+}
+
+/// Each node's retention archives (its periodic run, or a manager's explicit one), and two may run at once: each
+/// sealed day is written to the instance's archive by one node only, and the other finds it archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_running_retention_at_once_archive_each_sealed_day_once() {
+    use common::clocked::{ClockedServer, day_event, day_name};
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let first = ClockedServer::start_node(&postgres.url, "node-1", None).await;
+    let second = ClockedServer::start_node(&postgres.url, "node-2", Some(&first)).await;
+    for day in 0..=2 {
+        first.send_on_day(day, &[day_event(day, 0), day_event(day, 1)], None).await;
+    }
+    // A node's copy closes a day a day late: on day 4, days 0 to 2 are closed on both.
+    for node in [&first, &second] {
+        node.set_day(4);
+        node.wait_count(CLIENT_EVENTS, 6).await;
+    }
+    let root = first.archive_root.path().canonicalize().unwrap().join("audit");
+    let archive = serde_json::json!({"kind": "directory", "path": root.to_str().unwrap()});
+    let (status, answer) = second.call(reqwest::Method::PUT, "/v1/instances/default/archive", Some(archive)).await;
+    assert_eq!(status, 200, "{answer}");
+
+    let mut archived: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while archived.len() < 3 {
+        assert!(Instant::now() < deadline, "archived so far: {archived:?}");
+        let (one, other) = tokio::join!(first.run_retention(), second.run_retention());
+        archived.extend(one.archived.into_iter().chain(other.archived).map(|(_, day)| day));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    archived.sort();
+    assert_eq!(archived, (0..=2).map(day_name).collect::<Vec<_>>(), "each day archived once, by one node");
+    for node in [first, second] {
+        node.stop().await;
+    }
 }

@@ -1,6 +1,6 @@
-//! A sealed day's way out of the store: what archiving reads of it (its files, final checkpoint, arrival
-//! range, events) and the removals retention makes, each durable before it returns. Blocking work runs off the
-//! async threads.
+//! A sealed day's way out of the store: who archives it ([`ArchiveClaim`]), what archiving reads of it (its
+//! files, final checkpoint, arrival range, events) and the removals retention makes, each durable before it
+//! returns. Blocking work runs off the async threads.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,32 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|error| StoreError::Task(error.to_string()))?
 }
 
+/// The right to archive an instance's sealed days now. In the embedded mode the one process always has it; in
+/// a cluster, one node at a time per instance (a lease in the cluster's PostgreSQL,
+/// [`crate::cluster::Lease`]), so two nodes never write the same day to an archive at once nor each report
+/// its failures. Whoever holds it must read what the archive already holds (`Meta::archived_segments`) after
+/// taking it, since another node may have just archived.
+pub struct ArchiveClaim(Option<crate::cluster::Lease>);
+
+impl ArchiveClaim {
+    /// Gives it back once the pass and its records are done.
+    pub async fn release(self) {
+        if let Some(lease) = self.0 {
+            lease.release().await;
+        }
+    }
+}
+
 impl Store {
+    /// Claims the archiving of `instance` (see [`ArchiveClaim`]): `Ok(None)` while another node of the cluster
+    /// archives it.
+    pub async fn claim_archiving(&self, instance: &str) -> Result<Option<ArchiveClaim>, StoreError> {
+        match &self.cluster {
+            Some(node) => Ok(node.log.try_archive_lease(instance).await?.map(|lease| ArchiveClaim(Some(lease)))),
+            None => Ok(Some(ArchiveClaim(None))),
+        }
+    }
+
     /// Seals every segment of a day before `day` (see [`log::Log::seal_before`]).
     pub async fn seal_before(&self, day: Day) -> Result<(), StoreError> {
         let log = self.log.clone();

@@ -49,23 +49,52 @@ pub struct ClockedServer {
     /// The only root directory archives may be written under.
     pub archive_root: tempfile::TempDir,
     pub clock: Arc<AtomicI64>,
+    /// Every root archives may be written under: its own, and in a cluster its peer's (as a directory every
+    /// node mounts).
+    archive_roots: Vec<std::path::PathBuf>,
+    /// Cluster mode: the cluster's PostgreSQL and this node's name.
+    cluster: Option<acta_store::cluster::ClusterOptions>,
 }
 
 impl ClockedServer {
     /// Starts at 01:00 of day 0; archives may reach the endpoints of `endpoint_allow` (the operator's
     /// `ACTA_ARCHIVE_ENDPOINT_ALLOW`: "" for none, "127.0.0.0/8" for an S3 store on this machine).
     pub async fn start(endpoint_allow: &str) -> ClockedServer {
-        let mut server = ClockedServer {
+        let mut server = ClockedServer::unstarted(None);
+        server.launch(endpoint_allow, None).await;
+        server
+    }
+
+    /// Cluster mode: a node `name` of the cluster on `postgres_url`, archives limited to directories; `peer`,
+    /// another node, gives it the cluster's signing key and its archive root.
+    pub async fn start_node(postgres_url: &str, name: &str, peer: Option<&ClockedServer>) -> ClockedServer {
+        let cluster = acta_store::cluster::ClusterOptions {
+            postgres_url: postgres_url.to_owned(),
+            node: name.to_owned(),
+            object_store: None,
+        };
+        let mut server = ClockedServer::unstarted(Some(cluster));
+        if let Some(peer) = peer {
+            std::fs::copy(peer.key_dir.path().join("signing-key"), server.key_dir.path().join("signing-key")).unwrap();
+            server.archive_roots.push(peer.archive_root.path().canonicalize().unwrap());
+        }
+        server.launch("", None).await;
+        server
+    }
+
+    fn unstarted(cluster: Option<acta_store::cluster::ClusterOptions>) -> ClockedServer {
+        let archive_root = tempfile::tempdir().unwrap();
+        ClockedServer {
             running: None,
             url: String::new(),
             http: reqwest::Client::new(),
             dir: tempfile::tempdir().unwrap(),
             key_dir: tempfile::tempdir().unwrap(),
-            archive_root: tempfile::tempdir().unwrap(),
+            archive_roots: vec![archive_root.path().canonicalize().unwrap()],
+            archive_root,
             clock: Arc::new(AtomicI64::new(arrival(0))),
-        };
-        server.launch(endpoint_allow, None).await;
-        server
+            cluster,
+        }
     }
 
     /// Starts on the data directory; with `crash_after_step`, a retention deletion stops after that step as if
@@ -77,17 +106,20 @@ impl ClockedServer {
             listen: "127.0.0.1:0".parse().unwrap(),
             bootstrap_key: Some(ADMIN_KEY.to_string()),
             limits: acta_server::Limits::default(),
-            integrity: Some(acta_store::IntegrityOptions::new(self.key_dir.path().join("signing-key"), "test-node")),
+            integrity: Some(acta_store::IntegrityOptions::new(
+                self.key_dir.path().join("signing-key"),
+                self.cluster.as_ref().map_or("test-node", |cluster| cluster.node.as_str()),
+            )),
             alerts: acta_server::AlertSettings::default(),
             retention: RetentionSettings {
-                archive_roots: vec![self.archive_root.path().canonicalize().unwrap()],
+                archive_roots: self.archive_roots.clone(),
                 archive_endpoint_allow: acta_server::parse_allowlist(endpoint_allow).unwrap(),
                 clock: Clock(Arc::new(move || clock.load(Ordering::SeqCst))),
                 crash_after_step,
                 ..RetentionSettings::default()
             },
             forwarding: Default::default(),
-            cluster: None,
+            cluster: self.cluster.clone(),
         };
         let running = acta_server::start(config).await.expect("server starts");
         self.url = format!("http://{}", running.addr);

@@ -18,7 +18,9 @@
 //!
 //! The archive worker runs in the same task: every sealed segment of an instance with an archive is copied once
 //! sealed, not only before deletion. A failure is retried with a doubling delay (2 s to 15 min), written as an
-//! `acta.archive.failure` event once per failure streak, and `acta.archive.success` when it recovers.
+//! `acta.archive.failure` event once per failure streak, and `acta.archive.success` when it recovers. In a
+//! cluster every node runs this job over its own copy, and an instance's archive pass runs on one node at a time
+//! (`Store::claim_archiving`), which then finds what another node archived before it in the shared metadata.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -209,8 +211,9 @@ impl Retention {
             }
         };
         // Finished days are sealed first: archives copy sealed segments only, and a quiet instance's last day
-        // would otherwise wait for the hourly sealer.
-        let today = Day::from_ns(self.settings.clock.now());
+        // would otherwise wait for the hourly sealer. Finished by the log's clock: a cluster node's copy closes
+        // a day a day late, for records other nodes still stamp with it.
+        let today = self.store.log().today();
         if let Err(error) = self.store.seal_before(today).await {
             report.errors.push(format!("sealing finished days: {error}"));
         }
@@ -244,46 +247,63 @@ impl Retention {
             {
                 continue;
             }
-            let outcome = self.archive_instance(instance, &row.config, report).await;
-            let error = outcome.err().map(|error| error.to_string());
-            {
-                let mut backoff = self.backoff.lock().await;
-                match &error {
-                    None => {
-                        backoff.remove(&row.instance);
-                    }
-                    Some(_) => {
-                        let failures = backoff.get(&row.instance).map_or(0, |(failures, _)| *failures) + 1;
-                        let delay = Duration::from_secs(2u64.saturating_pow(failures).min(900));
-                        backoff.insert(row.instance.clone(), (failures, Instant::now() + delay));
-                    }
-                }
-            }
-            if let Some(error) = &error {
-                tracing::error!(instance = %instance.id, %error, "archiving failed; deletion waits, will retry");
-                report.errors.push(format!("{}: {error}", instance.id));
-            }
-            let meta = self.store.meta();
-            let changed = match meta.set_archive_failing(&instance.account, &instance.id, error.as_deref()).await {
-                Ok(changed) => changed,
-                Err(failure) => {
-                    report.errors.push(failure.to_string());
+            let claim = match self.store.claim_archiving(&instance.id).await {
+                Ok(Some(claim)) => claim,
+                // Another node of the cluster archives this instance now; this node's deletion waits for what
+                // it confirms.
+                Ok(None) => continue,
+                Err(error) => {
+                    report.errors.push(format!("{}: {error}", instance.id));
                     continue;
                 }
             };
-            if changed {
-                let (action, message) = match &error {
-                    Some(error) => {
-                        ("acta.archive.failure", format!("Acta: archiving instance {} failed: {error}", instance.name))
-                    }
-                    None => ("acta.archive.success", format!("Acta: archiving instance {} works again", instance.name)),
-                };
-                let data = json!({"instance": instance.id, "error": error});
-                let event = self.system_event(instance, action, error.is_some(), &message, data, None);
-                if let Err(failure) = self.store.accept_own(&instance.account, &event, self.settings.clock.now()).await
-                {
-                    report.errors.push(failure.to_string());
+            self.archive_claimed(instance, &row.config, report).await;
+            claim.release().await;
+        }
+    }
+
+    /// Archives an instance whose archive claim this node holds, and records the outcome: the backoff, the
+    /// failure streak, and its `acta.archive.failure` or `acta.archive.success` event when the streak starts
+    /// or ends.
+    async fn archive_claimed(&self, instance: &Instance, config: &str, report: &mut RunReport) {
+        let outcome = self.archive_instance(instance, config, report).await;
+        let error = outcome.err().map(|error| error.to_string());
+        {
+            let mut backoff = self.backoff.lock().await;
+            match &error {
+                None => {
+                    backoff.remove(&instance.id);
                 }
+                Some(_) => {
+                    let failures = backoff.get(&instance.id).map_or(0, |(failures, _)| *failures) + 1;
+                    let delay = Duration::from_secs(2u64.saturating_pow(failures).min(900));
+                    backoff.insert(instance.id.clone(), (failures, Instant::now() + delay));
+                }
+            }
+        }
+        if let Some(error) = &error {
+            tracing::error!(instance = %instance.id, %error, "archiving failed; deletion waits, will retry");
+            report.errors.push(format!("{}: {error}", instance.id));
+        }
+        let meta = self.store.meta();
+        let changed = match meta.set_archive_failing(&instance.account, &instance.id, error.as_deref()).await {
+            Ok(changed) => changed,
+            Err(failure) => {
+                report.errors.push(failure.to_string());
+                return;
+            }
+        };
+        if changed {
+            let (action, message) = match &error {
+                Some(error) => {
+                    ("acta.archive.failure", format!("Acta: archiving instance {} failed: {error}", instance.name))
+                }
+                None => ("acta.archive.success", format!("Acta: archiving instance {} works again", instance.name)),
+            };
+            let data = json!({"instance": instance.id, "error": error});
+            let event = self.system_event(instance, action, error.is_some(), &message, data, None);
+            if let Err(failure) = self.store.accept_own(&instance.account, &event, self.settings.clock.now()).await {
+                report.errors.push(failure.to_string());
             }
         }
     }
