@@ -45,17 +45,21 @@ impl From<IntegrityError> for ApiError {
             IntegrityError::Cluster(reason) => {
                 // A cluster node that cannot read or publish the cluster's checkpoints now (PostgreSQL down, the
                 // signer's lease moving): the checkpoint comes once it can.
-                let mut api = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not_checkpointed",
-                    format!("this node cannot reach the cluster's checkpoints now ({reason}); retry in a moment"),
-                );
-                api.retry_after = Some(1);
-                api
+                not_checkpointed(format!(
+                    "this node cannot reach the cluster's checkpoints now ({reason}); retry in a moment"
+                ))
             }
             other => ApiError::from(StoreError::Integrity(other)),
         }
     }
+}
+
+/// The proof asked for needs a checkpoint that does not exist yet, or that this node cannot reach now: the client
+/// retries in a second.
+fn not_checkpointed(message: String) -> ApiError {
+    let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_checkpointed", message);
+    error.retry_after = Some(1);
+    error
 }
 
 #[cfg(test)]
@@ -172,13 +176,7 @@ pub(crate) async fn proof(
     .await
     .map_err(ApiError::internal)??;
     let Some(proof) = proof else {
-        let mut error = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_checkpointed",
-            "no checkpoint covers this event yet; retry in a moment",
-        );
-        error.retry_after = Some(1);
-        return Err(error);
+        return Err(not_checkpointed("no checkpoint covers this event yet; retry in a moment".to_owned()));
     };
     let hashes: Vec<String> = proof.proof.iter().map(|hash| to_hex(hash)).collect();
     Ok(Json(json!({
