@@ -655,3 +655,73 @@ async fn two_nodes_running_retention_at_once_archive_each_sealed_day_once() {
         node.stop().await;
     }
 }
+
+/// The README's `acta demo --cluster N` as written: run from a working directory, its data directory
+/// (`acta-demo`) relative to it, holding the demo's PostgreSQL; the demo data loaded through node 1 is shown by
+/// node 2, and stopping the demo stops its PostgreSQL.
+#[test]
+fn acta_demo_cluster_runs_in_a_data_directory_relative_to_the_working_directory() {
+    if acta_store::cluster::local::newest_server_programs().is_none() {
+        assert!(std::env::var_os("CI").is_none(), "the cluster tests need PostgreSQL: apt-get install postgresql");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // As root the demo runs PostgreSQL as the postgres user, which must be able to enter the directory.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let port = common::free_port();
+    let out = dir.path().join("demo.stdout");
+    let child = std::process::Command::new(common::acta_bin())
+        .args(["demo", "--cluster", "2", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env("ACTA_BOOTSTRAP_KEY", common::ADMIN_KEY)
+        .env_remove("ACTA_SMTP_URL")
+        .env_remove("ACTA_DATA")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("demo.stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut demo = Demo(child);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let printed = loop {
+        let printed = std::fs::read_to_string(&out).unwrap_or_default();
+        let exited = demo.0.try_wait().unwrap().is_some();
+        if printed.contains("Stop with Ctrl-C") || exited || Instant::now() > deadline {
+            break printed;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stderr = || std::fs::read_to_string(dir.path().join("demo.stderr")).unwrap_or_default();
+    assert!(printed.contains("Stop with Ctrl-C"), "the demo did not start:\n{printed}\n{}", stderr());
+    assert!(dir.path().join("acta-demo/postgres/PG_VERSION").is_file(), "{printed}");
+    let views: Value = reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{}/v1/views?account=demo", port + 1))
+        .bearer_auth(common::ADMIN_KEY)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(views["views"].as_array().map(Vec::len), Some(6), "node-2 shows the demo's views: {views}");
+    let status = demo.stop();
+    assert!(status.success(), "{}", stderr());
+    assert!(!dir.path().join("acta-demo/postgres/postmaster.pid").exists(), "the demo's PostgreSQL is stopped");
+}
+
+/// A running `acta demo`, stopped as Ctrl-C would (so it stops its PostgreSQL) even when the test fails.
+struct Demo(std::process::Child);
+
+impl Demo {
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        common::wait_with_timeout(&mut self.0, Duration::from_secs(60))
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}

@@ -33,6 +33,13 @@ pub enum LocalPostgresError {
     /// The directory could not be prepared.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// Acta runs as root, so PostgreSQL runs as the `postgres` user, which cannot enter a directory above this one.
+    #[error(
+        "PostgreSQL runs as the postgres user (Acta runs as root), which cannot reach {}: a directory above it is \
+         closed to other users (as /root is); choose a data directory it can reach, e.g. --data /var/tmp/acta-demo",
+        .0.display()
+    )]
+    Unreachable(PathBuf),
 }
 
 impl LocalPostgres {
@@ -41,6 +48,8 @@ impl LocalPostgres {
     pub fn start(dir: &Path, port: u16, bin: Option<PathBuf>) -> Result<LocalPostgres, LocalPostgresError> {
         let bin = bin.or_else(newest_server_programs).ok_or(LocalPostgresError::NotInstalled)?;
         let as_postgres = is_root();
+        // Absolute: the programs run from `/` (the postgres user may not enter the caller's working directory).
+        let dir = &std::path::absolute(dir)?;
         let data = dir.join("postgres");
         let exists = data.join("PG_VERSION").is_file();
         std::fs::create_dir_all(dir)?;
@@ -48,6 +57,10 @@ impl LocalPostgres {
             // The postgres user must reach its directory through the caller's.
             run(Command::new("chmod").arg("755").arg(dir))?;
             run(Command::new("install").args(["-d", "-o", "postgres", "-g", "postgres", "-m", "700"]).arg(&data))?;
+            let reachable = Command::new("runuser").args(["-u", "postgres", "--", "test", "-w"]).arg(&data).status()?;
+            if !reachable.success() {
+                return Err(LocalPostgresError::Unreachable(data));
+            }
         }
         let data_text = data.display().to_string();
         let settings =
