@@ -108,6 +108,49 @@ fn events_sent_to_one_node_are_found_on_every_node_and_tailed_on_another_within_
     }
 }
 
+#[test]
+fn a_console_session_made_on_one_node_works_on_another_and_signing_out_there_ends_it_on_both() {
+    let Some(postgres) = PgServer::start() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let node_1 = start_node(&postgres, root.path(), "node-1");
+    let node_2 = start_node(&postgres, root.path(), "node-2");
+    // A browser, as far as the nodes can tell: no key, only the cookie (and the CSRF token from the sign-in).
+    let browser = common::http_client();
+    let signed_in = browser
+        .post(format!("{}/v1/session", node_1.server.url))
+        .json(&serde_json::json!({ "key": common::ADMIN_KEY }))
+        .send()
+        .unwrap();
+    assert_eq!(signed_in.status(), 201);
+    let set_cookie = signed_in.headers().get("set-cookie").expect("a session cookie").to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let answer: Value = signed_in.json().unwrap();
+    let csrf = answer["session"]["csrf_token"].as_str().expect("a CSRF token").to_owned();
+    let session_on = |node: &Node| {
+        let response = browser.get(format!("{}/v1/session", node.server.url)).header("cookie", &cookie).send().unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().unwrap_or(Value::Null))
+    };
+
+    let (status, shown) = session_on(&node_2);
+    assert_eq!(status, 200, "node 2 knows node 1's session: {shown}");
+    assert_eq!(shown["session"]["csrf_token"], csrf.as_str());
+
+    let signed_out = browser
+        .delete(format!("{}/v1/session", node_2.server.url))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    for node in [&node_1, &node_2] {
+        let (status, answer) = session_on(node);
+        assert_eq!(status, 401, "{} after signing out on node 2: {answer}", node.name);
+    }
+}
+
 /// Follows a node's `GET /v1/events/tail?q=`: each event's id with the moment it was read.
 fn tail_of(node: &Node, query: &str) -> mpsc::Receiver<(String, Instant)> {
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).no_proxy().build().unwrap();

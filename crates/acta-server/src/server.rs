@@ -251,7 +251,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
         limits: config.limits.clone(),
         alerts,
         stopping: stopping.clone(),
-        sessions: Arc::new(session::Sessions::default()),
+        sessions: Arc::new(session::Sessions::new(store.meta().clone())),
         retention: retention.clone(),
         metrics: Arc::default(),
         forwarding,

@@ -109,7 +109,8 @@ pub struct AppState {
     pub alerts: Arc<crate::notify::Alerts>,
     /// Becomes true when the server stops, so long-lived answers (tail) end and shutdown completes.
     pub stopping: tokio::sync::watch::Receiver<bool>,
-    /// The web console's sign-in sessions (in memory: a restart signs everyone out).
+    /// The web console's sign-in sessions, in the metadata database (shared by a cluster's nodes, kept over a
+    /// restart).
     pub sessions: Arc<crate::access::session::Sessions>,
     /// The retention job (its settings, plans, explicit runs).
     pub retention: Arc<crate::jobs::retention::Retention>,

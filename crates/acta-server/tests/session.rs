@@ -1,5 +1,6 @@
 //! The console's sessions: an API key exchanged for a cookie, CSRF on every state-changing call, sign-out, the
-//! audit agent taken from the session, and the security headers of the console's page.
+//! audit agent taken from the session, a session kept over a restart, and the security headers of the console's
+//! page.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -266,6 +267,18 @@ async fn deleting_the_key_ends_its_sessions() {
     assert_eq!(deleted.unwrap().status(), 204);
     let after = session.request(&server, reqwest::Method::GET, "/v1/session").send().await.unwrap();
     assert_eq!(after.status(), 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_survives_a_server_restart() {
+    let mut server = TestServer::start().await;
+    let session = sign_in(&server, ADMIN_KEY).await;
+    server.restart().await;
+    let shown = session.request(&server, reqwest::Method::GET, "/v1/session").send().await.unwrap();
+    assert_eq!(shown.status(), 200);
+    let shown: Value = shown.json().await.unwrap();
+    assert_eq!(shown["session"]["csrf_token"], session.csrf.as_str());
     server.stop().await;
 }
 

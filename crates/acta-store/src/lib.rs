@@ -13,6 +13,8 @@
 //!   database; [`boards`]: boards and their graphs.
 //! - [`insights`]: the hourly counts per action, failed action and principal that insights compare with their
 //!   baseline (same database).
+//! - [`sessions`]: the web console's sessions (only a hash of each cookie's token), in the same database, so a
+//!   cluster's nodes share them.
 //! - [`archives`]: instances' archive configurations and the segments confirmed in them (same database);
 //!   [`lifecycle`]: what archiving reads of a sealed day and what retention removes.
 //! - [`ingest`]: the one write path ([`Store::accept`]): routing, validation per instance, duplicate detection,
@@ -32,6 +34,7 @@ pub mod log;
 pub mod meta;
 pub mod pglog;
 pub mod routes;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +56,7 @@ pub use integrity::{InclusionProof, Integrity, IntegrityError, IntegrityOptions,
 pub use log::{Day, Log, LogError, LogOptions, Record, Records};
 pub use meta::{Account, ApiKey, Engine, Instance, Meta, MetaError};
 pub use routes::Route;
+pub use sessions::ConsoleSession;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

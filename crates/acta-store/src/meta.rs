@@ -624,7 +624,7 @@ mod tests {
         assert_eq!((account.name.as_str(), account.created_at.as_str()), ("Acme", "2026-12-01T00:00:00Z"));
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&meta.pool).await.unwrap();
-        assert_eq!(applied, 8);
+        assert_eq!(applied, 9);
     }
 
     /// The pragmas `Any`'s URL cannot carry are set on every connection of the pool.

@@ -11,8 +11,10 @@ mod pg_util;
 mod meta_util;
 
 use acta_store::pglog::{PgLog, PgLogOptions};
+use acta_store::sessions::{ABSOLUTE_NS, IDLE_NS, TOUCH_AFTER_NS};
 use acta_store::{
-    Account, Alert, ApiKey, ArchivedSegment, AttemptOutcome, Instance, Meta, MetaError, NewFiring, Route, View,
+    Account, Alert, ApiKey, ArchivedSegment, AttemptOutcome, ConsoleSession, Instance, Meta, MetaError, NewFiring,
+    Route, View,
 };
 use serde_json::json;
 
@@ -28,6 +30,14 @@ on_both_engines!(
     attempts_are_kept_in_order_and_move_the_outbox_on,
     an_alert_mark_never_goes_back,
     the_full_count_mark_stays_when_a_run_is_not_full,
+    a_session_used_within_its_idle_time_lives_until_its_lifetime_ends,
+    a_session_left_idle_ends_and_is_deleted_when_presented,
+    a_sessions_last_seen_time_is_written_only_once_it_is_a_minute_old,
+    an_unknown_token_is_no_session,
+    an_ended_session_is_no_session,
+    sign_in_sweeps_expired_sessions_never_presented_again,
+    the_session_cap_counts_only_live_sessions,
+    deleting_a_key_deletes_its_sessions,
 );
 on_both_engines!(multi_thread: a_window_fired_by_several_nodes_at_once_fires_once);
 
@@ -456,6 +466,116 @@ async fn the_full_count_mark_stays_when_a_run_is_not_full(meta: Meta) {
     meta.record_insight_counts(&run(9, false)).await.unwrap();
     assert_eq!(meta.insight_progress("acme").await.unwrap(), Some((12, 11)), "neither mark moves back");
     assert_eq!(meta.insight_counts("acme", &[10, 11]).await.unwrap(), counts);
+}
+
+/// A key `k1` of account `acme` for console sessions to belong to.
+async fn with_session_key(meta: &Meta) {
+    with_accounts(meta, &["acme"]).await;
+    meta.create_key(&key("k1", "acme", "officer@acme.example")).await.unwrap();
+}
+
+/// Session `n` of key `k1`, opened at `created_ns`.
+fn console_session(n: u64, created_ns: i64) -> ConsoleSession {
+    ConsoleSession {
+        token_hash: format!("{n:064x}"),
+        key_id: "k1".to_string(),
+        csrf: format!("csrf-{n}"),
+        created_ns,
+        last_seen_ns: created_ns,
+    }
+}
+
+/// Opens session `n` at `created_ns`, below any cap.
+async fn open_session(meta: &Meta, n: u64, created_ns: i64) -> ConsoleSession {
+    let session = console_session(n, created_ns);
+    assert!(meta.create_console_session(&session, 1_000).await.unwrap());
+    session
+}
+
+async fn a_session_used_within_its_idle_time_lives_until_its_lifetime_ends(meta: Meta) {
+    with_session_key(&meta).await;
+    let session = open_session(&meta, 1, 0).await;
+    let resumed = meta.resume_console_session(&session.token_hash, IDLE_NS - 1).await.unwrap();
+    assert_eq!(resumed.as_ref().map(|s| (s.key_id.as_str(), s.csrf.as_str())), Some(("k1", "csrf-1")));
+    // Used just now, so the idle clock restarted.
+    assert!(meta.resume_console_session(&session.token_hash, 2 * IDLE_NS - 2).await.unwrap().is_some());
+    let mut now = 2 * IDLE_NS - 2;
+    while now + IDLE_NS / 2 < ABSOLUTE_NS {
+        now += IDLE_NS / 2;
+        assert!(meta.resume_console_session(&session.token_hash, now).await.unwrap().is_some(), "at {now}");
+    }
+    assert!(meta.resume_console_session(&session.token_hash, ABSOLUTE_NS).await.unwrap().is_none());
+    assert_eq!(meta.console_sessions_held().await.unwrap(), 0, "presented expired, it is deleted");
+}
+
+async fn a_session_left_idle_ends_and_is_deleted_when_presented(meta: Meta) {
+    with_session_key(&meta).await;
+    let session = open_session(&meta, 1, 0).await;
+    assert!(meta.resume_console_session(&session.token_hash, IDLE_NS).await.unwrap().is_none());
+    assert_eq!(meta.console_sessions_held().await.unwrap(), 0);
+}
+
+async fn a_sessions_last_seen_time_is_written_only_once_it_is_a_minute_old(meta: Meta) {
+    with_session_key(&meta).await;
+    let session = open_session(&meta, 1, 0).await;
+    let seen = |now| {
+        let meta = meta.clone();
+        let hash = session.token_hash.clone();
+        async move { meta.resume_console_session(&hash, now).await.unwrap().unwrap().expires_ns() }
+    };
+    // Within the interval nothing is written: the session still ends idle from sign-in.
+    assert_eq!(seen(TOUCH_AFTER_NS - 1).await, IDLE_NS);
+    assert_eq!(seen(TOUCH_AFTER_NS - 1).await, IDLE_NS);
+    // Once a minute old, the request's time is written, and read back by the next request.
+    assert_eq!(seen(TOUCH_AFTER_NS).await, TOUCH_AFTER_NS + IDLE_NS);
+    assert_eq!(seen(TOUCH_AFTER_NS + 1).await, TOUCH_AFTER_NS + IDLE_NS);
+    // A node whose clock is behind never moves it back.
+    assert_eq!(seen(1).await, TOUCH_AFTER_NS + IDLE_NS);
+    assert!(meta.resume_console_session(&session.token_hash, TOUCH_AFTER_NS + IDLE_NS).await.unwrap().is_none());
+}
+
+async fn an_unknown_token_is_no_session(meta: Meta) {
+    with_session_key(&meta).await;
+    open_session(&meta, 1, 0).await;
+    assert!(meta.resume_console_session(&format!("{:064x}", 2), 1).await.unwrap().is_none());
+}
+
+async fn an_ended_session_is_no_session(meta: Meta) {
+    with_session_key(&meta).await;
+    let session = open_session(&meta, 1, 0).await;
+    let other = open_session(&meta, 2, 0).await;
+    meta.end_console_session(&session.token_hash).await.unwrap();
+    assert!(meta.resume_console_session(&session.token_hash, 1).await.unwrap().is_none());
+    assert!(meta.resume_console_session(&other.token_hash, 1).await.unwrap().is_some(), "only that one ends");
+    // Ending it again (signed out on two nodes at once) is no error.
+    meta.end_console_session(&session.token_hash).await.unwrap();
+}
+
+async fn sign_in_sweeps_expired_sessions_never_presented_again(meta: Meta) {
+    with_session_key(&meta).await;
+    for n in 0..5 {
+        open_session(&meta, n, 0).await;
+    }
+    open_session(&meta, 10, IDLE_NS - 1).await;
+    open_session(&meta, 11, IDLE_NS).await;
+    // At IDLE_NS the five of time 0 are idle; the one of IDLE_NS - 1 is not yet.
+    assert_eq!(meta.console_sessions_held().await.unwrap(), 2);
+}
+
+async fn the_session_cap_counts_only_live_sessions(meta: Meta) {
+    with_session_key(&meta).await;
+    assert!(meta.create_console_session(&console_session(1, 0), 2).await.unwrap());
+    assert!(meta.create_console_session(&console_session(2, 0), 2).await.unwrap());
+    assert!(!meta.create_console_session(&console_session(3, 0), 2).await.unwrap(), "two are live");
+    assert!(meta.resume_console_session(&console_session(3, 0).token_hash, 1).await.unwrap().is_none());
+    assert!(meta.create_console_session(&console_session(4, ABSOLUTE_NS), 2).await.unwrap(), "both expired");
+}
+
+async fn deleting_a_key_deletes_its_sessions(meta: Meta) {
+    with_session_key(&meta).await;
+    open_session(&meta, 1, 0).await;
+    meta.delete_key("acme", "k1").await.unwrap();
+    assert_eq!(meta.console_sessions_held().await.unwrap(), 0);
 }
 
 /// `Meta::connect` and the PostgreSQL log migrate one database whichever connects first, and again at every

@@ -156,15 +156,17 @@ async fn from_session(
     let (key_id, session) = state
         .sessions
         .resume(token, now_ns)
+        .await?
         .ok_or_else(|| ApiError::unauthorized("the console session has ended; sign in again"))?;
     crate::access::session::check_csrf(&parts.method, &parts.headers, &session)?;
     // Read the key again on every request, so deleting it (or its expiry) ends its sessions at once.
     let Some(key) = state.store.meta().key_for_auth(&key_id).await? else {
-        state.sessions.end(&session);
+        // Its sessions went with the key's row (ON DELETE CASCADE); this one is ended all the same.
+        state.sessions.end(&session).await?;
         return Err(ApiError::unauthorized("the API key of this session no longer exists; sign in again"));
     };
     if let Err(error) = check_not_expired(&key, now_ns) {
-        state.sessions.end(&session);
+        state.sessions.end(&session).await?;
         return Err(error);
     }
     Ok((key, session))

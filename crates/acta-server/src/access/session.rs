@@ -2,11 +2,15 @@
 //! page's JavaScript (where any script injected into it could read it) and `EventSource`, which cannot set
 //! headers, can follow the live tail.
 //!
-//! - The cookie holds 256 random bits; the server keeps only their SHA-256, in memory. Sessions are lost on
-//!   restart (everyone signs in again), which is the price of never writing a bearer credential to disk and of
-//!   adding no table next to the ones other parts of Acta are migrating. They end after [`IDLE_NS`] without a
-//!   request or [`ABSOLUTE_NS`] after sign-in, whichever comes first, and when their key is deleted or expires
-//!   (the key is read again on every request).
+//! - The cookie holds 256 random bits; the server keeps only their SHA-256, in the metadata database
+//!   ([`acta_store::sessions`]): SQLite in the embedded mode, the cluster's PostgreSQL in cluster mode, so every
+//!   node of a cluster knows a session made on any of them and signing out on one ends it on all (no sticky
+//!   sessions needed at the load balancer). Sessions therefore survive a restart; what is written to disk is a
+//!   hash, not a bearer credential. They end after [`IDLE_NS`] without a request or [`ABSOLUTE_NS`] after
+//!   sign-in, whichever comes first, and when their key is deleted or expires (the key is read again on every
+//!   request). The last-seen time is written at most once a minute per session
+//!   ([`TOUCH_AFTER_NS`](acta_store::sessions::TOUCH_AFTER_NS)), not on every request, so the idle expiry has that
+//!   granularity: a session left alone may end up to a minute before [`IDLE_NS`].
 //! - The cookie is `HttpOnly; SameSite=Strict; Path=/`, and `Secure` when the request came over HTTPS (today
 //!   through a TLS-terminating proxy that says `X-Forwarded-Proto: https`; a forged header can only make the
 //!   cookie stricter).
@@ -20,9 +24,7 @@
 //!   way the request authenticated, not from its `User-Agent`, which a page could not change anyway but a
 //!   script outside the browser could.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
+use acta_store::{ConsoleSession, Meta};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine;
 use rand::RngCore;
@@ -30,39 +32,24 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
+pub use acta_store::sessions::{ABSOLUTE_NS, IDLE_NS};
+
 /// The session cookie's name.
 pub const COOKIE: &str = "acta_session";
 /// The header that carries the session's CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// `initiator.host.agent` of every request authenticated by a console session.
 pub const CONSOLE_AGENT: &str = "Acta web console";
-/// A session ends after this long without a request.
-pub const IDLE_NS: i64 = 2 * 3_600 * 1_000_000_000;
-/// A session ends this long after sign-in, however busy.
-pub const ABSOLUTE_NS: i64 = 12 * 3_600 * 1_000_000_000;
 /// At most this many live sessions; sign-in answers 503 beyond (each needs a valid key, so this only bounds a
-/// runaway script's memory).
-const MAX_SESSIONS: usize = 100_000;
-/// Sign-in sweeps expired sessions once this many are held.
-const SWEEP_ABOVE: usize = 1_024;
+/// runaway script's rows). Kept although it costs a count of the live rows at every sign-in: sign-in is rare (a
+/// person at a browser; programs use their key), the count reads an index bounded by this very cap, and without
+/// it nothing would bound the table between sweeps. In a cluster it is approximate (see
+/// [`Meta::create_console_session`]).
+const MAX_SESSIONS: i64 = 100_000;
 
-/// The live sessions, by the SHA-256 of their cookie.
-#[derive(Default)]
+/// The console's sessions, kept in the metadata database (so a cluster's nodes share them).
 pub struct Sessions {
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-struct Entry {
-    key_id: String,
-    csrf: String,
-    created_ns: i64,
-    last_seen_ns: i64,
-}
-
-impl Entry {
-    fn expires_ns(&self) -> i64 {
-        (self.last_seen_ns + IDLE_NS).min(self.created_ns + ABSOLUTE_NS)
-    }
+    meta: Meta,
 }
 
 /// The session a request was authenticated by.
@@ -82,63 +69,54 @@ impl std::fmt::Debug for SessionInfo {
     }
 }
 
+impl SessionInfo {
+    fn of(session: &ConsoleSession) -> SessionInfo {
+        SessionInfo {
+            token_hash: session.token_hash.clone(),
+            csrf: session.csrf.clone(),
+            expires_ns: session.expires_ns(),
+        }
+    }
+}
+
 impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic while holding the lock cannot leave an entry half-written (each is inserted whole), so the
-        // map is still usable.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The sessions of this metadata database.
+    pub fn new(meta: Meta) -> Sessions {
+        Sessions { meta }
     }
 
-    /// Opens a session for a key; returns the cookie value (shown to the browser only) and the session.
-    pub(crate) fn create(&self, key_id: &str, now_ns: i64) -> Result<(String, SessionInfo), ApiError> {
+    /// Opens a session for a key; returns the cookie value (shown to the browser only) and the session. A
+    /// metadata database that fails is an error answer (`503 database_unavailable` when it cannot be reached).
+    pub(crate) async fn create(&self, key_id: &str, now_ns: i64) -> Result<(String, SessionInfo), ApiError> {
         let token = random_token();
-        let token_hash = hash(&token);
-        let entry =
-            Entry { key_id: key_id.to_string(), csrf: random_token(), created_ns: now_ns, last_seen_ns: now_ns };
-        let info =
-            SessionInfo { token_hash: token_hash.clone(), csrf: entry.csrf.clone(), expires_ns: entry.expires_ns() };
-        let mut entries = self.lock();
-        // Expired sessions leave when they are next presented; those never presented again are swept here,
-        // at sign-in (rare), once there are enough of them to matter.
-        if entries.len() >= SWEEP_ABOVE {
-            entries.retain(|_, entry| entry.expires_ns() > now_ns);
-        }
-        if entries.len() >= MAX_SESSIONS {
+        let session = ConsoleSession {
+            token_hash: hash(&token),
+            key_id: key_id.to_string(),
+            csrf: random_token(),
+            created_ns: now_ns,
+            last_seen_ns: now_ns,
+        };
+        if !self.meta.create_console_session(&session, MAX_SESSIONS).await? {
             let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_sessions", "too many sessions");
             error.retry_after = Some(60);
             return Err(error);
         }
-        entries.insert(token_hash, entry);
-        Ok((token, info))
+        Ok((token, SessionInfo::of(&session)))
     }
 
     /// The key id and session of a cookie value, if the session is live; marks it used.
-    pub(crate) fn resume(&self, token: &str, now_ns: i64) -> Option<(String, SessionInfo)> {
-        let token_hash = hash(token);
-        let mut entries = self.lock();
-        if entries.get(&token_hash)?.expires_ns() <= now_ns {
-            entries.remove(&token_hash);
-            return None;
-        }
-        let entry = entries.get_mut(&token_hash)?;
-        entry.last_seen_ns = now_ns;
-        let info = SessionInfo { token_hash, csrf: entry.csrf.clone(), expires_ns: entry.expires_ns() };
-        Some((entry.key_id.clone(), info))
+    pub(crate) async fn resume(&self, token: &str, now_ns: i64) -> Result<Option<(String, SessionInfo)>, ApiError> {
+        let session = self.meta.resume_console_session(&hash(token), now_ns).await?;
+        Ok(session.map(|session| {
+            let info = SessionInfo::of(&session);
+            (session.key_id, info)
+        }))
     }
 
-    /// Ends a session.
-    pub(crate) fn end(&self, session: &SessionInfo) {
-        self.lock().remove(&session.token_hash);
-    }
-
-    /// How many sessions are held (live or not yet swept).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no session is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Ends a session, on every node.
+    pub(crate) async fn end(&self, session: &SessionInfo) -> Result<(), ApiError> {
+        self.meta.end_console_session(&session.token_hash).await?;
+        Ok(())
     }
 }
 
@@ -212,45 +190,6 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
-
-    #[test]
-    fn session_expires_when_idle_and_after_its_lifetime() {
-        let sessions = Sessions::default();
-        let Ok((token, _)) = sessions.create("k1", 0) else { panic!("create") };
-        assert!(sessions.resume(&token, IDLE_NS - 1).is_some());
-        // Used just now, so the idle clock restarted.
-        assert!(sessions.resume(&token, 2 * IDLE_NS - 2).is_some());
-        let mut now = 2 * IDLE_NS - 2;
-        while now + IDLE_NS / 2 < ABSOLUTE_NS {
-            now += IDLE_NS / 2;
-            assert!(sessions.resume(&token, now).is_some());
-        }
-        assert!(sessions.resume(&token, ABSOLUTE_NS).is_none());
-        assert!(sessions.is_empty());
-    }
-
-    #[test]
-    fn idle_session_ends() {
-        let sessions = Sessions::default();
-        let Ok((token, _)) = sessions.create("k1", 0) else { panic!("create") };
-        assert!(sessions.resume(&token, IDLE_NS).is_none());
-    }
-
-    #[test]
-    fn sign_in_sweeps_sessions_never_presented_again() {
-        let sessions = Sessions::default();
-        for _ in 0..SWEEP_ABOVE {
-            assert!(sessions.create("k1", 0).is_ok());
-        }
-        assert!(sessions.create("k1", ABSOLUTE_NS).is_ok());
-        assert_eq!(sessions.len(), 1);
-    }
-
-    #[test]
-    fn unknown_token_is_no_session() {
-        let sessions = Sessions::default();
-        assert!(sessions.resume("nope", 0).is_none());
-    }
 
     #[test]
     fn cookie_is_found_among_others() {

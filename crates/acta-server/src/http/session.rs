@@ -66,7 +66,7 @@ pub(crate) async fn sign_in(
     }
     let now_ns = crate::clock::now_ns();
     let key = crate::access::auth::authenticate_key(&state, body.key.trim(), now_ns).await?;
-    let (token, info) = state.sessions.create(&key.id, now_ns)?;
+    let (token, info) = state.sessions.create(&key.id, now_ns).await?;
     let principal = Principal {
         key,
         address: crate::access::auth::client_address(&extensions),
@@ -103,14 +103,14 @@ pub(crate) async fn show(headers: HeaderMap, principal: Result<Principal, ApiErr
     response
 }
 
-/// `DELETE /v1/session`: signs out (the extractor has checked the CSRF token) and clears the cookie.
+/// `DELETE /v1/session`: signs out on every node (the extractor has checked the CSRF token) and clears the cookie.
 pub(crate) async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
     principal: Principal,
 ) -> Result<Response, ApiError> {
     if let Some(session) = &principal.session {
-        state.sessions.end(session);
+        state.sessions.end(session).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie("", 0, over_https(&headers))?);
