@@ -62,22 +62,6 @@ fn not_checkpointed(message: String) -> ApiError {
     error
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_node_that_cannot_reach_the_clusters_checkpoints_answers_retry_in_a_moment() {
-        let api = ApiError::from(IntegrityError::Cluster("PostgreSQL: connection refused".to_owned()));
-
-        assert_eq!(
-            (api.status, api.code, api.retry_after),
-            (StatusCode::SERVICE_UNAVAILABLE, "not_checkpointed", Some(1))
-        );
-        assert!(api.message.contains("connection refused"), "{}", api.message);
-    }
-}
-
 /// `GET /v1/integrity/keys`.
 pub(crate) async fn keys(State(state): State<AppState>, principal: Principal) -> Result<Json<Value>, ApiError> {
     principal.require("reader")?;
@@ -252,5 +236,21 @@ impl std::io::Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_cannot_reach_the_clusters_checkpoints_answers_retry_in_a_moment() {
+        let api = ApiError::from(IntegrityError::Cluster("PostgreSQL: connection refused".to_owned()));
+
+        assert_eq!(
+            (api.status, api.code, api.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "not_checkpointed", Some(1))
+        );
+        assert!(api.message.contains("connection refused"), "{}", api.message);
     }
 }

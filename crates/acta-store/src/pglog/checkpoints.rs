@@ -36,8 +36,8 @@ pub enum Publication {
 
 impl PgLog {
     /// Publishes a segment's checkpoint, if it extends the one published: same origin and link, a larger tree or
-    /// the final checkpoint of the same tree (or the same line again). Publications are serialized by the version row's lock, so versions commit in
-    /// their order.
+    /// the final checkpoint of the same tree (or the same line again). Publications are serialized by the version
+    /// row's lock, so versions commit in their order.
     pub async fn publish_checkpoint(&self, checkpoint: &PublishedCheckpoint) -> Result<Publication, PgLogError> {
         let size = i64::try_from(checkpoint.size)
             .map_err(|_| PgLogError::Inconsistent(format!("a tree of size {} is past BIGINT", checkpoint.size)))?;
